@@ -1,0 +1,47 @@
+"""The public API behind ``archc`` and the CLI: each function takes a spec (a path, a
+shipped name, or an already loaded :class:`Program`), plus parameter overrides as
+keyword arguments, and raises :class:`~archc.diagnostics.ArchcError` on any error
+a spec can cause.
+
+    >>> import archc
+    >>> report = archc.analyze("resnet50", num_classes=10)
+    >>> report.totals.params
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .diagnostics import Reporter
+from .ir.graph import Graph
+from .limits import Limits
+from .spec.loader import Loader, Program
+
+SpecLike = "str | os.PathLike[str] | Program | Graph"
+
+
+def load(spec: str | os.PathLike[str], *, text: str | None = None, limits: Limits | None = None) -> Program:
+    """Read and validate a spec and the files it extends or imports."""
+    return Loader(Reporter(), limits).program(spec, text=text)
+
+
+def lower(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,
+          reporter: Reporter | None = None, **overrides: Any) -> Graph:
+    """The spec's graph: every block instantiated, every shape inferred."""
+    from .ir.lower import Lowerer
+
+    if isinstance(spec, Graph):
+        return spec
+    r = reporter or Reporter()
+    program = spec if isinstance(spec, Program) else Loader(r, limits).program(spec)
+    r.sources.update(program.sources)
+    return Lowerer(program, r, overrides=overrides, input_shape=input, limits=limits).run()
+
+
+def analyze(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,
+            **overrides: Any) -> Any:
+    """Shapes, parameters and MACs per module path, with totals (a :class:`~archc.analysis.Report`)."""
+    from .analysis.report import analyze_graph
+
+    return analyze_graph(lower(spec, input=input, limits=limits, **overrides))

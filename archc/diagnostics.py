@@ -1,0 +1,245 @@
+"""Diagnostics: every error a spec can cause, located and rendered like a compiler's.
+
+A :class:`Diagnostic` names a code, a message, the :class:`Span` it points at, a
+hint that says what to do, and notes (each optionally located) that explain
+where the values involved came from. :class:`ArchcError` carries one or more of
+them plus the text of the files they point into, so it renders on its own:
+
+    specs/net.yaml:12:9: error[E501]: channel mismatch at residual add
+       12 |     - conv3: conv(planes * 2, 1, bias=false)
+          |       ^^^^^
+      note: body output 128×56×56 from layer1.0.bn3 (specs/net.yaml:14:9)
+      hint: add a projection shortcut ...
+
+Error codes are grouped by stage (see ``CODES``); docs/errors.md lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+# Code -> short title. Grouped by the stage that raises them.
+CODES: dict[str, str] = {
+    # E1xx: reading the file
+    "E100": "file not found or unreadable",
+    "E101": "YAML syntax error",
+    "E102": "file too large",
+    "E103": "nesting too deep",
+    "E104": "YAML anchors and aliases are not allowed",
+    "E105": "duplicate key",
+    "E106": "ambiguous YAML scalar",
+    "E107": "unsupported YAML construct",
+    # E2xx: structure and types
+    "E200": "unknown key",
+    "E201": "missing key",
+    "E202": "wrong type",
+    "E203": "invalid value",
+    "E204": "malformed entry",
+    # E3xx: names and references
+    "E300": "unknown op or block",
+    "E301": "unknown argument",
+    "E302": "missing argument",
+    "E303": "duplicate name",
+    "E304": "invalid name",
+    "E305": "unknown reference",
+    "E306": "recursive block",
+    "E307": "import error",
+    "E308": "too many arguments",
+    "E309": "unknown parameter override",
+    # E4xx: expressions
+    "E400": "expression syntax error",
+    "E401": "undefined name",
+    "E402": "type error in expression",
+    "E403": "division by zero",
+    "E404": "expression too long or complex",
+    "E405": "integer overflow",
+    # E5xx: shapes
+    "E500": "shape error",
+    "E501": "shape mismatch at add",
+    "E502": "shape mismatch at concat",
+    "E503": "size shrinks to zero",
+    "E504": "wrong input rank",
+    "E505": "attribute does not fit the input",
+    # E6xx: budgets
+    "E600": "too many nodes",
+    "E601": "tensor dimension too large",
+    "E602": "too many parameters or MACs",
+    "E603": "repeat count too large",
+    # E7xx: output files
+    "E700": "cannot write output",
+    # W: warnings
+    "W100": "unused output",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file. Lines and columns are 1-based; ``end_col`` is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def sub(self, offset: int, length: int) -> Span:
+        """The part of a single-line span starting ``offset`` characters in."""
+        if self.end_line != self.line:
+            return self
+        col = min(self.col + offset, max(self.end_col - 1, self.col))
+        end = min(col + max(length, 1), max(self.end_col, col + 1))
+        return Span(self.file, self.line, col, self.line, end)
+
+    def sort_key(self) -> tuple[str, int, int]:
+        return (self.file, self.line, self.col)
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    message: str
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None = None
+    hint: str | None = None
+    notes: tuple[Note, ...] = ()
+    severity: str = "error"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        if self.span is None:
+            return ("", 0, 0, self.code)
+        return (*self.span.sort_key(), self.code)
+
+    def render(self, sources: Mapping[str, str] | None = None) -> str:
+        where = f"{self.span}: " if self.span else ""
+        lines = [f"{where}{self.severity}[{self.code}]: {self.message}"]
+        if self.span is not None and sources:
+            lines.extend(_excerpt(self.span, sources))
+        for note in self.notes:
+            at = f" ({note.span})" if note.span else ""
+            lines.append(f"  note: {note.message}{at}")
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        def span(s: Span | None) -> dict[str, object] | None:
+            if s is None:
+                return None
+            return {"file": s.file, "line": s.line, "col": s.col, "end_line": s.end_line, "end_col": s.end_col}
+
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "span": span(self.span),
+            "hint": self.hint,
+            "notes": [{"message": n.message, "span": span(n.span)} for n in self.notes],
+        }
+
+
+def _excerpt(span: Span, sources: Mapping[str, str]) -> list[str]:
+    text = sources.get(span.file)
+    if text is None:
+        return []
+    all_lines = text.splitlines()
+    if not 1 <= span.line <= len(all_lines):
+        return []
+    line = all_lines[span.line - 1].expandtabs(1)
+    if len(line) > 200:  # keep minified or generated one-liners readable
+        start = max(0, span.col - 60)
+        line = line[start : start + 160]
+        col = span.col - start
+    else:
+        col = span.col
+    width = span.end_col - span.col if span.end_line == span.line else len(line) - col + 1
+    width = max(1, min(width, len(line) - col + 1 if len(line) >= col else 1))
+    num = str(span.line)
+    pad = " " * len(num)
+    return [f" {num} | {line}", f" {pad} | {' ' * (col - 1)}{'^' * width}"]
+
+
+class ArchcError(Exception):
+    """One or more diagnostics, with the source texts they point into."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None):
+        self.diagnostics: list[Diagnostic] = sorted(diagnostics, key=Diagnostic.sort_key)
+        self.sources: dict[str, str] = dict(sources or {})
+        first = self.diagnostics[0] if self.diagnostics else None
+        super().__init__(first.render() if first else "archc error")
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.sources) for d in self.diagnostics)
+
+    @property
+    def codes(self) -> list[str]:
+        return [d.code for d in self.diagnostics]
+
+
+@dataclass
+class Reporter:
+    """Collects diagnostics during one run, so that every error is reported, not just the first.
+
+    Passed explicitly through the pipeline (no global state). ``sources`` maps a
+    file's display name to its text, for rendering excerpts.
+    """
+
+    sources: dict[str, str] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    limit: int = 200  # a spec with hundreds of errors: stop collecting, the first ones matter
+
+    def add(self, diag: Diagnostic) -> None:
+        if len(self.diagnostics) < self.limit and diag not in self.diagnostics:
+            self.diagnostics.append(diag)
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        span: Span | None = None,
+        hint: str | None = None,
+        notes: Iterable[Note] = (),
+    ) -> None:
+        self.add(Diagnostic(code, message, span, hint, tuple(notes)))
+
+    def warn(self, code: str, message: str, span: Span | None = None, hint: str | None = None) -> None:
+        self.add(Diagnostic(code, message, span, hint, (), "warning"))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def check(self) -> None:
+        """Raise :class:`ArchcError` if any error has been reported."""
+        if self.errors:
+            raise ArchcError(self.errors, self.sources)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to ``name``, or None. Case-insensitive, difflib-based."""
+    import difflib
+
+    cands = list(candidates)
+    lower = {c.lower(): c for c in cands}
+    if name.lower() in lower and lower[name.lower()] != name:
+        return lower[name.lower()]
+    match = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+    return lower[match[0]] if match else None
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """A hint sentence: ``did you mean 'x'?``, or None."""
+    best = did_you_mean(name, candidates)
+    return f"did you mean '{best}'?" if best else None

@@ -1,0 +1,622 @@
+"""Lowering: from a loaded :class:`~archc.spec.loader.Program` to a concrete :class:`Graph`.
+
+Blocks are instantiated, repeats unrolled, expressions evaluated, and each node's
+output shape is inferred as the node is created: some structure depends on shapes
+(a residual's projection shortcut is taken only when the body changes the shape;
+``input.channels`` can be read), and errors are best reported where they arise.
+
+Names follow PyTorch (see :mod:`archc.ir.naming`): a named entry's name is its
+attribute name; unnamed entries are numbered like ``nn.Sequential``'s children, or,
+in a module body, parameter-free ones are named after their op and shared.
+Unnamed ``repeat``/``layers`` containers and ``inline`` blocks splice their layers
+into the surrounding list (VGG's flat ``features``).
+
+Errors are collected, not raised one by one; after an error the affected values
+become unknown and quietly propagate, so one mistake does not cascade. A node
+made inside a block carries the chain of calls that produced it, so an error in
+the fifth repeat of a block says which repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..diagnostics import Note, Reporter, Span, suggest
+from ..limits import Limits
+from ..ops import BindError, Op, Registry, ShapeError, UnknownOp, bind, registry
+from ..ops.base import fmt_shape
+from ..spec import model as m
+from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate, show, type_of
+from ..spec.loader import BlockRef, Program, Unit
+from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
+from .naming import Namer, list_mode
+from .params import SetValue, block_args, network_params, value_type
+
+__all__ = ["Lowerer", "SetValue", "lower"]
+
+
+class _Abort(Exception):
+    """A budget was exceeded: stop lowering (the diagnostic has been reported)."""
+
+
+@dataclass
+class Frame:
+    """The lexical context of one list of entries."""
+
+    env: dict[str, Any]
+    unit: Unit
+    input_id: str
+    names: dict[str, str] = field(default_factory=dict)  # named point -> node id of its output
+    pending: set[str] = field(default_factory=set)  # names defined later in the same list
+    parent: Frame | None = None  # enclosing list in the same block (None at a block boundary)
+    trace: tuple[Note, ...] = ()
+    blocks: tuple[int, ...] = ()  # ids of the block definitions being expanded (recursion check)
+    training_only: bool = False
+
+    def child(self, env: dict[str, Any] | None = None, *, training_only: bool = False,
+              note: Note | None = None) -> Frame:
+        return Frame(env if env is not None else self.env, self.unit, self.input_id, parent=self,
+                     trace=(*self.trace, note) if note else self.trace, blocks=self.blocks,
+                     training_only=self.training_only or training_only)
+
+    def chain(self) -> list[Frame]:
+        out: list[Frame] = []
+        frame: Frame | None = self
+        while frame is not None:
+            out.append(frame)
+            frame = frame.parent
+        return out
+
+    def lookup(self, name: str) -> str | None:
+        for frame in self.chain():
+            if name in frame.names:
+                return frame.names[name]
+        return None
+
+
+class Lowerer:
+    def __init__(self, program: Program, reporter: Reporter, *, overrides: Mapping[str, Any] | None = None,
+                 input_shape: tuple[int, ...] | None = None, limits: Limits | None = None,
+                 ops: Registry | None = None):
+        self.program = program
+        self.r = reporter
+        self.overrides = dict(overrides or {})
+        self.input_override = input_shape
+        self.limits = limits or Limits()
+        self.ops = ops or registry()
+        self.graph = Graph(program.name, ())
+        self.total_params = 0
+        self.total_macs = 0
+
+    # --- entry point -----------------------------------------------------------------
+
+    def run(self) -> Graph:
+        unit = self.program.unit
+        spec = unit.spec
+        env: dict[str, Any] = dict(unit.blocks)
+        params = network_params(self.r, self.program, env, self.overrides, self.eval)
+        shape = self._input_shape()
+        g = self.graph = Graph(self.program.name, shape or (), params=params, doc=self.program.doc,
+                               file=self.program.leaf.file)
+        if shape is None or spec.layers is None:
+            self.r.check()
+            return g
+        g.add(Node("input", None, None, (), (), spec.span, shape=shape, module=False))
+        top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input"))
+        frame = Frame({**env, **params, "input": ShapeView(shape)}, unit, "input")
+        try:
+            out = self.entries(spec.layers, "input", (), frame, self.namer(spec.layers, frame))
+        except _Abort:
+            self.r.check()
+            raise
+        g.output = top.output = out
+        self._order_heads()
+        self._warn_unused()
+        self.r.check()
+        from .check import check
+
+        check(g)
+        return g
+
+    def _input_shape(self) -> Shape | None:
+        if self.input_override is not None:
+            shape, span = tuple(self.input_override), Span("--input", 1, 1, 1, 2)
+        else:
+            found = self.program.input
+            if found is None:
+                self.r.error("E201", "the spec has no input shape", self.program.leaf.span,
+                             "add `input: [channels, height, width]`, or pass --input")
+                return None
+            shape, span = found
+        if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
+            self.r.error("E203", f"input sizes must be positive integers, got {list(shape)}", span)
+            return None
+        if any(d > self.limits.max_dim for d in shape):
+            self.r.error("E601", f"input size {fmt_shape(shape)} exceeds the limit of {self.limits.max_dim:,} per "
+                                 "dimension", span)
+            return None
+        return shape
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def eval(self, expr: Expr, loc: m.Loc, env: Mapping[str, Any], trace: tuple[Note, ...]) -> Any:
+        try:
+            return evaluate(expr, env)
+        except ExprError as err:
+            hint = err.hint
+            if err.code == "E401":
+                name = err.message.split("'")[1]
+                names = [k for k, v in env.items() if k != "input" and not isinstance(v, BlockRef)]
+                hint = hint or suggest(name, names) or (
+                    f"names defined here: {', '.join(sorted(names))}" if names else None)
+            self.r.error(err.code, err.message, loc.at(err.off, err.end), hint, trace)
+            return UNKNOWN
+
+    def shape(self, nid: str) -> Shape | None:
+        node = self.graph.nodes.get(nid)
+        return node.shape if node is not None else None
+
+    def origin(self, nid: str, what: str) -> Note:
+        node = self.graph.nodes[nid]
+        where = "the network input" if node.op is None and nid == "input" else f"'{node.id}'"
+        return Note(f"{what}: {fmt_shape(node.shape)} from {where}", node.span)
+
+    def namer(self, items: tuple[m.Entry, ...], frame: Frame, *, named_list: bool = False,
+              mode: str | None = None) -> Namer:
+        reserved = {i.name for i in items if isinstance(i, m.Named)}
+        return Namer(mode or list_mode(items, named_list=named_list), reserved)
+
+    def add(self, node: Node, frame: Frame, *, shared: bool = False) -> str:
+        if node.id in self.graph.nodes:
+            first = self.graph.nodes[node.id]
+            if shared and first.op is node.op and first.attrs == node.attrs:
+                k = 1
+                while f"{node.id}#{k}" in self.graph.nodes:
+                    k += 1
+                node.id = f"{node.id}#{k}"
+            else:
+                self.r.error("E303", f"the name '{node.id}' is used twice", node.span,
+                             "give each layer in a container its own name", (Note("first used here", first.span),))
+                node.id = f"{node.id}#{self.graph.next_seq()}"
+                node.module = False
+        if len(self.graph.nodes) >= self.limits.max_nodes:
+            self.r.error("E600", f"the network expands to more than {self.limits.max_nodes:,} nodes", node.span,
+                         "check repeat counts and block nesting, or raise the limit", frame.trace)
+            raise _Abort()
+        if node.shape is not None:
+            total = 1
+            for d in node.shape:
+                total *= d
+            if max(node.shape, default=0) > self.limits.max_dim or total > self.limits.max_numel:
+                self.r.error("E601", f"'{node.id}' would output {fmt_shape(node.shape)}, beyond the limit of "
+                                     f"{self.limits.max_dim:,} per dimension", node.span, None, frame.trace)
+                node.shape = None
+        self.graph.add(node)
+        return node.id
+
+    def placeholder(self, path: Path, x: str, span: Span, frame: Frame, suffix: str = "") -> str:
+        """A stand-in after an error, so that later layers do not report follow-on errors."""
+        node = Node(path_str(path) + suffix + f"?{self.graph.next_seq()}", None, None, path, (x,), span,
+                    module=False)
+        return self.add(node, frame)
+
+    def claim(self, path: Path, span: Span) -> bool:
+        key = path_str(path)
+        first = self.graph.scopes.get(path) or self.graph.nodes.get(key)
+        if first is not None:
+            self.r.error("E303", f"the name '{key}' is used twice", span, "give each layer its own name",
+                         (Note("first used here", first.span),))
+            return False
+        return True
+
+    # --- lists and entries -------------------------------------------------------------
+
+    def entries(self, items: tuple[m.Entry, ...], x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        frame.pending.update(i.name for i in items if isinstance(i, m.Named))
+        for item in items:
+            x = self.entry(item, x, path, frame, namer)
+        return x
+
+    def entry(self, item: m.Entry, x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        if isinstance(item, m.Call):
+            return self.call_in_list(item, x, path, frame, namer)
+        if isinstance(item, m.Named):
+            frame.pending.discard(item.name)
+            namer.take()
+            child = path + (item.name,)
+            if not self.claim(child, item.name_span):
+                return x
+            out = self.value(item.value, x, child, frame)
+            if out is None:  # `when` was false: the entry is absent
+                return x
+            frame.names[item.name] = out
+            if isinstance(item.value, m.Container) and item.value.training_only:
+                self._head(child, out, item.span)
+                return x
+            return out
+        return self.container_in_list(item, x, path, frame, namer)
+
+    def value(self, v: m.Call | m.Seq | m.Container, x: str, path: Path, frame: Frame) -> str | None:
+        """The value of a named entry or branch, at ``path``."""
+        if isinstance(v, m.Call):
+            return self.call_at(v, x, path, frame)
+        if isinstance(v, m.Seq):
+            return self.sequential(v.items, x, path, frame, v.span)
+        return self.container_at(v, x, path, frame)
+
+    def sequential(self, items: tuple[m.Entry, ...], x: str, path: Path, frame: Frame, span: Span) -> str:
+        scope = self.graph.add_scope(Scope(path, "sequential", "Sequential", span, x,
+                                           training_only=frame.training_only, trace=frame.trace))
+        inner = frame.child()
+        scope.output = self.entries(items, x, path, inner, self.namer(items, inner, named_list=True))
+        return scope.output
+
+    def call_in_list(self, call: m.Call, x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        target = self.resolve(call, frame)
+        if isinstance(target, BlockRef):
+            if target.defn.inline:
+                return self.instantiate(target, call, x, path, frame, namer)
+            name, ok = namer.unnamed(target.name, None, True)
+            if not ok:
+                self._needs_name(call, frame, f"block {target.name}")
+            return self.instantiate(target, call, x, path + (name,), frame, None)
+        if target is None:
+            return self.placeholder(path + (namer.take(),), x, call.span, frame)
+        attrs = self.bind_attrs(target, call, frame)
+        name, ok = namer.unnamed(target.name, attrs, target.stateful)
+        if not ok:
+            self._needs_name(call, frame, target.name)
+        return self.op_node(target, call, attrs, [x], path + (name,), frame, shared=namer.mode == "module")
+
+    def _needs_name(self, call: m.Call, frame: Frame, what: str) -> None:
+        self.r.error("E304", f"this {what} has parameters but no name", call.span,
+                     "in a list that names its layers, name every layer with parameters (its name becomes its "
+                     "state_dict key), e.g. `- conv1: conv(64, 3)`; or leave all unnamed to number them like "
+                     "nn.Sequential", frame.trace)
+
+    def call_at(self, call: m.Call, x: str, path: Path, frame: Frame) -> str:
+        target = self.resolve(call, frame)
+        if isinstance(target, BlockRef):
+            return self.instantiate(target, call, x, path, frame, None)
+        if isinstance(target, Op):
+            return self.op_node(target, call, self.bind_attrs(target, call, frame), [x], path, frame)
+        return self.placeholder(path, x, call.span, frame)
+
+    # --- containers ---------------------------------------------------------------------
+
+    def _when(self, c: m.Container, frame: Frame) -> bool:
+        if c.when is None:
+            return True
+        value = self.eval(c.when.expr, c.when.loc, frame.env, frame.trace)
+        if value is UNKNOWN:
+            return False
+        if not isinstance(value, bool):
+            self.r.error("E202", f"'when' must be true or false, got {type_of(value)} {show(value)}",
+                         c.when.loc.span, "compare explicitly, e.g. `when: depth > 18`", frame.trace)
+            return False
+        return value
+
+    def _inputs(self, c: m.Container, x: str, path: Path, frame: Frame) -> str:
+        """A container's input: the running value, or what ``from:`` names (merged)."""
+        if not c.from_:
+            return x
+        ids = []
+        for ref in c.from_:
+            found = frame.input_id if ref.name == "input" else frame.lookup(ref.name)
+            if found is None:
+                if any(ref.name in f.pending for f in frame.chain()):
+                    self.r.error("E305", f"'{ref.name}' is defined later; `from:` must refer back", ref.span,
+                                 "move this entry after the layer it reads", frame.trace)
+                else:
+                    visible = ["input"] + [n for f in frame.chain() for n in f.names]
+                    self.r.error("E305", f"unknown reference '{ref.name}' in `from:`", ref.span,
+                                 suggest(ref.name, visible) or f"names visible here: {', '.join(visible)}",
+                                 frame.trace)
+                return self.placeholder(path, x, ref.span, frame, ":from")
+            ids.append(found)
+        if len(ids) == 1:
+            return ids[0]
+        if c.parallel is not None:
+            self.r.error("E204", "`from:` with several names cannot be combined with `parallel:`", c.span,
+                         "merge them in one entry, then put the branches in the next")
+        return self.merge(c.merge or "concat", ids, path, c.span, frame, c.dim, "from")
+
+    def container_at(self, c: m.Container, x: str, path: Path, frame: Frame) -> str | None:
+        if not self._when(c, frame):
+            return None
+        x_in = self._inputs(c, x, path, frame)
+        sub = frame.child(training_only=c.training_only)
+        kind = c.kind
+        if kind == "ref":
+            return x_in
+        if kind == "layers":
+            assert c.layers is not None
+            if isinstance(c.layers, m.Call):
+                return self.call_at(c.layers, x_in, path, sub)
+            return self.sequential(c.layers.items, x_in, path, sub, c.span)
+        label = {"parallel": "parallel", "residual": "residual", "repeat": "Sequential"}[kind]
+        scope = self.graph.add_scope(Scope(path, "sequential" if kind == "repeat" else kind, label, c.span, x_in,
+                                           training_only=sub.training_only, trace=sub.trace))
+        scope.output = self.body(c, x_in, path, sub)
+        return scope.output
+
+    def container_in_list(self, c: m.Container, x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        if not self._when(c, frame):
+            return x
+        kind = c.kind
+        if kind in ("parallel", "residual"):
+            out = self.container_at(c, x, path + (namer.take(),), frame)
+        elif kind == "ref":
+            out = self._inputs(c, x, path + (namer.take(),), frame)
+        else:  # layers / repeat without a name: splice into this list
+            x_in = self._inputs(c, x, path + (str(namer.position),), frame)
+            sub = frame.child(training_only=True) if c.training_only else frame
+            if kind == "layers":
+                assert c.layers is not None
+                items = (c.layers,) if isinstance(c.layers, m.Call) else c.layers.items
+                out = self.entries(items, x_in, path, sub, namer)
+            else:
+                out = self.repeat(c, x_in, path, sub, namer)
+        if out is None:
+            return x
+        if c.training_only:
+            self._head(path, out, c.span)
+            return x
+        return out
+
+    def body(self, b: m.BodyFields, x: str, path: Path, frame: Frame, namer: Namer | None = None) -> str:
+        """A block's or container's body, emitted into ``path`` (``namer`` given: spliced into a list)."""
+        kind = b.kind
+        if kind == "layers":
+            assert b.layers is not None
+            items = (b.layers,) if isinstance(b.layers, m.Call) else b.layers.items
+            return self.entries(items, x, path, frame, namer or self.namer(items, frame))
+        if kind == "repeat":
+            return self.repeat(b, x, path, frame, namer or Namer("sequential"))
+        if kind == "parallel":
+            return self.parallel(b, x, path, frame)
+        assert b.residual is not None
+        res = b.residual
+        items = (*res.body, *res.then)
+        return self.residual(res, x, path, frame, namer or self.namer(items, frame, mode="module"))
+
+    def repeat(self, b: m.BodyFields, x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        assert b.repeat is not None and b.each is not None
+        count = self.eval(b.repeat.expr, b.repeat.loc, frame.env, frame.trace)
+        if count is UNKNOWN:
+            return x
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            self.r.error("E202", f"'repeat' needs a count of zero or more, got {type_of(count)} {show(count)}",
+                         b.repeat.loc.span, None, frame.trace)
+            return x
+        if count > self.limits.max_repeat:
+            self.r.error("E603", f"repeat count {count:,} exceeds the limit of {self.limits.max_repeat:,}",
+                         b.repeat.loc.span, "check the expression, or raise the limit", frame.trace)
+            raise _Abort()
+        items = (b.each,) if isinstance(b.each, m.Call) else b.each.items
+        where = path_str(path) or self.program.name
+        for i in range(count):
+            note = Note(f"in repeat {b.index}={i} of '{where}'", b.repeat.loc.span)
+            x = self.entries(items, x, path, frame.child({**frame.env, b.index: i}, note=note), namer)
+        return x
+
+    def parallel(self, b: m.BodyFields, x: str, path: Path, frame: Frame) -> str:
+        assert b.parallel is not None
+        outs = []
+        for branch in b.parallel:
+            child = path + (branch.name,)
+            if not self.claim(child, branch.name_span):
+                continue
+            out = self.value(branch.value, x, child, frame.child())
+            if out is not None:
+                outs.append(out)
+        if len(outs) == 1:
+            return outs[0]
+        if not outs:
+            return x
+        return self.merge(b.merge or "concat", outs, path, b.span, frame, b.dim, "parallel")
+
+    def residual(self, res: m.Residual, x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        body = self.entries(res.body, x, path, frame, namer)
+        shape_in, shape_body = self.shape(x), self.shape(body)
+        if res.when is not None:
+            use = self.eval(res.when.expr, res.when.loc, frame.env, frame.trace)
+            if use is not UNKNOWN and not isinstance(use, bool):
+                self.r.error("E202", f"'when' must be true or false, got {type_of(use)} {show(use)}",
+                             res.when.loc.span, None, frame.trace)
+            use = use is True
+        else:
+            use = shape_in is not None and shape_body is not None and shape_in != shape_body
+        shortcut = x
+        sc = res.shortcut
+        if use and sc is not None:
+            if isinstance(sc, m.Named):
+                child = path + (sc.name,)
+                if self.claim(child, sc.name_span):
+                    shortcut = self.value(sc.value, x, child, frame) or x
+            elif isinstance(sc, m.Seq):
+                child = path + ("shortcut",)
+                if self.claim(child, sc.span):
+                    shortcut = self.sequential(sc.items, x, child, frame, sc.span)
+            elif isinstance(sc, m.Call):
+                shortcut = self.call_at(sc, x, path + ("shortcut",), frame)
+            else:
+                shortcut = self.container_at(sc, x, path + ("shortcut",), frame) or x
+        hint = None
+        if sc is None:
+            hint = ("the body changes the shape, so the identity shortcut cannot be added: add a projection, "
+                    "e.g. `shortcut: {downsample: [conv(C, 1, stride=S, bias=false), bn()]}`")
+        elif res.when is not None and not use:
+            hint = "the `when:` condition is false here, so the shortcut is the identity; check the condition"
+        roles = ("body", "shortcut" if shortcut != x else "shortcut (identity)")
+        out = self.merge("add", [body, shortcut], path, res.span, frame, 1, "residual", hint, roles)
+        return self.entries(res.then, out, path, frame, namer)
+
+    def merge(self, kind: str, ins: list[str], path: Path, span: Span, frame: Frame, dim: int, context: str,
+              hint: str | None = None, roles: tuple[str, ...] | None = None) -> str:
+        op = self.ops.get(kind)
+        attrs = bind(op, [], {"dim": dim} if kind == "concat" else {})
+        node = Node(f"{path_str(path) or self.program.name}:{kind}", op, attrs, path, tuple(ins), span, module=False,
+                    training_only=frame.training_only, trace=frame.trace)
+        shapes = [self.shape(i) for i in ins]
+        if all(s is not None for s in shapes):
+            node.in_shapes = tuple(shapes)  # type: ignore[arg-type]
+            try:
+                node.shape = op.infer(node.in_shapes, attrs)
+            except ShapeError as err:
+                names = roles or tuple(f"input {k + 1}" for k in range(len(ins)))
+                notes = tuple(self.origin(i, r) for i, r in zip(ins, names))
+                where = {"residual": "residual add", "parallel": "the concat of parallel branches",
+                         "from": "the merge of `from:` inputs"}[context]
+                self.r.error(err.code, err.message.replace(f"at {kind}", f"at {where}"), span, hint or err.hint,
+                             notes + frame.trace)
+        return self.add(node, frame)
+
+    def _head(self, path: Path, out: str, span: Span) -> None:
+        self.graph.heads.append(Head(path_str(path) or out, out, span))
+
+    # --- calls ----------------------------------------------------------------------------
+
+    def resolve(self, call: m.Call, frame: Frame) -> Op | BlockRef | None:
+        name = call.call.callee
+        if name in frame.env:
+            value = frame.env[name]
+            if isinstance(value, BlockRef):
+                return value
+            if value is not UNKNOWN:
+                self.r.error("E300", f"'{name}' is a {value_type(value)} parameter, not a layer or block",
+                             call.callee_span, None, frame.trace)
+            return None
+        try:
+            return self.ops.get(name)
+        except UnknownOp:
+            blocks = [k for k, v in frame.env.items() if isinstance(v, BlockRef)]
+            self.r.error("E300", f"unknown op or block '{name}'", call.callee_span,
+                         suggest(name, [*self.ops.names, *blocks])
+                         or "`archc ops` lists the ops; blocks are defined under `blocks:`", frame.trace)
+            return None
+
+    def arg_span(self, call: m.Call, arg: str | int | None) -> Span:
+        c = call.call
+        if isinstance(arg, int) and arg < len(c.args):
+            return call.loc.at(c.args[arg].off, c.args[arg].end)
+        if isinstance(arg, str):
+            for k in c.kwargs:
+                if k.name == arg:
+                    return call.loc.at(k.off, k.end)
+        return call.span
+
+    def bind_attrs(self, op: Op, call: m.Call, frame: Frame) -> Any:
+        """The op's attributes from the call's arguments, or None after an error."""
+        args = [self.eval(a, call.loc, frame.env, frame.trace) for a in call.call.args]
+        kwargs = {k.name: self.eval(k.value, call.loc, frame.env, frame.trace) for k in call.call.kwargs}
+        if any(v is UNKNOWN for v in args) or any(v is UNKNOWN for v in kwargs.values()):
+            return None
+        try:
+            return bind(op, args, kwargs)
+        except BindError as err:
+            self.r.error(err.code, err.message, self.arg_span(call, err.arg), err.hint, frame.trace)
+            return None
+
+    def op_node(self, op: Op, call: m.Call, attrs: Any, ins: list[str], path: Path, frame: Frame, *,
+                shared: bool = False) -> str:
+        node = Node(path_str(path), op, attrs, path, tuple(ins), call.span, training_only=frame.training_only,
+                    trace=frame.trace)
+        if op.arity is None:
+            self.r.error("E504", f"{op.name} joins two or more inputs and cannot follow a single layer",
+                         call.callee_span, f"write `{{from: [a, b], merge: {op.name}}}` to join named layers",
+                         frame.trace)
+            node.attrs = None
+        shapes = [self.shape(i) for i in ins]
+        if node.attrs is not None and all(s is not None for s in shapes):
+            node.in_shapes = tuple(shapes)  # type: ignore[arg-type]
+            try:
+                node.shape = op.infer(node.in_shapes, node.attrs)
+                self._budget(op, node, frame)
+            except ShapeError as err:
+                span = self.arg_span(call, err.arg) if err.arg else call.span
+                self.r.error(err.code, f"{op.name}: {err.message}", span, err.hint,
+                             (self.origin(ins[0], "input"), *frame.trace))
+                node.shape = None
+        return self.add(node, frame, shared=shared and not op.stateful)
+
+    def _budget(self, op: Op, node: Node, frame: Frame) -> None:
+        assert node.in_shapes is not None and node.shape is not None
+        self.total_params += op.params(node.in_shapes, node.attrs)
+        self.total_macs += op.macs(node.in_shapes, node.shape, node.attrs)
+        over = [(what, limit) for what, total, limit in (("parameters", self.total_params, self.limits.max_params),
+                                                         ("MACs", self.total_macs, self.limits.max_macs))
+                if total > limit]
+        if over:
+            what, limit = over[0]
+            self.r.error("E602", f"the network exceeds the limit of {limit:,} {what} at '{node.id}'", node.span,
+                         "check the sizes, or raise the limit", frame.trace)
+            raise _Abort()
+
+    # --- blocks -----------------------------------------------------------------------------
+
+    def instantiate(self, block: BlockRef, call: m.Call, x: str, path: Path, frame: Frame,
+                    namer: Namer | None) -> str:
+        """A block call: a module at ``path``, or (``namer`` given) inline, spliced into the list."""
+        defn = block.defn
+        if id(defn) in frame.blocks:
+            chain = [n.message.split("'")[1] for n in frame.trace if n.message.startswith("in block")]
+            cycle = " → ".join([*chain[len(chain) - len(frame.blocks):], block.name][-8:])
+            self.r.error("E306", f"block '{block.name}' uses itself ({cycle})", call.callee_span,
+                         "a block cannot contain itself; unroll the recursion with `repeat:`", frame.trace)
+            return self.placeholder(path, x, call.span, frame)
+        if len(frame.blocks) >= self.limits.max_block_depth:
+            self.r.error("E306", f"blocks nest more than {self.limits.max_block_depth} levels deep", call.span, None,
+                         frame.trace)
+            raise _Abort()
+        args = block_args(self.r, block, call, frame.env, frame.trace, self.eval, self.arg_span)
+        where = f"as '{path_str(path)}'" if namer is None else f"inline in '{path_str(path) or self.program.name}'"
+        trace = (*frame.trace, Note(f"in block '{block.name}' called {where}", call.span))
+        env = {**block.unit.blocks, **args, "input": ShapeView(self.shape(x))}
+        inner = Frame(env, block.unit, x, trace=trace, blocks=(*frame.blocks, id(defn)),
+                      training_only=frame.training_only)
+        if namer is not None:
+            if defn.kind not in ("layers", "repeat"):
+                self.r.error("E204", f"inline block '{block.name}' must have a `layers:` or `repeat:` body",
+                             defn.name_span, "remove `inline: true`, or wrap the body in `layers:`", trace)
+                return x
+            return self.body(defn, x, path, inner, namer)
+        scope = self.graph.add_scope(Scope(path, "block", block.name, call.span, x, block=block.name, args=args,
+                                           training_only=frame.training_only, trace=frame.trace))
+        scope.output = self.body(defn, x, path, inner)
+        return scope.output
+
+    # --- after lowering -----------------------------------------------------------------------
+
+    def _order_heads(self) -> None:
+        wanted = self.program.train_outputs
+        if not wanted:
+            return
+        by_name = {h.name: h for h in self.graph.heads}
+        ordered = []
+        for ref in wanted:
+            head = by_name.pop(ref.name, None)
+            if head is None:
+                names = [h.name for h in self.graph.heads]
+                self.r.error("E305", f"'{ref.name}' in train_outputs is not a training-only head", ref.span,
+                             suggest(ref.name, names) or f"heads: {', '.join(names) or 'none'}")
+                continue
+            ordered.append(head)
+        self.graph.heads = ordered + list(by_name.values())
+
+    def _warn_unused(self) -> None:
+        users = self.graph.users()
+        outputs = set(self.graph.outputs())
+        for nid, node in self.graph.nodes.items():
+            if not users[nid] and nid not in outputs and node.op is not None:
+                self.r.warn("W100", f"the output of '{nid}' is never used", node.span,
+                            "a later entry reads from elsewhere with `from:`; remove this layer or use it")
+
+
+def lower(program: Program, reporter: Reporter | None = None, *, overrides: Mapping[str, Any] | None = None,
+          input_shape: tuple[int, ...] | None = None, limits: Limits | None = None) -> Graph:
+    """Lower a loaded program to a graph with shapes; raise ArchcError on any error."""
+    r = reporter or Reporter(sources=dict(program.sources))
+    return Lowerer(program, r, overrides=overrides, input_shape=input_shape, limits=limits).run()

@@ -1,0 +1,74 @@
+"""How unnamed entries get their module names.
+
+A list is lowered in one of two modes:
+
+- **sequential** (a list under a name, a repeat, or a list of unnamed layers): an
+  unnamed entry is named by its position, exactly as ``nn.Sequential`` numbers its
+  children (``features.0``, ``features.1`` …); named entries keep their names and
+  take a position too.
+- **module** (a block body with named layers, a residual, the network's top level
+  when it names layers): an unnamed layer without parameters is named after its op
+  and shared by every identical use, as torchvision shares ``self.relu``; an
+  unnamed layer with parameters is an error, because its name would become a
+  state_dict key that nobody chose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..spec import model as m
+
+
+def list_mode(items: tuple[m.Entry, ...], *, named_list: bool = False) -> str:
+    """How a list names its entries. A list under a name is ``sequential`` unless it reads
+    named points (``from:``) or has side heads, which an ``nn.Sequential`` cannot express;
+    a body list (the top level, a block's layers) is ``module`` as soon as it names an entry."""
+    stack: list[m.Entry] = list(items)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, m.Named):
+            if not named_list:
+                return "module"
+            if isinstance(item.value, m.Container) and (item.value.from_ or item.value.training_only):
+                return "module"
+        if isinstance(item, m.Container):
+            if item.from_ or item.training_only:
+                return "module"
+            if item.kind in ("layers", "repeat") and not isinstance(item.layers or item.each, m.Call):
+                body = item.layers if item.layers is not None else item.each
+                if isinstance(body, m.Seq):
+                    stack.extend(body.items)
+    return "sequential"
+
+
+class Namer:
+    """Names for the entries of one container."""
+
+    def __init__(self, mode: str, reserved: set[str] | None = None):
+        self.mode = mode
+        self.position = 0
+        self.reserved = set(reserved or ())  # names the spec gives to entries of this container
+        self.shared: dict[str, tuple[str, Any]] = {}  # auto name -> (op, attrs) it stands for
+
+    def take(self) -> str:
+        """The next position (every entry takes one, named or not)."""
+        self.position += 1
+        return str(self.position - 1)
+
+    def unnamed(self, op_name: str, attrs: Any, stateful: bool) -> tuple[str, bool]:
+        """(name, ok) for an unnamed op. ``ok`` is False for a stateful op in a module body."""
+        if self.mode == "sequential":
+            return self.take(), True
+        if stateful:
+            return self.take(), False
+        key = (op_name, attrs)
+        name, k = op_name, 0
+        while True:
+            if name in self.shared and self.shared[name] == key:
+                return name, True
+            if name not in self.shared and name not in self.reserved:
+                self.shared[name] = key
+                return name, True
+            k += 1
+            name = f"{op_name}_{k}"

@@ -1,0 +1,135 @@
+"""Binding values to parameters: the network's (defaults, ``extends`` variants, overrides)
+and a block call's arguments (positional, keyword, defaults), with strict types.
+
+A parameter's type is the one it declares (``planes: int``) or the type of its
+default (``stride: 1`` is an int); a float parameter also takes an int.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..diagnostics import Note, Reporter, Span, suggest
+from ..spec import model as m
+from ..spec.expr import UNKNOWN, Expr, ExprError, evaluate, parse_expr, show, type_of
+from ..spec.loader import BlockRef, Program
+
+Eval = Callable[[Expr, m.Loc, Mapping[str, Any], tuple[Note, ...]], Any]
+
+
+class SetValue(str):
+    """An override given as text (``--set name=value``): parsed and evaluated like a spec expression."""
+
+
+def value_type(value: Any) -> str:
+    return "block" if isinstance(value, BlockRef) else type_of(value)
+
+
+def check_type(r: Reporter, value: Any, want: str | None, name: str, span: Span, what: str,
+               trace: tuple[Note, ...] = ()) -> Any:
+    if value is UNKNOWN or want is None:
+        return value
+    have = value_type(value)
+    if have == want or (want == "float" and have == "int"):
+        return float(value) if want == "float" else value
+    r.error("E202", f"{what} '{name}' must be {want}, got {have} {show(value)}", span, None, trace)
+    return UNKNOWN
+
+
+def default_type(decl: m.ParamDecl, env: Mapping[str, Any]) -> str | None:
+    """The type of a parameter's default, which the values it takes must match."""
+    if decl.default is None:
+        return None
+    try:
+        value = evaluate(decl.default.expr, env)
+    except ExprError:
+        return None
+    return None if value is UNKNOWN or value is None else value_type(value)
+
+
+def network_params(r: Reporter, program: Program, env: Mapping[str, Any], overrides: Mapping[str, Any],
+                   eval_: Eval) -> dict[str, Any]:
+    """The network's parameter values: defaults (the leaf of ``extends`` wins), then overrides."""
+    values: dict[str, Any] = {}
+    defaults = program.param_defaults()
+    declared = [decl.name for decl, _ in defaults]
+    for name in overrides:
+        if name not in declared:
+            r.error("E309", f"'{name}' is not a parameter of {program.name}", Span(f"--set {name}", 1, 1, 1, 2),
+                    suggest(name, declared) or f"its parameters: {', '.join(sorted(declared)) or 'none'}")
+    for decl, default in defaults:
+        scope = {**env, **values}
+        if decl.name in overrides:
+            value = _override(r, decl.name, overrides[decl.name], scope, eval_)
+            where = Span(f"--set {decl.name}", 1, 1, 1, 2)
+        elif default is not None:
+            value = eval_(default.expr, default.loc, scope, ())
+            where = default.loc.span
+        else:
+            r.error("E302", f"parameter '{decl.name}' has no default", decl.span,
+                    f"set it with --set {decl.name}=... (or give it a default)")
+            value, where = UNKNOWN, decl.span
+        want = decl.type or default_type(decl, scope)
+        values[decl.name] = check_type(r, value, want, decl.name, where, "parameter")
+    return values
+
+
+def _override(r: Reporter, name: str, value: Any, env: Mapping[str, Any], eval_: Eval) -> Any:
+    if isinstance(value, SetValue):
+        file = f"--set {name}"
+        r.sources[file] = str(value)
+        loc = m.Loc(Span(file, 1, 1, 1, len(value) + 1), 1)
+        try:
+            expr = parse_expr(str(value))
+        except ExprError as err:
+            r.error(err.code, err.message, loc.at(err.off, err.end), err.hint)
+            return UNKNOWN
+        return eval_(expr, loc, env, ())
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, str) and isinstance(env.get(value), BlockRef):
+        return env[value]
+    return value
+
+
+def block_args(r: Reporter, block: BlockRef, call: m.Call, env: Mapping[str, Any], trace: tuple[Note, ...],
+               eval_: Eval, arg_span: Callable[[m.Call, int | str | None], Span]) -> dict[str, Any]:
+    """Bind a block call's arguments to the block's parameters."""
+    decls = block.defn.params
+    names = [d.name for d in decls]
+    c = call.call
+    values: dict[str, Any] = {}
+    spans: dict[str, Span] = {}
+    if len(c.args) > len(decls):
+        r.error("E308", f"{block.name}() takes {len(decls)} argument(s) ({', '.join(names) or 'none'}), "
+                        f"got {len(c.args)}", arg_span(call, len(decls)), None, trace)
+    for decl, arg in zip(decls, c.args):
+        values[decl.name] = eval_(arg, call.loc, env, trace)
+        spans[decl.name] = call.loc.at(arg.off, arg.end)
+    for kw in c.kwargs:
+        span = call.loc.at(kw.off, kw.end)
+        if kw.name not in names:
+            r.error("E301", f"{block.name}() has no parameter '{kw.name}'", span,
+                    suggest(kw.name, names) or f"its parameters: {', '.join(names) or 'none'}", trace)
+            continue
+        if kw.name in values:
+            r.error("E301", f"{block.name}() got '{kw.name}' twice", span, None, trace)
+            continue
+        values[kw.name] = eval_(kw.value, call.loc, env, trace)
+        spans[kw.name] = span
+    scope: dict[str, Any] = dict(block.unit.blocks)
+    for decl in decls:
+        if decl.name not in values:
+            if decl.default is None:
+                required = ", ".join(d.name for d in decls if d.default is None)
+                r.error("E302", f"{block.name}() is missing its argument '{decl.name}'", call.span,
+                        f"call it as {block.name}({required})", trace)
+                values[decl.name] = UNKNOWN
+            else:
+                values[decl.name] = eval_(decl.default.expr, decl.default.loc, {**scope, **values}, trace)
+                spans[decl.name] = decl.default.loc.span
+        want = decl.type or default_type(decl, {**scope, **values})
+        values[decl.name] = check_type(r, values[decl.name], want, decl.name, spans.get(decl.name, call.span),
+                                       f"{block.name}() argument", trace)
+    return {d.name: values[d.name] for d in decls}

@@ -1,0 +1,133 @@
+"""Convolutions: ``conv`` (nn.Conv2d) and ``conv1d`` (nn.Conv1d).
+
+YAML::
+
+    - conv1: conv(64, 7, stride=2, padding=3, bias=false)   # nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+    - conv(128, 3, padding='same', groups=32)               # grouped, size-preserving
+    - conv1d(16, 5, dilation=2)
+
+Output size per spatial dimension, exactly as PyTorch computes it::
+
+    out = (in + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+MACs = output elements × (input channels / groups) × kernel area (bias excluded),
+which is what ``FlopCounterMode`` reports for ``aten.convolution`` divided by two.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Union
+
+from pydantic import Field
+
+from .base import Attrs, Op, Shape, ShapeError, fmt_shape
+
+PosInt = Field(ge=1)
+Padding = Union[int, tuple[int, ...], Literal["same", "valid"]]
+
+
+class ConvAttrs(Attrs):
+    out: int = Field(ge=1)
+    kernel: Union[int, tuple[int, ...]]
+    stride: Union[int, tuple[int, ...]] = 1
+    padding: Padding = 0
+    dilation: Union[int, tuple[int, ...]] = 1
+    groups: int = Field(default=1, ge=1)
+    bias: bool = True
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+
+
+def _tuple(value: Any, n: int, name: str, minimum: int) -> tuple[int, ...]:
+    vals = (value,) * n if isinstance(value, int) else tuple(value)
+    if len(vals) != n:
+        raise ShapeError(f"{name} has {len(vals)} values; this convolution has {n} spatial dimension(s)",
+                         f"write one number, or a list of {n}", code="E505", arg=name)
+    if any(v < minimum for v in vals):
+        raise ShapeError(f"{name} must be at least {minimum}, got {value}", code="E505", arg=name)
+    return vals
+
+
+class _ConvNd(Op):
+    family = "conv"
+    Attrs = ConvAttrs
+    arg_aliases = {"out_channels": "out", "kernel_size": "kernel"}
+    spatial: int = 2
+    torch_defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
+
+    @property
+    def stateful(self) -> bool:
+        return True
+
+    def geometry(self, a: ConvAttrs) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        n = self.spatial
+        return (_tuple(a.kernel, n, "kernel", 1), _tuple(a.stride, n, "stride", 1), _tuple(a.dilation, n, "dilation", 1))
+
+    def infer(self, ins: tuple[Shape, ...], a: ConvAttrs) -> Shape:
+        self.check_rank(ins)
+        c, *sizes = ins[0]
+        kernel, stride, dilation = self.geometry(a)
+        if c % a.groups:
+            raise ShapeError(f"{c} input channels cannot be split into groups={a.groups}",
+                             f"groups must divide the input channels ({c})", code="E505", arg="groups")
+        if a.out % a.groups:
+            raise ShapeError(f"out={a.out} cannot be split into groups={a.groups}",
+                             "groups must divide the output channels", code="E505", arg="groups")
+        if a.padding == "same":
+            if any(s != 1 for s in stride):
+                raise ShapeError("padding='same' needs stride 1 (PyTorch refuses strided 'same' convolutions)",
+                                 "compute the padding explicitly, e.g. padding=(kernel - 1) // 2", code="E505",
+                                 arg="padding")
+            return (a.out, *sizes)
+        padding = (0,) * self.spatial if a.padding == "valid" else _tuple(a.padding, self.spatial, "padding", 0)
+        out = []
+        for size, k, s, p, d in zip(sizes, kernel, stride, padding, dilation):
+            extent = d * (k - 1) + 1
+            if size + 2 * p < extent:
+                raise ShapeError(
+                    f"the {fmt_shape(sizes)} input (padded by {p}) is smaller than the "
+                    f"{'dilated ' if d > 1 else ''}kernel ({extent})",
+                    "the spatial size shrinks to zero here: use a smaller kernel or stride, more padding, "
+                    "or a larger input", code="E503")
+            out.append((size + 2 * p - d * (k - 1) - 1) // s + 1)
+        return (a.out, *out)
+
+    def params(self, ins: tuple[Shape, ...], a: ConvAttrs) -> int:
+        kernel, _, _ = self.geometry(a)
+        return a.out * (ins[0][0] // a.groups) * math.prod(kernel) + (a.out if a.bias else 0)
+
+    def macs(self, ins: tuple[Shape, ...], out: Shape, a: ConvAttrs) -> int:
+        kernel, _, _ = self.geometry(a)
+        return math.prod(out) * (ins[0][0] // a.groups) * math.prod(kernel)
+
+    def label(self, a: ConvAttrs) -> str:
+        kernel, stride, dilation = self.geometry(a)
+        text = f"{self.name} {'×'.join(map(str, kernel))}"
+        if any(s != 1 for s in stride):
+            text += "/" + "×".join(map(str, sorted(set(stride))))
+        if a.groups != 1:
+            text += f" g{a.groups}"
+        if any(d != 1 for d in dilation):
+            text += f" d{max(dilation)}"
+        return text
+
+    def torch_args(self, ins: tuple[Shape, ...], a: ConvAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (ins[0][0], a.out, a.kernel), {"stride": a.stride, "padding": a.padding, "dilation": a.dilation,
+                                              "groups": a.groups, "bias": a.bias, "padding_mode": a.padding_mode}
+
+
+class Conv2d(_ConvNd):
+    name = "conv"
+    aliases = ("conv2d",)
+    torch_class = "nn.Conv2d"
+    spatial = 2
+    ranks = (3,)
+    rank_hint = "conv works on C×H×W images; after flatten use linear, for sequences use conv1d"
+
+
+class Conv1d(_ConvNd):
+    name = "conv1d"
+    torch_class = "nn.Conv1d"
+    spatial = 1
+    ranks = (2,)
+    rank_hint = "conv1d works on C×L sequences; for images use conv"

@@ -1,0 +1,47 @@
+"""Dropout: ``dropout`` (nn.Dropout) and ``dropout2d`` (nn.Dropout2d, whole channels).
+
+YAML::
+
+    - dropout                       # p = 0.5, as in AlexNet (Krizhevsky et al., 2012, §4.2)
+    - dropout: dropout(0.2)         # GoogLeNet's torchvision layout
+    - dropout2d(0.1)
+
+Identity in eval mode; no parameters, no MACs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from .base import Attrs, Op, Shape
+
+
+class DropoutAttrs(Attrs):
+    p: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class Dropout(Op):
+    name = "dropout"
+    family = "dropout"
+    Attrs = DropoutAttrs
+    torch_class = "nn.Dropout"
+    torch_defaults = {"p": 0.5}
+
+    def label(self, a: DropoutAttrs) -> str:
+        return f"{self.name} {a.p:g}"
+
+    def torch_args(self, ins: tuple[Shape, ...], a: DropoutAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (), {"p": a.p}
+
+
+class Dropout2d(Dropout):
+    name = "dropout2d"
+    torch_class = "nn.Dropout2d"
+    ranks = (3,)
+    rank_hint = "dropout2d drops whole channels of C×H×W images; use dropout otherwise"
+
+    def infer(self, ins: tuple[Shape, ...], a: DropoutAttrs) -> Shape:
+        self.check_rank(ins)
+        return ins[0]

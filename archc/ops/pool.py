@@ -1,0 +1,161 @@
+"""Pooling: ``maxpool``, ``avgpool`` (2d), ``adaptive_avgpool``, ``adaptive_maxpool``.
+
+YAML::
+
+    - maxpool: maxpool(3, stride=2, padding=1)        # ResNet stem
+    - maxpool(3, stride=2, ceil_mode=true)            # GoogLeNet: rounds the size up
+    - avgpool(2)                                      # LeNet-5 subsampling (stride = kernel)
+    - avgpool: adaptive_avgpool(1)                    # global average pooling
+
+Output size, as PyTorch's ``pooling_output_shape``::
+
+    out = (in + 2p - d(k-1) - 1 + (s-1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= in + p: out -= 1   # the last window must start inside
+
+PyTorch also requires padding <= kernel // 2. Pooling does no MACs in the default
+counting convention.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+from pydantic import Field
+
+from .base import Attrs, Op, Shape, ShapeError, fmt_shape, pair
+
+IntOrPair = Union[int, tuple[int, int]]
+
+
+def pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _positive(value: IntOrPair, name: str, minimum: int) -> tuple[int, int]:
+    vals = pair(value)
+    if len(vals) != 2 or any(v < minimum for v in vals):
+        raise ShapeError(f"{name} must be at least {minimum}, got {value}", code="E505", arg=name)
+    return vals
+
+
+class MaxPoolAttrs(Attrs):
+    kernel: IntOrPair
+    stride: IntOrPair | None = None
+    padding: IntOrPair = 0
+    dilation: IntOrPair = 1
+    ceil_mode: bool = False
+
+
+class AvgPoolAttrs(Attrs):
+    kernel: IntOrPair
+    stride: IntOrPair | None = None
+    padding: IntOrPair = 0
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    divisor_override: int | None = Field(default=None, ge=1)
+
+
+class _Pool(Op):
+    family = "pooling"
+    arg_aliases = {"kernel_size": "kernel"}
+    ranks = (3,)
+    rank_hint = "2-d pooling works on C×H×W images"
+
+    def _geometry(self, a: Any) -> tuple[tuple[int, int], ...]:
+        kernel = _positive(a.kernel, "kernel", 1)
+        stride = kernel if a.stride is None else _positive(a.stride, "stride", 1)
+        padding = _positive(a.padding, "padding", 0)
+        dilation = _positive(getattr(a, "dilation", 1), "dilation", 1)
+        return kernel, stride, padding, dilation
+
+    def infer(self, ins: tuple[Shape, ...], a: Any) -> Shape:
+        self.check_rank(ins)
+        c, h, w = ins[0]
+        kernel, stride, padding, dilation = self._geometry(a)
+        if any(p > k // 2 for p, k in zip(padding, kernel)):
+            raise ShapeError(f"padding {a.padding} is more than half the kernel {a.kernel}",
+                             "PyTorch requires padding <= kernel // 2", code="E505", arg="padding")
+        out = tuple(pool_size(n, k, s, p, d, a.ceil_mode)
+                    for n, k, s, p, d in zip((h, w), kernel, stride, padding, dilation))
+        if min(out) < 1:
+            raise ShapeError(f"the {fmt_shape((h, w))} input is too small for a {fmt_shape(kernel)} window: "
+                             f"the output would be {fmt_shape(out)}",
+                             "the spatial size shrinks to zero here: pool less, or use a larger input", code="E503")
+        return (c, *out)
+
+    def label(self, a: Any) -> str:
+        kernel, stride, _, _ = self._geometry(a)
+        text = f"{self.name} {'×'.join(map(str, kernel))}"
+        if stride != (1, 1):
+            text += "/" + "×".join(map(str, sorted(set(stride))))
+        return text
+
+
+class MaxPool2d(_Pool):
+    name = "maxpool"
+    aliases = ("maxpool2d", "max_pool")
+    Attrs = MaxPoolAttrs
+    torch_class = "nn.MaxPool2d"
+    torch_defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
+
+    def torch_args(self, ins: tuple[Shape, ...], a: MaxPoolAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (a.kernel,), {"stride": a.stride, "padding": a.padding, "dilation": a.dilation,
+                             "ceil_mode": a.ceil_mode}
+
+
+class AvgPool2d(_Pool):
+    name = "avgpool"
+    aliases = ("avgpool2d", "avg_pool")
+    Attrs = AvgPoolAttrs
+    torch_class = "nn.AvgPool2d"
+    torch_defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
+                      "divisor_override": None}
+
+    def torch_args(self, ins: tuple[Shape, ...], a: AvgPoolAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (a.kernel,), {"stride": a.stride, "padding": a.padding, "ceil_mode": a.ceil_mode,
+                             "count_include_pad": a.count_include_pad, "divisor_override": a.divisor_override}
+
+
+class AdaptiveAttrs(Attrs):
+    output_size: Union[int, tuple[int | None, int | None]] = Field(default=1)
+
+
+class _AdaptivePool(Op):
+    family = "pooling"
+    Attrs = AdaptiveAttrs
+    arg_aliases = {"size": "output_size"}
+    ranks = (3,)
+    rank_hint = "2-d pooling works on C×H×W images"
+
+    def infer(self, ins: tuple[Shape, ...], a: AdaptiveAttrs) -> Shape:
+        self.check_rank(ins)
+        c, h, w = ins[0]
+        size = a.output_size
+        oh, ow = (size, size) if isinstance(size, int) else size
+        oh, ow = (h if oh is None else oh), (w if ow is None else ow)
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"output_size must be positive, got {a.output_size}", code="E505", arg="output_size")
+        return (c, oh, ow)
+
+    def label(self, a: AdaptiveAttrs) -> str:
+        size = a.output_size
+        shown = f"{size}×{size}" if isinstance(size, int) else "×".join("*" if s is None else str(s) for s in size)
+        return f"{self.name} {shown}"
+
+    def torch_args(self, ins: tuple[Shape, ...], a: AdaptiveAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (a.output_size,), {}
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    name = "adaptive_avgpool"
+    aliases = ("adaptive_avgpool2d", "global_avgpool")
+    torch_class = "nn.AdaptiveAvgPool2d"
+
+
+class AdaptiveMaxPool2d(_AdaptivePool):
+    name = "adaptive_maxpool"
+    aliases = ("adaptive_maxpool2d",)
+    torch_class = "nn.AdaptiveMaxPool2d"

@@ -1,0 +1,1 @@
+"""The surface language: YAML with positions, pydantic models, expressions, loading."""

@@ -1,0 +1,553 @@
+"""The expression language: a small allow-list over Python's syntax, never ``eval``.
+
+Text is parsed with :func:`ast.parse` (which only parses) and converted into our own
+immutable AST; anything outside the allow-list is a located error. What is allowed:
+
+- literals: integers, floats, strings, ``true``/``false``/``none`` (and the Python spellings), lists;
+- names (parameters, the loop index, blocks) and ``input.channels|height|width|length``;
+- ``+ - * // %``, unary ``-``/``+``, comparisons, ``and``/``or``/``not``, ``a if c else b``;
+- ``min``, ``max``, ``len`` and indexing ``xs[i]``.
+
+Evaluation is strict (no arithmetic on booleans, conditions must be booleans) and
+bounded: expression length, node count and integer magnitude all have limits, and
+division by zero is a diagnostic. The same AST renders back to Python source for
+emission (:func:`to_source`), so only re-rendered validated syntax reaches code.
+
+A *layer call* (``conv(64, 3, stride=2)``) is parsed by :func:`parse_call` into a
+:class:`CallExpr`: the callee is a name, the arguments are expressions.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+MAX_LENGTH = 1000
+MAX_NODES = 200
+INT_LIMIT = 10**18
+FUNCTIONS = ("min", "max", "len")
+SHAPE_FIELDS = ("channels", "height", "width", "length")
+_CONSTANTS = {"true": True, "false": False, "none": None, "True": True, "False": False, "None": None}
+
+
+class ExprError(Exception):
+    """A problem at characters ``off:end`` of an expression's text."""
+
+    def __init__(self, code: str, message: str, off: int = 0, end: int = 0, hint: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.off, self.end, self.hint = code, message, off, end, hint
+
+
+# --- AST -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Expr:
+    off: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Const(Expr):
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Name(Expr):
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attr(Expr):
+    base: Name
+    attr: str
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Unary(Expr):
+    op: str
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp(Expr):
+    op: str
+    values: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Compare(Expr):
+    left: Expr
+    ops: tuple[str, ...]
+    rights: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IfExp(Expr):
+    test: Expr
+    body: Expr
+    orelse: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Func(Expr):
+    func: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListLit(Expr):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Index(Expr):
+    value: Expr
+    index: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    name: str
+    value: Expr
+    off: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallExpr:
+    """``callee(arg, ..., key=value, ...)``, or a bare ``callee``."""
+
+    callee: str
+    args: tuple[Expr, ...]
+    kwargs: tuple[Keyword, ...]
+    off: int
+    end: int
+    callee_end: int
+    text: str
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%"}
+_CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_UNOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not"}
+
+
+def _parse(text: str, max_length: int) -> ast.expr:
+    if len(text) > max_length:
+        raise ExprError("E404", f"expression is {len(text)} characters long; the limit is {max_length}", 0, len(text),
+                        "split the computation into parameters")
+    if "\n" in text.strip() or "\r" in text:
+        raise ExprError("E400", "an expression must fit on one line", 0, len(text))
+    try:
+        tree = ast.parse(text.strip() and f"({text})", mode="eval")
+    except SyntaxError as err:
+        off = max(0, (err.offset or 2) - 2)  # -1 for 1-based, -1 for the parenthesis we added
+        msg = (err.msg or "invalid syntax").replace("'(' was never closed", "unbalanced parentheses")
+        raise ExprError("E400", f"syntax error in expression: {msg}", min(off, len(text)), min(off + 1, len(text))) from None
+    except (ValueError, MemoryError, RecursionError):
+        raise ExprError("E400", "expression cannot be parsed", 0, len(text)) from None
+    return tree.body
+
+
+class _Converter:
+    def __init__(self, text: str, max_nodes: int):
+        self.text = text
+        self.encoded = text.encode("utf-8")
+        self.count = 0
+        self.max_nodes = max_nodes
+
+    def pos(self, node: ast.AST) -> tuple[int, int]:
+        # ast offsets are UTF-8 byte offsets into "(" + text + ")"
+        def char(b: int | None) -> int:
+            b = max(0, (b or 1) - 1)
+            return len(self.encoded[:b].decode("utf-8", "ignore"))
+
+        return char(getattr(node, "col_offset", 1)), char(getattr(node, "end_col_offset", 1))
+
+    def fail(self, node: ast.AST, message: str, hint: str | None = None) -> ExprError:
+        off, end = self.pos(node)
+        return ExprError("E400", message, off, end, hint)
+
+    def expr(self, node: ast.AST) -> Expr:
+        self.count += 1
+        if self.count > self.max_nodes:
+            off, end = self.pos(node)
+            raise ExprError("E404", f"expression has more than {self.max_nodes} parts", off, end,
+                            "split the computation into parameters")
+        off, end = self.pos(node)
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (bool, int, float, str)) or node.value is None:
+                if isinstance(node.value, int) and not isinstance(node.value, bool) and abs(node.value) > INT_LIMIT:
+                    raise ExprError("E405", f"integer literal exceeds the limit of {INT_LIMIT:.0e}", off, end)
+                return Const(off, end, node.value)
+            raise self.fail(node, f"{type(node.value).__name__} literals are not allowed")
+        if isinstance(node, ast.Name):
+            if node.id in _CONSTANTS:
+                return Const(off, end, _CONSTANTS[node.id])
+            return Name(off, end, node.id)
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and node.value.id == "input" and node.attr in SHAPE_FIELDS:
+                return Attr(off, end, self.expr(node.value), node.attr)  # type: ignore[arg-type]
+            raise self.fail(node, "attribute access is not allowed",
+                            "only input.channels, input.height, input.width and input.length can be read")
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                hint = "use // for integer division" if isinstance(node.op, ast.Div) else None
+                raise self.fail(node, f"operator {ast.unparse(node.op).strip() or type(node.op).__name__} is not allowed", hint)
+            return BinOp(off, end, op, self.expr(node.left), self.expr(node.right))
+        if isinstance(node, ast.UnaryOp):
+            op = _UNOPS.get(type(node.op))
+            if op is None:
+                raise self.fail(node, "operator ~ is not allowed")
+            return Unary(off, end, op, self.expr(node.operand))
+        if isinstance(node, ast.BoolOp):
+            return BoolOp(off, end, "and" if isinstance(node.op, ast.And) else "or", tuple(self.expr(v) for v in node.values))
+        if isinstance(node, ast.Compare):
+            ops = []
+            for o in node.ops:
+                if type(o) not in _CMPOPS:
+                    raise self.fail(node, f"comparison {type(o).__name__} is not allowed", "use == != < <= > >=")
+                ops.append(_CMPOPS[type(o)])
+            return Compare(off, end, self.expr(node.left), tuple(ops), tuple(self.expr(c) for c in node.comparators))
+        if isinstance(node, ast.IfExp):
+            return IfExp(off, end, self.expr(node.test), self.expr(node.body), self.expr(node.orelse))
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                name = node.func.id if isinstance(node.func, ast.Name) else "this"
+                raise self.fail(node, f"cannot call {name} in an expression",
+                                f"expressions may call {', '.join(FUNCTIONS)}; layers are called only at the start of an entry")
+            if node.keywords:
+                raise self.fail(node.keywords[0], f"{node.func.id}() takes no keyword arguments")
+            if any(isinstance(a, ast.Starred) for a in node.args):
+                raise self.fail(node, "* arguments are not allowed")
+            return Func(off, end, node.func.id, tuple(self.expr(a) for a in node.args))
+        if isinstance(node, (ast.List, ast.Tuple)):
+            if any(isinstance(e, ast.Starred) for e in node.elts):
+                raise self.fail(node, "* unpacking is not allowed")
+            return ListLit(off, end, tuple(self.expr(e) for e in node.elts))
+        if isinstance(node, ast.Subscript):
+            if isinstance(node.slice, ast.Slice):
+                raise self.fail(node, "slices are not allowed; index one element, e.g. depths[0]")
+            return Index(off, end, self.expr(node.value), self.expr(node.slice))
+        what = type(node).__name__
+        raise self.fail(node, f"{what} is not allowed in an expression")
+
+
+def parse_expr(text: str, *, max_length: int = MAX_LENGTH, max_nodes: int = MAX_NODES) -> Expr:
+    """Parse an expression; raise :class:`ExprError` with offsets into ``text``."""
+    if not text.strip():
+        raise ExprError("E400", "empty expression", 0, max(1, len(text)))
+    return _Converter(text, max_nodes).expr(_parse(text, max_length))
+
+
+def parse_call(text: str, *, max_length: int = MAX_LENGTH, max_nodes: int = MAX_NODES) -> CallExpr:
+    """Parse a layer call: ``name`` or ``name(args, key=value)``."""
+    stripped = text.strip()
+    if not stripped:
+        raise ExprError("E204", "empty layer entry", 0, max(1, len(text)))
+    lead = len(text) - len(text.lstrip())
+    tree = _parse(text, max_length)
+    conv = _Converter(text, max_nodes)
+    if isinstance(tree, ast.Name):
+        off, end = conv.pos(tree)
+        return CallExpr(tree.id, (), (), off, end, end, text)
+    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
+        off, end = conv.pos(tree)
+        _, fend = conv.pos(tree.func)
+        if any(isinstance(a, ast.Starred) for a in tree.args) or any(k.arg is None for k in tree.keywords):
+            raise conv.fail(tree, "* and ** arguments are not allowed")
+        args = tuple(conv.expr(a) for a in tree.args)
+        kwargs = []
+        for k in tree.keywords:
+            koff, kend = conv.pos(k)
+            kwargs.append(Keyword(k.arg or "", conv.expr(k.value), koff, kend))
+        return CallExpr(tree.func.id, args, tuple(kwargs), off, end, fend, text)
+    raise ExprError("E204", f"expected a layer call such as conv(64, 3) or relu; got '{stripped}'", lead, len(text),
+                    "a layer entry is an op or block name, optionally with arguments in parentheses")
+
+
+# --- evaluation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeView:
+    """What ``input.<field>`` reads: the input shape of the enclosing block or network."""
+
+    shape: tuple[int, ...] | None
+
+    def field(self, name: str) -> int | None:
+        if self.shape is None:
+            return None
+        rank = len(self.shape)
+        index = {"channels": 0, "height": 1 if rank == 3 else None, "width": 2 if rank == 3 else None,
+                 "length": 1 if rank == 2 else None}[name]
+        if index is None:
+            raise KeyError(name)
+        return self.shape[index]
+
+
+class Unknown:
+    """The value of something that could not be computed (an earlier error); quietly propagates."""
+
+    _instance: Unknown | None = None
+
+    def __new__(cls) -> Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = Unknown()
+
+
+def type_of(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return "list"
+    return getattr(value, "type_name", type(value).__name__)
+
+
+def _num(value: object, node: Expr, what: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ExprError("E402", f"{what} needs a number, got {type_of(value)} {show(value)}", node.off, node.end)
+    return value
+
+
+def _bool(value: object, node: Expr, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ExprError("E402", f"{what} needs true or false, got {type_of(value)} {show(value)}", node.off, node.end,
+                        "compare explicitly, e.g. `x != 0`")
+    return value
+
+
+def _check_int(value: object, node: Expr) -> object:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_LIMIT:
+        raise ExprError("E405", f"integer result exceeds the limit of {INT_LIMIT:.0e}", node.off, node.end)
+    if isinstance(value, float) and value != value * 1:  # nan is fine, inf overflowing is not useful either
+        pass
+    return value
+
+
+def show(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def evaluate(node: Expr, env: Mapping[str, object]) -> object:
+    """Evaluate ``node`` with names looked up in ``env``; raise :class:`ExprError`."""
+    if isinstance(node, Const):
+        return node.value
+    if isinstance(node, Name):
+        if node.id in env:
+            return env[node.id]
+        raise ExprError("E401", f"name '{node.id}' is not defined", node.off, node.end)
+    if isinstance(node, Attr):
+        base = env.get(node.base.id)
+        if not isinstance(base, ShapeView):
+            raise ExprError("E401", "'input' is not available here", node.off, node.end)
+        try:
+            value = base.field(node.attr)
+        except KeyError:
+            rank = len(base.shape or ())
+            raise ExprError("E402", f"input.{node.attr} does not exist for a rank-{rank} input {show(base.shape)}",
+                            node.off, node.end) from None
+        return UNKNOWN if value is None else value
+    if isinstance(node, BinOp):
+        left, right = evaluate(node.left, env), evaluate(node.right, env)
+        if left is UNKNOWN or right is UNKNOWN:
+            return UNKNOWN
+        if node.op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+            return left + right
+        a, b = _num(left, node.left, f"'{node.op}'"), _num(right, node.right, f"'{node.op}'")
+        if node.op in ("//", "%") and b == 0:
+            raise ExprError("E403", f"division by zero in '{node.op}'", node.off, node.end)
+        if node.op == "*" and isinstance(a, int) and isinstance(b, int) and a and b and \
+                abs(a).bit_length() + abs(b).bit_length() > INT_LIMIT.bit_length() + 1:
+            raise ExprError("E405", f"integer result exceeds the limit of {INT_LIMIT:.0e}", node.off, node.end)
+        result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+                  "//": lambda: a // b, "%": lambda: a % b}[node.op]()
+        return _check_int(result, node)
+    if isinstance(node, Unary):
+        value = evaluate(node.operand, env)
+        if value is UNKNOWN:
+            return UNKNOWN
+        if node.op == "not":
+            return not _bool(value, node.operand, "'not'")
+        v = _num(value, node.operand, f"unary '{node.op}'")
+        return -v if node.op == "-" else v
+    if isinstance(node, BoolOp):
+        result: object = node.op == "and"
+        for item in node.values:
+            value = evaluate(item, env)
+            if value is UNKNOWN:
+                return UNKNOWN
+            b = _bool(value, item, f"'{node.op}'")
+            if node.op == "and" and not b:
+                return False
+            if node.op == "or" and b:
+                return True
+        return result
+    if isinstance(node, Compare):
+        left = evaluate(node.left, env)
+        for op, right_node in zip(node.ops, node.rights):
+            right = evaluate(right_node, env)
+            if left is UNKNOWN or right is UNKNOWN:
+                return UNKNOWN
+            if op in ("==", "!="):
+                same = type_of(left) == type_of(right) or {type_of(left), type_of(right)} == {"int", "float"}
+                ok = same and left == right
+                if not (ok if op == "==" else not ok):
+                    return False
+            else:
+                if isinstance(left, str) and isinstance(right, str):
+                    a, b = left, right  # type: ignore[assignment]
+                else:
+                    a, b = _num(left, node.left, f"'{op}'"), _num(right, right_node, f"'{op}'")
+                if not {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]:  # type: ignore[operator]
+                    return False
+            left = right
+        return True
+    if isinstance(node, IfExp):
+        test = evaluate(node.test, env)
+        if test is UNKNOWN:
+            return UNKNOWN
+        return evaluate(node.body if _bool(test, node.test, "'if'") else node.orelse, env)
+    if isinstance(node, Func):
+        args = [evaluate(a, env) for a in node.args]
+        if any(a is UNKNOWN for a in args):
+            return UNKNOWN
+        if node.func == "len":
+            if len(args) != 1 or not isinstance(args[0], tuple):
+                raise ExprError("E402", "len() takes one list", node.off, node.end)
+            return len(args[0])
+        if len(args) == 1 and isinstance(args[0], tuple):
+            args = list(args[0])
+        if not args:
+            raise ExprError("E402", f"{node.func}() needs at least one value", node.off, node.end)
+        nums = [_num(a, n, f"{node.func}()") for a, n in zip(args, node.args if len(node.args) == len(args) else [node] * len(args))]
+        return min(nums) if node.func == "min" else max(nums)
+    if isinstance(node, ListLit):
+        return tuple(evaluate(i, env) for i in node.items)
+    if isinstance(node, Index):
+        seq, idx = evaluate(node.value, env), evaluate(node.index, env)
+        if seq is UNKNOWN or idx is UNKNOWN:
+            return UNKNOWN
+        if not isinstance(seq, tuple):
+            raise ExprError("E402", f"cannot index a {type_of(seq)}", node.value.off, node.value.end)
+        if isinstance(idx, bool) or not isinstance(idx, int):
+            raise ExprError("E402", f"a list index must be an integer, got {type_of(idx)}", node.index.off, node.index.end)
+        if not -len(seq) <= idx < len(seq):
+            raise ExprError("E402", f"index {idx} is out of range for a list of {len(seq)}", node.index.off, node.index.end)
+        return seq[idx]
+    raise ExprError("E400", f"cannot evaluate {type(node).__name__}", node.off, node.end)  # pragma: no cover
+
+
+def names_in(node: Expr | CallExpr) -> set[str]:
+    """Every free name an expression (or a call's arguments) reads."""
+    out: set[str] = set()
+    stack: list[object] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Name):
+            out.add(n.id)
+        elif isinstance(n, Attr):
+            out.add(n.base.id)
+        elif isinstance(n, CallExpr):
+            stack.extend(n.args)
+            stack.extend(k.value for k in n.kwargs)
+        elif isinstance(n, (BinOp,)):
+            stack.extend((n.left, n.right))
+        elif isinstance(n, Unary):
+            stack.append(n.operand)
+        elif isinstance(n, BoolOp):
+            stack.extend(n.values)
+        elif isinstance(n, Compare):
+            stack.append(n.left)
+            stack.extend(n.rights)
+        elif isinstance(n, IfExp):
+            stack.extend((n.test, n.body, n.orelse))
+        elif isinstance(n, Func):
+            stack.extend(n.args)
+        elif isinstance(n, ListLit):
+            stack.extend(n.items)
+        elif isinstance(n, Index):
+            stack.extend((n.value, n.index))
+    return out
+
+
+# --- rendering back to Python ----------------------------------------------------------
+
+_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "//": 6, "%": 6, "unary": 7, "atom": 9}
+
+
+def to_source(node: Expr, name: Callable[[str], str] = lambda n: n) -> str:
+    """Python source for an expression; ``name`` maps spec names to Python identifiers."""
+    return _src(node, name)[0]
+
+
+def _src(node: Expr, name: Callable[[str], str]) -> tuple[str, int]:
+    def wrap(child: Expr, prec: int, strict: bool = False) -> str:
+        text, p = _src(child, name)
+        return f"({text})" if p < prec or (strict and p == prec) else text
+
+    if isinstance(node, Const):
+        return repr(node.value), _PREC["atom"]
+    if isinstance(node, Name):
+        return name(node.id), _PREC["atom"]
+    if isinstance(node, Attr):
+        return name(f"input.{node.attr}"), _PREC["atom"]
+    if isinstance(node, BinOp):
+        p = _PREC[node.op]
+        return f"{wrap(node.left, p)} {node.op} {wrap(node.right, p, strict=True)}", p
+    if isinstance(node, Unary):
+        if node.op == "not":
+            return f"not {wrap(node.operand, _PREC['not'])}", _PREC["not"]
+        return f"{node.op}{wrap(node.operand, _PREC['unary'])}", _PREC["unary"]
+    if isinstance(node, BoolOp):
+        p = _PREC[node.op]
+        return f" {node.op} ".join(wrap(v, p, strict=True) for v in node.values), p
+    if isinstance(node, Compare):
+        p = _PREC["cmp"]
+        parts = [wrap(node.left, p, strict=True)]
+        for op, r in zip(node.ops, node.rights):
+            parts += [op, wrap(r, p, strict=True)]
+        return " ".join(parts), p
+    if isinstance(node, IfExp):
+        return f"{wrap(node.body, 1, True)} if {wrap(node.test, 1, True)} else {wrap(node.orelse, 0)}", 0
+    if isinstance(node, Func):
+        return f"{node.func}({', '.join(_src(a, name)[0] for a in node.args)})", _PREC["atom"]
+    if isinstance(node, ListLit):
+        return f"[{', '.join(_src(a, name)[0] for a in node.items)}]", _PREC["atom"]
+    if isinstance(node, Index):
+        return f"{wrap(node.value, _PREC['atom'])}[{_src(node.index, name)[0]}]", _PREC["atom"]
+    raise TypeError(type(node).__name__)  # pragma: no cover

@@ -1,0 +1,302 @@
+"""Loading a spec and everything it refers to: ``extends`` bases and ``imports``.
+
+``load("resnet50")`` finds a shipped spec by name; ``load("net.yaml")`` reads a file.
+Paths in ``extends:`` and ``imports:`` are relative to the file that names them
+(a bare name such as ``_resnet.yaml`` also finds a shipped file). Each file is read
+once per load; cycles of imports or bases are errors, as are missing files and
+names that clash (a block named like an op, a parameter named like a block).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..diagnostics import Note, Reporter, Span, did_you_mean
+from ..limits import Limits
+from . import model as m
+from .parser import Parser
+from .source import parse_yaml
+
+
+@dataclass(frozen=True, eq=False)
+class BlockRef:
+    """A block as a value: its definition and the unit it was defined in."""
+
+    name: str
+    defn: m.BlockDef
+    unit: Unit
+
+    type_name = "block"
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@dataclass(eq=False)
+class Unit:
+    """One loaded spec file: its model and the blocks visible in it (own and imported)."""
+
+    spec: m.Spec
+    path: Path
+    blocks: dict[str, BlockRef] = field(default_factory=dict)
+
+
+@dataclass
+class Program:
+    """A loaded spec, ready to lower: the unit whose layers define the network, and
+    what the extends chain (leaf first) changed about it."""
+
+    unit: Unit
+    leaf: m.Spec
+    chain: list[m.Spec]  # leaf, its base, the base's base...
+    sources: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.leaf.name
+
+    @property
+    def doc(self) -> str:
+        for spec in self.chain:
+            if spec.doc:
+                return spec.doc
+        return ""
+
+    @property
+    def input(self) -> tuple[tuple[int, ...], Span] | None:
+        for spec in self.chain:
+            if spec.input is not None:
+                return spec.input, spec.span
+        return None
+
+    def param_defaults(self) -> list[tuple[m.ParamDecl, m.Code | None]]:
+        """Declared params with the default that wins along the extends chain."""
+        out = []
+        for decl in self.unit.spec.params:
+            default = decl.default
+            for spec in reversed(self.chain[:-1]):  # from the base's child down to the leaf
+                for d in spec.params:
+                    if d.name == decl.name and d.default is not None:
+                        default = d.default
+            out.append((decl, default))
+        return out
+
+    @property
+    def train_outputs(self) -> tuple[m.Ref, ...]:
+        for spec in self.chain:
+            if spec.train_outputs:
+                return spec.train_outputs
+        return ()
+
+    @property
+    def init(self) -> m.InitSpec | None:
+        for spec in self.chain:
+            if spec.init is not None:
+                return spec.init
+        return None
+
+
+def shipped_dir() -> Path:
+    """Where the shipped specs live: inside the installed package (wheel), or the repo's specs/."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "specs", here.parent / "specs"):
+        if candidate.is_dir():
+            return candidate
+    return here / "specs"
+
+
+def shipped_names() -> list[str]:
+    """Names of the shipped networks (files starting with '_' hold shared definitions)."""
+    return sorted(p.stem for p in shipped_dir().glob("*.yaml") if not p.name.startswith("_"))
+
+
+def resolve_spec(name: str | os.PathLike[str]) -> Path | None:
+    """A spec argument as a file: an existing path, or a shipped spec's name."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    text = str(name)
+    if os.sep not in text and "/" not in text:
+        stem = text[:-5] if text.endswith(".yaml") else text
+        shipped = shipped_dir() / f"{stem}.yaml"
+        if shipped.is_file():
+            return shipped
+    return None
+
+
+def display_name(path: Path) -> str:
+    """How a file is named in diagnostics: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        if path.resolve().parent == shipped_dir().resolve():
+            return f"specs/{path.name}"
+        return str(path)
+
+
+class Loader:
+    def __init__(self, reporter: Reporter, limits: Limits | None = None):
+        self.r = reporter
+        self.limits = limits or Limits()
+        self.units: dict[Path, Unit | None] = {}
+        self.loading: list[Path] = []  # files being loaded, for cycle detection
+
+    def program(self, name: str | os.PathLike[str], text: str | None = None) -> Program:
+        """Load a spec (by path or shipped name, or from ``text``) and its bases and imports."""
+        if text is not None:
+            path = Path(name)
+        else:
+            found = resolve_spec(name)
+            if found is None:
+                best = did_you_mean(Path(str(name)).stem, shipped_names())
+                hint = f"did you mean '{best}'?" if best else "pass a path to a .yaml file, or a shipped name " \
+                                                             "(`archc list` shows them)"
+                self.r.error("E100", f"no spec file or shipped spec named '{name}'", None, hint)
+                self.r.check()
+            path = found  # type: ignore[assignment]
+        unit = self.unit(path, text=text)
+        self.r.check()
+        assert unit is not None
+        chain = [unit.spec]
+        root = unit
+        seen = [path.resolve()]
+        while root.spec.extends is not None:
+            ref = root.spec.extends
+            base_path = self._find(ref.name, root.path)
+            if base_path is None:
+                self.r.error("E307", f"cannot find the base spec '{ref.name}'", ref.span,
+                             "paths in `extends:` are relative to this file")
+                break
+            if base_path.resolve() in seen:
+                cycle = " → ".join(p.name for p in [*seen, base_path])
+                self.r.error("E307", f"extends cycle: {cycle}", ref.span)
+                break
+            seen.append(base_path.resolve())
+            base = self.unit(base_path, via=ref.span)
+            if base is None:
+                break
+            chain.append(base.spec)
+            root = base
+        self.r.check()
+        program = Program(root, unit.spec, chain, self.r.sources)
+        self._check_overrides(program)
+        self.r.check()
+        return program
+
+    def _find(self, name: str, importer: Path) -> Path | None:
+        candidate = (importer.parent / name)
+        if candidate.is_file():
+            return candidate
+        if "/" not in name and os.sep not in name:
+            shipped = shipped_dir() / name
+            if shipped.is_file():
+                return shipped
+        return None
+
+    def unit(self, path: Path, *, text: str | None = None, via: Span | None = None) -> Unit | None:
+        key = path.resolve() if text is None else Path(f"<text:{path}>")
+        if key in self.units:
+            return self.units[key]
+        if key in self.loading:
+            cycle = " → ".join(p.name for p in [*self.loading[self.loading.index(key):], key])
+            self.r.error("E307", f"import cycle: {cycle}", via)
+            return None
+        name = display_name(path) if text is None else str(path)
+        if text is None:
+            try:
+                size = path.stat().st_size
+                if size > self.limits.max_bytes:
+                    self.r.error("E102", f"spec is {size:,} bytes; the limit is {self.limits.max_bytes:,}",
+                                 via or Span(name, 1, 1, 1, 2))
+                    self.units[key] = None
+                    return None
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as err:
+                self.r.error("E100", f"'{name}' is not UTF-8 text ({err.reason} at byte {err.start})", via)
+                self.units[key] = None
+                return None
+            except OSError as err:
+                self.r.error("E100", f"cannot read '{name}': {err.strerror or err}", via)
+                self.units[key] = None
+                return None
+        root = parse_yaml(name, text, self.r, max_bytes=self.limits.max_bytes, max_depth=self.limits.max_depth)
+        spec = Parser(name, self.r).spec(root) if root is not None or not self.r.errors else None
+        if spec is None:
+            self.units[key] = None
+            return None
+        unit = Unit(spec, path)
+        self.loading.append(key)
+        try:
+            for block in spec.blocks:
+                unit.blocks[block.name] = BlockRef(block.name, block, unit)
+            self._imports(unit)
+            self._check_names(unit)
+        finally:
+            self.loading.pop()
+        self.units[key] = unit
+        return unit
+
+    def _imports(self, unit: Unit) -> None:
+        for imp in unit.spec.imports:
+            target = self._find(imp.path, unit.path)
+            if target is None:
+                self.r.error("E307", f"cannot find the imported file '{imp.path}'", imp.span,
+                             "paths in `imports:` are relative to this file")
+                continue
+            other = self.unit(target, via=imp.span)
+            if other is None:
+                continue
+            for ref in imp.blocks:
+                block = other.blocks.get(ref.name)
+                if block is None:
+                    best = did_you_mean(ref.name, other.blocks)
+                    self.r.error("E307", f"'{imp.path}' defines no block '{ref.name}'", ref.span,
+                                 f"did you mean '{best}'?" if best else
+                                 f"it defines: {', '.join(other.blocks) or 'no blocks'}")
+                    continue
+                if ref.name in unit.blocks and unit.blocks[ref.name] is not block:
+                    self.r.error("E303", f"block '{ref.name}' is both imported and defined here", ref.span,
+                                 notes=[Note("defined here", unit.blocks[ref.name].defn.name_span)])
+                    continue
+                unit.blocks[ref.name] = block
+
+    def _check_names(self, unit: Unit) -> None:
+        from ..ops import registry
+
+        ops = registry()
+        for block in unit.spec.blocks:
+            if block.name in ops:
+                self.r.error("E303", f"block '{block.name}' has the name of an op", block.name_span,
+                             f"rename the block, e.g. '{block.name[:1].upper()}{block.name[1:]}Block'")
+            seen: set[str] = set()
+            for p in block.params:
+                if p.name in seen:
+                    self.r.error("E303", f"parameter '{p.name}' declared twice", p.span)
+                seen.add(p.name)
+        for p in unit.spec.params:
+            if p.name in unit.blocks:
+                self.r.error("E303", f"parameter '{p.name}' has the name of a block", p.span, "rename one of them")
+
+    def _check_overrides(self, program: Program) -> None:
+        declared = {p.name for p in program.unit.spec.params}
+        for spec in program.chain[:-1]:
+            for p in spec.params:
+                if p.name not in declared:
+                    self.r.error("E309", f"'{p.name}' is not a parameter of the base spec", p.span,
+                                 (f"did you mean '{did_you_mean(p.name, declared)}'?" if did_you_mean(p.name, declared)
+                                  else f"the base declares: {', '.join(sorted(declared)) or 'no parameters'}"))
+                elif p.type is not None:
+                    self.r.error("E204", f"'{p.name}' is declared in the base spec; a variant only sets its value",
+                                 p.span)
+
+
+def load(spec: str | os.PathLike[str], *, text: str | None = None, limits: Limits | None = None,
+         reporter: Reporter | None = None) -> Program:
+    """Load a spec by path or shipped name; raise :class:`~archc.diagnostics.ArchcError` on errors."""
+    r = reporter or Reporter()
+    return Loader(r, limits).program(spec, text=text)
+
+
+__all__ = ["BlockRef", "Loader", "Program", "Unit", "load", "resolve_spec", "shipped_dir", "shipped_names"]

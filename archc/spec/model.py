@@ -1,0 +1,199 @@
+"""The spec's typed form: pydantic models (strict, unknown keys rejected, frozen).
+
+Each model knows the :class:`~archc.diagnostics.Span` it was written at, and each
+expression keeps a :class:`Loc` so an error found much later (a shape mismatch in
+the fifth repeat of a block) still points at the characters that caused it.
+Nothing is expanded here: blocks, repeats and expressions stay as written.
+
+The YAML surface these models come from is described in docs/language.md; the
+parser in :mod:`archc.spec.parser` builds them level by level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
+
+from ..diagnostics import Span
+from .expr import CallExpr, Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """Where an expression's text sits: the scalar's span, and the file column of its
+    first character when the text is on one line (so offsets map to exact columns)."""
+
+    span: Span
+    col0: int | None = None
+
+    def at(self, off: int, end: int) -> Span:
+        if self.col0 is None:
+            return self.span
+        start = self.col0 + off
+        return Span(self.span.file, self.span.line, start, self.span.line, max(start + 1, self.col0 + end))
+
+
+# Positions and parsed expressions are our own immutable objects: checked by type only.
+SpanT = InstanceOf[Span]
+
+
+class Model(BaseModel):
+    # defer_build: a model's validator is built the first time it is used, which keeps
+    # `archc table` start-up cheap (ops a spec does not use never build their schema).
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, arbitrary_types_allowed=True,
+                              defer_build=True)
+
+
+class Code(Model):
+    """An expression as written, parsed."""
+
+    expr: InstanceOf[Expr]
+    loc: InstanceOf[Loc]
+
+
+class Call(Model):
+    """A layer call entry: ``conv(64, 3, stride=2)`` or ``relu`` or ``Bottleneck(64)``."""
+
+    call: InstanceOf[CallExpr]
+    loc: InstanceOf[Loc]
+
+    @property
+    def span(self) -> Span:
+        return self.loc.span
+
+    @property
+    def callee_span(self) -> Span:
+        return self.loc.at(self.call.off, self.call.callee_end)
+
+
+class Ref(Model):
+    """A reference to a named point, as in ``from: inception4a``."""
+
+    name: str
+    span: SpanT
+
+
+class Seq(Model):
+    """A list of entries: an ``nn.Sequential`` when it is a named value."""
+
+    items: tuple[Entry, ...]
+    span: SpanT
+
+
+class Named(Model):
+    """``name: value`` in a list, or a branch of ``parallel``."""
+
+    name: str
+    name_span: SpanT
+    value: Union[Call, Seq, Container]
+    span: SpanT
+
+
+Body = Union[Call, Seq]
+
+
+class Residual(Model):
+    """``residual: {body, shortcut, when, then}``: ``out = then(body(x) + shortcut(x))``."""
+
+    body: tuple[Entry, ...]
+    shortcut: Entry | None = None
+    when: Code | None = None
+    then: tuple[Entry, ...] = ()
+    span: SpanT
+
+
+class BodyFields(Model):
+    """What a block's body or a container holds: exactly one of layers, parallel,
+    residual or repeat/each."""
+
+    span: SpanT
+    layers: Body | None = None
+    parallel: tuple[Named, ...] | None = None
+    residual: Residual | None = None
+    repeat: Code | None = None
+    each: Body | None = None
+    index: str = "i"
+    merge: Literal["concat", "add"] | None = None
+    dim: int = 1
+    doc: str = ""
+
+    @property
+    def kind(self) -> str:
+        for key in ("parallel", "residual", "repeat", "layers"):
+            if getattr(self, key) is not None:
+                return key
+        return "ref"
+
+
+class Container(BodyFields):
+    """A mapping entry in a list: a group, branches, a residual, a repeat, a reference or a head."""
+
+    from_: tuple[Ref, ...] = Field(default=(), alias="from")
+    training_only: bool = False
+    when: Code | None = None
+
+
+Entry = Union[Call, Named, Container]
+
+PARAM_TYPES = ("int", "float", "bool", "str", "list", "block")
+
+
+class ParamDecl(Model):
+    """``name: default`` or ``name: type`` (a required parameter)."""
+
+    name: str
+    span: SpanT
+    type: Literal["int", "float", "bool", "str", "list", "block"] | None = None
+    default: Code | None = None
+
+
+class BlockDef(BodyFields):
+    """A named, parameterised piece of network, defined once and called by name."""
+
+    name: str
+    name_span: SpanT
+    params: tuple[ParamDecl, ...] = ()
+    inline: bool = False
+
+
+class Import(Model):
+    """``{from: file.yaml, blocks: [A, B]}``: blocks defined in another spec file."""
+
+    path: str = Field(alias="from")
+    blocks: tuple[Ref, ...]
+    span: SpanT
+
+
+class InitSpec(Model):
+    """Weight initialisation (see docs/language.md#init)."""
+
+    conv: Literal["default", "kaiming_normal_fan_out", "kaiming_normal_fan_in", "kaiming_uniform", "xavier_uniform", "xavier_normal", "trunc_normal"] | None = None
+    linear: Literal["default", "normal", "trunc_normal", "xavier_uniform", "kaiming_uniform"] | None = None
+    norm: Literal["default", "ones_zeros"] | None = None
+    std: float = 0.01
+    zero_init_residual: bool = False
+    span: SpanT
+
+
+class Spec(Model):
+    """One spec file, as written."""
+
+    archc: Literal[1]
+    name: str
+    doc: str = ""
+    extends: Ref | None = None
+    input: tuple[int, ...] | None = None
+    params: tuple[ParamDecl, ...] = ()
+    imports: tuple[Import, ...] = ()
+    blocks: tuple[BlockDef, ...] = ()
+    layers: tuple[Entry, ...] | None = None
+    train_outputs: tuple[Ref, ...] = ()
+    init: InitSpec | None = None
+    span: SpanT
+    file: str  # display name of the file it came from
+
+
+for _m in (Seq, Named, Residual, BodyFields, Container, BlockDef, Spec):
+    _m.model_rebuild(_types_namespace={"Entry": Entry, "Container": Container, "Body": Body})

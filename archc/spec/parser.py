@@ -1,0 +1,486 @@
+"""From the located YAML tree to the typed spec models, one mapping level at a time.
+
+The parser decides the *shape* of the language (which key makes a container, what a
+list entry may be) and gives each model its span; pydantic then checks each level's
+keys and scalar types strictly. Errors are collected, not raised, so one run reports
+everything that is wrong with a spec.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..diagnostics import Reporter, Span, suggest
+from . import model as m
+from .expr import Const, ExprError, ListLit, parse_call, parse_expr
+from .source import YMap, YNode, YScalar, YSeq, type_name
+
+# Keys that make a mapping in a list a container rather than a named entry.
+CONTAINER_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "merge", "dim", "doc", "from",
+                  "training_only", "when")
+BODY_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "merge", "dim")
+BLOCK_KEYS = ("doc", "params", "inline", *BODY_KEYS)
+SPEC_KEYS = ("archc", "name", "doc", "extends", "input", "params", "imports", "blocks", "layers", "train_outputs",
+             "init")
+RESIDUAL_KEYS = ("body", "shortcut", "when", "then")
+IMPORT_KEYS = ("from", "blocks")
+INIT_KEYS = ("conv", "linear", "norm", "std", "zero_init_residual")
+
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*$")
+# Attribute names nn.Module (and nn.Sequential) already use: a layer with such a name
+# would shadow a method or break state_dict handling.
+MODULE_ATTRS = frozenset(["T_destination", "add_module", "append", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extend", "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "insert", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters", "pop", "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook", "register_module", "register_parameter", "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad", "self"])
+# Names the expression language gives a meaning of its own.
+RESERVED_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "input", "min", "max", "len"})
+
+
+class _Invalid(Exception):
+    """Raised inside the parser to abandon one value after its error was reported."""
+
+
+class Parser:
+    def __init__(self, file: str, reporter: Reporter):
+        self.file = file
+        self.r = reporter
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _loc(self, node: YScalar) -> m.Loc:
+        span = node.span
+        if span.line != span.end_line and not node.quoted:
+            return m.Loc(span, span.col)
+        if span.line != span.end_line:
+            return m.Loc(span, None)
+        return m.Loc(span, span.col + (1 if node.quoted else 0))
+
+    def _fail(self, code: str, message: str, span: Span, hint: str | None = None) -> _Invalid:
+        self.r.error(code, message, span, hint)
+        return _Invalid()
+
+    def _keys(self, node: YMap, allowed: tuple[str, ...], context: str) -> None:
+        for key, (kscalar, _) in node.items.items():
+            if key not in allowed:
+                hint = suggest(key, allowed) or f"allowed keys: {', '.join(allowed)}"
+                self.r.error("E200", f"unknown key '{key}' in {context}", kscalar.span, hint)
+
+    def _validate(self, model: type[m.Model], node: YMap, data: dict[str, Any], context: str) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as err:
+            for e in err.errors(include_url=False):
+                self._pydantic_error(e, node, context)
+            raise _Invalid() from None
+
+    def _pydantic_error(self, e: Any, node: YMap, context: str) -> None:
+        loc = e["loc"]
+        key = loc[0] if loc and isinstance(loc[0], str) else None
+        pair = node.items.get(key) if key else None
+        if e["type"] == "missing":
+            self.r.error("E201", f"missing key '{key}' in {context}", node.span.sub(0, 1),
+                         f"add `{key}: ...` to this mapping")
+            return
+        span = node.span
+        raw: object = e.get("input")
+        if pair is not None:
+            target: YNode = pair[1]
+            for part in loc[1:]:
+                if isinstance(target, YSeq) and isinstance(part, int) and part < len(target.items):
+                    target = target.items[part]
+                elif isinstance(target, YMap) and isinstance(part, str) and part in target.items:
+                    target = target.items[part][1]
+            span = target.span
+            if isinstance(target, YScalar):
+                raw = target.raw
+        msg = str(e["msg"]).replace("Input should be", "expected").replace("input should be", "expected")
+        where = ".".join(str(p) for p in loc)
+        shown = raw if isinstance(raw, str) else type_name(raw)
+        self.r.error("E202" if e["type"].endswith("_type") else "E203",
+                     f"'{where}' in {context}: {msg}, got {shown!r}", span, _type_hint(e["type"], raw))
+
+    def name(self, scalar: YScalar, what: str, *, module_attr: bool = True) -> str:
+        name = scalar.value
+        if not isinstance(name, str) or not name:
+            raise self._fail("E304", f"{what} names must be text", scalar.span)
+        if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+            raise self._fail("E304", f"'{name}' is a Python keyword and cannot name a {what}", scalar.span,
+                             f"rename it, e.g. '{name}_'")
+        if not _IDENT.match(name):
+            hint = "names start with a letter and use letters, digits and '_'"
+            if name[0].isdigit():
+                hint = "numbers are given to unnamed entries automatically; pick a name that starts with a letter"
+            elif name.startswith("_"):
+                hint = "names beginning with '_' are reserved for nn.Module internals; start with a letter"
+            raise self._fail("E304", f"'{name}' is not a valid {what} name", scalar.span, hint)
+        if len(name) > 100:
+            raise self._fail("E304", f"{what} name is {len(name)} characters long; the limit is 100", scalar.span)
+        if module_attr and name in MODULE_ATTRS:
+            raise self._fail("E304", f"'{name}' would shadow nn.Module.{name}", scalar.span,
+                             f"rename it, e.g. '{name}_layer'")
+        if name in RESERVED_NAMES:
+            raise self._fail("E304", f"'{name}' has a meaning of its own in specs and cannot name a {what}",
+                             scalar.span, f"rename it, e.g. '{name}_'")
+        return name
+
+    def code(self, node: YNode, what: str) -> m.Code:
+        if isinstance(node, YScalar):
+            if isinstance(node.value, str):
+                loc = self._loc(node)
+                try:
+                    return m.Code(expr=parse_expr(node.value), loc=loc)
+                except ExprError as err:
+                    raise self._fail(err.code, err.message, loc.at(err.off, err.end), err.hint) from None
+            return m.Code(expr=Const(0, len(node.raw), node.value), loc=m.Loc(node.span, node.span.col))
+        if isinstance(node, YSeq):
+            items = tuple(self.code(item, what).expr for item in node.items)
+            return m.Code(expr=ListLit(0, 0, items), loc=m.Loc(node.span, None))
+        raise self._fail("E202", f"{what} must be a value or an expression, not a mapping", node.span)
+
+    def call(self, node: YScalar) -> m.Call:
+        if not isinstance(node.value, str):
+            raise self._fail("E204", f"expected a layer call such as conv(64, 3) or relu; got {node.kind} {node.raw!r}",
+                             node.span, "quote it if it is meant as a name")
+        loc = self._loc(node)
+        try:
+            return m.Call(call=parse_call(node.value), loc=loc)
+        except ExprError as err:
+            raise self._fail(err.code, err.message, loc.at(err.off, err.end), err.hint) from None
+
+    def refs(self, node: YNode, what: str) -> tuple[m.Ref, ...]:
+        items = node.items if isinstance(node, YSeq) else [node]
+        out = []
+        for item in items:
+            if not isinstance(item, YScalar) or not isinstance(item.value, str) or not item.value:
+                raise self._fail("E202", f"{what} must be a name or a list of names", item.span)
+            out.append(m.Ref(name=item.value, span=item.span))
+        return tuple(out)
+
+    # --- entries ---------------------------------------------------------------------
+
+    def entries(self, node: YNode, what: str) -> tuple[m.Entry, ...]:
+        """A list of entries (a single call string is accepted as a one-entry list)."""
+        if isinstance(node, YScalar):
+            return (self.call(node),)
+        if not isinstance(node, YSeq):
+            raise self._fail("E202", f"{what} must be a list of layers", node.span,
+                             "write one layer per line, each starting with '- '")
+        out: list[m.Entry] = []
+        failed = False
+        for item in node.items:
+            try:
+                out.append(self.entry(item))
+            except _Invalid:
+                failed = True
+        if failed:
+            raise _Invalid()
+        return tuple(out)
+
+    def entry(self, node: YNode) -> m.Entry:
+        if isinstance(node, YScalar):
+            return self.call(node)
+        if isinstance(node, YSeq):
+            raise self._fail("E204", "a list cannot stand directly in a list of layers", node.span,
+                             "give it a name (`- name: [...]`) to make it an nn.Sequential")
+        keys = list(node.items)
+        if any(k in CONTAINER_KEYS for k in keys):
+            return self.container(node)
+        if len(keys) != 1:
+            raise self._fail("E204", f"an entry names one layer, but this mapping has {len(keys)} keys "
+                                     f"({', '.join(keys)})", node.span,
+                             "start each layer on its own line with '- '" if keys else "an empty mapping is not a layer")
+        return self.named(node, "layer")
+
+    def named(self, node: YMap, what: str) -> m.Named:
+        (key, (kscalar, value)), = node.items.items()
+        name = self.name(kscalar, what)
+        return m.Named(name=name, name_span=kscalar.span, value=self.value(value, name), span=node.span)
+
+    def value(self, node: YNode, name: str) -> m.Call | m.Seq | m.Container:
+        if isinstance(node, YScalar):
+            if node.value is None:
+                raise self._fail("E204", f"'{name}' has no value", node.span,
+                                 "write a layer call after the colon, e.g. `conv1: conv(64, 3)`")
+            return self.call(node)
+        if isinstance(node, YSeq):
+            return m.Seq(items=self.entries(node, f"'{name}'"), span=node.span)
+        return self.container(node)
+
+    def body(self, node: YNode, what: str) -> m.Call | m.Seq:
+        if isinstance(node, YScalar):
+            return self.call(node)
+        if isinstance(node, YSeq):
+            return m.Seq(items=self.entries(node, what), span=node.span)
+        raise self._fail("E202", f"{what} must be a layer call or a list of layers", node.span)
+
+    def _body_fields(self, node: YMap, context: str) -> dict[str, Any]:
+        """Parse the structural keys a block or container may hold."""
+        data: dict[str, Any] = {"span": node.span}
+        failed = False
+        for key, (kscalar, value) in node.items.items():
+            try:
+                if key == "layers":
+                    data[key] = self.body(value, "'layers'")
+                elif key == "each":
+                    data[key] = self.body(value, "'each'")
+                elif key == "parallel":
+                    data[key] = self.parallel(value)
+                elif key == "residual":
+                    data[key] = self.residual(value)
+                elif key in ("repeat", "when"):
+                    data[key] = self.code(value, f"'{key}'")
+                elif key == "from":
+                    data[key] = self.refs(value, "'from'")
+                elif key == "index":
+                    if isinstance(value, YScalar) and isinstance(value.value, str):
+                        data[key] = self.name(value, "loop index", module_attr=False)
+                    else:
+                        data[key] = _plain_scalar(value)
+                elif key in BLOCK_KEYS or key in CONTAINER_KEYS:
+                    data[key] = _plain_scalar(value)
+            except _Invalid:
+                failed = True
+        present = [k for k in ("layers", "parallel", "residual", "repeat") if k in node.items]
+        if len(present) > 1:
+            self.r.error("E204", f"{context} holds {' and '.join(present)}; it can hold only one of them",
+                         node.items[present[1]][0].span,
+                         "nest one inside the other, or split them into consecutive entries")
+            failed = True
+        if ("repeat" in node.items) != ("each" in node.items):
+            have, need = ("repeat", "each") if "repeat" in node.items else ("each", "repeat")
+            self.r.error("E201", f"'{have}' needs '{need}' beside it in {context}", node.items[have][0].span,
+                         "write `repeat: N` and `each: Layer(...)` together")
+            failed = True
+        if "index" in node.items and "repeat" not in node.items:
+            self.r.error("E204", f"'index' only makes sense with 'repeat' in {context}", node.items["index"][0].span)
+            failed = True
+        if "merge" in node.items and not ("parallel" in node.items or "from" in node.items):
+            self.r.error("E204", f"'merge' needs 'parallel' or a 'from' list in {context}", node.items["merge"][0].span)
+            failed = True
+        if failed:
+            raise _Invalid()
+        return data
+
+    def container(self, node: YMap) -> m.Container:
+        self._keys(node, CONTAINER_KEYS, "a container")
+        if any(k not in CONTAINER_KEYS for k in node.items):
+            raise _Invalid()
+        data = self._body_fields(node, "this container")
+        if not any(k in node.items for k in ("layers", "parallel", "residual", "repeat", "from")):
+            raise self._fail("E201", "this container holds no layers", node.span,
+                             "add `layers:`, `parallel:`, `residual:`, `repeat:`/`each:` or `from:`")
+        return self._validate(m.Container, node, data, "a container")
+
+    def parallel(self, node: YNode) -> tuple[m.Named, ...]:
+        if not isinstance(node, YMap) or not node.items:
+            raise self._fail("E202", "'parallel' must map branch names to layers", node.span,
+                             "e.g. `parallel: {branch1: conv(64, 1), branch2: [conv(96, 1), conv(128, 3, padding=1)]}`")
+        out = []
+        failed = False
+        for key, (kscalar, value) in node.items.items():
+            try:
+                name = self.name(kscalar, "branch")
+                out.append(m.Named(name=name, name_span=kscalar.span, value=self.value(value, name),
+                                   span=kscalar.span))
+            except _Invalid:
+                failed = True
+        if failed:
+            raise _Invalid()
+        return tuple(out)
+
+    def residual(self, node: YNode) -> m.Residual:
+        if not isinstance(node, YMap):
+            raise self._fail("E202", "'residual' must be a mapping with 'body' (and optionally 'shortcut', "
+                                     "'when', 'then')", node.span)
+        self._keys(node, RESIDUAL_KEYS, "'residual'")
+        data: dict[str, Any] = {"span": node.span}
+        failed = any(k not in RESIDUAL_KEYS for k in node.items)
+        for key, (_, value) in node.items.items():
+            try:
+                if key == "body":
+                    data[key] = self.entries(value, "'body'")
+                elif key == "then":
+                    data[key] = self.entries(value, "'then'")
+                elif key == "when":
+                    data[key] = self.code(value, "'when'")
+                elif key == "shortcut":
+                    data[key] = (m.Seq(items=self.entries(value, "'shortcut'"), span=value.span)
+                                 if isinstance(value, YSeq) else self.entry(value))
+            except _Invalid:
+                failed = True
+        if failed:
+            raise _Invalid()
+        return self._validate(m.Residual, node, data, "'residual'")
+
+    # --- declarations ------------------------------------------------------------------
+
+    def params(self, node: YNode, context: str) -> tuple[m.ParamDecl, ...]:
+        if isinstance(node, YScalar) and node.value is None:
+            return ()
+        if not isinstance(node, YMap):
+            raise self._fail("E202", f"'params' of {context} must map names to defaults or types", node.span,
+                             "e.g. `params: {planes: int, stride: 1}`")
+        out = []
+        failed = False
+        for key, (kscalar, value) in node.items.items():
+            try:
+                name = self.name(kscalar, "parameter", module_attr=False)
+                if isinstance(value, YScalar) and not value.quoted and value.value in m.PARAM_TYPES:
+                    out.append(m.ParamDecl(name=name, span=kscalar.span, type=value.value))
+                else:
+                    out.append(m.ParamDecl(name=name, span=kscalar.span, default=self.code(value, f"parameter '{name}'")))
+            except _Invalid:
+                failed = True
+        if failed:
+            raise _Invalid()
+        return tuple(out)
+
+    def block(self, kscalar: YScalar, node: YNode) -> m.BlockDef:
+        name = self.name(kscalar, "block", module_attr=False)
+        context = f"block '{name}'"
+        if not isinstance(node, YMap):
+            raise self._fail("E202", f"{context} must be a mapping", node.span,
+                             "e.g. `MyBlock: {params: {out: int}, layers: [conv(out, 3), relu]}`")
+        self._keys(node, BLOCK_KEYS, context)
+        failed = any(k not in BLOCK_KEYS for k in node.items)
+        data: dict[str, Any] = {}
+        try:
+            data = self._body_fields(node, context)
+        except _Invalid:
+            failed = True
+        if "params" in node.items:
+            try:
+                data["params"] = self.params(node.items["params"][1], context)
+            except _Invalid:
+                failed = True
+        if not any(k in node.items for k in ("layers", "parallel", "residual", "repeat")):
+            self.r.error("E201", f"{context} has no body", kscalar.span,
+                         "add `layers:`, `parallel:`, `residual:` or `repeat:`/`each:`")
+            failed = True
+        if failed:
+            raise _Invalid()
+        data.update(name=name, name_span=kscalar.span)
+        return self._validate(m.BlockDef, node, data, context)
+
+    def imports(self, node: YNode) -> tuple[m.Import, ...]:
+        if not isinstance(node, YSeq):
+            raise self._fail("E202", "'imports' must be a list", node.span,
+                             "e.g. `imports: [{from: _blocks.yaml, blocks: [BasicBlock]}]`")
+        out = []
+        for item in node.items:
+            if not isinstance(item, YMap):
+                raise self._fail("E202", "each import is a mapping with 'from' and 'blocks'", item.span)
+            self._keys(item, IMPORT_KEYS, "an import")
+            data: dict[str, Any] = {"span": item.span}
+            for key, (_, value) in item.items.items():
+                if key == "blocks":
+                    data[key] = self.refs(value, "'blocks'")
+                elif key == "from":
+                    data[key] = _plain_scalar(value)
+            if any(k not in IMPORT_KEYS for k in item.items):
+                raise _Invalid()
+            out.append(self._validate(m.Import, item, data, "an import"))
+        return tuple(out)
+
+    def spec(self, root: YNode | None) -> m.Spec | None:
+        if root is None or (isinstance(root, YScalar) and root.value is None):
+            self.r.error("E201", "the spec is empty", Span(self.file, 1, 1, 1, 2),
+                         "a spec needs at least `archc: 1`, `name:`, `input:` and `layers:`")
+            return None
+        if not isinstance(root, YMap):
+            self.r.error("E202", f"a spec is a mapping of keys such as name: and layers:, not a {root.kind}",
+                         root.span)
+            return None
+        self._keys(root, SPEC_KEYS, "the spec")
+        failed = any(k not in SPEC_KEYS for k in root.items)
+        data: dict[str, Any] = {"span": root.span, "file": self.file}
+        for key, (_, value) in root.items.items():
+            try:
+                if key == "params":
+                    data[key] = self.params(value, "the spec")
+                elif key == "layers":
+                    data[key] = self.entries(value, "'layers'")
+                elif key == "blocks":
+                    data[key] = self._blocks(value)
+                elif key == "imports":
+                    data[key] = self.imports(value)
+                elif key == "extends":
+                    data[key] = self.refs(value, "'extends'")[0]
+                elif key == "train_outputs":
+                    data[key] = self.refs(value, "'train_outputs'")
+                elif key == "init":
+                    data[key] = self._init(value)
+                elif key == "input":
+                    data[key] = _input(value, self)
+                elif key in SPEC_KEYS:
+                    data[key] = _plain_scalar(value)
+            except _Invalid:
+                failed = True
+        if "extends" not in root.items:
+            for key in ("input", "layers"):
+                if key not in root.items:
+                    self.r.error("E201", f"missing key '{key}' in the spec", root.span.sub(0, 1),
+                                 f"add `{key}:`" + (" (e.g. `input: [3, 224, 224]`)" if key == "input" else ""))
+                    failed = True
+        else:
+            for key in ("layers", "blocks", "imports"):
+                if key in root.items:
+                    self.r.error("E204", f"a spec that extends another cannot define '{key}'",
+                                 root.items[key][0].span,
+                                 "a variant changes params, input, name and doc; import blocks to build a new network")
+                    failed = True
+        try:  # even when a part failed, pydantic still reports the scalar keys' type errors
+            spec = self._validate(m.Spec, root, data, "the spec")
+        except _Invalid:
+            return None
+        return None if failed else spec
+
+    def _blocks(self, node: YNode) -> tuple[m.BlockDef, ...]:
+        if not isinstance(node, YMap):
+            raise self._fail("E202", "'blocks' must map block names to definitions", node.span)
+        out = []
+        failed = False
+        for key, (kscalar, value) in node.items.items():
+            try:
+                out.append(self.block(kscalar, value))
+            except _Invalid:
+                failed = True
+        if failed:
+            raise _Invalid()
+        return tuple(out)
+
+    def _init(self, node: YNode) -> m.InitSpec:
+        if not isinstance(node, YMap):
+            raise self._fail("E202", "'init' must be a mapping", node.span,
+                             "e.g. `init: {conv: kaiming_normal_fan_out, norm: ones_zeros}`")
+        self._keys(node, INIT_KEYS, "'init'")
+        if any(k not in INIT_KEYS for k in node.items):
+            raise _Invalid()
+        data: dict[str, Any] = {"span": node.span, **{k: _plain_scalar(v) for k, (_, v) in node.items.items()}}
+        return self._validate(m.InitSpec, node, data, "'init'")
+
+
+def _plain_scalar(node: YNode) -> object:
+    if isinstance(node, YScalar):
+        return node.value
+    if isinstance(node, YSeq):
+        return [_plain_scalar(i) for i in node.items]
+    return {k: _plain_scalar(v) for k, (_, v) in node.items.items()}
+
+
+def _input(node: YNode, parser: Parser) -> object:
+    if isinstance(node, YSeq):
+        return tuple(_plain_scalar(i) for i in node.items)
+    raise parser._fail("E202", "'input' must be a list of sizes without the batch, e.g. [3, 224, 224]", node.span)
+
+
+def _type_hint(kind: str, raw: object) -> str | None:
+    if kind in ("int_type", "float_type") and isinstance(raw, str):
+        return "remove the quotes to write a number"
+    if kind == "bool_type":
+        return "write true or false"
+    if kind == "string_type":
+        return "quote the value to write text"
+    return None

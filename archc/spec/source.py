@@ -1,0 +1,361 @@
+"""YAML loading that keeps a source position for every value, and treats input as untrusted.
+
+The document becomes a small tree of :class:`YMap`, :class:`YSeq` and :class:`YScalar`,
+each with the :class:`~archc.diagnostics.Span` it was written at. The tree is composed
+from YAML's event stream without recursion, so nesting depth is bounded before
+anything deep is built (PyYAML's own composers recurse and can overflow the stack),
+and anchors and aliases are refused (they would let a small file expand into a
+huge tree, "billion laughs").
+
+One extension to YAML's plain scalars: commas inside parentheses do not end the
+scalar, so a flow list of calls reads as it would in Python:
+``downsample: [conv(planes * 4, 1, stride=stride, bias=false), bn()]``.
+
+YAML 1.1 resolves some plain scalars in surprising ways; rather than guess, such
+scalars are errors that say how to write the value unambiguously:
+``no``/``yes``/``on``/``off`` (booleans in YAML 1.1), ``010`` (octal), ``1:30``
+(base 60), dates, and ``1e-3`` (a string in YAML 1.1, a float in 1.2).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+import yaml
+
+from ..diagnostics import Reporter, Span
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 64
+
+_TAG = "tag:yaml.org,2002:"
+_CANONICAL_BOOL = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
+_NULL = {"", "~", "null", "Null", "NULL"}
+_DEC_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)$")
+_HEX_INT = re.compile(r"[-+]?0x[0-9a-fA-F_]+$")
+_BIN_INT = re.compile(r"[-+]?0b[01_]+$")
+_FLOAT_12 = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+
+
+@dataclass(slots=True)
+class YScalar:
+    value: object
+    span: Span
+    raw: str = ""
+    quoted: bool = False
+
+    @property
+    def kind(self) -> str:
+        return type_name(self.value)
+
+
+@dataclass(slots=True)
+class YSeq:
+    items: list[YNode]
+    span: Span
+
+    @property
+    def kind(self) -> str:
+        return "list"
+
+
+@dataclass(slots=True)
+class YMap:
+    # key -> (key scalar, value node); insertion order is the document's order
+    items: dict[str, tuple[YScalar, YNode]]
+    span: Span
+
+    @property
+    def kind(self) -> str:
+        return "mapping"
+
+    def key_span(self, key: str) -> Span:
+        return self.items[key][0].span
+
+    def value(self, key: str) -> YNode | None:
+        pair = self.items.get(key)
+        return pair[1] if pair else None
+
+
+YNode = Union[YScalar, YSeq, YMap]
+
+
+def type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python loader with one change: a plain scalar may contain commas and
+    brackets inside parentheses, so ``[conv(planes, 1, stride=2), bn()]`` is a list of two
+    layer calls rather than five fragments. Elsewhere YAML's rules are unchanged."""
+
+    def scan_plain(self) -> yaml.ScalarToken:  # adapted from yaml.scanner.Scanner.scan_plain
+        chunks: list[str] = []
+        start_mark = self.get_mark()
+        end_mark = start_mark
+        indent = self.indent + 1
+        spaces: list[str] = []
+        depth = 0
+        while True:
+            length = 0
+            if self.peek() == "#":
+                break
+            while True:
+                ch = self.peek(length)
+                if depth > 0 and ch in "()[]{},":
+                    depth += 1 if ch in "([{" else -1 if ch in ")]}" else 0
+                    length += 1
+                    continue
+                if ch in "\0 \t\r\n\x85\u2028\u2029" \
+                        or (ch == ":" and self.peek(length + 1) in "\0 \t\r\n\x85\u2028\u2029"
+                            + (",[]{}" if self.flow_level else "")) \
+                        or (self.flow_level and ch in ",?[]{}"):
+                    break
+                if ch == "(":
+                    depth += 1
+                length += 1
+            if length == 0:
+                break
+            self.allow_simple_key = False
+            chunks.extend(spaces)
+            chunks.append(self.prefix(length))
+            self.forward(length)
+            end_mark = self.get_mark()
+            spaces = self.scan_plain_spaces(indent, start_mark)
+            if not spaces or self.peek() == "#" or (not self.flow_level and self.column < indent):
+                break
+        return yaml.ScalarToken("".join(chunks), True, start_mark, end_mark)
+
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX_BYTES,
+               max_depth: int = MAX_DEPTH) -> YNode | None:
+    """Parse ``text`` into a located tree, or report why not and return None.
+
+    One pass over YAML's event stream, composing without recursion: nesting depth is
+    bounded before anything deep is built, and anchors/aliases are refused."""
+    reporter.sources[name] = text
+    start = Span(name, 1, 1, 1, 2)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        reporter.error("E102", f"spec is {size:,} bytes; the limit is {max_bytes:,}", start,
+                       hint="split the spec into files with `imports:`")
+        return None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        reporter.error("E101", "spec contains a NUL byte; it is not a text file", Span(name, line, 1, line, 2))
+        return None
+    # Each open collection: [node, pending key (maps only)].
+    stack: list[list[object]] = []
+    root: YNode | None = None
+    documents = 0
+    errors_before = len(reporter.errors)
+    try:
+        for event in yaml.parse(text, Loader=_SpecLoader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    reporter.error("E101", "a spec file holds one YAML document; found a second one",
+                                   _mark_span(name, event.start_mark),
+                                   hint="remove the `---` separator, or move the second document to its own file")
+                    return None
+                continue
+            if isinstance(event, yaml.AliasEvent):
+                reporter.error("E104", f"YAML alias '*{event.anchor}' is not allowed in specs",
+                               _mark_span(name, event.start_mark),
+                               hint="write the value out, or define a block with `blocks:` and call it twice")
+                return None
+            if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if event.anchor is not None:
+                    reporter.error("E104", f"YAML anchor '&{event.anchor}' is not allowed in specs",
+                                   _mark_span(name, event.start_mark),
+                                   hint="write the value out, or define a block with `blocks:` and call it twice")
+                    return None
+                if event.tag is not None and not (isinstance(event, yaml.ScalarEvent) and event.tag == "!"):
+                    reporter.error("E107", f"YAML tags such as '{event.tag}' are not supported in specs",
+                                   _mark_span(name, event.start_mark),
+                                   hint="specs use plain YAML: mappings, lists, strings, numbers and booleans")
+                    return None
+            node: YNode | None = None
+            if isinstance(event, yaml.ScalarEvent):
+                node = _scalar(name, event, reporter)
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) >= max_depth:
+                    reporter.error("E103", f"spec nests deeper than {max_depth} levels",
+                                   _mark_span(name, event.start_mark),
+                                   hint="flatten the structure, or move parts into blocks")
+                    return None
+                span = _mark_span(name, event.start_mark)
+                opened: YNode = YMap({}, span) if isinstance(event, yaml.MappingStartEvent) else YSeq([], span)
+                stack.append([opened, None])
+                continue
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                closed, pending = stack.pop()
+                assert isinstance(closed, (YMap, YSeq))
+                closed.span = _mark_span(name, _start_mark(closed.span), event.end_mark)
+                node = closed
+            else:
+                continue
+            if not stack:
+                root = node
+            else:
+                _attach(stack[-1], node, reporter)
+    except yaml.YAMLError as err:
+        _report_yaml_error(name, err, reporter)
+        return None
+    if len(reporter.errors) > errors_before:
+        return None
+    return root
+
+
+class _Mark:
+    def __init__(self, line: int, column: int):
+        self.line, self.column = line, column
+
+
+def _start_mark(span: Span) -> _Mark:
+    return _Mark(span.line - 1, span.col - 1)
+
+
+def _attach(top: list[object], node: YNode, reporter: Reporter) -> None:
+    parent = top[0]
+    if isinstance(parent, YSeq):
+        parent.items.append(node)
+        return
+    assert isinstance(parent, YMap)
+    key = top[1]
+    if key is None:
+        top[1] = node
+        return
+    top[1] = None
+    assert isinstance(key, (YScalar, YMap, YSeq))
+    if not isinstance(key, YScalar) or not isinstance(key.value, str) or (key.quoted and not key.value):
+        shown = key.raw if isinstance(key, YScalar) else key.kind
+        reporter.error("E107", f"mapping keys must be names; got {shown!r}", key.span,
+                       hint="quote the key if it is meant as text")
+        return
+    if key.value == "<<" and not key.quoted:
+        reporter.error("E107", "YAML merge keys (<<) are not allowed in specs", key.span, hint="write the keys out")
+        return
+    if key.value in parent.items:
+        first = parent.items[key.value][0].span
+        reporter.error("E105", f"duplicate key '{key.value}' (first defined at line {first.line})", key.span,
+                       hint="each key may appear once in a mapping; remove or rename one")
+        return
+    parent.items[key.value] = (key, node)
+
+
+def _report_yaml_error(name: str, err: yaml.YAMLError, reporter: Reporter) -> None:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    hint = "check indentation and quoting; a value containing ': ' or starting with '{' or '[' must be quoted"
+    if "\t" in problem or "tab" in problem:
+        hint = "YAML does not allow tabs for indentation; use spaces"
+    reporter.error("E101", message, _mark_span(name, mark) if mark else Span(name, 1, 1, 1, 2), hint=hint)
+
+
+def _mark_span(name: str, start: object, end: object | None = None) -> Span:
+    line, col = start.line + 1, start.column + 1  # type: ignore[attr-defined]
+    if end is None:
+        return Span(name, line, col, line, col + 1)
+    eline, ecol = end.line + 1, end.column + 1  # type: ignore[attr-defined]
+    if (eline, ecol) <= (line, col):
+        return Span(name, line, col, line, col + 1)
+    return Span(name, line, col, eline, ecol)
+
+
+def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
+    raw = event.value
+    span = _mark_span(name, event.start_mark, event.end_mark)
+    if event.style in ("'", '"', "|", ">") or not event.implicit[0]:
+        return YScalar(raw, span, raw, quoted=True)
+    tag = _RESOLVER.resolve(yaml.ScalarNode, raw, (True, False))
+    tag = tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    if tag == "str":
+        if _FLOAT_12.match(raw) and any(c.isdigit() for c in raw):
+            reporter.error("E106", f"'{raw}' is text in YAML 1.1, not a number", span,
+                           hint=f"write it with a decimal point, e.g. {_with_dot(raw)}, or quote it if you mean text")
+        return YScalar(raw, span, raw)
+    if tag == "null":
+        return YScalar(None, span, raw)
+    if tag == "bool":
+        if raw in _CANONICAL_BOOL:
+            return YScalar(_CANONICAL_BOOL[raw], span, raw)
+        reporter.error("E106", f"YAML 1.1 reads '{raw}' as a boolean", span,
+                       hint=f"write true or false, or quote '{raw}' if you mean the text")
+        return YScalar(raw, span, raw)
+    if tag == "int":
+        text = raw.replace("_", "")
+        if _DEC_INT.match(raw):
+            return YScalar(int(text), span, raw)
+        if _HEX_INT.match(raw):
+            return YScalar(int(text, 16), span, raw)
+        if _BIN_INT.match(raw):
+            return YScalar(int(text.replace("0b", ""), 2), span, raw)
+        what = "base 60 (1:30 is 90)" if ":" in raw else "octal (010 is 8)"
+        reporter.error("E106", f"YAML 1.1 reads '{raw}' as {what}", span,
+                       hint="write the number without leading zeros, or quote it if you mean text")
+        return YScalar(raw, span, raw)
+    if tag == "float":
+        text = raw.replace("_", "").lower()
+        if ":" in text:
+            reporter.error("E106", f"YAML 1.1 reads '{raw}' as a base-60 number", span,
+                           hint="write the number in decimal, or quote it if you mean text")
+            return YScalar(raw, span, raw)
+        if text in (".inf", "+.inf", "-.inf", ".nan"):
+            value = float(text.replace(".", ""))
+        else:
+            value = float(text)
+        return YScalar(value, span, raw)
+    if tag == "timestamp":
+        reporter.error("E106", f"YAML reads '{raw}' as a date", span, hint="quote it if you mean text")
+        return YScalar(raw, span, raw)
+    reporter.error("E107", f"unsupported YAML tag '{node.tag}'", span,
+                   hint="specs use plain YAML: mappings, lists, strings, numbers and booleans")
+    return YScalar(raw, span, raw)
+
+
+def _with_dot(raw: str) -> str:
+    mant, _, exp = raw.lower().partition("e")
+    return f"{mant}.0e{exp}" if exp and "." not in mant else raw
+
+
+def plain(node: YNode) -> object:
+    """The plain Python value of a located node (lists and dicts of scalars)."""
+    if isinstance(node, YScalar):
+        return node.value
+    if isinstance(node, YSeq):
+        return [plain(i) for i in node.items]
+    return {k: plain(v) for k, (_, v) in node.items.items()}
+
+
+def locate(node: YNode, loc: tuple[object, ...]) -> YNode:
+    """The node at a pydantic error location, as deep as it can be followed."""
+    for part in loc:
+        if isinstance(node, YMap) and isinstance(part, str) and part in node.items:
+            node = node.items[part][1]
+        elif isinstance(node, YSeq) and isinstance(part, int) and 0 <= part < len(node.items):
+            node = node.items[part]
+        else:
+            break
+    return node
