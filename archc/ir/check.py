@@ -15,7 +15,8 @@ class IRError(AssertionError):
 
 def check(graph: Graph, *, thorough: bool = False) -> None:
     """Acyclic (inputs precede their users), inputs exist, module paths unique (but for
-    shared parameter-free modules), one op per node, scopes and heads well-formed. ``thorough`` adds a networkx cycle check."""
+    shared parameter-free modules), one op per node, scopes and heads well-formed.
+    ``thorough`` adds a networkx cycle check."""
     seen: dict[str, int] = {}
     paths: set[str] = set()
     for nid, node in graph.nodes.items():

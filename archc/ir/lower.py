@@ -416,7 +416,7 @@ class Lowerer:
             return outs[0]
         if not outs:
             return x
-        return self.merge(b.merge or "concat", outs, path, b.span, frame, b.dim, "parallel")
+        return self.merge(b.merge or "concat", outs, path, b.merge_span or b.span, frame, b.dim, "parallel")
 
     def residual(self, res: m.Residual, x: str, path: Path, frame: Frame, namer: Namer) -> str:
         body = self.entries(res.body, x, path, frame, namer)

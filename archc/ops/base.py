@@ -97,7 +97,7 @@ class Op:
         for shape in ins:
             if len(shape) not in self.ranks:
                 want = " or ".join(_rank_name(r) for r in self.ranks)
-                raise ShapeError(f"{self.name} expects a {want} input, got {fmt_shape(shape)} (rank {len(shape)})",
+                raise ShapeError(f"{self.name} expects {want} input, got {fmt_shape(shape)} (rank {len(shape)})",
                                  self.rank_hint, code="E504")
 
     def infer(self, ins: tuple[Shape, ...], a: Any) -> Shape:
@@ -127,4 +127,4 @@ class Op:
 
 
 def _rank_name(rank: int) -> str:
-    return {1: "features (F)", 2: "sequence (C×L)", 3: "image (C×H×W)"}.get(rank, f"rank-{rank}")
+    return {1: "a features (F)", 2: "a sequence (C×L)", 3: "an image (C×H×W)"}.get(rank, f"a rank-{rank}")

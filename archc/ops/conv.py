@@ -61,7 +61,8 @@ class _ConvNd(Op):
 
     def geometry(self, a: ConvAttrs) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         n = self.spatial
-        return (_tuple(a.kernel, n, "kernel", 1), _tuple(a.stride, n, "stride", 1), _tuple(a.dilation, n, "dilation", 1))
+        return (_tuple(a.kernel, n, "kernel", 1), _tuple(a.stride, n, "stride", 1),
+                _tuple(a.dilation, n, "dilation", 1))
 
     def infer(self, ins: tuple[Shape, ...], a: ConvAttrs) -> Shape:
         self.check_rank(ins)

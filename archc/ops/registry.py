@@ -98,17 +98,48 @@ def bind(op: Op, args: list[Any], kwargs: Mapping[str, Any]) -> Attrs:
     except ValidationError as err:
         e = err.errors(include_url=False)[0]
         field = str(e["loc"][0]) if e["loc"] else None
-        where = given_as.get(field, field) if field else None
         if e["type"] == "missing":
+            required = ", ".join(f for f in fields if op.Attrs.model_fields[f].is_required())
             raise BindError("E302", f"{op.name}() is missing its argument '{field}'", None,
-                            f"write e.g. {op.name}({', '.join(f for f in fields if op.Attrs.model_fields[f].is_required())})")
+                            f"write e.g. {op.name}({required})") from None
+        where = given_as.get(field, field) if field else None
+        value = data.get(field) if field else None
+        is_type_error = len(e["loc"]) > 1 or e["type"].endswith("_type") or e["type"] == "literal_error"
+        if field and is_type_error:
+            want = describe_type(op.Attrs.model_fields[field].annotation)
+            hint = "true/false are not numbers here" if isinstance(value, bool) and "integer" in want else None
+            raise BindError("E202", f"{op.name}(): '{field}' must be {want}, got {_kind(value)} {_show(value)}",
+                            where, hint) from None
         msg = str(e["msg"]).replace("Input should be", "should be")
-        shown = _show(data.get(field)) if field else ""
-        return_hint = None
-        if isinstance(data.get(field), bool) and "integer" in msg:
-            return_hint = "true/false are not numbers here"
-        raise BindError("E202" if e["type"].endswith("_type") else "E203",
-                        f"{op.name}(): '{field}' {msg}, got {shown}", where, return_hint) from None
+        raise BindError("E203", f"{op.name}(): '{field}' {msg}, got {_show(value)}", where) from None
+
+
+def describe_type(annotation: Any) -> str:
+    """Plain words for an attribute's type: ``int | tuple[int, ...]`` -> an integer or a list of integers."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        parts = [describe_type(a) for a in args if a is not type(None)]
+        if type(None) in args:
+            parts.append("none")
+        return " or ".join(dict.fromkeys(parts))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {describe_type(args[0]).removeprefix('an ').removeprefix('a ')}s"
+        kinds = {describe_type(a).removeprefix("an ").removeprefix("a ") for a in args}
+        return f"a list of {len(args)} {kinds.pop()}s" if len(kinds) == 1 else f"a list of {len(args)} values"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "text"}.get(annotation, str(annotation))
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return {int: "integer", float: "number", str: "text", tuple: "list", type(None): "none"}.get(type(value), "value")
 
 
 def _show(value: Any) -> str:

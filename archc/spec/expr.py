@@ -153,7 +153,8 @@ def _parse(text: str, max_length: int) -> ast.expr:
     except SyntaxError as err:
         off = max(0, (err.offset or 2) - 2)  # -1 for 1-based, -1 for the parenthesis we added
         msg = (err.msg or "invalid syntax").replace("'(' was never closed", "unbalanced parentheses")
-        raise ExprError("E400", f"syntax error in expression: {msg}", min(off, len(text)), min(off + 1, len(text))) from None
+        off = min(off, len(text))
+        raise ExprError("E400", f"syntax error in expression: {msg}", off, min(off + 1, len(text))) from None
     except (ValueError, MemoryError, RecursionError):
         raise ExprError("E400", "expression cannot be parsed", 0, len(text)) from None
     return tree.body
@@ -204,7 +205,9 @@ class _Converter:
             op = _BINOPS.get(type(node.op))
             if op is None:
                 hint = "use // for integer division" if isinstance(node.op, ast.Div) else None
-                raise self.fail(node, f"operator {ast.unparse(node.op).strip() or type(node.op).__name__} is not allowed", hint)
+                symbol = {ast.Div: "/", ast.Pow: "**", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+                          ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^"}.get(type(node.op), "this operator")
+                raise self.fail(node, f"operator {symbol} is not allowed", hint)
             return BinOp(off, end, op, self.expr(node.left), self.expr(node.right))
         if isinstance(node, ast.UnaryOp):
             op = _UNOPS.get(type(node.op))
@@ -212,7 +215,8 @@ class _Converter:
                 raise self.fail(node, "operator ~ is not allowed")
             return Unary(off, end, op, self.expr(node.operand))
         if isinstance(node, ast.BoolOp):
-            return BoolOp(off, end, "and" if isinstance(node.op, ast.And) else "or", tuple(self.expr(v) for v in node.values))
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            return BoolOp(off, end, op, tuple(self.expr(v) for v in node.values))
         if isinstance(node, ast.Compare):
             ops = []
             for o in node.ops:
@@ -226,7 +230,8 @@ class _Converter:
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                 name = node.func.id if isinstance(node.func, ast.Name) else "this"
                 raise self.fail(node, f"cannot call {name} in an expression",
-                                f"expressions may call {', '.join(FUNCTIONS)}; layers are called only at the start of an entry")
+                                f"expressions may call {', '.join(FUNCTIONS)}; layers are called only at the start "
+                                "of an entry")
             if node.keywords:
                 raise self.fail(node.keywords[0], f"{node.func.id}() takes no keyword arguments")
             if any(isinstance(a, ast.Starred) for a in node.args):
@@ -346,8 +351,6 @@ def _bool(value: object, node: Expr, what: str) -> bool:
 def _check_int(value: object, node: Expr) -> object:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_LIMIT:
         raise ExprError("E405", f"integer result exceeds the limit of {INT_LIMIT:.0e}", node.off, node.end)
-    if isinstance(value, float) and value != value * 1:  # nan is fine, inf overflowing is not useful either
-        pass
     return value
 
 
@@ -450,11 +453,12 @@ def evaluate(node: Expr, env: Mapping[str, object]) -> object:
             if len(args) != 1 or not isinstance(args[0], tuple):
                 raise ExprError("E402", "len() takes one list", node.off, node.end)
             return len(args[0])
-        if len(args) == 1 and isinstance(args[0], tuple):
-            args = list(args[0])
+        arg_nodes: list[Expr] = list(node.args)
+        if len(args) == 1 and isinstance(args[0], tuple):  # min([a, b]) as well as min(a, b)
+            args, arg_nodes = list(args[0]), [node.args[0]] * len(args[0])
         if not args:
             raise ExprError("E402", f"{node.func}() needs at least one value", node.off, node.end)
-        nums = [_num(a, n, f"{node.func}()") for a, n in zip(args, node.args if len(node.args) == len(args) else [node] * len(args))]
+        nums = [_num(a, n, f"{node.func}()") for a, n in zip(args, arg_nodes)]
         return min(nums) if node.func == "min" else max(nums)
     if isinstance(node, ListLit):
         return tuple(evaluate(i, env) for i in node.items)
@@ -464,10 +468,11 @@ def evaluate(node: Expr, env: Mapping[str, object]) -> object:
             return UNKNOWN
         if not isinstance(seq, tuple):
             raise ExprError("E402", f"cannot index a {type_of(seq)}", node.value.off, node.value.end)
+        at = node.index
         if isinstance(idx, bool) or not isinstance(idx, int):
-            raise ExprError("E402", f"a list index must be an integer, got {type_of(idx)}", node.index.off, node.index.end)
+            raise ExprError("E402", f"a list index must be an integer, got {type_of(idx)}", at.off, at.end)
         if not -len(seq) <= idx < len(seq):
-            raise ExprError("E402", f"index {idx} is out of range for a list of {len(seq)}", node.index.off, node.index.end)
+            raise ExprError("E402", f"index {idx} is out of range for a list of {len(seq)}", at.off, at.end)
         return seq[idx]
     raise ExprError("E400", f"cannot evaluate {type(node).__name__}", node.off, node.end)  # pragma: no cover
 

@@ -109,6 +109,7 @@ class BodyFields(Model):
     residual or repeat/each."""
 
     span: SpanT
+    merge_span: SpanT | None = None  # the `parallel:` key, where a concat error points
     layers: Body | None = None
     parallel: tuple[Named, ...] | None = None
     residual: Residual | None = None
@@ -166,10 +167,14 @@ class Import(Model):
     span: SpanT
 
 
+ConvInit = Literal["default", "kaiming_normal_fan_out", "kaiming_normal_fan_in", "kaiming_uniform", "xavier_uniform",
+                   "xavier_normal", "trunc_normal"]
+
+
 class InitSpec(Model):
     """Weight initialisation (see docs/language.md#init)."""
 
-    conv: Literal["default", "kaiming_normal_fan_out", "kaiming_normal_fan_in", "kaiming_uniform", "xavier_uniform", "xavier_normal", "trunc_normal"] | None = None
+    conv: ConvInit | None = None
     linear: Literal["default", "normal", "trunc_normal", "xavier_uniform", "kaiming_uniform"] | None = None
     norm: Literal["default", "ones_zeros"] | None = None
     std: float = 0.01

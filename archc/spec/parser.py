@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..diagnostics import Reporter, Span, suggest
+from ..diagnostics import Reporter, Span, did_you_mean, suggest
 from . import model as m
 from .expr import Const, ExprError, ListLit, parse_call, parse_expr
 from .source import YMap, YNode, YScalar, YSeq, type_name
@@ -33,7 +33,17 @@ INIT_KEYS = ("conv", "linear", "norm", "std", "zero_init_residual")
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*$")
 # Attribute names nn.Module (and nn.Sequential) already use: a layer with such a name
 # would shadow a method or break state_dict handling.
-MODULE_ATTRS = frozenset(["T_destination", "add_module", "append", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extend", "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "insert", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters", "pop", "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook", "register_module", "register_parameter", "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad", "self"])
+MODULE_ATTRS = frozenset((
+    "T_destination", "add_module", "append", "apply", "bfloat16", "buffers", "call_super_init", "children",
+    "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extend", "extra_repr", "float", "forward",
+    "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "insert", "ipu", "load_state_dict",
+    "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters", "pop",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter", "register_state_dict_post_hook",
+    "register_state_dict_pre_hook", "requires_grad_", "self", "set_extra_state", "set_submodule", "share_memory",
+    "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad",
+))
 # Names the expression language gives a meaning of its own.
 RESERVED_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "input", "min", "max", "len"})
 
@@ -188,13 +198,13 @@ class Parser:
         if any(k in CONTAINER_KEYS for k in keys):
             return self.container(node)
         if len(keys) != 1:
+            hint = "start each layer on its own line with '- '" if keys else "an empty mapping is not a layer"
             raise self._fail("E204", f"an entry names one layer, but this mapping has {len(keys)} keys "
-                                     f"({', '.join(keys)})", node.span,
-                             "start each layer on its own line with '- '" if keys else "an empty mapping is not a layer")
+                                     f"({', '.join(keys)})", node.span, hint)
         return self.named(node, "layer")
 
     def named(self, node: YMap, what: str) -> m.Named:
-        (key, (kscalar, value)), = node.items.items()
+        ((kscalar, value),) = node.items.values()
         name = self.name(kscalar, what)
         return m.Named(name=name, name_span=kscalar.span, value=self.value(value, name), span=node.span)
 
@@ -227,8 +237,9 @@ class Parser:
                     data[key] = self.body(value, "'each'")
                 elif key == "parallel":
                     data[key] = self.parallel(value)
+                    data["merge_span"] = kscalar.span
                 elif key == "residual":
-                    data[key] = self.residual(value)
+                    data[key] = self.residual(value, kscalar.span)
                 elif key in ("repeat", "when"):
                     data[key] = self.code(value, f"'{key}'")
                 elif key == "from":
@@ -279,7 +290,7 @@ class Parser:
                              "e.g. `parallel: {branch1: conv(64, 1), branch2: [conv(96, 1), conv(128, 3, padding=1)]}`")
         out = []
         failed = False
-        for key, (kscalar, value) in node.items.items():
+        for kscalar, value in node.items.values():
             try:
                 name = self.name(kscalar, "branch")
                 out.append(m.Named(name=name, name_span=kscalar.span, value=self.value(value, name),
@@ -290,12 +301,12 @@ class Parser:
             raise _Invalid()
         return tuple(out)
 
-    def residual(self, node: YNode) -> m.Residual:
+    def residual(self, node: YNode, key_span: Span) -> m.Residual:
         if not isinstance(node, YMap):
             raise self._fail("E202", "'residual' must be a mapping with 'body' (and optionally 'shortcut', "
                                      "'when', 'then')", node.span)
         self._keys(node, RESIDUAL_KEYS, "'residual'")
-        data: dict[str, Any] = {"span": node.span}
+        data: dict[str, Any] = {"span": key_span}  # errors at the add point at `residual:`
         failed = any(k not in RESIDUAL_KEYS for k in node.items)
         for key, (_, value) in node.items.items():
             try:
@@ -324,13 +335,14 @@ class Parser:
                              "e.g. `params: {planes: int, stride: 1}`")
         out = []
         failed = False
-        for key, (kscalar, value) in node.items.items():
+        for kscalar, value in node.items.values():
             try:
                 name = self.name(kscalar, "parameter", module_attr=False)
                 if isinstance(value, YScalar) and not value.quoted and value.value in m.PARAM_TYPES:
                     out.append(m.ParamDecl(name=name, span=kscalar.span, type=value.value))
                 else:
-                    out.append(m.ParamDecl(name=name, span=kscalar.span, default=self.code(value, f"parameter '{name}'")))
+                    default = self.code(value, f"parameter '{name}'")
+                    out.append(m.ParamDecl(name=name, span=kscalar.span, default=default))
             except _Invalid:
                 failed = True
         if failed:
@@ -418,9 +430,12 @@ class Parser:
                     data[key] = _plain_scalar(value)
             except _Invalid:
                 failed = True
+        # a misspelt key was reported as unknown, with the right name as its hint: do not
+        # also report the right name as missing
+        misspelt = {did_you_mean(k, SPEC_KEYS) for k in root.items if k not in SPEC_KEYS}
         if "extends" not in root.items:
             for key in ("input", "layers"):
-                if key not in root.items:
+                if key not in root.items and key not in misspelt:
                     self.r.error("E201", f"missing key '{key}' in the spec", root.span.sub(0, 1),
                                  f"add `{key}:`" + (" (e.g. `input: [3, 224, 224]`)" if key == "input" else ""))
                     failed = True
@@ -442,7 +457,7 @@ class Parser:
             raise self._fail("E202", "'blocks' must map block names to definitions", node.span)
         out = []
         failed = False
-        for key, (kscalar, value) in node.items.items():
+        for kscalar, value in node.items.values():
             try:
                 out.append(self.block(kscalar, value))
             except _Invalid:

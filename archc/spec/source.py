@@ -208,7 +208,7 @@ def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX
                 stack.append([opened, None])
                 continue
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                closed, pending = stack.pop()
+                closed, _ = stack.pop()
                 assert isinstance(closed, (YMap, YSeq))
                 closed.span = _mark_span(name, _start_mark(closed.span), event.end_mark)
                 node = closed
@@ -330,7 +330,7 @@ def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
     if tag == "timestamp":
         reporter.error("E106", f"YAML reads '{raw}' as a date", span, hint="quote it if you mean text")
         return YScalar(raw, span, raw)
-    reporter.error("E107", f"unsupported YAML tag '{node.tag}'", span,
+    reporter.error("E107", f"unsupported YAML type '{tag}'", span,
                    hint="specs use plain YAML: mappings, lists, strings, numbers and booleans")
     return YScalar(raw, span, raw)
 

@@ -1,0 +1,55 @@
+"""Shared helpers: run the CLI in-process, write specs to temporary files."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from archc.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run ``archc ARGS`` in this process; return exit code, stdout and stderr."""
+
+    def run(*args: str) -> Result:
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path):
+    """Write a spec (dedented) to a file and return its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def reference() -> dict:
+    """torchvision's figures for the classic models (trimmed from ../shared/reference/)."""
+    return json.loads((FIXTURES / "torchvision_reference.json").read_text())["models"]

@@ -1,0 +1,218 @@
+"""Every registered op against PyTorch itself, on several attribute combinations.
+
+For each sample the oracle module is written here by hand (never derived from the
+op's own emission), then compared with what the op infers: output shape,
+``sum(p.numel())``, and ``FlopCounterMode`` total / 2 for MACs. The op's emitted
+constructor must also rebuild exactly the oracle module (same ``repr``, which
+PyTorch prints with every configuration argument). Invalid combinations must be
+rejected by archc exactly when PyTorch rejects them.
+
+A meta-test fails if a registered op has fewer than two samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from archc.ops import ShapeError, bind, registry
+from archc.spec.expr import evaluate, parse_call
+
+Oracle = Callable[[], Any]
+
+# op name -> [(call, input shapes (without batch), oracle)]; an oracle is a module factory,
+# or for merges a function of the input tensors.
+SAMPLES: dict[str, list[tuple[str, list[tuple[int, ...]], Oracle]]] = {
+    "conv": [
+        ("conv(8, 3)", [(3, 16, 16)], lambda: nn.Conv2d(3, 8, 3)),
+        ("conv(8, 3, stride=2, padding=1, bias=false)", [(3, 15, 15)], lambda: nn.Conv2d(3, 8, 3, 2, 1, bias=False)),
+        ("conv(12, [3, 5], stride=[2, 1], padding=[1, 2], dilation=[1, 2], groups=3)", [(6, 17, 19)],
+         lambda: nn.Conv2d(6, 12, (3, 5), (2, 1), (1, 2), (1, 2), groups=3)),
+        ("conv(8, 4, padding='same')", [(4, 10, 9)], lambda: nn.Conv2d(4, 8, 4, padding="same")),
+        ("conv(6, 3, padding='valid', padding_mode='reflect')", [(2, 7, 7)],
+         lambda: nn.Conv2d(2, 6, 3, padding="valid", padding_mode="reflect")),
+        ("conv(out_channels=4, kernel_size=3, padding=2, padding_mode='circular', dilation=2)", [(4, 9, 9)],
+         lambda: nn.Conv2d(4, 4, 3, padding=2, dilation=2, padding_mode="circular")),
+        ("conv(32, 3, padding=1, groups=32, bias=false)", [(32, 8, 8)],
+         lambda: nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False)),
+    ],
+    "conv1d": [
+        ("conv1d(16, 5)", [(4, 50)], lambda: nn.Conv1d(4, 16, 5)),
+        ("conv1d(8, 3, stride=2, padding=1, dilation=3, groups=2, bias=false)", [(4, 33)],
+         lambda: nn.Conv1d(4, 8, 3, 2, 1, 3, groups=2, bias=False)),
+        ("conv1d(8, 4, padding='same')", [(3, 20)], lambda: nn.Conv1d(3, 8, 4, padding="same")),
+    ],
+    "linear": [
+        ("linear(10)", [(20,)], lambda: nn.Linear(20, 10)),
+        ("linear(7, bias=false)", [(5, 12)], lambda: nn.Linear(12, 7, bias=False)),
+        ("linear(out_features=3)", [(2, 4, 6)], lambda: nn.Linear(6, 3)),
+    ],
+    "bn": [
+        ("bn()", [(8, 5, 5)], lambda: nn.BatchNorm2d(8)),
+        ("bn(eps=0.001, momentum=0.01, affine=false)", [(3, 4, 4)],
+         lambda: nn.BatchNorm2d(3, eps=0.001, momentum=0.01, affine=False)),
+        ("bn(track_running_stats=false, momentum=none)", [(2, 3, 3)],
+         lambda: nn.BatchNorm2d(2, momentum=None, track_running_stats=False)),
+    ],
+    "bn1d": [
+        ("bn1d()", [(16,)], lambda: nn.BatchNorm1d(16)),
+        ("bn1d(eps=0.01, affine=false)", [(4, 10)], lambda: nn.BatchNorm1d(4, eps=0.01, affine=False)),
+    ],
+    "lrn": [
+        ("lrn(5, alpha=0.0001, beta=0.75, k=2.0)", [(16, 8, 8)], lambda: nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0)),
+        ("lrn(3)", [(6, 10)], lambda: nn.LocalResponseNorm(3)),
+    ],
+    "maxpool": [
+        ("maxpool(2)", [(3, 8, 9)], lambda: nn.MaxPool2d(2)),
+        ("maxpool(3, stride=2, padding=1)", [(4, 112, 112)], lambda: nn.MaxPool2d(3, 2, 1)),
+        ("maxpool(3, stride=2, ceil_mode=true)", [(4, 112, 111)], lambda: nn.MaxPool2d(3, 2, ceil_mode=True)),
+        ("maxpool([3, 2], stride=[1, 2], padding=[1, 0], dilation=2, ceil_mode=true)", [(2, 9, 10)],
+         lambda: nn.MaxPool2d((3, 2), (1, 2), (1, 0), dilation=2, ceil_mode=True)),
+        ("maxpool(3, stride=1, padding=1, ceil_mode=true)", [(2, 14, 14)],
+         lambda: nn.MaxPool2d(3, 1, 1, ceil_mode=True)),
+    ],
+    "avgpool": [
+        ("avgpool(2)", [(6, 28, 28)], lambda: nn.AvgPool2d(2)),
+        ("avgpool(3, stride=2, padding=1, ceil_mode=true, count_include_pad=false)", [(3, 10, 11)],
+         lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)),
+        ("avgpool(5, stride=3, divisor_override=4)", [(1, 14, 14)], lambda: nn.AvgPool2d(5, 3, divisor_override=4)),
+    ],
+    "adaptive_avgpool": [
+        ("adaptive_avgpool(1)", [(8, 7, 7)], lambda: nn.AdaptiveAvgPool2d(1)),
+        ("adaptive_avgpool([4, 3])", [(8, 13, 11)], lambda: nn.AdaptiveAvgPool2d((4, 3))),
+        ("adaptive_avgpool([none, 2])", [(2, 5, 6)], lambda: nn.AdaptiveAvgPool2d((None, 2))),
+    ],
+    "adaptive_maxpool": [
+        ("adaptive_maxpool(2)", [(3, 9, 9)], lambda: nn.AdaptiveMaxPool2d(2)),
+        ("adaptive_maxpool([3, none])", [(3, 9, 5)], lambda: nn.AdaptiveMaxPool2d((3, None))),
+    ],
+    "relu": [("relu", [(4, 5, 5)], lambda: nn.ReLU()), ("relu()", [(7,)], lambda: nn.ReLU())],
+    "relu6": [("relu6", [(4, 5, 5)], lambda: nn.ReLU6()), ("relu6()", [(3, 9)], lambda: nn.ReLU6())],
+    "leaky_relu": [("leaky_relu", [(4, 3, 3)], lambda: nn.LeakyReLU()),
+                   ("leaky_relu(0.2)", [(10,)], lambda: nn.LeakyReLU(0.2))],
+    "tanh": [("tanh", [(6, 4, 4)], lambda: nn.Tanh()), ("tanh()", [(84,)], lambda: nn.Tanh())],
+    "sigmoid": [("sigmoid", [(6, 4, 4)], lambda: nn.Sigmoid()), ("sigmoid()", [(2, 3)], lambda: nn.Sigmoid())],
+    "gelu": [("gelu", [(6, 4, 4)], lambda: nn.GELU()),
+             ("gelu(approximate='tanh')", [(10,)], lambda: nn.GELU(approximate="tanh"))],
+    "silu": [("silu", [(6, 4, 4)], lambda: nn.SiLU()), ("swish", [(5,)], lambda: nn.SiLU())],
+    "softmax": [("softmax", [(10,)], lambda: nn.Softmax(dim=1)),
+                ("softmax(dim=-1)", [(3, 4, 5)], lambda: nn.Softmax(dim=-1))],
+    "log_softmax": [("log_softmax", [(10,)], lambda: nn.LogSoftmax(dim=1)),
+                    ("log_softmax(2)", [(3, 4)], lambda: nn.LogSoftmax(dim=2))],
+    "dropout": [("dropout", [(4, 5, 5)], lambda: nn.Dropout()), ("dropout(0.2)", [(10,)], lambda: nn.Dropout(0.2))],
+    "dropout2d": [("dropout2d", [(4, 5, 5)], lambda: nn.Dropout2d()),
+                  ("dropout2d(p=0.1)", [(2, 3, 3)], lambda: nn.Dropout2d(0.1))],
+    "flatten": [("flatten", [(16, 5, 5)], lambda: nn.Flatten()),
+                ("flatten(2)", [(4, 3, 5)], lambda: nn.Flatten(2)),
+                ("flatten(1, 2)", [(4, 3, 5)], lambda: nn.Flatten(1, 2))],
+    "identity": [("identity", [(3, 4, 4)], lambda: nn.Identity()), ("identity", [(10,)], lambda: nn.Identity())],
+    "concat": [("concat", [(3, 8, 8), (5, 8, 8)], lambda: lambda xs: torch.cat(xs, 1)),
+               ("concat(dim=3)", [(3, 8, 2), (3, 8, 5), (3, 8, 1)], lambda: lambda xs: torch.cat(xs, 3)),
+               ("cat(dim=-1)", [(4,), (6,)], lambda: lambda xs: torch.cat(xs, -1))],
+    "add": [("add", [(3, 8, 8), (3, 8, 8)], lambda: lambda xs: xs[0] + xs[1]),
+            ("add", [(5,), (5,), (5,)], lambda: lambda xs: xs[0] + xs[1] + xs[2])],
+}
+
+# Calls PyTorch refuses: archc must refuse them too (a ShapeError at inference).
+INVALID: list[tuple[str, list[tuple[int, ...]], Oracle]] = [
+    ("conv(8, 5)", [(3, 4, 4)], lambda: nn.Conv2d(3, 8, 5)),
+    ("conv(8, 3, groups=2)", [(3, 8, 8)], lambda: nn.Conv2d(3, 8, 3, groups=2)),
+    ("conv(8, 3, groups=3)", [(6, 8, 8)], lambda: nn.Conv2d(6, 8, 3, groups=3)),
+    ("conv(4, 3, stride=2, padding='same')", [(3, 8, 8)], lambda: nn.Conv2d(3, 4, 3, stride=2, padding="same")),
+    ("conv(4, 3, dilation=4)", [(3, 8, 8)], lambda: nn.Conv2d(3, 4, 3, dilation=4)),
+    ("maxpool(2, padding=2)", [(3, 8, 8)], lambda: nn.MaxPool2d(2, padding=2)),
+    ("maxpool(5)", [(3, 4, 4)], lambda: nn.MaxPool2d(5)),
+    ("avgpool(3, padding=2)", [(3, 8, 8)], lambda: nn.AvgPool2d(3, padding=2)),
+    ("avgpool(9, stride=2)", [(1, 8, 8)], lambda: nn.AvgPool2d(9, 2)),
+    ("conv1d(4, 7)", [(2, 5)], lambda: nn.Conv1d(2, 4, 7)),
+    ("concat", [(3, 8, 8), (3, 7, 8)], lambda: lambda xs: torch.cat(xs, 1)),
+    ("add", [(3, 8, 8), (4, 8, 8)], lambda: lambda xs: xs[0] + xs[1]),
+]
+
+
+def _attrs(call_text: str) -> tuple[Any, Any]:
+    call = parse_call(call_text)
+    op = registry().get(call.callee)
+    args = [evaluate(a, {}) for a in call.args]
+    kwargs = {k.name: evaluate(k.value, {}) for k in call.kwargs}
+    return op, bind(op, args, kwargs)
+
+
+def _run(oracle: Any, shapes: list[tuple[int, ...]]) -> tuple[torch.Tensor, int, int]:
+    torch.manual_seed(0)
+    xs = [torch.randn(1, *s) for s in shapes]
+    module = oracle()
+    if isinstance(module, nn.Module):
+        module.eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        out = module(*xs) if isinstance(module, nn.Module) else module(xs)
+    params = sum(p.numel() for p in module.parameters()) if isinstance(module, nn.Module) else 0
+    return out, params, counter.get_total_flops()
+
+
+CASES = [(name, call, shapes, oracle) for name, samples in SAMPLES.items() for call, shapes, oracle in samples]
+
+
+def test_every_registered_op_has_samples() -> None:
+    missing = [op.name for op in registry() if len(SAMPLES.get(op.name, [])) < 2]
+    assert not missing, f"ops without at least two torch samples: {missing}"
+    unknown = [name for name in SAMPLES if name not in registry()]
+    assert not unknown, f"samples for unregistered ops: {unknown}"
+
+
+@pytest.mark.parametrize(("name", "call", "shapes", "oracle"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
+def test_op_matches_torch(name: str, call: str, shapes: list[tuple[int, ...]], oracle: Oracle) -> None:
+    op, attrs = _attrs(call)
+    assert op.name == name
+    ins = tuple(shapes)
+    shape = op.infer(ins, attrs)
+    out, params, flops = _run(oracle, shapes)
+    assert shape == tuple(out.shape[1:]), "output shape"
+    assert op.params(ins, attrs) == params, "parameters"
+    assert 2 * op.macs(ins, shape, attrs) == flops, "MACs = FlopCounterMode / 2"
+    if isinstance(oracle(), nn.Module):
+        reference = oracle()
+        assert op.buffers(ins, attrs) == sum(b.numel() for b in reference.buffers()), "buffers"
+        args, kwargs = op.torch_args(ins, attrs)
+        kwargs = {k: v for k, v in kwargs.items() if op.torch_defaults.get(k, object()) != v}
+        emitted = getattr(nn, op.torch_class.split(".")[1])(*args, **kwargs)
+        assert repr(emitted) == repr(reference), "emitted constructor"
+
+
+@pytest.mark.parametrize(("call", "shapes", "oracle"), INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_calls_rejected_like_torch(call: str, shapes: list[tuple[int, ...]], oracle: Oracle) -> None:
+    with pytest.raises((RuntimeError, ValueError)):
+        _run(oracle, shapes)
+    op, attrs = _attrs(call)
+    with pytest.raises(ShapeError):
+        op.infer(tuple(shapes), attrs)
+
+
+def test_registry_refuses_a_name_twice() -> None:
+    from archc.ops.registry import Registry
+
+    ops = list(registry())
+    with pytest.raises(ValueError, match="registered twice"):
+        Registry([ops[0], ops[0]])
+
+
+def test_unknown_op_suggests_a_name() -> None:
+    from archc.ops import UnknownOp
+
+    with pytest.raises(UnknownOp) as err:
+        registry().get("maxpol")
+    assert err.value.suggestion == "maxpool"
+
+
+def test_flopcounter_convention_is_twice_the_macs() -> None:
+    """The convention the samples rely on: FlopCounterMode counts 2 per multiply-accumulate."""
+    conv = nn.Conv2d(2, 3, 1, bias=False)
+    with FlopCounterMode(display=False) as counter:
+        conv(torch.zeros(1, 2, 4, 4))
+    assert counter.get_total_flops() == 2 * math.prod((3, 4, 4)) * 2
