@@ -234,9 +234,10 @@ def networks(draw: st.DrawFn) -> tuple[str, TNet, tuple[int, int, int]]:
             n = draw(st.integers(1, 3))
             widths = [width] * n if kind == "add" else [draw(st.integers(1, 6)) for _ in range(n)]
             kerns = [draw(st.sampled_from([1, 3, 5])) for _ in range(n)]
-            yaml = ", ".join(f"b{j}: conv({wd}, {kk}, padding={kk // 2})" for j, (wd, kk) in enumerate(zip(widths, kerns)))
+            pairs = list(enumerate(zip(widths, kerns)))
+            yaml = ", ".join(f"b{j}: conv({wd}, {kk}, padding={kk // 2})" for j, (wd, kk) in pairs)
             merge = ", merge: add" if kind == "add" else ""
-            branches = {f"b{j}": nn.Conv2d(c, wd, kk, padding=kk // 2) for j, (wd, kk) in enumerate(zip(widths, kerns))}
+            branches = {f"b{j}": nn.Conv2d(c, wd, kk, padding=kk // 2) for j, (wd, kk) in pairs}
             module = TBranches(branches, "add" if kind == "add" else "concat")
             net.add(name, f"{{parallel: {{{yaml}}}{merge}}}", module,
                     (width if kind == "add" else sum(widths), h, w))

@@ -485,10 +485,13 @@ class Lowerer:
             value = frame.env[name]
             if isinstance(value, BlockRef):
                 return value
-            if value is not UNKNOWN:
-                self.r.error("E300", f"'{name}' is a {value_type(value)} parameter, not a layer or block",
-                             call.callee_span, None, frame.trace)
-            return None
+            # a parameter that is not a block can never be called, so `bn()` beside a
+            # parameter named `bn` still means the op
+            if name not in self.ops:
+                if value is not UNKNOWN:
+                    self.r.error("E300", f"'{name}' is a {value_type(value)} parameter, not a layer or block",
+                                 call.callee_span, None, frame.trace)
+                return None
         try:
             return self.ops.get(name)
         except UnknownOp:

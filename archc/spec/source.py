@@ -291,6 +291,8 @@ def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
         return YScalar(raw, span, raw, quoted=True)
     tag = _RESOLVER.resolve(yaml.ScalarNode, raw, (True, False))
     tag = tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    if tag in ("merge", "value"):  # `<<` and `=`: a merge key is refused where the key is attached
+        return YScalar(raw, span, raw)
     if tag == "str":
         if _FLOAT_12.match(raw) and any(c.isdigit() for c in raw):
             reporter.error("E106", f"'{raw}' is text in YAML 1.1, not a number", span,
