@@ -52,6 +52,7 @@ class Program:
     leaf: m.Spec
     chain: list[m.Spec]  # leaf, its base, the base's base...
     sources: dict[str, str]
+    files: list[Path] = field(default_factory=list)  # every file read (outputs must not overwrite them)
 
     @property
     def name(self) -> str:
@@ -180,7 +181,8 @@ class Loader:
             chain.append(base.spec)
             root = base
         self.r.check()
-        program = Program(root, unit.spec, chain, self.r.sources)
+        program = Program(root, unit.spec, chain, self.r.sources,
+                          [p for p in self.units if not str(p).startswith("<text:")])
         self._check_overrides(program)
         self.r.check()
         return program

@@ -35,7 +35,9 @@ class Loc:
         return Span(self.span.file, self.span.line, start, self.span.line, max(start + 1, self.col0 + end))
 
 
-# Positions and parsed expressions are our own immutable objects: checked by type only.
+# Positions and parsed expressions are our own immutable objects, and child models were
+# validated when the parser built them: fields holding them are checked by type only,
+# which keeps schema building (part of every cold start) cheap.
 SpanT = InstanceOf[Span]
 
 
@@ -82,24 +84,24 @@ class Seq(Model):
     span: SpanT
 
 
+Body = Union[InstanceOf[Call], InstanceOf[Seq]]
+
+
 class Named(Model):
     """``name: value`` in a list, or a branch of ``parallel``."""
 
     name: str
     name_span: SpanT
-    value: Union[Call, Seq, Container]
+    value: Union[InstanceOf[Call], InstanceOf[Seq], InstanceOf[Container]]
     span: SpanT
-
-
-Body = Union[Call, Seq]
 
 
 class Residual(Model):
     """``residual: {body, shortcut, when, then}``: ``out = then(body(x) + shortcut(x))``."""
 
     body: tuple[Entry, ...]
-    shortcut: Entry | None = None
-    when: Code | None = None
+    shortcut: Union[Entry, InstanceOf[Seq], None] = None
+    when: InstanceOf[Code] | None = None
     then: tuple[Entry, ...] = ()
     span: SpanT
 
@@ -111,9 +113,9 @@ class BodyFields(Model):
     span: SpanT
     merge_span: SpanT | None = None  # the `parallel:` key, where a concat error points
     layers: Body | None = None
-    parallel: tuple[Named, ...] | None = None
-    residual: Residual | None = None
-    repeat: Code | None = None
+    parallel: tuple[InstanceOf[Named], ...] | None = None
+    residual: InstanceOf[Residual] | None = None
+    repeat: InstanceOf[Code] | None = None
     each: Body | None = None
     index: str = "i"
     merge: Literal["concat", "add"] | None = None
@@ -131,12 +133,12 @@ class BodyFields(Model):
 class Container(BodyFields):
     """A mapping entry in a list: a group, branches, a residual, a repeat, a reference or a head."""
 
-    from_: tuple[Ref, ...] = Field(default=(), alias="from")
+    from_: tuple[InstanceOf[Ref], ...] = Field(default=(), alias="from")
     training_only: bool = False
-    when: Code | None = None
+    when: InstanceOf[Code] | None = None
 
 
-Entry = Union[Call, Named, Container]
+Entry = Union[InstanceOf[Call], InstanceOf[Named], InstanceOf[Container]]
 
 PARAM_TYPES = ("int", "float", "bool", "str", "list", "block")
 
@@ -147,7 +149,7 @@ class ParamDecl(Model):
     name: str
     span: SpanT
     type: Literal["int", "float", "bool", "str", "list", "block"] | None = None
-    default: Code | None = None
+    default: InstanceOf[Code] | None = None
 
 
 class BlockDef(BodyFields):
@@ -155,7 +157,7 @@ class BlockDef(BodyFields):
 
     name: str
     name_span: SpanT
-    params: tuple[ParamDecl, ...] = ()
+    params: tuple[InstanceOf[ParamDecl], ...] = ()
     inline: bool = False
 
 
@@ -163,7 +165,7 @@ class Import(Model):
     """``{from: file.yaml, blocks: [A, B]}``: blocks defined in another spec file."""
 
     path: str = Field(alias="from")
-    blocks: tuple[Ref, ...]
+    blocks: tuple[InstanceOf[Ref], ...]
     span: SpanT
 
 
@@ -188,17 +190,13 @@ class Spec(Model):
     archc: Literal[1]
     name: str
     doc: str = ""
-    extends: Ref | None = None
+    extends: InstanceOf[Ref] | None = None
     input: tuple[int, ...] | None = None
-    params: tuple[ParamDecl, ...] = ()
-    imports: tuple[Import, ...] = ()
-    blocks: tuple[BlockDef, ...] = ()
+    params: tuple[InstanceOf[ParamDecl], ...] = ()
+    imports: tuple[InstanceOf[Import], ...] = ()
+    blocks: tuple[InstanceOf[BlockDef], ...] = ()
     layers: tuple[Entry, ...] | None = None
-    train_outputs: tuple[Ref, ...] = ()
-    init: InitSpec | None = None
+    train_outputs: tuple[InstanceOf[Ref], ...] = ()
+    init: InstanceOf[InitSpec] | None = None
     span: SpanT
     file: str  # display name of the file it came from
-
-
-for _m in (Seq, Named, Residual, BodyFields, Container, BlockDef, Spec):
-    _m.model_rebuild(_types_namespace={"Entry": Entry, "Container": Container, "Body": Body})

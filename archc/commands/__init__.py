@@ -1,0 +1,6 @@
+"""One module per ``archc`` subcommand. Each defines ``register(subparsers)``, which adds
+its parser and sets ``func``; :data:`COMMANDS` lists them in ``archc --help`` order."""
+
+from __future__ import annotations
+
+COMMANDS = ("validate", "table", "list", "ops")

@@ -1,0 +1,62 @@
+"""Writing output files safely: atomically, never over an input, never half-written.
+
+The data goes to a temporary file in the target's folder, is flushed to disk, then
+renamed over the target in one step (``os.replace``), so a failure at any point
+leaves no partial file and any earlier output intact. A target that is one of the
+spec files being read is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .diagnostics import ArchcError, Diagnostic
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def write_output(path: str | os.PathLike[str], data: str | bytes, *, inputs: Iterable[str | os.PathLike[str]] = ()
+                 ) -> Path:
+    """Write ``data`` to ``path`` atomically; raise :class:`ArchcError` (E700) if it cannot be done."""
+    target = Path(path)
+    for spec in inputs:
+        if _same(target, Path(spec)) or target.resolve() == Path(spec).resolve():
+            raise ArchcError([Diagnostic("E700", f"refusing to write over the input spec '{path}'", None,
+                                         "choose another output file with -o")])
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise ArchcError([Diagnostic("E700", f"cannot write '{path}': it is a directory", None,
+                                     "name a file, e.g. -o out/net.py")])
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp_name = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if target.exists():
+            os.chmod(tmp_name, target.stat().st_mode & 0o777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_name, 0o666 & ~umask)
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except OSError as err:
+        raise ArchcError([Diagnostic("E700", f"cannot write '{path}': {err.strerror or err}", None,
+                                     "check that the folder exists and is writable")]) from None
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+    return target
