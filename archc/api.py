@@ -11,6 +11,7 @@ a spec can cause.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from .diagnostics import Reporter
@@ -45,3 +46,33 @@ def analyze(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits |
     from .analysis.report import analyze_graph
 
     return analyze_graph(lower(spec, input=input, limits=limits, **overrides))
+
+
+def compile_source(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,
+                   **overrides: Any) -> str:
+    """The PyTorch source of a self-contained module for the spec (what ``archc compile`` writes)."""
+    from .emit import compile_graph
+
+    r = Reporter()
+    program = spec if isinstance(spec, Program) else Loader(r, limits).program(spec)
+    graph = lower(program, input=input, limits=limits, reporter=r, **overrides)
+    return compile_graph(graph, program)
+
+
+def build(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,
+          **overrides: Any) -> Any:
+    """A ``torch.nn.Module`` built by executing exactly the source :func:`compile_source` returns."""
+    from .emit import exec_source
+
+    source = compile_source(spec, input=input, limits=limits, **overrides)
+    module = exec_source(source, _module_name(spec))
+    return module.build()
+
+
+def _module_name(spec: Any) -> str:
+    if isinstance(spec, Program):
+        return spec.name
+    return Path(str(spec)).stem
+
+
+__all__ = ["analyze", "build", "compile_source", "load", "lower"]

@@ -285,7 +285,8 @@ def _measure(model: nn.Module, shape: tuple[int, ...]) -> tuple[tuple[int, ...],
 @given(networks())
 def test_inferred_figures_equal_torch(case: tuple[str, TNet, tuple[int, ...]]) -> None:
     spec, model, input_shape = case
-    graph = archc.lower(archc.load("generated.yaml", text=spec))
+    program = archc.load("generated.yaml", text=spec)
+    graph = archc.lower(program)
     report = archc.analyze(graph)
     shape, params, flops = _measure(model, input_shape)
     assert report.output_shape == shape, spec
@@ -296,3 +297,8 @@ def test_inferred_figures_equal_torch(case: tuple[str, TNet, tuple[int, ...]]) -
     archc_paths = {n.id for n in graph.nodes.values() if n.op is not None and n.in_shapes is not None
                    and n.op.params(n.in_shapes, n.attrs) > 0}
     assert archc_paths == torch_paths, spec
+    # and the module archc emits is that same network, state_dict included
+    built = archc.build(program)
+    assert _measure(built, input_shape) == (shape, params, flops), spec
+    assert {k: tuple(v.shape) for k, v in built.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in model.state_dict().items()}, spec

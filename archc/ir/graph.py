@@ -46,6 +46,12 @@ class Node:
     training_only: bool = False
     trace: tuple[Note, ...] = ()
     seq: int = 0
+    # Where it came from, for emission: the spec call and the names its expressions saw.
+    origin: Any = None
+    env: Any = None
+    # Inline calls and repeat iterations enclosing it within its block instance, so that
+    # emission can match a spec entry with the nodes it produced in every instance.
+    site: tuple = ()
 
     @property
     def op_name(self) -> str:
@@ -74,6 +80,13 @@ class Scope:
     training_only: bool = False
     trace: tuple[Note, ...] = ()
     seq: int = 0
+    # For emission: the spec object it instantiates (a BlockRef, a container, a list), how
+    # its unnamed entries were named ("sequential" or "module"), and its expressions' names.
+    origin: Any = None
+    mode: str = "module"
+    env: Any = None
+    site: tuple = ()
+    call: Any = None  # the spec call that made a block instance
 
 
 @dataclass(slots=True)

@@ -54,12 +54,13 @@ class Frame:
     trace: tuple[Note, ...] = ()
     blocks: tuple[int, ...] = ()  # ids of the block definitions being expanded (recursion check)
     training_only: bool = False
+    site: tuple = ()  # inline calls and repeat iterations since the enclosing block instance
 
     def child(self, env: dict[str, Any] | None = None, *, training_only: bool = False,
-              note: Note | None = None) -> Frame:
+              note: Note | None = None, site: tuple = ()) -> Frame:
         return Frame(env if env is not None else self.env, self.unit, self.input_id, parent=self,
                      trace=(*self.trace, note) if note else self.trace, blocks=self.blocks,
-                     training_only=self.training_only or training_only)
+                     training_only=self.training_only or training_only, site=self.site + site)
 
     def chain(self) -> list[Frame]:
         out: list[Frame] = []
@@ -104,10 +105,12 @@ class Lowerer:
             self.r.check()
             return g
         g.add(Node("input", None, None, (), (), spec.span, shape=shape, module=False))
-        top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input"))
         frame = Frame({**env, **params, "input": ShapeView(shape)}, unit, "input")
+        namer = self.namer(spec.layers, frame)
+        top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input", origin=spec, mode=namer.mode,
+                                env=frame.env))
         try:
-            out = self.entries(spec.layers, "input", (), frame, self.namer(spec.layers, frame))
+            out = self.entries(spec.layers, "input", (), frame, namer)
         except _Abort:
             self.r.check()
             raise
@@ -233,7 +236,7 @@ class Lowerer:
                 return x
             frame.names[item.name] = out
             if isinstance(item.value, m.Container) and item.value.training_only:
-                self._head(child, out, item.span)
+                self._head(child, out, item.span, frame)
                 return x
             return out
         return self.container_in_list(item, x, path, frame, namer)
@@ -243,14 +246,17 @@ class Lowerer:
         if isinstance(v, m.Call):
             return self.call_at(v, x, path, frame)
         if isinstance(v, m.Seq):
-            return self.sequential(v.items, x, path, frame, v.span)
+            return self.sequential(v.items, x, path, frame, v.span, v)
         return self.container_at(v, x, path, frame)
 
-    def sequential(self, items: tuple[m.Entry, ...], x: str, path: Path, frame: Frame, span: Span) -> str:
-        scope = self.graph.add_scope(Scope(path, "sequential", "Sequential", span, x,
-                                           training_only=frame.training_only, trace=frame.trace))
+    def sequential(self, items: tuple[m.Entry, ...], x: str, path: Path, frame: Frame, span: Span,
+                   origin: Any) -> str:
         inner = frame.child()
-        scope.output = self.entries(items, x, path, inner, self.namer(items, inner, named_list=True))
+        namer = self.namer(items, inner, named_list=True)
+        scope = self.graph.add_scope(Scope(path, "sequential", "Sequential", span, x, training_only=frame.training_only,
+                                           trace=frame.trace, origin=origin, mode=namer.mode, env=frame.env,
+                                           site=frame.site))
+        scope.output = self.entries(items, x, path, inner, namer)
         return scope.output
 
     def call_in_list(self, call: m.Call, x: str, path: Path, frame: Frame, namer: Namer) -> str:
@@ -335,11 +341,13 @@ class Lowerer:
             assert c.layers is not None
             if isinstance(c.layers, m.Call):
                 return self.call_at(c.layers, x_in, path, sub)
-            return self.sequential(c.layers.items, x_in, path, sub, c.span)
+            return self.sequential(c.layers.items, x_in, path, sub, c.span, c.layers)
         label = {"parallel": "parallel", "residual": "residual", "repeat": "Sequential"}[kind]
+        namer = self.body_namer(c, sub)
         scope = self.graph.add_scope(Scope(path, "sequential" if kind == "repeat" else kind, label, c.span, x_in,
-                                           training_only=sub.training_only, trace=sub.trace))
-        scope.output = self.body(c, x_in, path, sub)
+                                           training_only=sub.training_only, trace=sub.trace, origin=c,
+                                           mode=namer.mode, env=sub.env, site=sub.site))
+        scope.output = self.body(c, x_in, path, sub, namer)
         return scope.output
 
     def container_in_list(self, c: m.Container, x: str, path: Path, frame: Frame, namer: Namer) -> str:
@@ -347,6 +355,10 @@ class Lowerer:
             return x
         kind = c.kind
         if kind in ("parallel", "residual"):
+            if namer.mode == "module":
+                self.r.error("E304", f"this {kind} container has no name", c.span,
+                             "in a list that names its layers, name every container with layers, e.g. "
+                             f"`- block1: {{{kind}: ...}}` (its name becomes part of the state_dict keys)", frame.trace)
             out = self.container_at(c, x, path + (namer.take(),), frame)
         elif kind == "ref":
             out = self._inputs(c, x, path + (namer.take(),), frame)
@@ -362,25 +374,36 @@ class Lowerer:
         if out is None:
             return x
         if c.training_only:
-            self._head(path, out, c.span)
+            self._head((*path, str(namer.position)), out, c.span, frame)
             return x
         return out
 
-    def body(self, b: m.BodyFields, x: str, path: Path, frame: Frame, namer: Namer | None = None) -> str:
-        """A block's or container's body, emitted into ``path`` (``namer`` given: spliced into a list)."""
+    def body_namer(self, b: m.BodyFields, frame: Frame) -> Namer:
+        """How the entries of a block's or container's body are named."""
+        kind = b.kind
+        if kind == "layers":
+            assert b.layers is not None
+            return self.namer((b.layers,) if isinstance(b.layers, m.Call) else b.layers.items, frame)
+        if kind == "repeat":
+            return Namer("sequential")
+        if kind == "residual":
+            assert b.residual is not None
+            return self.namer((*b.residual.body, *b.residual.then), frame, mode="module")
+        return Namer("module")
+
+    def body(self, b: m.BodyFields, x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        """A block's or container's body, emitted into ``path`` with ``namer`` naming its entries."""
         kind = b.kind
         if kind == "layers":
             assert b.layers is not None
             items = (b.layers,) if isinstance(b.layers, m.Call) else b.layers.items
-            return self.entries(items, x, path, frame, namer or self.namer(items, frame))
+            return self.entries(items, x, path, frame, namer)
         if kind == "repeat":
-            return self.repeat(b, x, path, frame, namer or Namer("sequential"))
+            return self.repeat(b, x, path, frame, namer)
         if kind == "parallel":
             return self.parallel(b, x, path, frame)
         assert b.residual is not None
-        res = b.residual
-        items = (*res.body, *res.then)
-        return self.residual(res, x, path, frame, namer or self.namer(items, frame, mode="module"))
+        return self.residual(b.residual, x, path, frame, namer)
 
     def repeat(self, b: m.BodyFields, x: str, path: Path, frame: Frame, namer: Namer) -> str:
         assert b.repeat is not None and b.each is not None
@@ -399,7 +422,8 @@ class Lowerer:
         where = path_str(path) or self.program.name
         for i in range(count):
             note = Note(f"in repeat {b.index}={i} of '{where}'", b.repeat.loc.span)
-            x = self.entries(items, x, path, frame.child({**frame.env, b.index: i}, note=note), namer)
+            sub = frame.child({**frame.env, b.index: i}, note=note, site=(("iter", id(b), i),))
+            x = self.entries(items, x, path, sub, namer)
         return x
 
     def parallel(self, b: m.BodyFields, x: str, path: Path, frame: Frame) -> str:
@@ -439,7 +463,7 @@ class Lowerer:
             elif isinstance(sc, m.Seq):
                 child = path + ("shortcut",)
                 if self.claim(child, sc.span):
-                    shortcut = self.sequential(sc.items, x, child, frame, sc.span)
+                    shortcut = self.sequential(sc.items, x, child, frame, sc.span, sc)
             elif isinstance(sc, m.Call):
                 shortcut = self.call_at(sc, x, path + ("shortcut",), frame)
             else:
@@ -474,8 +498,14 @@ class Lowerer:
                              notes + frame.trace)
         return self.add(node, frame)
 
-    def _head(self, path: Path, out: str, span: Span) -> None:
-        self.graph.heads.append(Head(path_str(path) or out, out, span))
+    def _head(self, path: Path, out: str, span: Span, frame: Frame) -> None:
+        # A side output must reach the network's return value: keep heads at the top level,
+        # where the emitted forward returns them (as torchvision's GoogLeNet does).
+        if len(path) != 1 or frame.parent is not None:
+            self.r.error("E204", "training-only heads must be entries of the network's top-level `layers`", span,
+                         "move the head to the top level and point it at its input with `from:`", frame.trace)
+            return
+        self.graph.heads.append(Head(path_str(path), out, span))
 
     # --- calls ----------------------------------------------------------------------------
 
@@ -526,7 +556,7 @@ class Lowerer:
     def op_node(self, op: Op, call: m.Call, attrs: Any, ins: list[str], path: Path, frame: Frame, *,
                 shared: bool = False) -> str:
         node = Node(path_str(path), op, attrs, path, tuple(ins), call.span, training_only=frame.training_only,
-                    trace=frame.trace)
+                    trace=frame.trace, origin=call, env=frame.env, site=frame.site)
         if op.arity is None:
             self.r.error("E504", f"{op.name} joins two or more inputs and cannot follow a single layer",
                          call.callee_span, f"write `{{from: [a, b], merge: {op.name}}}` to join named layers",
@@ -578,17 +608,20 @@ class Lowerer:
         where = f"as '{path_str(path)}'" if namer is None else f"inline in '{path_str(path) or self.program.name}'"
         trace = (*frame.trace, Note(f"in block '{block.name}' called {where}", call.span))
         env = {**block.unit.blocks, **args, "input": ShapeView(self.shape(x))}
+        site = frame.site + (("call", id(call)),) if namer is not None else ()
         inner = Frame(env, block.unit, x, trace=trace, blocks=(*frame.blocks, id(defn)),
-                      training_only=frame.training_only)
+                      training_only=frame.training_only, site=site)
         if namer is not None:
             if defn.kind not in ("layers", "repeat"):
                 self.r.error("E204", f"inline block '{block.name}' must have a `layers:` or `repeat:` body",
                              defn.name_span, "remove `inline: true`, or wrap the body in `layers:`", trace)
                 return x
             return self.body(defn, x, path, inner, namer)
+        namer = self.body_namer(defn, inner)
         scope = self.graph.add_scope(Scope(path, "block", block.name, call.span, x, block=block.name, args=args,
-                                           training_only=frame.training_only, trace=frame.trace))
-        scope.output = self.body(defn, x, path, inner)
+                                           training_only=frame.training_only, trace=frame.trace, origin=block,
+                                           mode=namer.mode, env=inner.env, site=frame.site, call=call))
+        scope.output = self.body(defn, x, path, inner, namer)
         return scope.output
 
     # --- after lowering -----------------------------------------------------------------------

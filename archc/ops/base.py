@@ -119,8 +119,17 @@ class Op:
 
     def torch_args(self, ins: tuple[Shape, ...], a: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Constructor arguments of :attr:`torch_class`. Only pass values through: emission
-        may call this with symbolic stand-ins for shapes and attributes."""
+        calls this with stand-ins for input sizes and attributes to learn where each comes from."""
         return (), {}
+
+    def dim_rules(self, in_ranks: tuple[int, ...], rank: int, a: Any) -> list[list[tuple[Any, ...]]]:
+        """How each output size may relate to the inputs, for emitting generic classes: per
+        output dimension, candidates in order of preference — ``("in", i, d)`` input i's
+        dimension d; ``("attr", name)`` an attribute's value; ``("sum", d)`` the sum of the
+        inputs' dimension d; ``("prod", i, start, stop)`` the product of input i's dimensions
+        start..stop-1. Emission verifies each against the concrete shapes, so a rule that does
+        not hold is merely skipped. Default: sizes pass through unchanged."""
+        return [[("in", 0, d)] if in_ranks[0] == rank else [] for d in range(rank)]
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"

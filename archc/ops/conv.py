@@ -112,6 +112,9 @@ class _ConvNd(Op):
             text += f" d{max(dilation)}"
         return text
 
+    def dim_rules(self, in_ranks: tuple[int, ...], rank: int, a: ConvAttrs) -> list[list[tuple[Any, ...]]]:
+        return [[("attr", "out")]] + [[("in", 0, d)] for d in range(1, rank)]
+
     def torch_args(self, ins: tuple[Shape, ...], a: ConvAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (ins[0][0], a.out, a.kernel), {"stride": a.stride, "padding": a.padding, "dilation": a.dilation,
                                               "groups": a.groups, "bias": a.bias, "padding_mode": a.padding_mode}

@@ -49,5 +49,8 @@ class Linear(Op):
     def label(self, a: LinearAttrs) -> str:
         return "linear"
 
+    def dim_rules(self, in_ranks: tuple[int, ...], rank: int, a: LinearAttrs) -> list[list[tuple[Any, ...]]]:
+        return [[("in", 0, d)] for d in range(rank - 1)] + [[("attr", "out")]]
+
     def torch_args(self, ins: tuple[Shape, ...], a: LinearAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (ins[0][-1], a.out), {"bias": a.bias}

@@ -13,6 +13,8 @@ channels); ``add`` needs equal shapes (no broadcasting, so a mismatch is caught)
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import Attrs, Op, Shape, ShapeError, fmt_shape, torch_dim
 
 
@@ -45,6 +47,10 @@ class Concat(Op):
 
     def label(self, a: ConcatAttrs) -> str:
         return "concat"
+
+    def dim_rules(self, in_ranks: tuple[int, ...], rank: int, a: ConcatAttrs) -> list[list[tuple[Any, ...]]]:
+        d = a.dim % (rank + 1) - 1
+        return [[("sum", k)] if k == d else [("in", 0, k)] for k in range(rank)]
 
 
 class Add(Op):

@@ -43,6 +43,12 @@ class Flatten(Op):
         out = (*full[:start], math.prod(full[start : end + 1]), *full[end + 1 :])
         return out[1:]
 
+    def dim_rules(self, in_ranks: tuple[int, ...], rank: int, a: FlattenAttrs) -> list[list[tuple[Any, ...]]]:
+        n = in_ranks[0]
+        start, end = a.start_dim % (n + 1) - 1, a.end_dim % (n + 1) - 1  # without the batch
+        return ([[("in", 0, d)] for d in range(start)] + [[("prod", 0, start, end + 1)]]
+                + [[("in", 0, d)] for d in range(end + 1, n)])
+
     def torch_args(self, ins: tuple[Shape, ...], a: FlattenAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (), {"start_dim": a.start_dim, "end_dim": a.end_dim}
 

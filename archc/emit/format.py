@@ -1,0 +1,74 @@
+"""Line wrapping for generated code: a call that does not fit puts one argument per line,
+as a person (or a formatter) would write it::
+
+    self.downsample = nn.Sequential(
+        nn.Conv2d(in_channels, planes * 4, 1, stride=stride, bias=False),
+        nn.BatchNorm2d(planes * 4),
+    )
+"""
+
+from __future__ import annotations
+
+WIDTH = 110
+
+
+def _split_args(text: str) -> list[str]:
+    """Split at top-level commas (outside brackets and string literals)."""
+    parts, depth, quote, start = [], 0, "", 0
+    for k, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[k - 1] != "\\":
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:k].strip())
+            start = k + 1
+    tail = text[start:].strip()
+    if tail:
+        parts.append(tail)
+    return parts
+
+
+def _outer_call(line: str) -> int | None:
+    """Index of the '(' whose matching ')' ends the line, if any."""
+    if not line.endswith(")"):
+        return None
+    depth, quote = 0, ""
+    for k in range(len(line) - 1, -1, -1):
+        ch = line[k]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ")":
+            depth += 1
+        elif ch == "(":
+            depth -= 1
+            if depth == 0:
+                return k
+    return None
+
+
+def wrap(line: str, width: int = WIDTH) -> list[str]:
+    """``line`` (with its indentation), wrapped at call arguments if it is too long."""
+    if len(line) <= width:
+        return [line]
+    indent = line[: len(line) - len(line.lstrip())]
+    at = _outer_call(line)
+    if at is None or at == len(line) - 2:
+        return [line]
+    args = _split_args(line[at + 1 : -1])
+    if not args:
+        return [line]
+    out = [line[: at + 1]]
+    for arg in args:
+        out += wrap(f"{indent}    {arg},", width) if not arg.endswith(")") else [
+            *wrap(f"{indent}    {arg}", width)[:-1], wrap(f"{indent}    {arg}", width)[-1] + ","]
+    out.append(f"{indent})")
+    return out

@@ -1,0 +1,65 @@
+"""Weight initialisation code, when the spec names a scheme (``init:``).
+
+Without ``init:`` modules keep PyTorch's defaults. The schemes are those the classic
+torchvision models use: He et al. (2015) normal init with fan-out for ResNet and VGG
+convolutions, a truncated normal (std 0.01, cut at ±2) for GoogLeNet, normal(0, 0.01)
+for VGG's classifier, weight 1 / bias 0 for normalisation layers, and optionally the
+last batch norm of every residual branch set to zero (Goyal et al., 2017), so each
+residual block starts as the identity. A named scheme also sets biases to zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..spec import model as m
+
+CONV = {
+    "kaiming_normal_fan_out": 'nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")',
+    "kaiming_normal_fan_in": 'nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")',
+    "kaiming_uniform": 'nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")',
+    "xavier_uniform": "nn.init.xavier_uniform_(module.weight)",
+    "xavier_normal": "nn.init.xavier_normal_(module.weight)",
+    "trunc_normal": "nn.init.trunc_normal_(module.weight, mean=0.0, std={std}, a=-2, b=2)",
+}
+LINEAR = {
+    "normal": "nn.init.normal_(module.weight, 0, {std})",
+    "trunc_normal": "nn.init.trunc_normal_(module.weight, mean=0.0, std={std}, a=-2, b=2)",
+    "xavier_uniform": "nn.init.xavier_uniform_(module.weight)",
+    "kaiming_uniform": 'nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")',
+}
+
+
+def init_method(spec: m.InitSpec | None, codes: Sequence[object], network: str) -> list[str]:
+    """Lines appended to the network's ``__init__`` (empty when defaults are kept)."""
+    if spec is None:
+        return []
+    std = repr(spec.std)
+    branches: list[tuple[tuple[str, ...], str]] = []
+    if spec.conv not in (None, "default"):
+        branches.append((("nn.Conv1d", "nn.Conv2d"), CONV[spec.conv].format(std=std)))
+    if spec.linear not in (None, "default"):
+        branches.append((("nn.Linear",), LINEAR[spec.linear].format(std=std)))
+    lines: list[str] = []
+    if branches or spec.norm == "ones_zeros":
+        lines.append("for module in self.modules():")
+        keyword = "if"
+        for classes, call in branches:
+            kinds = classes[0] if len(classes) == 1 else f"({', '.join(classes)})"
+            lines += [f"    {keyword} isinstance(module, {kinds}):", f"        {call}",
+                      "        if module.bias is not None:", "            nn.init.zeros_(module.bias)"]
+            keyword = "elif"
+        if spec.norm == "ones_zeros":
+            lines += [f"    {keyword} isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):",
+                      "        nn.init.ones_(module.weight)", "        nn.init.zeros_(module.bias)"]
+    if spec.zero_init_residual:
+        targets = [(c.name, c.last_norms) for c in codes if getattr(c, "last_norms", None)]
+        if targets:
+            lines.append("# zero the last norm of each residual branch: every block starts as the identity")
+            lines.append("for module in self.modules():")
+            keyword = "if"
+            for name, norms in targets:
+                lines.append(f"    {keyword} isinstance(module, {name}):")
+                lines += [f"        nn.init.zeros_(module.{norm}.weight)" for norm in norms]
+                keyword = "elif"
+    return lines

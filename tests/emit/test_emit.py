@@ -1,0 +1,121 @@
+"""Emission: the built module is exactly the network the graph describes, measured by torch.
+
+For every shipped spec: output shape, parameters and FlopCounterMode MACs of the module
+``archc.build`` returns equal the figures inferred without torch; the source ``archc
+compile`` writes, imported as a file, has the same state_dict keys and shapes; the
+source parses, passes ruff, is byte-identical across runs and says where it came from.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import archc
+from archc.spec.loader import shipped_names
+
+
+def measure(model: torch.nn.Module, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, int]:
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        out = model(torch.randn(1, *shape))
+    return tuple(out.shape[1:]), sum(p.numel() for p in model.parameters()), counter.get_total_flops()
+
+
+def import_file(path: Path) -> object:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", shipped_names())
+def test_built_module_matches_inferred_figures(name: str) -> None:
+    report = archc.analyze(name)
+    shape, params, flops = measure(archc.build(name), report.input_shape)
+    assert shape == report.output_shape
+    assert params == report.totals.params
+    assert flops == 2 * report.totals.macs
+
+
+@pytest.mark.parametrize("name", shipped_names())
+def test_compiled_file_equals_built_module(name: str, cli, tmp_path: Path) -> None:
+    out = tmp_path / f"{name}_net.py"
+    assert cli("compile", name, "-o", out).code == 0
+    source = out.read_text()
+    ast.parse(source)
+    assert source == archc.compile_source(name), "compile and build run the same source"
+    module = import_file(out)
+    from_file = module.build().state_dict()  # type: ignore[attr-defined]
+    built = archc.build(name).state_dict()
+    assert [(k, tuple(v.shape)) for k, v in from_file.items()] == [(k, tuple(v.shape)) for k, v in built.items()]
+    assert archc.analyze(name).input_shape == module.INPUT_SHAPE  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff comes with the test extra")
+def test_generated_source_passes_ruff(tmp_path: Path) -> None:
+    for name in shipped_names():
+        (tmp_path / f"{name}.py").write_text(archc.compile_source(name))
+    for config in (["--isolated"], ["--isolated", "--select", "E,F,W,B,UP", "--line-length", "120"]):
+        proc = subprocess.run(["ruff", "check", *config, str(tmp_path)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout
+
+
+def test_source_is_byte_identical_across_runs() -> None:
+    code = "import archc, sys; sys.stdout.write(archc.compile_source('googlenet'))"
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    assert runs[0] == runs[1] == archc.compile_source("googlenet")
+
+
+def test_header_says_where_it_came_from() -> None:
+    source = archc.compile_source("resnet50")
+    head = "\n".join(source.splitlines()[:3])
+    assert f"archc {archc.__version__}" in head and "specs/resnet50.yaml" in head
+    assert "25,557,032 parameters" in head and "4,089,184,256 MACs" in head
+    imports = [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert {n.module if isinstance(n, ast.ImportFrom) else n.names[0].name for n in imports} == \
+        {"__future__", "torch"}
+
+
+def test_reads_like_torchvision() -> None:
+    source = archc.compile_source("resnet50")
+    assert "class Bottleneck(nn.Module):" in source
+    assert "def __init__(self, in_channels: int, planes: int, stride: int = 1) -> None:" in source
+    assert "self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)" in source
+    assert "if stride != 1 or in_channels != planes * 4:" in source
+    assert "self.relu = nn.ReLU(inplace=True)" in source
+    assert "out += identity" in source
+    assert "class Stage(nn.Sequential):" in source and "for i in range(depth):" in source
+    assert "self.layer2 = Stage(256, Bottleneck, 128, 4, stride=2)" in source
+
+
+def test_heads_only_in_training_in_documented_order() -> None:
+    model = archc.build("googlenet")
+    seen: dict[str, torch.Tensor] = {}
+    for name in ("aux1", "aux2", "fc"):
+        getattr(model, name).register_forward_hook(lambda _m, _i, out, name=name: seen.__setitem__(name, out))
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 224, 224))
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 1000)
+    assert set(seen) == {"fc"}, "heads do not run in eval mode"
+    model.train()
+    outs = model(torch.randn(2, 3, 224, 224))
+    # torchvision's order (GoogLeNetOutputs): logits, aux2, aux1
+    assert outs[0] is seen["fc"] and outs[1] is seen["aux2"] and outs[2] is seen["aux1"]
+
+
+def test_overrides_reach_the_module() -> None:
+    model = archc.build("resnet50", num_classes=10, input=(3, 64, 64))
+    assert model.fc.out_features == 10
+    assert measure(model, (3, 64, 64))[0] == (10,)
