@@ -49,6 +49,12 @@ class Report:
             return self.rows
         return [r for r in self.rows if r.depth <= depth]
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a report as an HTML table (every spec-supplied text escaped)."""
+        from .table import html_fragment
+
+        return html_fragment(self)
+
 
 def _container_kind(scope: Scope) -> str:
     return "block" if scope.kind == "block" else scope.kind
