@@ -185,5 +185,5 @@ def _html_page(report: Report, rows: list[Row]) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(report.name)} – archc table</title>\n"
             "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
-            "th,td{padding:2px 10px}tbody tr:nth-child(even){background:#f4f4f4}code{font-size:95%}</style>\n"
+            "th,td{padding:2px 10px}tbody tr:nth-child(even){background:#f4f4f4}</style>\n"
             f"</head>\n<body>\n{html_fragment(report, rows)}</body>\n</html>\n")
