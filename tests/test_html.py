@@ -54,6 +54,11 @@ def test_report_displays_as_an_html_table_in_jupyter() -> None:
     assert "googlenet: input 3×224×224 → output 1000" in text
 
 
+def test_the_plain_text_beside_it_stays_short() -> None:
+    text = repr(archc.analyze("resnet50"))
+    assert text.startswith("<Report resnet50: 25,557,032 parameters, 4,089,184,256 MACs, ") and len(text) < 100
+
+
 def test_ipython_picks_the_html_form() -> None:
     formatters = pytest.importorskip("IPython.core.formatters", reason="IPython is what Jupyter uses to display")
     html = formatters.HTMLFormatter()(archc.analyze("resnet50"))
