@@ -49,6 +49,17 @@ class Report:
             return self.rows
         return [r for r in self.rows if r.depth <= depth]
 
+    def __repr__(self) -> str:
+        # short: Jupyter stores this text beside the HTML table in the notebook
+        return (f"<Report {self.name}: {self.totals.params:,} parameters, {self.totals.macs:,} MACs, "
+                f"{len(self.rows)} rows>")
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a report as an HTML table (every spec-supplied text escaped)."""
+        from .table import html_fragment
+
+        return html_fragment(self)
+
 
 def _container_kind(scope: Scope) -> str:
     return "block" if scope.kind == "block" else scope.kind

@@ -1,21 +1,27 @@
-"""``archc table`` output: text, markdown, csv and json renderings of a :class:`Report`.
+"""``archc table`` output: text, markdown, csv, json and html renderings of a :class:`Report`.
 
 The JSON form is meant for scripts; its keys are documented in docs/cli.md and
 kept stable: ``name``, ``input``, ``output``, ``heads``, ``params``, ``rows``
 (each with ``path``, ``depth``, ``kind``, ``op``, ``output``, ``params``,
 ``macs``, ``training_only``, ``container``, ``line``) and ``totals``.
+
+The HTML form is a complete page for ``--format html``; its body,
+:func:`html_fragment`, is what a :class:`Report` shows in Jupyter. Every piece of
+text in it is escaped: a spec's name and doc are free text from a file that may
+not be trusted.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 
 from ..ops.base import fmt_shape
 from .report import Report, Row
 
-FORMATS = ("text", "markdown", "csv", "json")
+FORMATS = ("text", "markdown", "csv", "json", "html")
 
 
 def render(report: Report, fmt: str = "text", depth: int | None = None) -> str:
@@ -28,6 +34,8 @@ def render(report: Report, fmt: str = "text", depth: int | None = None) -> str:
         return _csv(rows)
     if fmt == "json":
         return _json(report, rows)
+    if fmt == "html":
+        return _html_page(report, rows)
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
@@ -137,3 +145,45 @@ def _json(report: Report, rows: list[Row]) -> str:
                    "param_bytes": t.param_bytes},
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# Inline styles, not a <style> sheet: Jupyter keeps them in untrusted notebooks, and
+# its default right-aligned cells would otherwise scramble the text columns.
+_LEFT, _RIGHT = "text-align:left", "text-align:right"
+
+
+def html_fragment(report: Report, rows: list[Row] | None = None) -> str:
+    """The report (or these of its rows) as an HTML ``<div>``: a heading line, the table and the totals."""
+    e = html.escape
+    heading = (f"<strong>{e(report.name)}</strong>: input {e(fmt_shape(report.input_shape))} &rarr; output "
+               f"{e(fmt_shape(report.output_shape))}")
+    lines = ['<div class="archc-report">', f"<p>{heading}</p>"]
+    if report.doc.strip():
+        lines.append(f"<p>{e(report.doc.strip().splitlines()[0])}</p>")
+    head = "".join(f'<th style="{_RIGHT if k >= 3 else _LEFT}">{name}</th>'
+                   for k, name in enumerate(("Module", "Op", "Output", "Params", "MACs")))
+    lines += ['<table class="archc-table">', f"<thead><tr>{head}</tr></thead>", "<tbody>"]
+    for row in report.rows if rows is None else rows:
+        path = f"<code>{e(row.path)}</code>"
+        if row.container:
+            path = f"<strong>{path}</strong>"
+        style = ' style="font-style:italic"' if row.training_only else ""
+        lines.append(f'<tr{style}><td style="{_LEFT};padding-left:{1.5 * (row.depth - 1) + 0.5:g}em">{path}</td>'
+                     f'<td style="{_LEFT}">{e(_op(row))}</td><td style="{_LEFT}">{e(fmt_shape(row.shape))}</td>'
+                     f'<td style="{_RIGHT}">{_n(row.params)}</td><td style="{_RIGHT}">{_n(row.macs)}</td></tr>')
+    lines += ["</tbody>", "</table>", '<table class="archc-totals">']
+    for key, value in totals_lines(report):
+        lines.append(f'<tr><th style="{_LEFT}">{e(key.strip())}</th><td style="{_LEFT}">{e(value)}</td></tr>')
+    if report.heads:
+        heads = ", ".join(f"{e(n)} ({e(fmt_shape(s))})" for n, s in report.heads)
+        lines.append(f'<tr><th style="{_LEFT}">Training outputs</th><td style="{_LEFT}">main, {heads}</td></tr>')
+    lines += ["</table>", "</div>"]
+    return "\n".join(lines) + "\n"
+
+
+def _html_page(report: Report, rows: list[Row]) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(report.name)} – archc table</title>\n"
+            "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+            "th,td{padding:2px 10px}tbody tr:nth-child(even){background:#f4f4f4}</style>\n"
+            f"</head>\n<body>\n{html_fragment(report, rows)}</body>\n</html>\n")
