@@ -46,6 +46,9 @@ class Node:
     training_only: bool = False
     trace: tuple[Note, ...] = ()
     seq: int = 0
+    # For merges, what joins here: "residual" (inputs: body, shortcut), "parallel"
+    # (one input per branch) or "from" (named points); "" for every other node.
+    role: str = ""
 
     @property
     def op_name(self) -> str:
