@@ -5,7 +5,7 @@ MAC count, Graphviz diagrams, and readable PyTorch source. See README.md.
 """
 
 from ._version import __version__
-from .api import analyze, load, lower
+from .api import analyze, diagram, load, lower
 from .diagnostics import ArchcError, Diagnostic, Span
 
-__all__ = ["ArchcError", "Diagnostic", "Span", "__version__", "analyze", "load", "lower"]
+__all__ = ["ArchcError", "Diagnostic", "Span", "__version__", "analyze", "diagram", "load", "lower"]
