@@ -323,9 +323,10 @@ def _edges(graph: Graph, owner: dict[str, Item], shortcut_nodes: set[str]) -> li
 def _branch_order(graph: Graph, owner: dict[str, Item]) -> list[tuple[Item, Item]]:
     """For each parallel merge, an edge from branch k's first box to branch k+1's second box.
 
-    Graphviz orders branches that cross nothing arbitrarily (2.43 reverses them);
-    such an edge, drawn invisible with weight 0, makes the written order the only
-    crossing-free one without moving anything else.
+    Graphviz orders branches that cross nothing arbitrarily (2.43 often reverses
+    them); such an edge, drawn invisible with weight 0, makes the written order the
+    only crossing-free one without moving anything else. It cannot order a branch of
+    a single box, nor reach into nested clusters: those may still come out mirrored.
     """
     hints = []
     for node in graph.nodes.values():
