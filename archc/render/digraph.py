@@ -217,23 +217,26 @@ class Drawer:
         return "; ".join(notes)
 
     def legend(self) -> str:
-        """One row: a swatch per op family in the picture, then the special boxes and edges used."""
+        """One row: a swatch per op family in the picture, then the special boxes and edges used.
+
+        Swatches are fixed-size cells and titles borderless, so the row looks the same
+        however wide the title above it stretches the table."""
         items = self.view.items
         families = {i.node.op.family for i in items if i.node is not None and i.node.op is not None}
-        cells = []
-        for fam in st.LEGEND_ORDER:
-            if fam in families:
-                sw = st.FAMILIES[fam]
-                cells.append(f'<td bgcolor="{sw.fill}" border="1" color="{sw.border}" style="rounded">'
-                             f'{_font(sw.title, 9)}</td>')
+        entries = [(st.FAMILIES[f], "rounded") for f in st.LEGEND_ORDER if f in families]
         if any(i.kind in ("block", "repeat") for i in items):
-            sw = st.BLOCK
-            cells.append(f'<td bgcolor="{sw.fill}" border="1" color="{sw.border}">{_font("folded block", 9)}</td>')
+            entries.append((st.BLOCK, ""))
+        cells = []
+        for sw, look in entries:
+            rounded = f' style="{look}"' if look else ""
+            cells.append(f'<td fixedsize="true" width="16" height="11" bgcolor="{sw.fill}" border="1" '
+                         f'color="{sw.border}"{rounded}></td><td align="left">{_font(sw.title, 9)}</td>')
         kinds = {e.kind for e in self.view.edges}
         for kind in ("identity", "projection", "head"):
             if kind in kinds:
                 look = st.EDGES[kind]
                 arrow = "- - -▸" if look.get("style") == "dashed" else "━━━▸"
-                cells.append(f'<td>{_font(arrow, 9, look["color"], bold=True)} {_font(st.EDGE_TITLES[kind], 9)}</td>')
-        return '<table border="0" cellborder="0" cellspacing="3" cellpadding="2"><tr>' + "".join(cells) + \
-            "</tr></table>"
+                cells.append(f'<td align="right">{_font(arrow, 9, look["color"], bold=True)}</td>'
+                             f'<td align="left">{_font(st.EDGE_TITLES[kind], 9)}</td>')
+        return ('<table border="0" cellborder="0" cellspacing="2" cellpadding="1"><tr>' + "".join(cells)
+                + "</tr></table>")
