@@ -159,3 +159,21 @@ def test_diagram_does_not_import_torch() -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "CODE 0 HEAVY []" in proc.stdout, proc.stdout[-500:]
+
+
+def test_docs_describe_every_option() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "diagrams.md").read_text(encoding="utf-8")
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for action in sub.choices["diagram"]._actions:
+        for flag in action.option_strings:
+            if flag not in ("-h", "--help"):
+                assert f"`{flag}" in docs or f"{flag} " in docs, flag
+
+
+@pytest.mark.parametrize("spec", sorted((Path(__file__).resolve().parents[2] / "benchmarks" / "specs").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_benchmark_and_standin_specs_draw(spec: Path) -> None:
+    import archc
+
+    source = archc.diagram(spec, depth=2).source
+    assert source.startswith(f"digraph {spec.stem} {{")
