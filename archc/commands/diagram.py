@@ -9,6 +9,8 @@ from pathlib import Path
 
 from ._common import EXIT_OK, add_spec_options, overrides
 
+# The same as archc.render's FORMATS and SHOW_CHOICES (a test keeps them equal): building the
+# parser must not import archc.render, which imports the graphviz package, for every command.
 FORMATS = ("svg", "png", "pdf", "dot")
 SHOW = ("shapes", "params", "macs", "names")
 

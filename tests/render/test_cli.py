@@ -177,3 +177,10 @@ def test_benchmark_and_standin_specs_draw(spec: Path) -> None:
 
     source = archc.diagram(spec, depth=2).source
     assert source.startswith(f"digraph {spec.stem} {{")
+
+
+def test_cli_choices_match_the_render_stage() -> None:
+    from archc.commands import diagram
+    from archc.render import FORMATS, SHOW_CHOICES
+
+    assert diagram.FORMATS == FORMATS and diagram.SHOW == SHOW_CHOICES
