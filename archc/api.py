@@ -11,13 +11,17 @@ a spec can cause.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Reporter
 from .ir.graph import Graph
 from .limits import Limits
 from .spec.loader import Loader, Program
+
+if TYPE_CHECKING:
+    import graphviz
 
 SpecLike = "str | os.PathLike[str] | Program | Graph"
 
@@ -75,4 +79,27 @@ def _module_name(spec: Any) -> str:
     return Path(str(spec)).stem
 
 
-__all__ = ["analyze", "build", "compile_source", "load", "lower"]
+def diagram(spec: Any, *, depth: int | None = None, direction: str = "TB",
+            show: Iterable[str] = ("shapes",), fold: Iterable[str] = (), expand_repeats: bool = False,
+            input: tuple[int, ...] | None = None, limits: Limits | None = None,
+            **overrides: Any) -> graphviz.Digraph:
+    """The spec as a ``graphviz.Digraph``, which displays inline in Jupyter (as SVG).
+
+    ``depth=N`` folds every scope at depth N or deeper (as in ``archc table --depth``)
+    into one box with its summed parameters and MACs; ``fold`` names blocks to fold
+    wherever they occur; runs of identical folded blocks become one ``Block ×N`` box
+    unless ``expand_repeats``. ``direction`` is ``"TB"`` (top to bottom) or ``"LR"``;
+    ``show`` picks what op boxes carry besides the op: ``shapes``, ``params``,
+    ``macs``, ``names``. ``.source`` is the DOT text; ``archc.render.export(d, "svg")``
+    runs Graphviz.
+
+        >>> d = archc.diagram("resnet50", depth=2)
+        >>> d.render("resnet50", format="svg")
+    """
+    from .render import draw
+
+    graph = lower(spec, input=input, limits=limits, **overrides)
+    return draw(graph, depth=depth, direction=direction, show=show, fold=fold, expand_repeats=expand_repeats)
+
+
+__all__ = ["analyze", "build", "compile_source", "diagram", "load", "lower"]

@@ -68,6 +68,7 @@ CODES: dict[str, str] = {
     "E603": "repeat count too large",
     # E7xx: output files
     "E700": "cannot write output",
+    "E710": "Graphviz is not installed",
     # W: warnings
     "W100": "unused output",
 }

@@ -52,6 +52,9 @@ class Node:
     # Inline calls and repeat iterations enclosing it within its block instance, so that
     # emission can match a spec entry with the nodes it produced in every instance.
     site: tuple = ()
+    # For merges, what joins here: "residual" (inputs: body, shortcut), "parallel"
+    # (one input per branch) or "from" (named points); "" for every other node.
+    role: str = ""
 
     @property
     def op_name(self) -> str:

@@ -483,7 +483,7 @@ class Lowerer:
         op = self.ops.get(kind)
         attrs = bind(op, [], {"dim": dim} if kind == "concat" else {})
         node = Node(f"{path_str(path) or self.program.name}:{kind}", op, attrs, path, tuple(ins), span, module=False,
-                    training_only=frame.training_only, trace=frame.trace)
+                    training_only=frame.training_only, trace=frame.trace, role=context)
         shapes = [self.shape(i) for i in ins]
         if all(s is not None for s in shapes):
             node.in_shapes = tuple(shapes)  # type: ignore[arg-type]
