@@ -15,11 +15,12 @@ from .._version import __version__
 from ..ir.graph import Graph, Node, Scope
 from ..spec import model as m
 from ..spec.loader import BlockRef, Program
-from .classes import FRESH_OUTPUT, ClassCode, ClassEmitter, Unsupported
+from .classes import ClassEmitter
 from .format import wrap
 from .init import init_method
 from .lookup import Lookup, is_class_scope
 from .names import Namespace, camel
+from .values import FRESH_OUTPUT, ClassCode, Unsupported, Val
 
 
 class ModuleEmitter:
@@ -41,7 +42,7 @@ class ModuleEmitter:
 
     # --- what classes refer to --------------------------------------------------------
 
-    def class_names_for(self, emitter: ClassEmitter) -> dict[str, str]:
+    def block_class_names(self) -> dict[str, str]:
         """Block names an expression may use as values (block-typed arguments) -> class names."""
         out = {}
         for key, code in self.generic.items():
@@ -97,7 +98,6 @@ class ModuleEmitter:
         if code.signature:
             args = parent.src(x.dims[0] if x.dims else None,
                               [self.graph.nodes[s.input].shape[0] for s in scopes])  # type: ignore[index]
-        from .classes import Val
         from .symbolic import Raw
 
         shape = self.lookup.shape(scopes[0]) or ()
@@ -149,7 +149,7 @@ class ModuleEmitter:
             trial = ClassEmitter(self, "_", [scope], doc=doc, params=params, body=body, concrete=True).emit()
             key = repr((trial.base, trial.init, trial.forward))
             if key not in variants:
-                trial.name = self.names.claim(base_name)
+                trial.name = self.names.claim(base_name if not variants else f"{base_name}_{len(variants) + 1}")
                 variants[key] = trial
                 self.codes.append(trial)
             self.special[id(origin)][scope.path] = variants[key]

@@ -1,0 +1,182 @@
+"""What the generated code does in the less common cases: in-place safety, weight init,
+conditional layers, loops, hostile names, and the specialised-class fallback."""
+
+from __future__ import annotations
+
+import ast
+import math
+import textwrap
+
+import pytest
+import torch
+
+import archc
+
+
+def source(text: str, **overrides: object) -> str:
+    return archc.compile_source(archc.load("t.yaml", text=textwrap.dedent(text)), **overrides)
+
+
+def build(text: str, **overrides: object) -> torch.nn.Module:
+    return archc.build(archc.load("t.yaml", text=textwrap.dedent(text)), **overrides)
+
+
+def backward_works(model: torch.nn.Module, shape: tuple[int, ...]) -> None:
+    model.train()
+    x = torch.randn(2, *shape, requires_grad=True)
+    out = model(x)
+    (out[0] if isinstance(out, tuple) else out).sum().backward()  # in-place misuse would raise here
+    assert x.grad is not None
+
+
+def test_relu_in_place_only_where_safe() -> None:
+    text = """
+        archc: 1
+        name: t
+        input: [3, 8, 8]
+        blocks:
+          Pre:
+            params: {c: int}
+            residual:
+              body: [relu, conv: conv(c, 3, padding=1)]
+        layers:
+          - a: conv(4, 3, padding=1)
+          - b: Pre(4)
+          - t: tanh
+          - r: relu
+          - c: conv(4, 1)
+          - r2: relu
+    """
+    src = source(text)
+    pre = src.split("class Pre(")[1].split("class T(")[0]
+    # Pre's relu reads the block input, which the residual add reads too: not in place
+    assert "self.relu = nn.ReLU()" in pre
+    # after tanh (whose backward keeps its output) not in place; after a conv in place
+    assert "self.r = nn.ReLU()" in src and "self.r2 = nn.ReLU(inplace=True)" in src
+    backward_works(build(text), (3, 8, 8))
+
+
+def test_weight_init_schemes() -> None:
+    text = """
+        archc: 1
+        name: t
+        input: [3, 16, 16]
+        init: {conv: kaiming_normal_fan_out, linear: normal, norm: ones_zeros, std: 0.01, zero_init_residual: true}
+        blocks:
+          Res:
+            params: {c: int}
+            residual:
+              body: [conv1: conv(c, 3, padding=1, bias=false), bn1: bn(), relu, conv2: conv(c, 3, padding=1), bn2: bn()]
+              then: relu
+        layers:
+          - stem: conv(64, 3, padding=1)
+          - res: Res(64)
+          - pool: adaptive_avgpool(1)
+          - flatten
+          - fc: linear(1000)
+    """
+    torch.manual_seed(0)
+    model = build(text)
+    # He et al. (2015): std = sqrt(2 / fan_out), fan_out = out_channels * k * k
+    w = model.stem.weight.detach()
+    assert w.std().item() == pytest.approx(math.sqrt(2 / (64 * 9)), rel=0.1)
+    assert torch.all(model.stem.bias == 0)
+    assert model.fc.weight.std().item() == pytest.approx(0.01, rel=0.1) and torch.all(model.fc.bias == 0)
+    assert torch.all(model.res.bn1.weight == 1) and torch.all(model.res.bn1.bias == 0)
+    assert torch.all(model.res.bn2.weight == 0), "zero_init_residual zeroes the branch's last norm"
+    # without init: PyTorch's defaults (kaiming_uniform with a=sqrt(5): bound = 1/sqrt(fan_in))
+    plain = build(text.replace("        init: {conv: kaiming_normal_fan_out, linear: normal, norm: ones_zeros, "
+                               "std: 0.01, zero_init_residual: true}\n", ""))
+    bound = 1 / math.sqrt(3 * 9)
+    assert plain.stem.weight.abs().max().item() <= bound and "nn.init" not in source(
+        text.replace("init: {", "doc: '{").replace("zero_init_residual: true}", "zero_init_residual: true}'"))
+
+
+def test_trunc_normal_init_stays_within_two() -> None:
+    text = """
+        archc: 1
+        name: t
+        input: [3, 8, 8]
+        init: {conv: trunc_normal, linear: trunc_normal, std: 1.0}
+        layers: [c: conv(256, 3), flatten, fc: linear(10)]
+    """
+    model = build(text)
+    assert model.c.weight.abs().max().item() <= 2.0 and model.fc.weight.abs().max().item() <= 2.0
+    assert model.c.weight.std().item() == pytest.approx(0.88, abs=0.05)  # std of N(0,1) cut at ±2
+
+
+def test_conditional_layers_and_loops_in_a_generic_class() -> None:
+    text = """
+        archc: 1
+        name: t
+        input: [3, 16, 16]
+        blocks:
+          Stage:
+            params: {width: int, convs: int, batch_norm: false}
+            layers:
+              - repeat: convs
+                each: [conv(width, 3, padding=1), {when: batch_norm, layers: bn()}, relu]
+              - maxpool(2)
+        layers:
+          - s1: Stage(8, 2)
+          - s2: Stage(16, 3, batch_norm=true)
+          - s3: Stage(32, 1, true)
+    """
+    src = source(text)
+    stage = src.split("class Stage(")[1].split("\nclass ")[0]
+    assert "for i in range(convs):" in stage and "if batch_norm:" in stage, stage
+    model = build(text)
+    keys = list(model.state_dict())
+    assert "s1.0.weight" in keys and "s1.1.weight" not in keys  # s1: conv, relu, conv, relu, pool
+    assert "s2.1.weight" in keys and "s2.1.running_mean" in keys  # s2: conv, bn, relu, ...
+    report = archc.analyze(archc.load("t.yaml", text=textwrap.dedent(text)))
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+
+
+def test_hostile_names_give_safe_code() -> None:
+    text = """
+        archc: 1
+        name: "os; import sys"
+        doc: "quotes ' and \\" and triple \\"\\"\\" and a backslash \\\\ and\\nnewlines"
+        input: [3, 8, 8]
+        blocks:
+          torch:
+            doc: "\\"\\"\\"; import os; \\"\\"\\""
+            params: {self: int, nn: 2, in_channels: 1, super: 3}
+            layers: [print: conv(self, 1), eval_: relu]
+          list: {params: {x: int}, layers: [c: conv(x, 1)]}
+        layers:
+          - a: torch(4)
+          - b: list(2)
+          - b2: list(3)
+    """
+    src = source(text)
+    tree = ast.parse(src)
+    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert classes == ["torch_", "list_", "OsImportSys"], classes
+    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert not calls & {"eval", "exec", "__import__", "open", "compile"}
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert len(imports) == 3  # __future__, torch, nn: nothing smuggled in
+    model = build(text)
+    assert 'triple """' in model.__doc__ and "\\" in model.__doc__
+    assert list(model.state_dict())[:2] == ["a.print.weight", "a.print.bias"]
+    assert model(torch.randn(1, 3, 8, 8)).shape == (1, 3, 8, 8)
+
+
+def test_falls_back_to_specialised_classes_when_no_expression_fits() -> None:
+    # the linear's input size depends on each instance's spatial size, which no parameter gives
+    text = """
+        archc: 1
+        name: t
+        input: [3, 16, 16]
+        blocks:
+          Head: {params: {k: int}, layers: [p: avgpool(k), flatten, fc: linear(10)]}
+        layers:
+          - h1: Head(2)
+          - h2: {from: input, layers: Head(4)}
+    """
+    src = source(text)
+    assert "class Head(" in src and "class Head_2(" in src
+    model = build(text)
+    assert model.h1.fc.in_features == 3 * 8 * 8 and model.h2.fc.in_features == 3 * 4 * 4
