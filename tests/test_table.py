@@ -57,3 +57,9 @@ def test_overrides_and_input(cli) -> None:
     out = cli("table", "resnet50", "--set", "num_classes=10", "--input", "3x64x64", "--depth", "1").out
     assert "fc       linear" in out and "10 " in out
     assert render(report, "text").count("\n") > 50
+
+
+def test_markdown_escapes_spec_text(spec_file, cli) -> None:
+    path = spec_file('archc: 1\nname: "<script>alert(1)</script> | x"\ninput: [3, 4, 4]\nlayers: [relu]\n')
+    md = cli("table", path, "--format", "markdown").out
+    assert "<script>" not in md and "&lt;script&gt;" in md and "\\|" in md

@@ -13,11 +13,6 @@ not be trusted.
 
 from __future__ import annotations
 
-import csv
-import html
-import io
-import json
-
 from ..ops.base import fmt_shape
 from .report import Report, Row
 
@@ -105,7 +100,9 @@ def _text(report: Report, rows: list[Row]) -> str:
 
 def _markdown(report: Report, rows: list[Row]) -> str:
     def esc(text: str) -> str:
-        return text.replace("|", "\\|")
+        # spec text may hold markup: rendered Markdown must show it, not run it
+        return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+                .replace("\n", " "))
 
     lines = [f"**{esc(report.name)}**: input {fmt_shape(report.input_shape)} → output "
              f"{fmt_shape(report.output_shape)}", "", "| Module | Op | Output | Params | MACs |",
@@ -121,6 +118,9 @@ def _markdown(report: Report, rows: list[Row]) -> str:
 
 
 def _csv(rows: list[Row]) -> str:
+    import csv
+    import io
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["path", "depth", "kind", "op", "output", "params", "macs", "training_only"])
@@ -131,6 +131,8 @@ def _csv(rows: list[Row]) -> str:
 
 
 def _json(report: Report, rows: list[Row]) -> str:
+    import json
+
     t = report.totals
     doc = {
         "name": report.name,
@@ -154,6 +156,8 @@ _LEFT, _RIGHT = "text-align:left", "text-align:right"
 
 def html_fragment(report: Report, rows: list[Row] | None = None) -> str:
     """The report (or these of its rows) as an HTML ``<div>``: a heading line, the table and the totals."""
+    import html
+
     e = html.escape
     heading = (f"<strong>{e(report.name)}</strong>: input {e(fmt_shape(report.input_shape))} &rarr; output "
                f"{e(fmt_shape(report.output_shape))}")
@@ -182,6 +186,8 @@ def html_fragment(report: Report, rows: list[Row] | None = None) -> str:
 
 
 def _html_page(report: Report, rows: list[Row]) -> str:
+    import html
+
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(report.name)} – archc table</title>\n"
             "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
