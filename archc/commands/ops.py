@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ._common import EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ops", help="the ops a spec can use, with their arguments",
-                       description="List every registered op: arguments with defaults, the PyTorch module it becomes.")
+                       description="List every registered op: arguments with defaults, the PyTorch module it "
+                                   "becomes. --format markdown prints the op reference (docs/ops.md), with an "
+                                   "example of each op lowered and emitted by archc.")
+    p.add_argument("--format", choices=("text", "markdown"), default="text",
+                   help="text (one line per op, the default) or markdown (the full reference)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ops import registry
-    from ..ops.registry import describe
+    from ..ops import reference
 
-    for op in registry():
-        sig = ", ".join(k if v is ... else f"{k}={v!r}" for k, v in describe(op).items())
-        aliases = f"  (also: {', '.join(op.aliases)})" if op.aliases else ""
-        target = op.torch_class or ("torch.cat" if op.name == "concat" else "+")
-        print(f"{op.name}({sig})  -> {target}  [{op.family}]{aliases}")
+    sys.stdout.write(reference.markdown() if args.format == "markdown" else reference.text())
     return EXIT_OK

@@ -27,12 +27,14 @@ class _Activation(Op):
 
 
 class ReLU(_Activation):
+    example = ("relu", (64, 56, 56))
     name = "relu"
     torch_class = "nn.ReLU"
     inplace_capable = True
 
 
 class ReLU6(_Activation):
+    example = ("relu6", (32, 112, 112))
     name = "relu6"
     torch_class = "nn.ReLU6"
     inplace_capable = True
@@ -43,6 +45,7 @@ class LeakyAttrs(Attrs):
 
 
 class LeakyReLU(_Activation):
+    example = ("leaky_relu(0.2)", (64, 32, 32))
     name = "leaky_relu"
     Attrs = LeakyAttrs
     torch_class = "nn.LeakyReLU"
@@ -51,11 +54,13 @@ class LeakyReLU(_Activation):
 
 
 class Tanh(_Activation):
+    example = ("tanh", (120,))
     name = "tanh"
     torch_class = "nn.Tanh"
 
 
 class Sigmoid(_Activation):
+    example = ("sigmoid", (1,))
     name = "sigmoid"
     torch_class = "nn.Sigmoid"
 
@@ -65,6 +70,7 @@ class GeluAttrs(Attrs):
 
 
 class GELU(_Activation):
+    example = ("gelu(approximate='tanh')", (768,))
     name = "gelu"
     Attrs = GeluAttrs
     torch_class = "nn.GELU"
@@ -72,6 +78,7 @@ class GELU(_Activation):
 
 
 class SiLU(_Activation):
+    example = ("silu", (32, 56, 56))
     name = "silu"
     aliases = ("swish",)
     torch_class = "nn.SiLU"
@@ -83,6 +90,7 @@ class SoftmaxAttrs(Attrs):
 
 
 class Softmax(_Activation):
+    example = ("softmax(dim=1)", (10,))
     name = "softmax"
     Attrs = SoftmaxAttrs
     torch_class = "nn.Softmax"
@@ -93,5 +101,6 @@ class Softmax(_Activation):
 
 
 class LogSoftmax(Softmax):
+    example = ("log_softmax(dim=1)", (10,))
     name = "log_softmax"
     torch_class = "nn.LogSoftmax"

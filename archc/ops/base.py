@@ -82,6 +82,8 @@ class Op:
     # The nn.Module this op becomes, and the defaults emission may leave out.
     torch_class: ClassVar[str | None] = None
     torch_defaults: ClassVar[dict[str, Any]] = {}
+    # A call and an input shape for the op reference (docs/ops.md, made by `archc ops --format markdown`).
+    example: ClassVar[tuple[str, tuple[int, ...]]] = ("", ())
     # Input ranks accepted (non-batch dims); None = any rank >= 1.
     ranks: ClassVar[tuple[int, ...] | None] = None
     rank_hint: ClassVar[str | None] = None

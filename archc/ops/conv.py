@@ -121,6 +121,7 @@ class _ConvNd(Op):
 
 
 class Conv2d(_ConvNd):
+    example = ("conv(64, 3, stride=2, padding=1, bias=false)", (3, 32, 32))
     name = "conv"
     aliases = ("conv2d",)
     torch_class = "nn.Conv2d"
@@ -130,6 +131,7 @@ class Conv2d(_ConvNd):
 
 
 class Conv1d(_ConvNd):
+    example = ("conv1d(16, 5, padding=2)", (8, 100))
     name = "conv1d"
     torch_class = "nn.Conv1d"
     spatial = 1

@@ -23,6 +23,7 @@ class DropoutAttrs(Attrs):
 
 
 class Dropout(Op):
+    example = ("dropout(0.5)", (4096,))
     name = "dropout"
     family = "dropout"
     Attrs = DropoutAttrs
@@ -37,6 +38,7 @@ class Dropout(Op):
 
 
 class Dropout2d(Dropout):
+    example = ("dropout2d(0.1)", (64, 28, 28))
     name = "dropout2d"
     torch_class = "nn.Dropout2d"
     ranks = (3,)

@@ -26,6 +26,7 @@ class LinearAttrs(Attrs):
 
 
 class Linear(Op):
+    example = ("linear(10)", (512,))
     name = "linear"
     family = "linear"
     Attrs = LinearAttrs

@@ -23,6 +23,7 @@ class ConcatAttrs(Attrs):
 
 
 class Concat(Op):
+    example = ("concat", (64, 28, 28))
     name = "concat"
     aliases = ("cat",)
     family = "merge"
@@ -54,6 +55,7 @@ class Concat(Op):
 
 
 class Add(Op):
+    example = ("add", (256, 56, 56))
     name = "add"
     family = "merge"
     arity = None

@@ -56,6 +56,7 @@ class _BatchNorm(Op):
 
 
 class BatchNorm2d(_BatchNorm):
+    example = ("bn(eps=0.001)", (64, 56, 56))
     name = "bn"
     aliases = ("bn2d", "batchnorm", "batchnorm2d")
     torch_class = "nn.BatchNorm2d"
@@ -64,6 +65,7 @@ class BatchNorm2d(_BatchNorm):
 
 
 class BatchNorm1d(_BatchNorm):
+    example = ("bn1d()", (256,))
     name = "bn1d"
     aliases = ("batchnorm1d",)
     torch_class = "nn.BatchNorm1d"
@@ -79,6 +81,7 @@ class LRNAttrs(Attrs):
 
 
 class LocalResponseNorm(Op):
+    example = ("lrn(5, alpha=0.0001, beta=0.75, k=2.0)", (96, 55, 55))
     name = "lrn"
     aliases = ("local_response_norm",)
     family = "norm"

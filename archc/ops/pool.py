@@ -95,6 +95,7 @@ class _Pool(Op):
 
 
 class MaxPool2d(_Pool):
+    example = ("maxpool(3, stride=2, ceil_mode=true)", (64, 112, 112))
     name = "maxpool"
     aliases = ("maxpool2d", "max_pool")
     Attrs = MaxPoolAttrs
@@ -107,6 +108,7 @@ class MaxPool2d(_Pool):
 
 
 class AvgPool2d(_Pool):
+    example = ("avgpool(2)", (6, 28, 28))
     name = "avgpool"
     aliases = ("avgpool2d", "avg_pool")
     Attrs = AvgPoolAttrs
@@ -150,12 +152,14 @@ class _AdaptivePool(Op):
 
 
 class AdaptiveAvgPool2d(_AdaptivePool):
+    example = ("adaptive_avgpool(1)", (2048, 7, 7))
     name = "adaptive_avgpool"
     aliases = ("adaptive_avgpool2d", "global_avgpool")
     torch_class = "nn.AdaptiveAvgPool2d"
 
 
 class AdaptiveMaxPool2d(_AdaptivePool):
+    example = ("adaptive_maxpool([4, 4])", (128, 14, 14))
     name = "adaptive_maxpool"
     aliases = ("adaptive_maxpool2d",)
     torch_class = "nn.AdaptiveMaxPool2d"

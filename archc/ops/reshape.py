@@ -24,6 +24,7 @@ class FlattenAttrs(Attrs):
 
 
 class Flatten(Op):
+    example = ("flatten", (512, 7, 7))
     name = "flatten"
     family = "reshape"
     Attrs = FlattenAttrs
@@ -54,6 +55,7 @@ class Flatten(Op):
 
 
 class Identity(Op):
+    example = ("identity", (64, 8, 8))
     name = "identity"
     family = "reshape"
     torch_class = "nn.Identity"
