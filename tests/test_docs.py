@@ -39,3 +39,25 @@ def test_language_reference_examples_are_valid_specs() -> None:
     first = archc.analyze(archc.load("example.yaml", text=examples[0]))
     n_rows = len([r for r in first.rows if not r.container])
     assert f"prints its {n_rows} layers" in (ROOT / "docs/language.md").read_text()
+
+
+def doc_outputs() -> list[tuple[str, str, str]]:
+    """(file, command, shown output) for every `<!-- archc-output: ARGS -->` marker in the docs."""
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        text = path.read_text()
+        for args, shown in re.findall(r"<!-- archc-output: (.*?) -->\n```[a-z]*\n(.*?)```", text, re.S):
+            found.append((str(path.relative_to(ROOT)), args, shown))
+    return found
+
+
+def test_command_outputs_shown_in_the_docs_are_current(cli, monkeypatch) -> None:
+    import shlex
+
+    monkeypatch.chdir(ROOT)
+    cases = doc_outputs()
+    assert cases, "the tutorial shows command outputs"
+    for path, args, shown in cases:
+        result = cli(*shlex.split(args))
+        assert (result.out + result.err).rstrip("\n") == shown.rstrip("\n"), f"{path}: `archc {args}` now prints " \
+            "something else; update the doc"
