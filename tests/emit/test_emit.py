@@ -161,3 +161,30 @@ def nn_sequential_keys(entries: list[tuple[int, tuple[int, ...]]]) -> list[tuple
             out += [(f"features.{index}.{k}", shape) for k in ("weight", "bias", "running_mean", "running_var")]
             out.append((f"features.{index}.num_batches_tracked", ()))
     return out
+
+
+def test_doc_paragraphs_keep_blank_lines_empty(spec_file) -> None:
+    path = spec_file("""
+        archc: 1
+        name: t
+        doc: |
+          Summary line.
+
+          Details.
+        input: [3, 8, 8]
+        blocks:
+          B:
+            doc: |
+              Block summary.
+
+              Block details.
+            layers: [relu]
+        layers:
+          - b: B()
+        """)
+    source = archc.compile_source(path)
+    assert not [line for line in source.splitlines() if line and not line.strip()], "whitespace-only lines"
+    tree = ast.parse(source)
+    classes = {n.name: ast.get_docstring(n) for n in tree.body if isinstance(n, ast.ClassDef)}
+    assert ast.get_docstring(tree) == classes["T"] == "Summary line.\n\nDetails."
+    assert classes["B"] == "Block summary.\n\nBlock details."
