@@ -1,6 +1,6 @@
 """How long `archc diagram` takes on a very deep network: ResNet-1202 for CIFAR, drawn in full and folded.
 
-    python benchmarks/diagram_scale.py [--runs 5] [--spec benchmarks/specs/resnet_cifar.yaml] [--set depth=1202]
+    python benchmarks/diagram_scale.py [--runs 5] [--spec resnet_cifar] [--set depth=1202]
 
 Each run is a fresh `python -m archc diagram SPEC -o OUT.svg` process (start-up,
 loading, lowering, folding, drawing, Graphviz's `dot` and writing the file all
@@ -9,8 +9,10 @@ clusters, blocks folded, identical blocks merged). Reported: median and minimum
 wall time, and the size of the picture. A second table splits one in-process run
 into its stages, to show where the time goes.
 
-The targets (issue 5): full under 30 s, folded under 2 s. Results and the command
-that produced them belong in docs/benchmarks.md, section "Diagrams".
+The spec is the shipped ``resnet_cifar`` (He et al. 2016, §4.2) at depth 1202 unless
+``--spec``/``--set`` say otherwise. The targets (issue 5): full under 30 s, folded
+under 2 s. Results and the command that produced them belong in docs/benchmarks.md,
+section "Diagrams".
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
 TARGETS = {"full": 30.0, "folded (--depth 2)": 2.0}
 
 
@@ -65,10 +66,12 @@ def stages(spec: str, settings: list[str], depth: int | None) -> dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--spec", default=str(HERE / "specs" / "resnet_cifar.yaml"))
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="parameter overrides passed to archc, e.g. depth=1202")
+    parser.add_argument("--spec", default="resnet_cifar")
+    parser.add_argument("--set", action="append", default=None, metavar="NAME=VALUE",
+                        help="parameter overrides passed to archc (default: depth=1202 for resnet_cifar)")
     args = parser.parse_args()
+    if args.set is None:
+        args.set = ["depth=1202"] if args.spec == "resnet_cifar" else []
 
     sets = [x for s in args.set for x in ("--set", s)]
     cases = {"full": [], "folded (--depth 2)": ["--depth", "2"]}

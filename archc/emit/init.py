@@ -39,7 +39,11 @@ def init_method(spec: m.InitSpec | None, codes: Sequence[object], network: str) 
     if spec.conv not in (None, "default"):
         branches.append((("nn.Conv1d", "nn.Conv2d"), CONV[spec.conv].format(std=std)))
     if spec.linear not in (None, "default"):
-        branches.append((("nn.Linear",), LINEAR[spec.linear].format(std=std)))
+        call = LINEAR[spec.linear].format(std=std)
+        if branches and branches[-1][1] == call:  # one branch when both get the same init (GoogLeNet)
+            branches[-1] = ((*branches[-1][0], "nn.Linear"), call)
+        else:
+            branches.append((("nn.Linear",), call))
     lines: list[str] = []
     if branches or spec.norm == "ones_zeros":
         lines.append("for module in self.modules():")

@@ -211,7 +211,9 @@ def _docstring(text: str, indent: int) -> str:
     pad = " " * indent
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').replace("\r", "")
     lines = body.split("\n")
-    candidate = '"""' + ("\n" + pad).join(line.rstrip() for line in lines)
+    # blank lines stay empty: indenting them would leave trailing whitespace (ruff W293)
+    candidate = '"""' + "\n".join(line.rstrip() if k == 0 or not line.strip() else pad + line.rstrip()
+                                   for k, line in enumerate(lines))
     candidate += ('\n' + pad + '"""') if len(lines) > 1 else '"""'
     if candidate.endswith('\\"""') or candidate.count('"""') != 2:
         return pad + repr(text)

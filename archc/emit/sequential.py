@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..ir.graph import Node
 from ..spec import model as m
 from ..spec.expr import Name
-from .symbolic import Raw, const, render, value_of
+from .symbolic import Raw, const, render, substitute, value_of
 from .values import PENDING, Case, Unsupported, Val, entries_of
 
 if TYPE_CHECKING:
@@ -122,7 +122,10 @@ class SeqBuilder:
     def repeat(self, b: m.BodyFields, x: Val, indent: str = "") -> Val:
         c = self.c
         assert b.repeat is not None and b.each is not None
-        counts = [value_of(b.repeat.expr, case.env) for case in c.cases]
+        # inside an inline block the count may name the block's parameters: read them through
+        # the call's arguments (c.subst), as src() does
+        count_expr = substitute(b.repeat.expr, c.subst) if c.subst else b.repeat.expr
+        counts = [value_of(count_expr, case.env) for case in c.cases]
         if any(not isinstance(n, int) or isinstance(n, bool) for n in counts):
             raise Unsupported("repeat count")
         if c.concrete or (len(set(counts)) == 1 and counts[0] <= 1):

@@ -28,7 +28,7 @@ def registry() -> Registry:
             activation.ReLU, activation.ReLU6, activation.LeakyReLU, activation.Tanh, activation.Sigmoid,
             activation.GELU, activation.SiLU, activation.Softmax, activation.LogSoftmax,
             dropout.Dropout, dropout.Dropout2d,
-            reshape.Flatten, reshape.Identity,
+            reshape.Flatten, reshape.Identity, reshape.Pad,
             merge.Concat, merge.Add,
         )
     )

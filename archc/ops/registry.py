@@ -98,7 +98,7 @@ def bind(op: Op, args: list[Any], kwargs: Mapping[str, Any]) -> Attrs:
     except ValidationError as err:
         e = err.errors(include_url=False)[0]
         field = str(e["loc"][0]) if e["loc"] else None
-        if e["type"] == "missing":
+        if e["type"] == "missing" and len(e["loc"]) == 1:  # not an item missing from a list
             required = ", ".join(f for f in fields if op.Attrs.model_fields[f].is_required())
             raise BindError("E302", f"{op.name}() is missing its argument '{field}'", None,
                             f"write e.g. {op.name}({required})") from None

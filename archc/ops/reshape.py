@@ -1,13 +1,20 @@
-"""Reshaping: ``flatten`` (nn.Flatten) and ``identity`` (nn.Identity).
+"""Reshaping: ``flatten`` (nn.Flatten), ``identity`` (nn.Identity) and ``pad`` (nn.ConstantPad3d).
 
 YAML::
 
     - flatten                       # nn.Flatten(): C×H×W -> C·H·W, before the classifier
     - flatten(2)                    # PyTorch numbering: keep dims 0 (batch) and 1
     - identity
+    - pad([0, 0, 0, 0, 0, 16])      # 16 zero channels appended (ResNet's option A shortcut)
+    - pad([1, 1, 1, 1, 0, 0])       # one zero row/column on every side
 
 ``flatten`` never folds the batch dimension (start_dim 0), since shapes here are
 per sample.
+
+``pad`` takes ``F.pad``'s six numbers for a C×H×W image, last dimension first:
+(left, right, top, bottom, front, back), so the last pair adds channels; a negative
+number crops. It becomes ``nn.ConstantPad3d(padding, value)``, which pads the last
+three dimensions of any tensor: on a batch of images those are exactly C, H and W.
 """
 
 from __future__ import annotations
@@ -52,6 +59,45 @@ class Flatten(Op):
 
     def torch_args(self, ins: tuple[Shape, ...], a: FlattenAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (), {"start_dim": a.start_dim, "end_dim": a.end_dim}
+
+
+class PadAttrs(Attrs):
+    padding: tuple[int, int, int, int, int, int]
+    value: float = 0.0
+
+
+class Pad(Op):
+    example = ("pad([0, 0, 0, 0, 0, 16])", (16, 16, 16))
+    name = "pad"
+    aliases = ("constant_pad3d",)
+    family = "reshape"
+    Attrs = PadAttrs
+    torch_class = "nn.ConstantPad3d"
+    ranks = (3,)
+    rank_hint = "pad works on C×H×W images; its six numbers pad width, height and channels"
+
+    def infer(self, ins: tuple[Shape, ...], a: PadAttrs) -> Shape:
+        self.check_rank(ins)
+        left, right, top, bottom, front, back = a.padding
+        c, h, w = ins[0]
+        out = (c + front + back, h + top + bottom, w + left + right)
+        if min(out) < 1:
+            raise ShapeError(f"padding {list(a.padding)} crops the {'×'.join(map(str, ins[0]))} input to "
+                             f"{'×'.join(map(str, out))}", "a negative number crops; keep every size at least 1",
+                             code="E503", arg="padding")
+        return out
+
+    def label(self, a: PadAttrs) -> str:
+        left, right, top, bottom, front, back = a.padding
+        parts = [f"{what} {lo:+d}/{hi:+d}" for what, lo, hi in (("C", front, back), ("H", top, bottom),
+                                                                  ("W", left, right)) if lo or hi]
+        return "pad " + (", ".join(parts) or "0")
+
+    def dim_rules(self, in_ranks: tuple[int, ...], rank: int, a: PadAttrs) -> list[list[tuple[Any, ...]]]:
+        return [[("in", 0, d)] for d in range(rank)]  # holds where that dimension is not padded
+
+    def torch_args(self, ins: tuple[Shape, ...], a: PadAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (a.padding, a.value), {}
 
 
 class Identity(Op):

@@ -10,6 +10,7 @@ names that clash (a block named like an op, a parameter named like a block).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,8 +110,10 @@ def shipped_dir() -> Path:
 
 
 def shipped_names() -> list[str]:
-    """Names of the shipped networks (files starting with '_' hold shared definitions)."""
-    return sorted(p.stem for p in shipped_dir().glob("*.yaml") if not p.name.startswith("_"))
+    """Names of the shipped networks (files starting with '_' hold shared definitions), in
+    natural order: resnet18 before resnet101, vgg11 before vgg11_bn before vgg13."""
+    names = [p.stem for p in shipped_dir().glob("*.yaml") if not p.name.startswith("_")]
+    return sorted(names, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
 
 
 def resolve_spec(name: str | os.PathLike[str]) -> Path | None:

@@ -3,22 +3,17 @@
 #
 #   bash docs/diagrams/render.sh
 #
-# A network is drawn from its shipped spec (specs/NAME.yaml) when there is one, else
-# from the stand-in in benchmarks/specs/ (written before the zoo specs landed).
+# Every network is drawn from its shipped spec, specs/NAME.yaml.
 # Needs archc importable (pip install -e . or PYTHONPATH=.) and Graphviz's `dot`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=docs/diagrams
 
-spec() {  # the shipped spec if it exists, else the stand-in
-  if [[ -f "specs/$1.yaml" ]]; then echo "specs/$1.yaml"; else echo "benchmarks/specs/$1.yaml"; fi
-}
-
 draw() {  # draw NAME FILE-STEM [archc diagram options...]
   local name=$1 stem=$2
   shift 2
   for fmt in svg png; do
-    python3 -m archc diagram "$(spec "$name")" --format "$fmt" -o "$out/$stem.$fmt" "$@"
+    python3 -m archc diagram "specs/$name.yaml" --format "$fmt" -o "$out/$stem.$fmt" "$@"
   done
 }
 

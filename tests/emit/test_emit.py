@@ -119,3 +119,72 @@ def test_overrides_reach_the_module() -> None:
     model = archc.build("resnet50", num_classes=10, input=(3, 64, 64))
     assert model.fc.out_features == 10
     assert measure(model, (3, 64, 64))[0] == (10,)
+
+
+def test_inline_block_repeating_by_its_parameter_in_the_network(spec_file) -> None:
+    # VGG's shape: the network's own (concrete) class splices inline blocks whose repeat count
+    # is a block parameter; the count must be read through the call's arguments
+    path = spec_file("""
+        archc: 1
+        name: t
+        input: [3, 16, 16]
+        params: {depths: [1, 2]}
+        blocks:
+          Stage:
+            inline: true
+            params: {width: int, depth: int, batch_norm: bool}
+            layers:
+              - repeat: depth
+                each:
+                  - conv(width, 3, padding=1)
+                  - {when: batch_norm, layers: bn()}
+                  - relu
+              - maxpool(2)
+        layers:
+          - features:
+              - Stage(4, depths[0], false)
+              - Stage(8, depths[1], true)
+        """)
+    model = archc.build(path)
+    want = nn_sequential_keys([(0, (4, 3, 3, 3)), (3, (8, 4, 3, 3)), (4, (8,)), (6, (8, 8, 3, 3)), (7, (8,))])
+    assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == want
+    assert measure(model, (3, 16, 16))[0] == (8, 4, 4)
+
+
+def nn_sequential_keys(entries: list[tuple[int, tuple[int, ...]]]) -> list[tuple[str, tuple[int, ...]]]:
+    """state_dict entries of `features`: a conv's weight and bias, a batch norm's five."""
+    out = []
+    for index, shape in entries:
+        if len(shape) == 4:
+            out += [(f"features.{index}.weight", shape), (f"features.{index}.bias", shape[:1])]
+        else:
+            out += [(f"features.{index}.{k}", shape) for k in ("weight", "bias", "running_mean", "running_var")]
+            out.append((f"features.{index}.num_batches_tracked", ()))
+    return out
+
+
+def test_doc_paragraphs_keep_blank_lines_empty(spec_file) -> None:
+    path = spec_file("""
+        archc: 1
+        name: t
+        doc: |
+          Summary line.
+
+          Details.
+        input: [3, 8, 8]
+        blocks:
+          B:
+            doc: |
+              Block summary.
+
+              Block details.
+            layers: [relu]
+        layers:
+          - b: B()
+        """)
+    source = archc.compile_source(path)
+    assert not [line for line in source.splitlines() if line and not line.strip()], "whitespace-only lines"
+    tree = ast.parse(source)
+    classes = {n.name: ast.get_docstring(n) for n in tree.body if isinstance(n, ast.ClassDef)}
+    assert ast.get_docstring(tree) == classes["T"] == "Summary line.\n\nDetails."
+    assert classes["B"] == "Block summary.\n\nBlock details."
