@@ -17,10 +17,13 @@ draw() {  # draw NAME FILE-STEM [archc diagram options...]
   done
 }
 
-draw lenet5    lenet5      --direction LR
-draw alexnet   alexnet     --show shapes,params
-draw vgg16     vgg16       --show shapes,params
-draw googlenet googlenet   --fold BasicConv2d
-draw googlenet googlenet_full
-draw resnet50  resnet50    --depth 2
-draw resnet50  resnet50_full
+draw lenet5          lenet5          --direction LR
+draw alexnet         alexnet         --show shapes,params
+draw alexnet_paper   alexnet_paper   --show shapes,params
+draw vgg16           vgg16           --show shapes,params
+draw googlenet       googlenet       --fold BasicConv2d
+draw googlenet       googlenet_full
+draw googlenet_paper googlenet_paper --fold ConvReLU
+draw resnet50        resnet50        --depth 2
+draw resnet50        resnet50_full
+draw resnet_cifar    resnet8_cifar   --set depth=8
