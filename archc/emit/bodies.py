@@ -79,6 +79,8 @@ class ModuleBodies:
                 self.referenced.update(r.name for r in item.from_)
                 stack += body_items(item)
             elif isinstance(item, m.Named) and isinstance(item.value, m.Container):
+                if self.module.inference and item.value.training_only:
+                    continue  # the inference graph has no heads: what they read needs no variable
                 stack.append(item.value)
             elif isinstance(item, m.Named) and isinstance(item.value, m.Seq):
                 stack += list(item.value.items)
@@ -119,9 +121,14 @@ class ModuleBodies:
                     if defn.kind != "layers":
                         raise Unsupported("an inline repeat in a module body")
                     return self._entries(entries_of(defn.layers), x)
+            if self.module.removed(self.present(item)):
+                return x
             return self._attribute(self._attr_name(item), item, x)
         if isinstance(item, m.Named):
             value = item.value
+            if not (isinstance(value, m.Container) and value.kind == "ref") and self.module.removed(
+                    self.present(value)):
+                return x
             if item.name in self.referenced:
                 self.want = item.name
             if isinstance(value, m.Call):
@@ -233,6 +240,9 @@ class ModuleBodies:
         outs = []
         for branch in b.parallel:
             value = branch.value
+            if self.module.removed(self.present(value)):  # a branch that was only dropout
+                outs.append(x)
+                continue
             if isinstance(value, m.Call):
                 source, out = self.call_source(value, x, f"self.{branch.name}")
                 self._define(branch.name, [source])
@@ -333,6 +343,8 @@ class ModuleBodies:
 
     def _last_norm(self: ClassEmitter, res: m.Residual) -> None:
         """Remember the residual branch's last norm (zero_init_residual zeroes it)."""
+        if self.module.inference:  # no init: the weights come from the plain network
+            return
         for item in reversed(res.body):
             if isinstance(item, m.Named) and isinstance(item.value, m.Call):
                 node = self.items(item.value)[0]
