@@ -18,7 +18,9 @@ from ..ir.passes import Folding
 
 def header_lines(folding: Folding) -> list[str]:
     """Comment lines for the file's header: what this variant changed."""
-    done = [f"{_count(len(folding.norms), 'batch norm')} folded into the layer before each"]
+    n = len(folding.norms)
+    done = [f"{_count(n, 'batch norm')} folded into the layer before {'it' if n == 1 else 'each'}" if n
+            else "no batch norm to fold"]
     if folding.dropouts:
         done.append(f"{_count(len(folding.dropouts), 'dropout')} removed")
     if folding.heads:
@@ -40,8 +42,10 @@ def fold_source(folding: Folding, net: str) -> list[str]:
     lines = ["# Batch norms folded into the layer before them: (layer, batch norm, eps), as paths in the",
              "# plain network. The layer keeps its name and gains a bias.",
              "FOLDED_NORMS: tuple[tuple[str, str, float], ...] = ("]
-    lines += [f"    ({f.conv!r}, {f.norm!r}, {f.eps!r})," for f in folding.norms]
-    lines += [")"]
+    if folding.norms:
+        lines += [*(f"    ({f.conv!r}, {f.norm!r}, {f.eps!r})," for f in folding.norms), ")"]
+    else:
+        lines[-1] += ")"
     lines += ["# Modules whose path moved (plain path: path here): dropping an entry renumbers the",
               "# nn.Sequential that held it."]
     if folding.moved:

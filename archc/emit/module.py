@@ -5,6 +5,12 @@ also the order a reader wants. Each block definition becomes one generic class w
 its body can be written once for all instances; otherwise (rare: e.g. a size that
 varies between instances with no expression for it) each distinct instance gets a
 specialised class, named ``Block``, ``Block_2``…, which is always correct.
+
+The inference variant (``folding`` given) is written the same way from the graph of
+:func:`archc.ir.passes.inference_graph`: a spec entry whose nodes that pass removed in
+every instance of a class is left out of it (batch norms folded away, dropout), one
+removed in some instances only makes the class specialised, and the file ends with the
+folding tables and functions of :mod:`archc.emit.inference` instead of plain ``build()``.
 """
 
 from __future__ import annotations

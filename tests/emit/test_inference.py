@@ -235,6 +235,45 @@ def test_conv1d_and_bn1d_fold() -> None:
     assert err < TOLERANCE
 
 
+VGGISH = """
+archc: 1
+name: vggish
+input: [3, 32, 32]
+params: {batch_norm: true}
+blocks:
+  Stage:
+    params: {width: int, batch_norm: bool}
+    inline: true
+    layers:
+      - repeat: 2
+        each: [conv(width, 3, padding=1), {when: batch_norm, layers: bn()}, relu]
+      - maxpool(2, stride=2)
+layers:
+  - features: [Stage(8, batch_norm), Stage(16, batch_norm)]
+  - avgpool: adaptive_avgpool(2)
+  - flatten
+  - classifier: [linear(32), relu, dropout(0.5), linear(32), relu, dropout(0.5), linear(10)]
+"""
+
+
+def test_vgg_like_features_fold_and_renumber() -> None:
+    """torchvision's VGG-BN layout: one flat nn.Sequential whose batch norms (a conditional
+    entry of an inline block) fold away, so every later index moves."""
+    program = archc.load("vggish.yaml", text=VGGISH)
+    _, folding = inference_graph(archc.lower(program))
+    assert [(f.conv, f.norm) for f in folding.norms] == [
+        ("features.0", "features.1"), ("features.3", "features.4"), ("features.7", "features.8"),
+        ("features.10", "features.11")]
+    assert folding.moved == {"features.3": "features.2", "features.7": "features.5", "features.10": "features.7",
+                             "classifier.3": "classifier.2", "classifier.6": "classifier.4"}
+    err, fast = compare(program, (3, 32, 32))
+    assert err < TOLERANCE
+    assert [type(m).__name__ for m in fast.features] == ["Conv2d", "ReLU"] * 2 + ["MaxPool2d"] + \
+        ["Conv2d", "ReLU"] * 2 + ["MaxPool2d"]
+    err, _ = compare(program, (3, 32, 32), batch_norm=False)  # nothing to fold: only dropout goes
+    assert err < TOLERANCE
+
+
 @settings(max_examples=max(EXAMPLES // 10, 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
 def test_random_networks_fold_exactly(case: tuple[str, object, tuple[int, ...]]) -> None:
@@ -279,6 +318,15 @@ def test_default_file_name(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(tmp_path)
     assert cli("compile", "resnet50", "--inference").code == 0
     assert (tmp_path / "resnet50_inference.py").is_file()
+
+
+def test_build_loads_a_plain_state_dict() -> None:
+    torch.manual_seed(0)
+    source = archc.build(edge())
+    randomize_norms(source, torch.Generator().manual_seed(2))
+    torch.manual_seed(1)
+    loaded = archc.build(edge(), state_dict=source.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), loaded.state_dict().values()))
 
 
 def test_a_state_dict_that_does_not_fit_is_a_clear_error(cli) -> None:
