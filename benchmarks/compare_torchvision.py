@@ -15,7 +15,7 @@ timed with CUDA events (see archc/bench.py, which ``archc bench`` uses too). Rep
 case: the median over rounds of each side's images/s and their ratio archc / torchvision
 (the issue asks for at least 0.98).
 
-Then the inference variant of ResNet-50 (``archc compile --inference``: batch norms
+Then the inference variant of ResNet-50 (``--inference-model``; ``archc compile --inference``: batch norms
 folded, built from torchvision's weights with ``fold_state_dict``) against torchvision's
 eager inference under the same settings (the issue asks for at least 1.15×), after
 checking that its float32 outputs equal torchvision's within 1e-4 relative. It runs
@@ -25,7 +25,8 @@ compile, also under ``torch.compile``.
 
 ``--dry-run`` exercises all of this without a GPU or torchvision: the reference is a
 second archc build of the same spec, on the CPU, batch 2, a 64×64 input, one step per
-round, eager only, and only the models that are shipped specs. A CPU test runs it.
+round, eager only, and only the models that are shipped specs (any spec file works as a
+model there). A CPU test runs it on a tiny spec.
 
 Everything goes to standard output as a table and, with ``--json FILE``, to a JSON file
 with the settings, the environment (GPU, torch, torchvision, CUDA, cuDNN) and every
@@ -121,18 +122,18 @@ def parity(name: str, ref_build: Callable[[str], torch.nn.Module], s: Settings, 
     return error, rows
 
 
-def optimised(ref_build: Callable[[str], torch.nn.Module], s: Settings, args: argparse.Namespace,
+def optimised(name: str, ref_build: Callable[[str], torch.nn.Module], s: Settings, args: argparse.Namespace,
               shape: tuple[int, ...], log: Callable[[str], None]) -> list[dict[str, Any]]:
-    """The inference variant of ResNet-50 against the reference's inference."""
-    theirs = ref_build("resnet50")
-    fast = archc.build("resnet50", input=args.input, inference=True, state_dict=theirs.state_dict())
+    """The inference variant (of ResNet-50 by default) against the reference's inference."""
+    theirs = ref_build(name)
+    fast = archc.build(name, input=args.input, inference=True, state_dict=theirs.state_dict())
     error = outputs_match(theirs, fast, shape, s.device)
-    log(f"resnet50 inference variant: outputs match within {error:.1e} (float32, eval)")
+    log(f"{name} inference variant: outputs match within {error:.1e} (float32, eval)")
     rows = []
     cast = s.dtype != "fp32"
     variants = [("folded, float32 weights", fast, None)]
     if cast:
-        low = archc.build("resnet50", input=args.input, inference=True, state_dict=theirs.state_dict())
+        low = archc.build(name, input=args.input, inference=True, state_dict=theirs.state_dict())
         variants.append((f"folded, {s.dtype} weights", low.to(torch_dtype(s.dtype)), torch_dtype(s.dtype)))
     for backend in args.backends:
         case = replace(s, mode="infer", compile=backend == "compile")
@@ -145,13 +146,13 @@ def optimised(ref_build: Callable[[str], torch.nn.Module], s: Settings, args: ar
             ips = alternate(steps, case, args.rounds)
             a = statistics.median(ips["archc"])
             t_eager = statistics.median(ips.get("reference_eager", ips["reference"]))
-            row = {"model": "resnet50", "variant": label, "backend": backend, "max_rel_error_fp32": error,
+            row = {"model": name, "variant": label, "backend": backend, "max_rel_error_fp32": error,
                    "archc_images_per_s": ips["archc"], "archc_median": a,
                    "reference_images_per_s": ips["reference"], "reference_median": statistics.median(ips["reference"]),
                    "reference_eager_median": t_eager, "speedup_vs_reference_eager": a / t_eager,
                    "meets_target": a / t_eager >= SPEEDUP and error < TOLERANCE}
             rows.append(row)
-            log(f"resnet50 inference variant ({label}, {backend}): {a:10.1f} images/s, "
+            log(f"{name} inference variant ({label}, {backend}): {a:10.1f} images/s, "
                 f"{a / t_eager:.3f}x the reference's eager {t_eager:.1f}")
             free()
     return rows
@@ -181,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iters", type=int, default=None, help="steps per round (default 20)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps before the rounds (default 10)")
     p.add_argument("--input", default=None, help="input shape CxHxW (default: the spec's)")
+    p.add_argument("--inference-model", default="resnet50",
+                   help="the model whose inference variant is compared (default resnet50)")
     p.add_argument("--skip-inference", action="store_true", help="leave out the inference-variant comparison")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every figure to FILE")
     p.add_argument("--dry-run", action="store_true",
@@ -215,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         checks.append({"model": name, "max_rel_error_fp32": error})
         results += rows
         free()
-    if not args.skip_inference and "resnet50" in models and "infer" in args.modes:
-        fast = optimised(ref_build, s, args, args.input or archc.analyze("resnet50").input_shape, log)
+    if not args.skip_inference and "infer" in args.modes:
+        name = args.inference_model
+        fast = optimised(name, ref_build, s, args, args.input or archc.analyze(name).input_shape, log)
     report = {"command": " ".join(["python", "benchmarks/compare_torchvision.py", *(argv or sys.argv[1:])]),
               "reference": "archc (dry run)" if dry else "torchvision", "settings": {
                   "batch": s.batch, "dtype": s.dtype, "channels_last": s.channels_last, "iters": s.iters,

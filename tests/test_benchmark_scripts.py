@@ -11,16 +11,19 @@ import pytest
 
 from benchmarks import compare_torchvision, gpu_emission
 
+from .test_bench import TINY
+
 
 def test_compare_torchvision_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "compare.json"
-    code = compare_torchvision.main(["--dry-run", "--models", "resnet50", "--input", "3x32x32", "--rounds", "1",
-                                     "--json", str(out)])
+    out, spec = tmp_path / "compare.json", tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    code = compare_torchvision.main(["--dry-run", "--models", str(spec), "--inference-model", str(spec),
+                                     "--rounds", "1", "--input", "3x16x16", "--json", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
     assert report["reference"] == "archc (dry run)" and report["environment"]["device"] == "cpu"
     assert report["settings"]["dtype"] == "bf16" and report["settings"]["channels_last"] is True
-    assert report["correctness"] == [{"model": "resnet50", "max_rel_error_fp32": 0.0}]  # the same network
+    assert report["correctness"] == [{"model": str(spec), "max_rel_error_fp32": 0.0}]  # the same network
     assert [(r["mode"], r["backend"]) for r in report["parity"]] == [("infer", "eager"), ("train", "eager")]
     for row in report["parity"]:
         assert len(row["archc_images_per_s"]) == len(row["reference_images_per_s"]) == 1
