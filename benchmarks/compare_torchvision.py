@@ -63,7 +63,8 @@ def reference_builder(dry_run: bool, input_shape: tuple[int, ...] | None) -> Cal
     import torchvision
 
     def build(name: str) -> torch.nn.Module:
-        extra = {"aux_logits": True, "init_weights": True} if name == "googlenet" else {}
+        # GoogLeNet as archc's googlenet spec: heads on, no input re-normalisation
+        extra = {"aux_logits": True, "init_weights": True, "transform_input": False} if name == "googlenet" else {}
         return getattr(torchvision.models, name)(weights=None, **extra)
     return build
 
