@@ -9,6 +9,7 @@ the branch. Mixed into :class:`archc.emit.classes.ClassEmitter`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ..ir.graph import Node, Scope
@@ -104,8 +105,8 @@ class ModuleBodies:
         """``var = self.name(x)`` in forward."""
         var = self._next_var(x)
         self.fwd.add(f"{var} = self.{name}({x.var})")
-        out.var = var
-        return out
+        # a new value: ``out`` may be ``x`` itself (an empty repeat), which a named point may hold
+        return dataclasses.replace(out, var=var)
 
     # --- entries --------------------------------------------------------------------------------
 
@@ -128,6 +129,10 @@ class ModuleBodies:
             value = item.value
             if not (isinstance(value, m.Container) and value.kind == "ref") and self.module.removed(
                     self.present(value)):
+                # removed by the inference pass (dropout): a later `from:` reads what flowed through
+                self.points[item.name] = x
+                if item.name in self.referenced and x.var is not None:
+                    self.protected.add(x.var)
                 return x
             if item.name in self.referenced:
                 self.want = item.name

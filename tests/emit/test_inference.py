@@ -274,6 +274,29 @@ def test_vgg_like_features_fold_and_renumber() -> None:
     assert err < TOLERANCE
 
 
+def test_a_point_read_after_its_dropout_is_removed() -> None:
+    """`from: d` where d was a dropout: it reads what flowed into d, kept in its own variable."""
+    text = """
+        archc: 1
+        name: dropref
+        input: [3, 8, 8]
+        layers:
+          - a: conv(4, 3, padding=1)
+          - d: dropout(0.5)
+          - b: conv(4, 3, padding=1)
+          - c: relu
+          - m: {from: [d, c], merge: add}
+          - pool: adaptive_avgpool(1)
+          - flatten
+          - fc: linear(2)
+    """
+    program = archc.load("dropref.yaml", text=textwrap.dedent(text))
+    source = archc.compile_source(program, inference=True)
+    assert "x = self.a(x)\n        out = self.b(x)" in source and "merged = x + c" in source
+    err, _ = compare(program, (3, 8, 8))
+    assert err < TOLERANCE
+
+
 @settings(max_examples=max(EXAMPLES // 10, 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
 def test_random_networks_fold_exactly(case: tuple[str, object, tuple[int, ...]]) -> None:
