@@ -53,24 +53,66 @@ def analyze(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits |
 
 
 def compile_source(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,
-                   **overrides: Any) -> str:
-    """The PyTorch source of a self-contained module for the spec (what ``archc compile`` writes)."""
+                   inference: bool = False, **overrides: Any) -> str:
+    """The PyTorch source of a self-contained module for the spec (what ``archc compile`` writes).
+
+    ``inference=True`` gives the inference variant (``archc compile --inference``): batch
+    norms folded into the convolutions before them, dropout and training-only heads
+    removed, and a ``fold_state_dict`` function that turns the plain network's weights
+    into this one's (see :mod:`archc.ir.passes`)."""
     from .emit import compile_graph
 
     r = Reporter()
     program = spec if isinstance(spec, Program) else Loader(r, limits).program(spec)
     graph = lower(program, input=input, limits=limits, reporter=r, **overrides)
-    return compile_graph(graph, program)
+    return compile_graph(graph, program, inference=inference)
 
 
 def build(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,
-          **overrides: Any) -> Any:
-    """A ``torch.nn.Module`` built by executing exactly the source :func:`compile_source` returns."""
+          inference: bool = False, state_dict: Any = None, **overrides: Any) -> Any:
+    """A ``torch.nn.Module`` built by executing exactly the source :func:`compile_source` returns.
+
+    ``state_dict`` (of the plain network, e.g. torchvision's pretrained weights for a
+    shipped spec) is loaded into it, strictly. With ``inference=True`` the result is the
+    inference variant in eval mode, carrying the plain network's weights folded: those of
+    ``state_dict``, else those a plain build initialises. In eval mode both compute the
+    same function (to float rounding).
+
+        >>> fast = archc.build("resnet50", inference=True, state_dict=plain.state_dict())
+    """
     from .emit import exec_source
 
-    source = compile_source(spec, input=input, limits=limits, **overrides)
-    module = exec_source(source, _module_name(spec))
-    return module.build()
+    program = spec if isinstance(spec, Program) else load(spec, limits=limits)
+    name = _module_name(spec)
+    plain_module = exec_source(compile_source(program, input=input, limits=limits, **overrides), name)
+    if inference and state_dict is not None:
+        import torch
+
+        with torch.device("meta"):  # only to check the keys and shapes: no memory, no initialisation
+            _load(plain_module.build(), state_dict, assign=True)
+    else:
+        plain = plain_module.build()
+        if state_dict is not None:
+            _load(plain, state_dict)
+        if not inference:
+            return plain
+        state_dict = plain.state_dict()
+    folded = exec_source(compile_source(program, input=input, limits=limits, inference=True, **overrides),
+                         f"{name}_inference")
+    return folded.build(state_dict)
+
+
+def _load(model: Any, state_dict: Any, assign: bool = False) -> None:
+    from .diagnostics import ArchcError, Diagnostic
+
+    try:
+        model.load_state_dict(state_dict, assign=assign)
+    except (RuntimeError, TypeError, AttributeError) as err:
+        detail = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        detail = detail if len(detail) <= 400 else detail[:397] + "..."
+        raise ArchcError([Diagnostic("E800", f"the state_dict does not fit the network: {detail}",
+                                     None, "pass the state_dict of the plain network this spec builds (the same "
+                                           "keys and shapes), e.g. torchvision's for a shipped spec")]) from None
 
 
 def _module_name(spec: Any) -> str:

@@ -16,7 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "source.")
     p.add_argument("spec", metavar="SPEC", help="a spec file or a shipped spec name")
     p.add_argument("-o", "--output", metavar="FILE",
-                   help="where to write the module (default: <spec name>.py in the current directory; '-' for stdout)")
+                   help="where to write the module (default: <spec name>.py, or <spec name>_inference.py with "
+                        "--inference, in the current directory; '-' for stdout)")
+    p.add_argument("--inference", action="store_true",
+                   help="the inference variant: batch norms folded into the convolutions before them, dropout and "
+                        "training-only heads removed, with fold_state_dict() to load the plain network's weights")
     add_spec_options(p)
     p.set_defaults(func=run)
 
@@ -26,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from ..output import write_output
 
     program = load(args.spec)
-    source = compile_source(program, input=args.input, **overrides(args))
-    target = args.output or f"{program.name}.py"
+    source = compile_source(program, input=args.input, inference=args.inference, **overrides(args))
+    target = args.output or f"{program.name}{'_inference' if args.inference else ''}.py"
     if target == "-":
         sys.stdout.write(source)
         return EXIT_OK

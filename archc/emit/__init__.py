@@ -17,10 +17,17 @@ from ..spec.loader import Program
 from .module import ModuleEmitter
 
 
-def compile_graph(graph: Graph, program: Program) -> str:
-    """The Python source of a module that builds ``graph``'s network."""
+def compile_graph(graph: Graph, program: Program, *, inference: bool = False) -> str:
+    """The Python source of a module that builds ``graph``'s network; with ``inference``, the
+    inference variant (see :mod:`archc.ir.passes`), which also holds ``fold_state_dict``."""
+    folding = None
+    if inference:
+        from ..ir.passes import inference_graph
+
+        graph, folding = inference_graph(graph)
     t = totals(graph, node_counts(graph))
-    source = ModuleEmitter(graph, program, source_name=program.leaf.file, params=t.params, macs=t.macs).emit()
+    source = ModuleEmitter(graph, program, source_name=program.leaf.file, params=t.params, macs=t.macs,
+                           folding=folding).emit()
     try:
         ast.parse(source)
     except SyntaxError as err:  # a bug in the emitter; never let broken code out

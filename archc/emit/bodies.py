@@ -9,6 +9,7 @@ the branch. Mixed into :class:`archc.emit.classes.ClassEmitter`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ..ir.graph import Node, Scope
@@ -79,6 +80,8 @@ class ModuleBodies:
                 self.referenced.update(r.name for r in item.from_)
                 stack += body_items(item)
             elif isinstance(item, m.Named) and isinstance(item.value, m.Container):
+                if self.module.inference and item.value.training_only:
+                    continue  # the inference graph has no heads: what they read needs no variable
                 stack.append(item.value)
             elif isinstance(item, m.Named) and isinstance(item.value, m.Seq):
                 stack += list(item.value.items)
@@ -102,8 +105,8 @@ class ModuleBodies:
         """``var = self.name(x)`` in forward."""
         var = self._next_var(x)
         self.fwd.add(f"{var} = self.{name}({x.var})")
-        out.var = var
-        return out
+        # a new value: ``out`` may be ``x`` itself (an empty repeat), which a named point may hold
+        return dataclasses.replace(out, var=var)
 
     # --- entries --------------------------------------------------------------------------------
 
@@ -119,9 +122,18 @@ class ModuleBodies:
                     if defn.kind != "layers":
                         raise Unsupported("an inline repeat in a module body")
                     return self._entries(entries_of(defn.layers), x)
+            if self.module.removed(self.present(item)):
+                return x
             return self._attribute(self._attr_name(item), item, x)
         if isinstance(item, m.Named):
             value = item.value
+            if not (isinstance(value, m.Container) and value.kind == "ref") and self.module.removed(
+                    self.present(value)):
+                # removed by the inference pass (dropout): a later `from:` reads what flowed through
+                self.points[item.name] = x
+                if item.name in self.referenced and x.var is not None:
+                    self.protected.add(x.var)
+                return x
             if item.name in self.referenced:
                 self.want = item.name
             if isinstance(value, m.Call):
@@ -233,6 +245,9 @@ class ModuleBodies:
         outs = []
         for branch in b.parallel:
             value = branch.value
+            if self.module.removed(self.present(value)):  # a branch that was only dropout
+                outs.append(x)
+                continue
             if isinstance(value, m.Call):
                 source, out = self.call_source(value, x, f"self.{branch.name}")
                 self._define(branch.name, [source])
@@ -333,6 +348,8 @@ class ModuleBodies:
 
     def _last_norm(self: ClassEmitter, res: m.Residual) -> None:
         """Remember the residual branch's last norm (zero_init_residual zeroes it)."""
+        if self.module.inference:  # no init: the weights come from the plain network
+            return
         for item in reversed(res.body):
             if isinstance(item, m.Named) and isinstance(item.value, m.Call):
                 node = self.items(item.value)[0]

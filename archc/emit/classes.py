@@ -278,8 +278,16 @@ class ClassEmitter(ModuleBodies):
         if isinstance(value, AttrRef):
             concrete = [getattr(n.attrs, value.name) for n in nodes]
             expr = attr(value.name)
-            return self.src(None if isinstance(expr, Const) else expr, concrete)
+            if isinstance(expr, Const) or (self.module.inference and not self._holds(expr, concrete)):
+                expr = None  # the inference pass changed it (a folded convolution gains a bias)
+            return self.src(expr, concrete)
         return self.literal(value)
+
+    def _holds(self, expr: Expr, values: list[Any]) -> bool:
+        """Does a spec expression still give the graph's value in every case?"""
+        expr = substitute(expr, self.subst) if self.subst else expr
+        return all(got is UNKNOWN or same(got, want) for got, want in zip((value_of(expr, c.env) for c in self.cases),
+                                                                          values))
 
     def _block_source(self, refs: list[BlockRef], call: m.Call, x: Val, scopes: list[Scope],
                       runtime: str) -> tuple[str, Val]:

@@ -75,6 +75,8 @@ class SeqBuilder:
                     if defn.kind == "repeat":
                         return self.repeat(defn, x, indent)
                     return self.entries(entries_of(defn.layers), x, indent)
+            if c.module.removed(c.present(item)):
+                return x
             # later entries may read this module (``layers[-1].out_channels``)
             runtime = f"{self._list()}[-1]" if (self.var is not None or indent) else f"{PENDING}[-1]"
             source, out = c.call_source(item, x, runtime)

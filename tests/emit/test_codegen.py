@@ -180,3 +180,29 @@ def test_falls_back_to_specialised_classes_when_no_expression_fits() -> None:
     assert "class Head(" in src and "class Head_2(" in src
     model = build(text)
     assert model.h1.fc.in_features == 3 * 8 * 8 and model.h2.fc.in_features == 3 * 4 * 4
+
+
+def test_an_empty_repeat_does_not_overwrite_a_named_point() -> None:
+    """A repeat of 0 passes its input through; the statement after it must not rebind the
+    variable of the named point that input is (found by tests/test_property.py)."""
+    text = """
+        archc: 1
+        name: t
+        input: [3, 8, 8]
+        blocks:
+          B:
+            params: {c: int}
+            layers: [conv: conv(c, 3, padding=1)]
+        layers:
+          - n0: relu
+          - n1: {repeat: 0, each: B(4)}
+          - n2: conv(1, 3, padding=1)
+          - n3: {from: [n0, n0], merge: concat}
+          - pool: adaptive_avgpool(1)
+          - flatten
+          - fc: linear(1)
+    """
+    model = build(text).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 8, 8)).shape == (2, 1)
+    assert "torch.cat([n0, n0], 1)" in source(text)

@@ -1,0 +1,207 @@
+"""IR passes: graph-to-graph rewrites after lowering. The result is an ordinary graph
+that :func:`archc.ir.check` accepts and the emitter writes like any other.
+
+:func:`inference_graph` turns a network into what it computes in eval mode, written
+for speed:
+
+- **training-only heads are dropped**, with everything only they use (GoogLeNet's
+  auxiliary classifiers run only in training);
+- **dropout is dropped** (the identity in eval mode);
+- **batch norm is folded into the convolution before it**, where that convolution
+  feeds nothing else: in eval mode batch norm is the per-channel affine map
+  ``y = (x - μ) · γ/√(var + ε) + β``, so ``conv`` then ``bn`` is one convolution with
+  ``w' = w · γ/√(var + ε)`` (per output channel) and
+  ``b' = β + (b - μ) · γ/√(var + ε)`` (the convolution gains a bias). The same holds
+  for ``conv1d`` then ``bn1d`` and for ``linear`` on features then ``bn1d``; grouped
+  and depthwise convolutions too (the scale is per output channel). A batch norm
+  without running statistics normalises with the batch's own in eval mode too, so it
+  cannot be folded and stays; one without affine parameters folds with γ = 1, β = 0.
+
+Module paths stay those of the plain network, except in an ``nn.Sequential`` that
+lost an entry: its numbered children move up (``classifier.3`` becomes
+``classifier.2``), as the emitted ``nn.Sequential`` numbers them. :class:`Folding`
+records everything needed to turn the plain network's state_dict into the inference
+network's: the folded pairs, the moved paths, the dropped heads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .graph import Graph, Node, Path, Scope, path_str
+
+# (producer op, batch norm op) pairs that fold: both work on the same channels
+FOLDABLE = {("conv", "bn"), ("conv1d", "bn1d"), ("linear", "bn1d")}
+
+
+@dataclass(frozen=True)
+class FoldedNorm:
+    """A batch norm folded into the module before it, both named by their plain paths."""
+
+    conv: str  # the convolution (or linear layer) that absorbs it
+    norm: str  # the batch norm
+    eps: float
+    affine: bool  # False: no weight and bias in the state_dict (γ = 1, β = 0)
+    had_bias: bool  # did the convolution have a bias before?
+
+
+@dataclass
+class Folding:
+    """How the plain network's state becomes the inference network's.
+
+    Every path is a module path (a state_dict key without its last component)."""
+
+    norms: list[FoldedNorm] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)  # plain path -> inference path, where they differ
+    dropped: list[str] = field(default_factory=list)  # plain paths whose state the inference network lacks
+    dropouts: list[str] = field(default_factory=list)  # plain paths of the dropout layers removed
+    heads: list[str] = field(default_factory=list)  # names of the training-only heads removed
+    kept_norms: list[str] = field(default_factory=list)  # batch norms that could not be folded (plain paths)
+
+
+def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
+    """The network as it runs in eval mode, with heads and dropout dropped and batch norms
+    folded (see the module docstring); and how the plain state_dict maps onto it."""
+    folding = Folding(heads=[h.name for h in graph.heads])
+    nodes = {nid: dataclasses.replace(n) for nid, n in graph.nodes.items()}
+    alias: dict[str, str] = {}  # removed node -> the node that now stands for its output
+
+    def resolve(nid: str) -> str:
+        while nid in alias:
+            nid = alias[nid]
+        return nid
+
+    # 1. only what the main output needs: training-only heads (and what only they read) go
+    needed = _ancestors(graph, graph.output) if graph.output else set(nodes)
+    needed.add(graph.input)
+    for nid in [n for n in nodes if n not in needed]:
+        del nodes[nid]
+
+    # 2. dropout is the identity in eval mode
+    for node in list(nodes.values()):
+        if node.op is not None and node.op.family == "dropout":
+            alias[node.id] = node.inputs[0]
+            folding.dropouts.append(node.id)
+            del nodes[node.id]
+    for node in nodes.values():
+        node.inputs = tuple(resolve(i) for i in node.inputs)
+
+    # 3. batch norm into the convolution before it
+    users: dict[str, list[str]] = {nid: [] for nid in nodes}
+    for node in nodes.values():
+        for i in node.inputs:
+            users[i].append(node.id)
+    for node in list(nodes.values()):
+        if node.op is None or node.op.name not in ("bn", "bn1d"):
+            continue
+        producer = nodes[node.inputs[0]]
+        if not node.attrs.track_running_stats or not _foldable(producer, node) or users[producer.id] != [node.id]:
+            folding.kept_norms.append(node.id)
+            continue
+        folding.norms.append(FoldedNorm(producer.id, node.id, node.attrs.eps, node.attrs.affine,
+                                        producer.attrs.bias))
+        producer.attrs = producer.attrs.model_copy(update={"bias": True})
+        alias[node.id] = producer.id
+        for user in users[node.id]:
+            nodes[user].inputs = tuple(producer.id if i == node.id else i for i in nodes[user].inputs)
+        users[producer.id] = users.pop(node.id)
+        del nodes[node.id]
+
+    # 4. scopes: heads go, and so does any container whose every node went
+    keep_scopes: dict[Path, Scope] = {}
+    inside = {p for n in nodes.values() for p in _prefixes(n.scope)}
+    had = {p for n in graph.nodes.values() for p in _prefixes(n.scope)}
+    for path, scope in graph.scopes.items():
+        if path and (scope.training_only or (path in had and path not in inside)):
+            continue
+        keep_scopes[path] = dataclasses.replace(scope, input=resolve(scope.input),
+                                                output=resolve(scope.output) if scope.output else None)
+
+    # 5. an nn.Sequential that lost entries numbers the rest anew
+    local = _renumbered(graph, nodes, keep_scopes)
+
+    def new_path(path: Path) -> Path:
+        return tuple(local.get(path[:k + 1], part) for k, part in enumerate(path))
+
+    def new_id(nid: str) -> str:
+        node = graph.nodes[nid]
+        old = path_str(node.scope)
+        return path_str(new_path(node.scope)) + nid[len(old):]
+
+    ids = {nid: new_id(nid) for nid in nodes}
+    out = Graph(graph.name, graph.input_shape, input=ids[graph.input],
+                output=ids[resolve(graph.output)] if graph.output else None, params=dict(graph.params),
+                doc=graph.doc, file=graph.file, _seq=graph._seq)
+    for nid, node in nodes.items():
+        node.id, node.scope = ids[nid], new_path(node.scope)
+        node.inputs = tuple(ids[i] for i in node.inputs)
+        out.nodes[node.id] = node
+        if node.op is not None and node.op.stateful and ids[nid] != nid:
+            folding.moved[nid] = ids[nid]
+    for path, scope in keep_scopes.items():
+        scope.path = new_path(path)
+        scope.input = ids[scope.input]
+        scope.output = ids[scope.output] if scope.output else None
+        out.scopes[scope.path] = scope
+
+    # 6. what the plain state_dict holds that this graph lacks: the outermost dropped container
+    folded = {f.norm for f in folding.norms}
+    for nid, node in graph.nodes.items():
+        if nid in nodes or nid in folded or node.op is None or not node.op.stateful:
+            continue
+        top = next((node.scope[:k] for k in range(1, len(node.scope) + 1) if node.scope[:k] not in inside),
+                   node.scope)
+        if path_str(top) not in folding.dropped:
+            folding.dropped.append(path_str(top))
+    return out, folding
+
+
+def _foldable(producer: Node, norm: Node) -> bool:
+    if producer.op is None or not producer.module or (producer.op.name, norm.op.name) not in FOLDABLE:  # type: ignore[union-attr]
+        return False
+    # a linear layer on a sequence (C×L) maps L, while bn1d normalises C: not the same channels
+    return producer.op.name != "linear" or len(producer.shape or ()) == 1
+
+
+def _ancestors(graph: Graph, start: str) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for src in graph.nodes[stack.pop()].inputs:
+            if src not in seen:
+                seen.add(src)
+                stack.append(src)
+    return seen
+
+
+def _prefixes(path: Path) -> list[Path]:
+    return [path[:k] for k in range(len(path) + 1)]
+
+
+def _renumbered(graph: Graph, nodes: dict[str, Node], scopes: dict[Path, Scope]) -> dict[Path, str]:
+    """New names for the numbered children of sequential containers that lost an entry:
+    old path -> new last component."""
+    first: dict[Path, int] = {}  # every module path of the plain graph -> when it was made
+    for node in graph.nodes.values():
+        if node.module and node.scope:
+            first.setdefault(node.scope, node.seq)
+    for path, scope in graph.scopes.items():
+        if path:
+            first.setdefault(path, scope.seq)
+    children: dict[Path, list[Path]] = {}
+    for path in sorted(first, key=first.__getitem__):
+        children.setdefault(path[:-1], []).append(path)
+    alive = {n.scope for n in nodes.values() if n.module} | set(scopes)
+    out: dict[Path, str] = {}
+    for path, scope in scopes.items():
+        if scope.mode != "sequential":
+            continue
+        kids = children.get(path, [])
+        survivors = [p for p in kids if p in alive]
+        if len(survivors) == len(kids):
+            continue
+        for k, child in enumerate(survivors):
+            if child[-1].isdigit() and child[-1] != str(k):
+                out[child] = str(k)
+    return out
