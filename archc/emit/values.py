@@ -12,16 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ir.graph import Node, Path
+from ..ir.inplace import FRESH_OUTPUT as FRESH_OUTPUT  # shared with the memory analysis
 from ..ops.base import Op
 from ..spec import model as m
 from ..spec.expr import UNKNOWN
 from ..spec.loader import BlockRef
 from .symbolic import Sym
-
-# Ops whose output is a fresh tensor their backward does not keep: a following
-# activation (or +=) may overwrite it in place.
-FRESH_OUTPUT = frozenset({"conv", "conv1d", "linear", "bn", "bn1d", "add", "concat", "maxpool", "avgpool",
-                          "adaptive_avgpool", "adaptive_maxpool"})
 
 
 class Unsupported(Exception):

@@ -8,19 +8,47 @@ YAML::
     - softmax(dim=1)                # PyTorch numbering: dim 1 is the first non-batch dimension
 
 Activations keep the shape and do no MACs in the default counting convention.
+
+Other conventions, per element: fvcore counts nothing; ptflops counts what its hooks
+see (``ptflops``, below: 2 where both the module hook and the hook on the
+``torch.nn.functional`` function the module calls fire, 0 where neither exists); ``all``
+counts 1 per element for an elementwise activation, whatever it costs in hardware,
+and 5 for softmax and log_softmax (max, subtract, exp, sum, divide or subtract the log).
+
+Autograd keeps the output of relu, tanh, sigmoid and the softmaxes, and the input of
+the others; in place (as emission writes them where safe), relu6 and silu keep a copy
+of their input, leaky_relu its output.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Any, ClassVar, Literal
 
-from .base import Attrs, Op, Shape, torch_dim
+from .base import SAVES_INPUT, SAVES_OUTPUT, Attrs, Extra, Op, Saved, Shape, torch_dim
 
 
 class _Activation(Op):
     family = "activation"
     # Activations that can safely overwrite their input when nothing else reads it.
     inplace_capable: bool = False
+    ptflops: ClassVar[int] = 0  # per element
+    ops_per_element: ClassVar[int] = 1  # the ``all`` convention
+    saves: ClassVar[str] = "input"  # what its backward keeps: "input" or "output"
+    inplace_saves: ClassVar[str] = "output"  # in place: "output", or "copy" of the input
+
+    def ptflops_macs(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
+        return self.ptflops * math.prod(out)
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
+        return self.ops_per_element * math.prod(out)
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: Any, inplace: bool) -> tuple[Saved, ...]:
+        if inplace and self.inplace_saves == "copy":
+            return (Saved("extra", Extra(math.prod(ins[0]))),)
+        if inplace:
+            return SAVES_OUTPUT
+        return SAVES_OUTPUT if self.saves == "output" else SAVES_INPUT
 
     def torch_args(self, ins: tuple[Shape, ...], a: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (), dict(a)
@@ -30,6 +58,8 @@ class ReLU(_Activation):
     example = ("relu", (64, 56, 56))
     name = "relu"
     torch_class = "nn.ReLU"
+    ptflops = 2  # nn.ReLU hook + F.relu hook
+    saves = "output"
     inplace_capable = True
 
 
@@ -37,6 +67,8 @@ class ReLU6(_Activation):
     example = ("relu6", (32, 112, 112))
     name = "relu6"
     torch_class = "nn.ReLU6"
+    ptflops = 1  # the module hook; it calls F.hardtanh, which ptflops does not patch
+    inplace_saves = "copy"
     inplace_capable = True
 
 
@@ -49,6 +81,7 @@ class LeakyReLU(_Activation):
     name = "leaky_relu"
     Attrs = LeakyAttrs
     torch_class = "nn.LeakyReLU"
+    ptflops = 1  # the module hook; F.leaky_relu is not patched
     torch_defaults = {"negative_slope": 0.01}
     inplace_capable = True
 
@@ -57,12 +90,14 @@ class Tanh(_Activation):
     example = ("tanh", (120,))
     name = "tanh"
     torch_class = "nn.Tanh"
+    saves = "output"  # ptflops has no hook for it
 
 
 class Sigmoid(_Activation):
     example = ("sigmoid", (1,))
     name = "sigmoid"
     torch_class = "nn.Sigmoid"
+    saves = "output"
 
 
 class GeluAttrs(Attrs):
@@ -74,6 +109,7 @@ class GELU(_Activation):
     name = "gelu"
     Attrs = GeluAttrs
     torch_class = "nn.GELU"
+    ptflops = 2  # nn.GELU hook + F.gelu hook
     torch_defaults = {"approximate": "none"}
 
 
@@ -82,6 +118,8 @@ class SiLU(_Activation):
     name = "silu"
     aliases = ("swish",)
     torch_class = "nn.SiLU"
+    ptflops = 1  # F.silu hook only
+    inplace_saves = "copy"
     inplace_capable = True
 
 
@@ -94,13 +132,28 @@ class Softmax(_Activation):
     name = "softmax"
     Attrs = SoftmaxAttrs
     torch_class = "nn.Softmax"
+    ptflops = 1  # F.softmax hook only
+    ops_per_element = 5
+    saves = "output"
 
     def infer(self, ins: tuple[Shape, ...], a: SoftmaxAttrs) -> Shape:
         torch_dim(a.dim, len(ins[0]), self.name)
         return ins[0]
+
+    def window(self, ins: tuple[Shape, ...], out: Shape, a: SoftmaxAttrs) -> tuple[tuple[int, int], ...] | None:
+        rank = len(ins[0])
+        d = torch_dim(a.dim, rank, self.name) - 1  # without the batch
+        if rank < 2:
+            return ()  # over the features: each output reads them all
+        if d == 0:
+            return None  # across channels: position-wise
+        return tuple((n, n) if k == d else (1, 1) for k, n in enumerate(ins[0][1:], start=1))
 
 
 class LogSoftmax(Softmax):
     example = ("log_softmax(dim=1)", (10,))
     name = "log_softmax"
     torch_class = "nn.LogSoftmax"
+    ptflops = 0  # F.log_softmax is not patched
+    ops_per_element = 5
+    saves = "output"

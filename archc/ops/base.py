@@ -8,18 +8,55 @@ counts the batch as dimension 0, so a spec reads exactly like the PyTorch call.
 Counting conventions (see docs/counting.md): ``params`` is what
 ``sum(p.numel() for p in module.parameters())`` gives, ``buffers`` the numel of
 ``module.buffers()``, and ``macs`` the multiply-accumulates of convolutions and
-matrix products with the bias excluded, i.e. ``FlopCounterMode`` total / 2.
+matrix products with the bias excluded, i.e. ``FlopCounterMode`` total / 2. The
+other named conventions are methods beside it, so an op's whole cost model sits in
+its file: ``fvcore_flops`` (what ``fvcore.nn.FlopCountAnalysis`` counts for it),
+``ptflops_macs`` (what ``ptflops.get_model_complexity_info`` counts) and
+``all_flops`` (every arithmetic operation). :meth:`Op.costs` gathers them.
+
+Memory and receptive field also have their per-op part here: which tensors the
+backward pass keeps (:meth:`Op.saved`), whether the output is a view of the input
+(:meth:`Op.aliases_input`), temporaries (:meth:`Op.workspace`), and the spatial
+window of one output position (:meth:`Op.window`). Figures are per sample; the
+analysis multiplies by the batch and the element size.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 Shape = tuple[int, ...]
+
+# The counting conventions, in the order tables and docs list them (docs/counting.md).
+CONVENTIONS = ("macs", "flops", "fvcore", "ptflops", "all")
+
+
+@dataclass(frozen=True, slots=True)
+class Extra:
+    """A tensor an op makes besides its output: ``elements`` per sample (per batch when not
+    ``per_sample``), of ``itemsize`` bytes each (None: the activation dtype's size)."""
+
+    elements: int
+    itemsize: int | None = None
+    per_sample: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A tensor autograd keeps for an op's backward pass: ``"input"`` (input 0's storage),
+    ``"output"`` (the op's own output's storage) or ``"extra"`` (a tensor of its own)."""
+
+    what: str
+    extra: Extra | None = None
+
+
+SAVES_INPUT = (Saved("input"),)
+SAVES_OUTPUT = (Saved("output"),)
 
 
 class ShapeError(Exception):
@@ -114,6 +151,57 @@ class Op:
 
     def macs(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
         return 0
+
+    # --- other counting conventions (docs/counting.md); per sample, like macs ----------
+
+    def fvcore_flops(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
+        """What ``fvcore.nn.FlopCountAnalysis`` counts (one per multiply-accumulate for
+        convolutions and matrix products, its default handles for a few other ops, nothing
+        for the rest), on a module in eval mode."""
+        return self.macs(ins, out, a)
+
+    def ptflops_macs(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
+        """What ``ptflops.get_model_complexity_info`` counts with its default ``pytorch``
+        backend: its module hook plus, where the module calls a patched ``torch.nn.functional``
+        function, that function's hook too."""
+        return self.macs(ins, out, a)
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
+        """Every arithmetic operation of inference, one per multiply and one per add (a
+        multiply-accumulate is 2): bias adds, normalisation, activations, pooling windows
+        and merges included. Each op's docstring says what it counts."""
+        return 2 * self.macs(ins, out, a)
+
+    def costs(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> dict[str, int]:
+        """The op's figure in every convention of :data:`CONVENTIONS`."""
+        macs = self.macs(ins, out, a)
+        return {"macs": macs, "flops": 2 * macs, "fvcore": self.fvcore_flops(ins, out, a),
+                "ptflops": self.ptflops_macs(ins, out, a), "all": self.all_flops(ins, out, a)}
+
+    # --- memory (docs/counting.md, "Memory") ------------------------------------------
+
+    def aliases_input(self, a: Any, training: bool) -> bool:
+        """Is the output input 0 itself or a view of it (no new storage)? In-place
+        activations are decided by the graph around them, not here."""
+        return False
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: Any, inplace: bool) -> tuple[Saved, ...]:
+        """What autograd keeps from this op for the backward pass (training mode)."""
+        return ()
+
+    def workspace(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> tuple[Extra, ...]:
+        """Temporaries torch allocates while the op runs in inference, freed when it returns."""
+        return ()
+
+    # --- receptive field (docs/counting.md, "Receptive field") -------------------------
+
+    def window(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> tuple[tuple[int, int], ...] | None:
+        """Per spatial dimension of input 0, the extent of input positions one output position
+        reads and the step between neighbouring outputs' windows: ``(kernel, stride)`` with the
+        dilation folded into the kernel. None: position-wise (each output position reads the
+        same position of its inputs). An empty tuple: every output element reads every input
+        element (a dense layer on features), so it sees the whole map the features came from."""
+        return None
 
     def label(self, a: Any) -> str:
         """Short description for tables and diagrams, e.g. ``conv 3×3/2``."""

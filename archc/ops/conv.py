@@ -12,6 +12,14 @@ Output size per spatial dimension, exactly as PyTorch computes it::
 
 MACs = output elements × (input channels / groups) × kernel area (bias excluded),
 which is what ``FlopCounterMode`` reports for ``aten.convolution`` divided by two.
+
+Other conventions: fvcore counts the MACs, except that it has no handle for the op a
+zero-padded convolution with ``padding='same'`` or ``'valid'`` traces to
+(``aten::_convolution_mode``), so it counts those as 0; ptflops counts the MACs plus
+one per output element for the bias; ``all`` counts 2 per MAC plus the bias adds.
+Autograd keeps the input, or the padded copy torch makes for a non-zero padding mode
+(reflect and replicate padding keep the input too) or for an odd ``'same'`` padding;
+in inference that copy is a temporary.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import Any, Literal, Union
 
 from pydantic import Field
 
-from .base import Attrs, Op, Shape, ShapeError, fmt_shape
+from .base import SAVES_INPUT, Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape
 
 PosInt = Field(ge=1)
 Padding = Union[int, tuple[int, ...], Literal["same", "valid"]]
@@ -100,6 +108,49 @@ class _ConvNd(Op):
     def macs(self, ins: tuple[Shape, ...], out: Shape, a: ConvAttrs) -> int:
         kernel, _, _ = self.geometry(a)
         return math.prod(out) * (ins[0][0] // a.groups) * math.prod(kernel)
+
+    def fvcore_flops(self, ins: tuple[Shape, ...], out: Shape, a: ConvAttrs) -> int:
+        if isinstance(a.padding, str) and a.padding_mode == "zeros":
+            return 0  # traced as aten::_convolution_mode, which fvcore does not handle
+        return self.macs(ins, out, a)
+
+    def ptflops_macs(self, ins: tuple[Shape, ...], out: Shape, a: ConvAttrs) -> int:
+        return self.macs(ins, out, a) + (math.prod(out) if a.bias else 0)
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: ConvAttrs) -> int:
+        return 2 * self.macs(ins, out, a) + (math.prod(out) if a.bias else 0)
+
+    def _padded_copy(self, ins: tuple[Shape, ...], a: ConvAttrs) -> int:
+        """Elements of the padded input copy torch makes before convolving, or 0."""
+        c, *sizes = ins[0]
+        kernel, _, dilation = self.geometry(a)
+        spans = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if a.padding_mode != "zeros":  # F.pad(mode=...) first, then an unpadded convolution
+            if a.padding == "same":
+                total = spans
+            elif a.padding == "valid":
+                total = [0] * len(sizes)
+            else:
+                total = [2 * p for p in _tuple(a.padding, self.spatial, "padding", 0)]
+            return c * math.prod(n + t for n, t in zip(sizes, total))
+        if a.padding == "same" and any(t % 2 for t in spans):  # the odd extra row/column
+            return c * math.prod(n + t % 2 for n, t in zip(sizes, spans))
+        return 0
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: ConvAttrs, inplace: bool) -> tuple[Saved, ...]:
+        copy = self._padded_copy(ins, a)
+        if not copy:
+            return SAVES_INPUT
+        # reflection and replication padding keep their input too; circular padding is slicing
+        return (Saved("extra", Extra(copy)),) + (SAVES_INPUT if a.padding_mode in ("reflect", "replicate") else ())
+
+    def workspace(self, ins: tuple[Shape, ...], out: Shape, a: ConvAttrs) -> tuple[Extra, ...]:
+        copy = self._padded_copy(ins, a)
+        return (Extra(copy),) if copy else ()
+
+    def window(self, ins: tuple[Shape, ...], out: Shape, a: ConvAttrs) -> tuple[tuple[int, int], ...]:
+        kernel, stride, dilation = self.geometry(a)
+        return tuple((d * (k - 1) + 1, s) for k, s, d in zip(kernel, stride, dilation))
 
     def label(self, a: ConvAttrs) -> str:
         kernel, stride, dilation = self.geometry(a)

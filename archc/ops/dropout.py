@@ -6,16 +6,20 @@ YAML::
     - dropout: dropout(0.2)         # GoogLeNet's torchvision layout
     - dropout2d(0.1)
 
-Identity in eval mode; no parameters, no MACs.
+Identity in eval mode (the output is the input tensor itself); no parameters, no MACs,
+nothing in any counting convention. In training the output is new and autograd keeps
+the mask, in the activation dtype on CPU (PyTorch's fused CUDA kernel keeps one byte per
+element instead): one per element for dropout, one per channel for dropout2d.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Field
 
-from .base import Attrs, Op, Shape
+from .base import Attrs, Extra, Op, Saved, Shape
 
 
 class DropoutAttrs(Attrs):
@@ -33,6 +37,15 @@ class Dropout(Op):
     def label(self, a: DropoutAttrs) -> str:
         return f"{self.name} {a.p:g}"
 
+    def aliases_input(self, a: DropoutAttrs, training: bool) -> bool:
+        return not training
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: DropoutAttrs, inplace: bool) -> tuple[Saved, ...]:
+        return (Saved("extra", Extra(self._mask(ins[0]))),)
+
+    def _mask(self, shape: Shape) -> int:
+        return math.prod(shape)
+
     def torch_args(self, ins: tuple[Shape, ...], a: DropoutAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (), {"p": a.p}
 
@@ -47,3 +60,6 @@ class Dropout2d(Dropout):
     def infer(self, ins: tuple[Shape, ...], a: DropoutAttrs) -> Shape:
         self.check_rank(ins)
         return ins[0]
+
+    def _mask(self, shape: Shape) -> int:
+        return shape[0]  # one draw per channel

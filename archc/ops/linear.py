@@ -8,6 +8,11 @@ YAML::
 
 MACs = (elements of the output) × in_features: one multiply-accumulate per weight per
 output row, bias excluded (``FlopCounterMode``'s addmm/mm count divided by two).
+
+fvcore counts the MACs; ptflops the MACs plus one per output element for the bias;
+``all`` 2 per MAC plus the bias adds. Autograd keeps the input. On an input with more
+than one dimension the product mixes the whole last dimension, so its receptive field
+there is the whole dimension; on features (after flatten), the whole map they came from.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .base import Attrs, Op, Shape
+from .base import SAVES_INPUT, Attrs, Op, Saved, Shape
 
 
 class LinearAttrs(Attrs):
@@ -46,6 +51,21 @@ class Linear(Op):
 
     def macs(self, ins: tuple[Shape, ...], out: Shape, a: LinearAttrs) -> int:
         return math.prod(out) * ins[0][-1]
+
+    def ptflops_macs(self, ins: tuple[Shape, ...], out: Shape, a: LinearAttrs) -> int:
+        return self.macs(ins, out, a) + (math.prod(out) if a.bias else 0)
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: LinearAttrs) -> int:
+        return 2 * self.macs(ins, out, a) + (math.prod(out) if a.bias else 0)
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: LinearAttrs, inplace: bool) -> tuple[Saved, ...]:
+        return SAVES_INPUT
+
+    def window(self, ins: tuple[Shape, ...], out: Shape, a: LinearAttrs) -> tuple[tuple[int, int], ...] | None:
+        if len(ins[0]) < 2:
+            return ()  # features: each output reads every input, so all the map they came from
+        n = ins[0][-1]  # (C, L) or (C, H, W): the last spatial dimension is mixed whole
+        return (*((1, 1),) * (len(ins[0]) - 2), (n, n))
 
     def label(self, a: LinearAttrs) -> str:
         return "linear"

@@ -9,13 +9,19 @@ concat (Inception) or an add, ``residual:`` adds the shortcut to the body, and
 
 ``concat`` needs equal sizes in every dimension but ``dim`` (PyTorch numbering: 1 is
 channels); ``add`` needs equal shapes (no broadcasting, so a mismatch is caught).
+
+Neither does MACs; fvcore and ptflops count neither (emitted code joins with
+``torch.cat`` and ``+``/``+=``, which neither tool hooks). ``all`` counts n − 1 adds
+per output element of an n-way add and nothing for a concat (a copy). Neither keeps
+anything for the backward pass; an n-way add out of place makes n − 2 temporaries.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from .base import Attrs, Op, Shape, ShapeError, fmt_shape, torch_dim
+from .base import Attrs, Extra, Op, Shape, ShapeError, fmt_shape, torch_dim
 
 
 class ConcatAttrs(Attrs):
@@ -69,3 +75,9 @@ class Add(Op):
                 raise ShapeError(f"{what} mismatch at add: " + " vs ".join(fmt_shape(x) for x in ins),
                                  "both sides of an add must have the same shape", code="E501")
         return first
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: Attrs) -> int:
+        return (len(ins) - 1) * math.prod(out)
+
+    def workspace(self, ins: tuple[Shape, ...], out: Shape, a: Attrs) -> tuple[Extra, ...]:
+        return (Extra((len(ins) - 2) * math.prod(out)),) if len(ins) > 2 else ()  # a + b + c: (a + b) first

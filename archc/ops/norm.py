@@ -10,15 +10,31 @@ YAML::
 Batch norm has ``2 × C`` parameters (weight, bias) when affine, and ``2 × C + 1``
 buffers (running mean, running var, num_batches_tracked) when it tracks statistics.
 Neither counts as MACs: ``FlopCounterMode`` does not count normalisation.
+
+Other conventions, per element of the input (eval mode):
+
+- batch norm: fvcore 2 when affine, else 1; without running statistics it normalises
+  with the batch's, which fvcore counts as 5 (affine) or 4. ptflops 2 when affine,
+  else 1. ``all`` 2 (the statistics and the affine weights fold into one scale and one
+  shift per channel), plus 4 for the batch statistics when there are no running ones
+  (mean: 1 add; variance: subtract, square, add).
+- lrn: fvcore 0 (no handle for the ops ``F.local_response_norm`` traces to); ptflops
+  counts its hooks on the functions that implementation calls: 3 per element (square,
+  scale, add k) plus 1 per element of the padded square it average-pools; ``all``
+  size + 4 (square, window sum of size − 1 adds, scale, add k, power, divide).
+
+Autograd keeps the input; batch norm also its per-channel mean and inverse standard
+deviation (float32), LRN the padded square, the scaled sum and its power.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Field
 
-from .base import Attrs, Op, Shape
+from .base import Attrs, Extra, Op, Saved, Shape
 
 
 class BatchNormAttrs(Attrs):
@@ -46,6 +62,24 @@ class _BatchNorm(Op):
 
     def buffers(self, ins: tuple[Shape, ...], a: BatchNormAttrs) -> int:
         return 2 * ins[0][0] + 1 if a.track_running_stats else 0
+
+    def fvcore_flops(self, ins: tuple[Shape, ...], out: Shape, a: BatchNormAttrs) -> int:
+        if a.track_running_stats:
+            return math.prod(ins[0]) * (2 if a.affine else 1)
+        return math.prod(ins[0]) * (5 if a.affine else 4)  # batch statistics: fvcore's "training" rule
+
+    def ptflops_macs(self, ins: tuple[Shape, ...], out: Shape, a: BatchNormAttrs) -> int:
+        return math.prod(ins[0]) * (2 if a.affine else 1)
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: BatchNormAttrs) -> int:
+        return math.prod(ins[0]) * (2 if a.track_running_stats else 6)
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: BatchNormAttrs, inplace: bool) -> tuple[Saved, ...]:
+        return (Saved("input"), Saved("extra", Extra(2 * ins[0][0], 4, per_sample=False)))
+
+    def workspace(self, ins: tuple[Shape, ...], out: Shape, a: BatchNormAttrs) -> tuple[Extra, ...]:
+        # without running statistics, eval mode computes the batch's mean and inverse std
+        return () if a.track_running_stats else (Extra(2 * ins[0][0], 4, per_sample=False),)
 
     def label(self, a: BatchNormAttrs) -> str:
         return self.name
@@ -94,6 +128,28 @@ class LocalResponseNorm(Op):
     def infer(self, ins: tuple[Shape, ...], a: LRNAttrs) -> Shape:
         self.check_rank(ins)
         return ins[0]
+
+    def _padded_square(self, ins: tuple[Shape, ...], a: LRNAttrs) -> int:
+        c, *rest = ins[0]
+        return (c + a.size - 1) * math.prod(rest)
+
+    def fvcore_flops(self, ins: tuple[Shape, ...], out: Shape, a: LRNAttrs) -> int:
+        return 0
+
+    def ptflops_macs(self, ins: tuple[Shape, ...], out: Shape, a: LRNAttrs) -> int:
+        # hooks on input.mul(input), avg_pool of the padded square, .mul(alpha), .add(k)
+        return 3 * math.prod(ins[0]) + self._padded_square(ins, a)
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: LRNAttrs) -> int:
+        return (a.size + 4) * math.prod(ins[0])
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: LRNAttrs, inplace: bool) -> tuple[Saved, ...]:
+        n = math.prod(ins[0])
+        return (Saved("input"), Saved("extra", Extra(self._padded_square(ins, a))), Saved("extra", Extra(n)),
+                Saved("extra", Extra(n)))
+
+    def workspace(self, ins: tuple[Shape, ...], out: Shape, a: LRNAttrs) -> tuple[Extra, ...]:
+        return (Extra(2 * math.prod(ins[0])),)  # the scaled sum and its power, alive at once
 
     def label(self, a: LRNAttrs) -> str:
         return f"lrn {a.size}"

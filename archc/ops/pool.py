@@ -14,15 +14,28 @@ Output size, as PyTorch's ``pooling_output_shape``::
 
 PyTorch also requires padding <= kernel // 2. Pooling does no MACs in the default
 counting convention.
+
+Other conventions: fvcore counts one per input element for adaptive average pooling
+and nothing for the other pools; ptflops counts two per input element for every pool
+(its module hook and its hook on the ``F.*_pool2d`` function the module calls).
+``all`` counts, per output element, the input elements its window covers (padding
+excluded): w − 1 comparisons for a max pool, w − 1 adds and one divide for an average.
+Adaptive pools use PyTorch's windows: output i of n → out covers
+``floor(i·n/out) .. ceil((i+1)·n/out)``.
+
+Autograd keeps the input (a max pool also its int64 indices, which it computes in
+inference too); a global average pool (output 1×1) is a mean, which keeps nothing.
 """
 
 from __future__ import annotations
 
+import math
+from itertools import pairwise
 from typing import Any, Union
 
 from pydantic import Field
 
-from .base import Attrs, Op, Shape, ShapeError, fmt_shape, pair
+from .base import SAVES_INPUT, Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape, pair
 
 IntOrPair = Union[int, tuple[int, int]]
 
@@ -32,6 +45,16 @@ def pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int
     if ceil_mode and (out - 1) * s >= size + p:
         out -= 1
     return out
+
+
+def window_sizes(size: int, out: int, k: int, s: int, p: int, d: int) -> list[int]:
+    """Input elements (padding excluded) in each of the ``out`` windows along one dimension."""
+    return [sum(1 for j in range(k) if 0 <= o * s - p + j * d < size) for o in range(out)]
+
+
+def adaptive_bounds(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows along one dimension: [start, end) per output."""
+    return [((o * size) // out, -(-((o + 1) * size) // out)) for o in range(out)]
 
 
 def _positive(value: IntOrPair, name: str, minimum: int) -> tuple[int, int]:
@@ -86,6 +109,24 @@ class _Pool(Op):
                              "the spatial size shrinks to zero here: pool less, or use a larger input", code="E503")
         return (c, *out)
 
+    def _covered(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
+        """Sum over output elements of the input elements their windows cover."""
+        c, h, w = ins[0]
+        kernel, stride, padding, dilation = self._geometry(a)
+        per_dim = [sum(window_sizes(n, o, k, s, p, d)) for n, o, k, s, p, d
+                   in zip((h, w), out[1:], kernel, stride, padding, dilation)]
+        return c * math.prod(per_dim)
+
+    def fvcore_flops(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
+        return 0
+
+    def ptflops_macs(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
+        return 2 * math.prod(ins[0])
+
+    def window(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> tuple[tuple[int, int], ...]:
+        kernel, stride, _, dilation = self._geometry(a)
+        return tuple((d * (k - 1) + 1, s) for k, s, d in zip(kernel, stride, dilation))
+
     def label(self, a: Any) -> str:
         kernel, stride, _, _ = self._geometry(a)
         text = f"{self.name} {'×'.join(map(str, kernel))}"
@@ -102,6 +143,15 @@ class MaxPool2d(_Pool):
     torch_class = "nn.MaxPool2d"
     torch_defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
 
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: MaxPoolAttrs) -> int:
+        return self._covered(ins, out, a) - math.prod(out)  # w - 1 comparisons per window
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: MaxPoolAttrs, inplace: bool) -> tuple[Saved, ...]:
+        return (Saved("input"), Saved("extra", Extra(math.prod(out), 8)))
+
+    def workspace(self, ins: tuple[Shape, ...], out: Shape, a: MaxPoolAttrs) -> tuple[Extra, ...]:
+        return (Extra(math.prod(out), 8),)  # int64 indices, made in inference too
+
     def torch_args(self, ins: tuple[Shape, ...], a: MaxPoolAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (a.kernel,), {"stride": a.stride, "padding": a.padding, "dilation": a.dilation,
                              "ceil_mode": a.ceil_mode}
@@ -115,6 +165,12 @@ class AvgPool2d(_Pool):
     torch_class = "nn.AvgPool2d"
     torch_defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
                       "divisor_override": None}
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: AvgPoolAttrs) -> int:
+        return self._covered(ins, out, a)  # w - 1 adds and a divide per window
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: AvgPoolAttrs, inplace: bool) -> tuple[Saved, ...]:
+        return SAVES_INPUT
 
     def torch_args(self, ins: tuple[Shape, ...], a: AvgPoolAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (a.kernel,), {"stride": a.stride, "padding": a.padding, "ceil_mode": a.ceil_mode,
@@ -142,6 +198,22 @@ class _AdaptivePool(Op):
             raise ShapeError(f"output_size must be positive, got {a.output_size}", code="E505", arg="output_size")
         return (c, oh, ow)
 
+    def _covered(self, ins: tuple[Shape, ...], out: Shape) -> int:
+        c, h, w = ins[0]
+        return c * math.prod(sum(e - s for s, e in adaptive_bounds(n, o)) for n, o in zip((h, w), out[1:]))
+
+    def ptflops_macs(self, ins: tuple[Shape, ...], out: Shape, a: AdaptiveAttrs) -> int:
+        return 2 * math.prod(ins[0])
+
+    def window(self, ins: tuple[Shape, ...], out: Shape, a: AdaptiveAttrs) -> tuple[tuple[int, int], ...]:
+        result = []
+        for n, o in zip(ins[0][1:], out[1:]):
+            bounds = adaptive_bounds(n, o)
+            kernel = max(e - s for s, e in bounds)
+            stride = max((nxt[0] - cur[0] for cur, nxt in pairwise(bounds)), default=n)
+            result.append((kernel, stride))
+        return tuple(result)
+
     def label(self, a: AdaptiveAttrs) -> str:
         size = a.output_size
         shown = f"{size}×{size}" if isinstance(size, int) else "×".join("*" if s is None else str(s) for s in size)
@@ -157,9 +229,30 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     aliases = ("adaptive_avgpool2d", "global_avgpool")
     torch_class = "nn.AdaptiveAvgPool2d"
 
+    def fvcore_flops(self, ins: tuple[Shape, ...], out: Shape, a: AdaptiveAttrs) -> int:
+        return math.prod(ins[0])
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: AdaptiveAttrs) -> int:
+        return self._covered(ins, out)
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: AdaptiveAttrs, inplace: bool) -> tuple[Saved, ...]:
+        return () if out[1:] == (1, 1) else SAVES_INPUT  # 1×1 is computed as a mean
+
 
 class AdaptiveMaxPool2d(_AdaptivePool):
     example = ("adaptive_maxpool([4, 4])", (128, 14, 14))
     name = "adaptive_maxpool"
     aliases = ("adaptive_maxpool2d",)
     torch_class = "nn.AdaptiveMaxPool2d"
+
+    def fvcore_flops(self, ins: tuple[Shape, ...], out: Shape, a: AdaptiveAttrs) -> int:
+        return 0
+
+    def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: AdaptiveAttrs) -> int:
+        return self._covered(ins, out) - math.prod(out)
+
+    def saved(self, ins: tuple[Shape, ...], out: Shape, a: AdaptiveAttrs, inplace: bool) -> tuple[Saved, ...]:
+        return (Saved("input"), Saved("extra", Extra(math.prod(out), 8)))
+
+    def workspace(self, ins: tuple[Shape, ...], out: Shape, a: AdaptiveAttrs) -> tuple[Extra, ...]:
+        return (Extra(math.prod(out), 8),)

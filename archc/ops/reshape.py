@@ -15,6 +15,11 @@ per sample.
 (left, right, top, bottom, front, back), so the last pair adds channels; a negative
 number crops. It becomes ``nn.ConstantPad3d(padding, value)``, which pads the last
 three dimensions of any tensor: on a batch of images those are exactly C, H and W.
+
+None of them counts in any convention (fvcore and ptflops have no hook for them; they
+do no arithmetic). ``flatten`` and ``identity`` return a view of their input (no new
+memory); ``pad`` makes a new tensor, and its backward keeps nothing. Each output
+position reads one input position, so the receptive field does not change.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ class Flatten(Op):
                              arg="end_dim")
         out = (*full[:start], math.prod(full[start : end + 1]), *full[end + 1 :])
         return out[1:]
+
+    def aliases_input(self, a: FlattenAttrs, training: bool) -> bool:
+        return True  # a view: the inputs it sees are contiguous
 
     def dim_rules(self, in_ranks: tuple[int, ...], rank: int, a: FlattenAttrs) -> list[list[tuple[Any, ...]]]:
         n = in_ranks[0]
@@ -105,3 +113,6 @@ class Identity(Op):
     name = "identity"
     family = "reshape"
     torch_class = "nn.Identity"
+
+    def aliases_input(self, a: Any, training: bool) -> bool:
+        return True
