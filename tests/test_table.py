@@ -36,16 +36,26 @@ def test_json_format_is_complete(cli) -> None:
     assert doc["input"] == [3, 224, 224] and doc["output"] == [1000]
     assert [h["name"] for h in doc["heads"]] == ["aux2", "aux1"]
     row = next(r for r in doc["rows"] if r["path"] == "inception4a.branch2.1.conv")
+    macs = 96 * 208 * 9 * 14 * 14
+    # a bias-free conv: fvcore and ptflops count its MACs, FLOPs and `all` twice that
     assert row == {"path": "inception4a.branch2.1.conv", "depth": 4, "kind": "conv", "op": "conv 3×3",
-                   "output": [208, 14, 14], "params": 96 * 208 * 9, "macs": 96 * 208 * 9 * 14 * 14,
-                   "training_only": False, "container": False, "line": row["line"]}
+                   "output": [208, 14, 14], "params": 96 * 208 * 9, "macs": macs,
+                   "training_only": False, "container": False, "line": row["line"],
+                   "counts": {"macs": macs, "flops": 2 * macs, "fvcore": macs, "ptflops": macs, "all": 2 * macs},
+                   "output_bytes": 208 * 14 * 14 * 4, "rf": row["rf"], "stride": row["stride"]}
+    assert len(row["rf"]) == len(row["stride"]) == 2  # values: tests/analysis/test_receptive.py
+    assert doc["count"] == "macs" and doc["batch"] == 1 and doc["dtype"] == "fp32"
+    assert doc["totals"]["counts"]["macs"] == doc["totals"]["macs"]
+    assert set(doc["totals"]["memory"]) == {"batch", "dtype", "bytes_per_element", "inference_peak_bytes", "training"}
     assert any(r["training_only"] for r in doc["rows"] if r["path"].startswith("aux1"))
 
 
 def test_csv_and_markdown(cli) -> None:
     rows = list(csv.DictReader(io.StringIO(cli("table", "resnet50", "--format", "csv", "--depth", "1").out)))
     assert rows[0] == {"path": "conv1", "depth": "1", "kind": "conv", "op": "conv 7×7/2", "output": "64x112x112",
-                       "params": "9408", "macs": "118013952", "training_only": "0"}
+                       "params": "9408", "macs": "118013952", "training_only": "0", "flops": str(2 * 118013952),
+                       "fvcore": "118013952", "ptflops": "118013952", "all": str(2 * 118013952),
+                       "output_bytes": str(64 * 112 * 112 * 4), "rf": "7x7", "stride": "2x2"}
     md = cli("table", "resnet50", "--format", "markdown", "--depth", "1").out
     assert "| Module | Op | Output | Params | MACs |" in md and "| `fc` | linear | 1000 | 2,049,000 |" in md
 

@@ -1,16 +1,22 @@
-"""Parameters, buffers and MACs per node, rolled up per scope.
+"""Parameters, buffers, MACs and the other counting conventions per node, rolled up per scope.
 
 The figures come from each op's own rules (``Op.params``, ``Op.buffers``,
-``Op.macs``); this module only adds them up. Training-only heads (auxiliary
+``Op.macs`` and ``Op.costs`` for every convention of :data:`CONVENTIONS`); this
+module only adds them up. Training-only heads (auxiliary
 classifiers) are counted in parameters but not in inference MACs, because they
 do not run in eval mode: the same convention torchvision uses for GoogLeNet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..ir.graph import Graph, Path
+from ..ops.base import CONVENTIONS
+
+
+def _zero_costs() -> dict[str, int]:
+    return dict.fromkeys(CONVENTIONS, 0)
 
 
 @dataclass(slots=True)
@@ -18,11 +24,14 @@ class Counts:
     params: int = 0
     buffers: int = 0
     macs: int = 0
+    costs: dict[str, int] = field(default_factory=_zero_costs)  # per convention; costs["macs"] == macs
 
     def __iadd__(self, other: Counts) -> Counts:
         self.params += other.params
         self.buffers += other.buffers
         self.macs += other.macs
+        for key, value in other.costs.items():
+            self.costs[key] += value
         return self
 
 
@@ -35,6 +44,7 @@ class Totals:
     macs: int  # inference: training-only heads do not run
     macs_train: int  # with the heads
     bytes_per_param: int = 4
+    costs: dict[str, int] = field(default_factory=_zero_costs)  # inference, per convention
 
     @property
     def param_bytes(self) -> int:
@@ -48,7 +58,8 @@ def node_counts(graph: Graph) -> dict[str, Counts]:
             out[nid] = Counts()
             continue
         op, ins, a = node.op, node.in_shapes, node.attrs
-        out[nid] = Counts(op.params(ins, a), op.buffers(ins, a), op.macs(ins, node.shape, a))
+        costs = op.costs(ins, node.shape, a)
+        out[nid] = Counts(op.params(ins, a), op.buffers(ins, a), costs["macs"], costs)
     return out
 
 
@@ -57,7 +68,7 @@ def scope_counts(graph: Graph, per_node: dict[str, Counts]) -> dict[Path, Counts
     out: dict[Path, Counts] = {path: Counts() for path in graph.scopes}
     for nid, node in graph.nodes.items():
         c = per_node[nid]
-        if not (c.params or c.buffers or c.macs):
+        if not (c.params or c.buffers or any(c.costs.values())):
             continue
         path = node.scope
         for k in range(len(path) + 1):
@@ -69,6 +80,7 @@ def scope_counts(graph: Graph, per_node: dict[str, Counts]) -> dict[Path, Counts
 
 def totals(graph: Graph, per_node: dict[str, Counts]) -> Totals:
     params = heads_params = buffers = macs = macs_train = 0
+    costs = _zero_costs()
     for nid, node in graph.nodes.items():
         c = per_node[nid]
         params += c.params
@@ -78,4 +90,6 @@ def totals(graph: Graph, per_node: dict[str, Counts]) -> Totals:
             heads_params += c.params
         else:
             macs += c.macs
-    return Totals(params, params - heads_params, params, buffers, macs, macs_train)
+            for key, value in c.costs.items():
+                costs[key] += value
+    return Totals(params, params - heads_params, params, buffers, macs, macs_train, costs=costs)

@@ -1,15 +1,21 @@
 """The report behind ``archc table``: one row per module path, and the totals.
 
 Rows are in pre-order (a container before its contents) with their summed
-figures, so ``depth`` folding is just leaving out deeper rows.
+figures, so ``depth`` folding is just leaving out deeper rows. Each row carries its
+figure in every counting convention, its output's size per sample, and its
+receptive field and effective stride; memory for a batch and dtype comes from
+:meth:`Report.memory`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..ir.graph import Graph, Node, Scope, Shape, path_str
 from .counts import Counts, Totals, node_counts, scope_counts, totals
+from .memory import DTYPES, MemoryEstimate, MemoryPlan, estimate, plan
+from .receptive import Field, receptive_fields
 
 
 @dataclass(slots=True)
@@ -24,12 +30,25 @@ class Row:
     training_only: bool = False
     container: bool = False
     line: int = 0  # where it was written
+    costs: dict[str, int] = field(default_factory=dict)  # per counting convention
+    rf: tuple[int, ...] | None = None  # receptive field per spatial dimension of the input
+    stride: tuple[int, ...] | None = None  # effective stride (jump), likewise
 
-    def to_json(self) -> dict[str, object]:
+    @property
+    def numel(self) -> int:
+        """Elements of the output, per sample."""
+        return math.prod(self.shape) if self.shape is not None else 0
+
+    def output_bytes(self, batch: int = 1, dtype: str = "fp32") -> int:
+        return batch * self.numel * DTYPES[dtype]
+
+    def to_json(self, batch: int = 1, dtype: str = "fp32") -> dict[str, object]:
         return {"path": self.path, "depth": self.depth, "kind": self.kind, "op": self.label,
                 "output": list(self.shape) if self.shape is not None else None, "params": self.params,
                 "macs": self.macs, "training_only": self.training_only, "container": self.container,
-                "line": self.line}
+                "line": self.line, "counts": dict(self.costs), "output_bytes": self.output_bytes(batch, dtype),
+                "rf": list(self.rf) if self.rf is not None else None,
+                "stride": list(self.stride) if self.stride is not None else None}
 
 
 @dataclass
@@ -43,6 +62,14 @@ class Report:
     totals: Totals
     heads: list[tuple[str, Shape | None]] = field(default_factory=list)
     params: dict[str, object] = field(default_factory=dict)
+    memory_plan: MemoryPlan | None = None
+
+    def memory(self, batch: int = 1, dtype: str = "fp32", optimizer: str = "adam") -> MemoryEstimate | None:
+        """Inference peak and training estimate for a batch size, dtype (``fp32``, ``fp16``,
+        ``bf16``) and optimizer (``sgd``, ``momentum``, ``adam``); None if a shape is unknown."""
+        t = self.totals
+        return estimate(self.memory_plan, params=t.params, buffers=t.buffers, trainable=t.trainable, batch=batch,
+                        dtype=dtype, optimizer=optimizer)
 
     def folded(self, depth: int | None) -> list[Row]:
         if depth is None:
@@ -65,23 +92,28 @@ def _container_kind(scope: Scope) -> str:
     return "block" if scope.kind == "block" else scope.kind
 
 
+def _field(fields: dict[str, Field | None], node_id: str | None) -> tuple[tuple[int, ...] | None, ...]:
+    f = fields.get(node_id) if node_id is not None else None
+    return (f.rf, f.jump) if f is not None else (None, None)
+
+
 def analyze_graph(graph: Graph) -> Report:
     per_node = node_counts(graph)
     per_scope = scope_counts(graph, per_node)
+    fields = receptive_fields(graph)
     rows: list[Row] = []
     for path, item in graph.modules():
         if isinstance(item, Node):
             c = per_node[item.id]
             rows.append(Row(path_str(path), len(path), item.op_name, item.label, item.shape, c.params, c.macs,
-                            item.training_only, False, item.span.line))
+                            item.training_only, False, item.span.line, c.costs, *_field(fields, item.id)))
         else:
             c = per_scope.get(path, Counts())
             out = graph.nodes[item.output].shape if item.output in graph.nodes else None
-            macs = c.macs
-            rows.append(Row(path_str(path), len(path), _container_kind(item), item.label, out, c.params, macs,
-                            item.training_only, True, item.span.line))
+            rows.append(Row(path_str(path), len(path), _container_kind(item), item.label, out, c.params, c.macs,
+                            item.training_only, True, item.span.line, c.costs, *_field(fields, item.output)))
     output = graph.nodes[graph.output].shape if graph.output in graph.nodes else None
     heads = [(h.name, graph.nodes[h.node].shape) for h in graph.heads]
     params = {k: getattr(v, "name", v) for k, v in graph.params.items()}
     return Report(graph.name, graph.doc, graph.file, graph.input_shape, output, rows, totals(graph, per_node), heads,
-                  params)
+                  params, plan(graph))

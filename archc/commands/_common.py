@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERNAL = 0, 2, 70
@@ -27,6 +27,41 @@ def setting_arg(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or not value.strip():
         raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
     return name.strip(), value.strip()
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def list_arg(choices: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
+    """A comma-separated list of some of ``choices`` (or ``all``), in the order given."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if parts == ["all"]:
+            return tuple(choices)
+        unknown = [p for p in parts if p not in choices]
+        if unknown or not parts:
+            raise argparse.ArgumentTypeError(f"unknown column(s) {', '.join(unknown) or text!r}; choose from "
+                                             f"{', '.join(choices)}, or all")
+        return tuple(dict.fromkeys(parts))
+
+    return parse
+
+
+def add_count_options(p: argparse.ArgumentParser) -> None:
+    """--count: the counting convention of the figures (docs/counting.md)."""
+    from ..ops.base import CONVENTIONS
+
+    p.add_argument("--count", choices=CONVENTIONS, default="macs",
+                   help="counting convention: macs (default; torchvision, FlopCounterMode / 2), flops (2 × MACs), "
+                        "fvcore, ptflops (those tools' totals), all (every arithmetic operation)")
 
 
 def add_spec_options(p: argparse.ArgumentParser) -> None:

@@ -1,29 +1,44 @@
-"""``archc table SPEC``: per-module output shape, parameters and MACs, with totals."""
+"""``archc table SPEC``: per-module output shape, parameters and MACs (or another counting
+convention), memory, receptive field and effective stride, with totals."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ._common import EXIT_OK, add_spec_options, overrides
+from ._common import EXIT_OK, add_count_options, add_spec_options, list_arg, overrides, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..analysis.table import FORMATS
+    from ..analysis.memory import DTYPES, OPTIMIZERS
+    from ..analysis.table import COLUMNS, DEFAULT_COLUMNS, FORMATS
 
     p = sub.add_parser("table", help="per-module output shape, parameters and MACs, with totals",
-                       description="Print one row per module path: op, output shape, parameters, MACs; then totals.")
+                       description="Print one row per module path: op, output shape, parameters, MACs (or another "
+                                   "counting convention), and on request output memory, receptive field and effective "
+                                   "stride; then totals, with the inference peak and a training estimate of memory.")
     p.add_argument("spec", metavar="SPEC", help="a spec file or a shipped spec name")
     p.add_argument("--depth", type=int, metavar="N", help="fold scopes deeper than N into one row with summed figures")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    add_count_options(p)
+    p.add_argument("--batch", type=positive_int, default=1, metavar="N",
+                   help="batch size of the memory figures (default: 1)")
+    p.add_argument("--dtype", choices=tuple(DTYPES), default="fp32",
+                   help="element type of activations, weights, gradients and optimizer state (default: fp32)")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
+                   help="optimizer of the training memory estimate (default: adam)")
+    p.add_argument("--columns", type=list_arg(COLUMNS), default=DEFAULT_COLUMNS, metavar="LIST",
+                   help=f"columns of the text, markdown and html tables, comma-separated from {', '.join(COLUMNS)}, "
+                        f"or all (default: {','.join(DEFAULT_COLUMNS)}); csv and json have every column")
     add_spec_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.table import render
+    from ..analysis.table import View, render
     from ..api import analyze
 
     report = analyze(args.spec, input=args.input, **overrides(args))
-    sys.stdout.write(render(report, args.format, args.depth))
+    view = View(count=args.count, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer, columns=args.columns)
+    sys.stdout.write(render(report, args.format, args.depth, view))
     return EXIT_OK

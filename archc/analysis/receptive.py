@@ -1,0 +1,72 @@
+"""Receptive field and effective stride of every node, per spatial dimension of the input.
+
+The receptive field (RF) of a tensor is the extent of input pixels one of its positions
+can see; its effective stride ("jump") is how far apart in the input two neighbouring
+positions' fields start. With each op's window (``Op.window``: kernel extent k with the
+dilation folded in, and stride s), the standard recurrences are (Araujo, Norris and
+Sim, "Computing Receptive Fields of Convolutional Neural Networks", Distill, 2019)::
+
+    rf_out   = rf_in + (k - 1) · jump_in        k = dilation · (kernel - 1) + 1
+    jump_out = jump_in · s
+
+starting from rf = jump = 1 at the input. Where paths merge (a residual add, an
+Inception concat) the figures are the maximum over the inputs, per dimension. Position-
+wise ops (norms, activations, dropout, merges) change nothing.
+
+Decisions, documented in docs/counting.md:
+
+- adaptive pooling acts as a pool whose kernel is its largest window and whose stride is
+  the largest step between window starts (the input size for a 1×1 output), so a global
+  pool's field covers the whole map it pools;
+- a dense layer on features (``linear`` after ``flatten``) sees every position of the
+  map the features came from, as a global pool would; the figures then stay fixed;
+- the figures are not clipped to the input: a field larger than the image (ResNet-50's
+  last stage) means a position sees all of it, padding included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir.graph import Graph
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    rf: tuple[int, ...]  # per spatial dimension of the network's input
+    jump: tuple[int, ...]
+    sizes: tuple[int, ...]  # the spatial sizes of the map (the last one, once flattened)
+
+
+def receptive_fields(graph: Graph) -> dict[str, Field | None]:
+    """Node id -> its output's field, or None (unknown shapes, or an input without spatial dimensions)."""
+    dims = len(graph.input_shape) - 1
+    out: dict[str, Field | None] = {nid: None for nid in graph.nodes}
+    if dims < 1:
+        return out
+    out[graph.input] = Field((1,) * dims, (1,) * dims, tuple(graph.input_shape[1:]))
+    for node in graph.nodes.values():
+        if node.op is None or node.shape is None or node.in_shapes is None:
+            continue
+        ins = [out.get(src) for src in node.inputs]
+        if not ins or any(f is None for f in ins):
+            continue
+        fields = [f for f in ins if f is not None]
+        rf = tuple(max(f.rf[d] for f in fields) for d in range(dims))
+        jump = tuple(max(f.jump[d] for f in fields) for d in range(dims))
+        sizes = fields[0].sizes
+        window = node.op.window(node.in_shapes, node.shape, node.attrs)
+        spatial = len(node.in_shapes[0]) - 1 == dims
+        if window is not None and (not window or not spatial or len(window) != dims):
+            # every output reads the whole map: a global window over its sizes, after which
+            # the map is one position (so a second dense layer adds nothing)
+            rf = tuple(r + (n - 1) * j for r, j, n in zip(rf, jump, sizes))
+            jump = tuple(j * n for j, n in zip(jump, sizes))
+            sizes = (1,) * dims
+        elif window is not None:
+            rf = tuple(r + (k - 1) * j for r, j, (k, _) in zip(rf, jump, window))
+            jump = tuple(j * s for j, (_, s) in zip(jump, window))
+        if len(node.shape) - 1 == dims:
+            sizes = tuple(node.shape[1:])
+        out[node.id] = Field(rf, jump, sizes)
+    return out

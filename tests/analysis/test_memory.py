@@ -1,0 +1,107 @@
+"""Memory figures against torch, measured on the modules archc builds.
+
+- Inference peak: torch's own allocations during ``model.eval()`` under ``torch.no_grad()``,
+  followed storage by storage with a dispatch mode (tests/measure.py), plus the input
+  batch, which the caller holds: must equal ``Report.memory(batch).inference_peak``.
+- Saved activations: the distinct storages ``saved_tensors_hooks`` sees in a training-mode
+  forward pass: must equal ``Report.memory(batch).saved_activations``.
+
+Both run on every shipped torchvision-layout spec (at 112×112, to keep them quick; the
+rules do not depend on the size) and on a small spec that exercises every liveness rule
+and every op's memory rule in a network.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import archc
+from archc.analysis.memory import DTYPES, OPTIMIZERS
+
+from ..measure import inference_peak, saved_bytes
+from .conftest import torchvision_specs
+
+BATCH = 2
+
+# Residual blocks with and without projection, parallel branches merged by concat and by a
+# three-way add, `from:` merges of earlier points, a training-only head reading a middle
+# tensor, and ops whose memory is unusual: in-place silu and leaky_relu, relu6 that cannot
+# be in place, lrn, an even 'same' convolution, reflection padding, dropout, softmax.
+SPEC = """
+archc: 1
+name: memory_rules
+input: [3, 20, 20]
+blocks:
+  Res:
+    params: {c: int, stride: 1}
+    residual:
+      body: [c1: conv(c, 3, stride=stride, padding=1, bias=false), b1: bn(), relu, c2: conv(c, 3, padding=1),
+             b2: bn()]
+      shortcut: {downsample: [conv(c, 1, stride=stride, bias=false), bn()]}
+      then: leaky_relu
+layers:
+  - stem: conv(8, 3, padding=1)
+  - act: silu
+  - enc1: Res(8)
+  - lrn: lrn(3)
+  - enc2: Res(16, stride=2)
+  - post: relu  # enc2 is read again by 'up': not in place
+  - cat: {parallel: {a: conv(8, 1), b: [maxpool(3, stride=1, padding=1), relu6, conv(8, 2, padding='same')]}}
+  - sum:
+      parallel: {a: conv(16, 1), b: conv(16, 3, padding=1, padding_mode='reflect'), c: avgpool(3, stride=1, padding=1)}
+      merge: add
+  - early: {from: enc1, training_only: true, layers: [adaptive_avgpool(1), flatten, linear(4)]}
+  - up: {from: [sum, enc2], merge: concat, layers: [conv(8, 1), tanh]}
+  - pool: adaptive_maxpool(2)
+  - flatten
+  - dropout: dropout(0.3)
+  - fc: linear(6)
+  - softmax
+"""
+
+
+def _spec(tmp_path) -> str:
+    path = tmp_path / "memory_rules.yaml"
+    path.write_text(SPEC, encoding="utf-8")
+    return str(path)
+
+
+def _check(spec: str, *, input: tuple[int, ...] | None = None) -> None:
+    report = archc.analyze(spec, input=input)
+    x = torch.randn(BATCH, *report.input_shape)
+    torch.manual_seed(0)
+    model = archc.build(spec, input=input)
+    memory = report.memory(BATCH)
+    assert memory is not None
+    assert memory.inference_peak == inference_peak(model, [x]) + x.numel() * 4, "inference peak"
+    assert memory.saved_activations == saved_bytes(model, [x]), "saved activations"
+
+
+def test_every_liveness_rule_on_a_small_spec(tmp_path) -> None:
+    _check(_spec(tmp_path))
+
+
+@pytest.mark.parametrize("name", torchvision_specs())
+def test_shipped_specs(name: str) -> None:
+    _check(name, input=(3, 112, 112))
+
+
+def test_scaling_with_batch_and_dtype() -> None:
+    report = archc.analyze("resnet50")
+    one, many = report.memory(1), report.memory(64, "fp16", "momentum")
+    assert many.inference_peak == one.inference_peak * 64 // 2
+    t = report.totals
+    assert many.weights == (t.params + t.buffers) * 2 and many.gradients == t.trainable * 2
+    assert many.optimizer_state == OPTIMIZERS["momentum"] * t.trainable * DTYPES["fp16"]
+    assert many.training_total == many.weights + many.gradients + many.optimizer_state + many.saved_activations
+    assert report.memory(1, optimizer="sgd").optimizer_state == 0
+
+
+def test_cuda_benchmark_logic_on_cpu(capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/memory_vs_cuda.py --dry-run: the whole comparison, measured on CPU."""
+    from benchmarks import memory_vs_cuda
+
+    assert memory_vs_cuda.main(["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "archc inference peak" in out and "torch / archc = 1.000 (within 10%)" in out
