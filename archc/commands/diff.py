@@ -1,0 +1,46 @@
+"""``archc diff A B``: two specs (or one spec with two settings) side by side, per module path."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import EXIT_OK, add_count_options, overrides, setting_arg, shape_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..analysis.table import FORMATS
+
+    p = sub.add_parser("diff", help="compare two specs per module path: parameters, MACs, output shapes",
+                       description="Compare A and B row by row, matching rows by module path: op, output shape, "
+                                   "parameters and MACs (or another counting convention) of each side, with deltas; "
+                                   "then the totals. Exits 0 whether or not they differ.")
+    p.add_argument("a", metavar="A", help="a spec file or a shipped spec name")
+    p.add_argument("b", metavar="B", help="a spec file or a shipped spec name (may be A again, with --set-b)")
+    p.add_argument("--depth", type=int, metavar="N", help="fold scopes deeper than N into one row with summed figures")
+    p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    add_count_options(p)
+    p.add_argument("--only-changed", action="store_true", help="leave out rows that are the same on both sides")
+    p.add_argument("--set", action="append", type=setting_arg, metavar="NAME=VALUE",
+                   help="override a spec parameter on both sides (repeatable)")
+    p.add_argument("--input", type=shape_arg, metavar="CxHxW", help="override the input shape on both sides")
+    for side in ("a", "b"):
+        p.add_argument(f"--set-{side}", action="append", type=setting_arg, metavar="NAME=VALUE",
+                       help=f"override a spec parameter of {side.upper()} only (repeatable; wins over --set)")
+        p.add_argument(f"--input-{side}", type=shape_arg, metavar="CxHxW",
+                       help=f"override the input shape of {side.upper()} only (wins over --input)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis.diff import diff_reports, render
+    from ..api import analyze
+
+    reports = []
+    for side in ("a", "b"):
+        settings = argparse.Namespace(set=(args.set or []) + (getattr(args, f"set_{side}") or []))
+        shape = getattr(args, f"input_{side}") or args.input
+        reports.append(analyze(getattr(args, side), input=shape, **overrides(settings)))
+    diff = diff_reports(reports[0], reports[1], args.count)
+    sys.stdout.write(render(diff, args.format, args.depth, args.only_changed))
+    return EXIT_OK
