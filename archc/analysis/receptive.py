@@ -51,19 +51,29 @@ def receptive_fields(graph: Graph) -> dict[str, Field | None]:
         ins = [out.get(src) for src in node.inputs]
         if not ins or any(f is None for f in ins):
             continue
-        fields = [f for f in ins if f is not None]
-        rf = tuple(max(f.rf[d] for f in fields) for d in range(dims))
-        jump = tuple(max(f.jump[d] for f in fields) for d in range(dims))
-        sizes = fields[0].sizes
+        first = ins[0]
+        assert first is not None
+        rf, jump, sizes = first.rf, first.jump, first.sizes
+        if len(ins) > 1:  # merging paths: the largest, per dimension
+            rf = tuple(max(f.rf[d] for f in ins if f is not None) for d in range(dims))
+            jump = tuple(max(f.jump[d] for f in ins if f is not None) for d in range(dims))
         window = node.op.window(node.in_shapes, node.shape, node.attrs)
+        if window is None:  # position-wise: the same field (on a map of perhaps another size: pad)
+            if len(node.shape) - 1 == dims and node.shape[1:] != sizes:
+                sizes = tuple(node.shape[1:])
+            elif len(ins) == 1:
+                out[node.id] = first
+                continue
+            out[node.id] = Field(rf, jump, sizes)
+            continue
         spatial = len(node.in_shapes[0]) - 1 == dims
-        if window is not None and (not window or not spatial or len(window) != dims):
+        if not window or not spatial or len(window) != dims:
             # every output reads the whole map: a global window over its sizes, after which
             # the map is one position (so a second dense layer adds nothing)
             rf = tuple(r + (n - 1) * j for r, j, n in zip(rf, jump, sizes))
             jump = tuple(j * n for j, n in zip(jump, sizes))
             sizes = (1,) * dims
-        elif window is not None:
+        else:
             rf = tuple(r + (k - 1) * j for r, j, (k, _) in zip(rf, jump, window))
             jump = tuple(j * s for j, (_, s) in zip(jump, window))
         if len(node.shape) - 1 == dims:

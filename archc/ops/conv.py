@@ -25,6 +25,7 @@ in inference that copy is a temporary.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any, Literal, Union
 
 from pydantic import Field
@@ -56,6 +57,12 @@ def _tuple(value: Any, n: int, name: str, minimum: int) -> tuple[int, ...]:
     return vals
 
 
+@lru_cache(maxsize=1024)
+def _geometry(n: int, kernel: Any, stride: Any, dilation: Any) -> tuple[tuple[int, ...], ...]:
+    """Kernel, stride and dilation as n-tuples, checked (every count asks; networks repeat them)."""
+    return _tuple(kernel, n, "kernel", 1), _tuple(stride, n, "stride", 1), _tuple(dilation, n, "dilation", 1)
+
+
 class _ConvNd(Op):
     family = "conv"
     Attrs = ConvAttrs
@@ -68,9 +75,7 @@ class _ConvNd(Op):
         return True
 
     def geometry(self, a: ConvAttrs) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        n = self.spatial
-        return (_tuple(a.kernel, n, "kernel", 1), _tuple(a.stride, n, "stride", 1),
-                _tuple(a.dilation, n, "dilation", 1))
+        return _geometry(self.spatial, a.kernel, a.stride, a.dilation)
 
     def infer(self, ins: tuple[Shape, ...], a: ConvAttrs) -> Shape:
         self.check_rank(ins)
@@ -122,6 +127,8 @@ class _ConvNd(Op):
 
     def _padded_copy(self, ins: tuple[Shape, ...], a: ConvAttrs) -> int:
         """Elements of the padded input copy torch makes before convolving, or 0."""
+        if a.padding_mode == "zeros" and a.padding != "same":
+            return 0
         c, *sizes = ins[0]
         kernel, _, dilation = self.geometry(a)
         spans = [d * (k - 1) for k, d in zip(kernel, dilation)]

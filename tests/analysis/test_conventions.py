@@ -17,6 +17,8 @@ import archc
 from ..measure import fvcore_total, ptflops_total
 from .conftest import torchvision_specs
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.mark.parametrize("name", torchvision_specs())
 def test_totals_equal_the_tools(name: str) -> None:

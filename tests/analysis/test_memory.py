@@ -6,7 +6,7 @@
 - Saved activations: the distinct storages ``saved_tensors_hooks`` sees in a training-mode
   forward pass: must equal ``Report.memory(batch).saved_activations``.
 
-Both run on every shipped torchvision-layout spec (at 112×112, to keep them quick; the
+Both run on every shipped torchvision-layout spec (at 64×64, to keep them quick; the
 rules do not depend on the size) and on a small spec that exercises every liveness rule
 and every op's memory rule in a network.
 """
@@ -21,6 +21,8 @@ from archc.analysis.memory import DTYPES, OPTIMIZERS
 
 from ..measure import inference_peak, saved_bytes
 from .conftest import torchvision_specs
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 BATCH = 2
 
@@ -84,7 +86,7 @@ def test_every_liveness_rule_on_a_small_spec(tmp_path) -> None:
 
 @pytest.mark.parametrize("name", torchvision_specs())
 def test_shipped_specs(name: str) -> None:
-    _check(name, input=(3, 112, 112))
+    _check(name, input=(3, 64, 64))
 
 
 def test_scaling_with_batch_and_dtype() -> None:
