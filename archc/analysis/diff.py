@@ -1,17 +1,25 @@
 """``archc diff A B``: two reports side by side, row by row, matched by module path.
 
 Rows are matched by module path (and, for a module used several times, such as
-ResNet's shared ``relu``, by the order of its uses). The merged order is A's, with
-each row only B has placed right after the row that precedes it in B, so a block that
-gains a layer shows it in place. Each pair is ``same``, ``changed`` (op, output shape,
-parameters or the count differ), ``removed`` (only in A) or ``added`` (only in B).
+ResNet's shared ``relu``, by the order of its uses). Numbered children of a container
+(an ``nn.Sequential``'s ``0``, ``1``, …) are matched by what they are instead, where the
+two sides' sequences differ: inserting a batch norm after every convolution of VGG's
+flat ``features`` renumbers every later layer, so the two lists of ops are aligned
+(longest matching runs, as ``difflib`` does) and ``features.2`` of A pairs with
+``features.3`` of B; runs that differ but have the same length pair in order. The
+merged order is A's, with each row only B has placed right after the row that precedes
+it in B, so a block that gains a layer shows it in place. Each pair is ``same``,
+``changed`` (op, output shape, parameters or the count differ), ``removed`` (only in
+A) or ``added`` (only in B).
 
 The JSON form is stable for scripts (docs/cli.md): keys are only ever added.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from ..ops.base import fmt_shape
 from .report import Report, Row
@@ -22,11 +30,18 @@ Key = tuple[str, int]  # (module path, which use of it)
 
 @dataclass(frozen=True)
 class DiffRow:
-    path: str
+    path: str  # A's path, or B's for a row only B has
     depth: int
     a: Row | None
     b: Row | None
     count: str
+
+    @property
+    def shown_path(self) -> str:
+        """The path, or ``a → b`` where aligned numbered layers have different numbers."""
+        if self.a is not None and self.b is not None and self.a.path != self.b.path:
+            return f"{self.a.path} → {self.b.path}"
+        return self.path
 
     @property
     def status(self) -> str:
@@ -75,25 +90,78 @@ def _keyed(rows: list[Row]) -> list[tuple[Key, Row]]:
     return out
 
 
+def _children(rows: list[Row]) -> dict[str, list[Row]]:
+    """Parent path -> its direct children (first use of each), in order."""
+    out: dict[str, list[Row]] = defaultdict(list)
+    seen: set[str] = set()
+    for row in rows:
+        if row.path not in seen:
+            seen.add(row.path)
+            out[row.path.rpartition(".")[0]].append(row)
+    return out
+
+
+def _rename(path: str, renames: dict[str, str | None]) -> str | None:
+    """B's path for A's ``path``: its longest renamed prefix replaced (None: B has no partner)."""
+    parts = path.split(".")
+    for n in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:n])
+        if prefix in renames:
+            target = renames[prefix]
+            return None if target is None else ".".join([target, *parts[n:]])
+    return path
+
+
+def _renames(rows_a: list[Row], rows_b: list[Row]) -> dict[str, str | None]:
+    """A path -> B path for numbered children aligned by content (None: no partner in B)."""
+    kids_a, kids_b = _children(rows_a), _children(rows_b)
+    renames: dict[str, str | None] = {}
+    for parent in sorted(kids_a, key=lambda p: (p.count("."), p) if p else (-1, "")):
+        target = _rename(parent, renames) if parent else ""
+        if target is None or target not in kids_b:
+            continue
+        ca, cb = kids_a[parent], kids_b[target]
+        numbered = all(r.path.rpartition(".")[2].isdigit() for r in ca + cb)
+        la, lb = [(r.kind, r.label) for r in ca], [(r.kind, r.label) for r in cb]
+        if not numbered or la == lb:
+            continue
+        paired: dict[str, str | None] = {r.path: None for r in ca}
+        for tag, i1, i2, j1, j2 in SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
+            if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+                for i, j in zip(range(i1, i2), range(j1, j2)):
+                    paired[ca[i].path] = cb[j].path
+        renames.update(paired)
+    return renames
+
+
 def diff_reports(a: Report, b: Report, count: str = "macs") -> Diff:
-    """Pair the rows of ``a`` and ``b`` by module path."""
+    """Pair the rows of ``a`` and ``b`` by module path (numbered layers by content)."""
     rows_a, rows_b = _keyed(a.rows), _keyed(b.rows)
     by_b = dict(rows_b)
-    position = {k: float(i) for i, (k, _) in enumerate(rows_a)}
+    renames = _renames(a.rows, b.rows)
+    partner: dict[Key, Key] = {}  # B key -> A key
+    for (path, use), _ in rows_a:
+        target = _rename(path, renames)
+        if target is not None and (target, use) in by_b:
+            partner[(target, use)] = (path, use)
+    # A's order; each B-only row just after the row before it in B (and after rows inserted there before it)
+    position: dict[tuple[str, Key], float] = {("a", k): float(i) for i, (k, _) in enumerate(rows_a)}
     anchor = -1.0
     for k, _ in rows_b:
-        if k in position:
-            anchor = position[k]
-        else:  # just after the row before it in B, and after rows inserted there before it
+        if k in partner:
+            anchor = position[("a", partner[k])]
+        else:
             anchor += 1e-6
-            position[k] = anchor
-    merged = sorted(position, key=position.__getitem__)
+            position[("b", k)] = anchor
     by_a = dict(rows_a)
+    pair_of = {v: k for k, v in partner.items()}  # A key -> B key
     out = []
-    for k in merged:
-        ra, rb = by_a.get(k), by_b.get(k)
-        depth = (ra or rb).depth  # type: ignore[union-attr]
-        out.append(DiffRow(k[0], depth, ra, rb, count))
+    for side, k in sorted(position, key=position.__getitem__):
+        ra = by_a.get(k) if side == "a" else None
+        rb = by_b.get(pair_of[k]) if side == "a" and k in pair_of else (by_b[k] if side == "b" else None)
+        first = ra or rb
+        assert first is not None
+        out.append(DiffRow(k[0], first.depth, ra, rb, count))
     return Diff(a, b, out, count)
 
 
@@ -165,7 +233,7 @@ def _title(diff: Diff) -> str:
 def _text(diff: Diff, rows: list[DiffRow]) -> str:
     table = [("", "Module", *_headings(diff))]
     for r in rows:
-        table.append((_MARK[r.status], "  " * (r.depth - 1) + r.path, *_cells(r)))
+        table.append((_MARK[r.status], "  " * (r.depth - 1) + r.shown_path, *_cells(r)))
     widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
     lines = [_title(diff), rule]
@@ -194,7 +262,7 @@ def _markdown(diff: Diff, rows: list[DiffRow]) -> str:
              "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         indent = "&nbsp;&nbsp;" * (r.depth - 1)
-        lines.append(f"| {_MARK[r.status].strip()} | {indent}`{esc(r.path)}` | "
+        lines.append(f"| {_MARK[r.status].strip()} | {indent}`{esc(r.shown_path)}` | "
                      + " | ".join(esc(c) for c in _cells(r)) + " |")
     lines.append("")
     for name, a, b in _totals(diff):
@@ -224,7 +292,8 @@ def _json(diff: Diff, rows: list[DiffRow]) -> str:
         "a": _summary(diff.a),
         "b": _summary(diff.b),
         "count": diff.count,
-        "rows": [{"path": r.path, "depth": r.depth, "status": r.status, "a": _side(r.a, diff.count),
+        "rows": [{"path": r.path, "path_a": r.a.path if r.a else None, "path_b": r.b.path if r.b else None,
+                  "depth": r.depth, "status": r.status, "a": _side(r.a, diff.count),
                   "b": _side(r.b, diff.count), "delta": {"params": r.delta_params, "count": r.delta_count}}
                  for r in rows],
         "totals": {key: {"a": a, "b": b, "delta": b - a}
@@ -239,16 +308,17 @@ def _csv(diff: Diff, rows: list[DiffRow]) -> str:
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["path", "depth", "status", "op_a", "op_b", "output_a", "output_b", "params_a", "params_b",
-                     "delta_params", "count_a", "count_b", "delta_count"])
+    writer.writerow(["path", "path_b", "depth", "status", "op_a", "op_b", "output_a", "output_b", "params_a",
+                     "params_b", "delta_params", "count_a", "count_b", "delta_count"])
 
     def shape(row: Row | None) -> str:
         return "x".join(map(str, row.shape)) if row is not None and row.shape else ""
 
     for r in rows:
-        writer.writerow([r.path, r.depth, r.status, r.a.label if r.a else "", r.b.label if r.b else "", shape(r.a),
-                         shape(r.b), r.params(r.a) if r.a else "", r.params(r.b) if r.b else "", r.delta_params,
-                         r.counted(r.a) if r.a else "", r.counted(r.b) if r.b else "", r.delta_count])
+        writer.writerow([r.path, r.b.path if r.b else "", r.depth, r.status, r.a.label if r.a else "",
+                         r.b.label if r.b else "", shape(r.a), shape(r.b), r.params(r.a) if r.a else "",
+                         r.params(r.b) if r.b else "", r.delta_params, r.counted(r.a) if r.a else "",
+                         r.counted(r.b) if r.b else "", r.delta_count])
     return buf.getvalue()
 
 
@@ -271,7 +341,7 @@ def _html(diff: Diff, rows: list[DiffRow]) -> str:
         style = f' style="{_COLOURS[r.status]}"' if _COLOURS[r.status] else ""
         cells = "".join(f"<td{_NUM if i >= 2 else ''}>{e(c)}</td>" for i, c in enumerate(_cells(r)))
         lines.append(f'<tr{style} title="{r.status}"><td style="padding-left:{1.5 * (r.depth - 1) + 0.5:g}em">'
-                     f"<code>{e(r.path)}</code></td>{cells}</tr>")
+                     f"<code>{e(r.shown_path)}</code></td>{cells}</tr>")
     lines += ["</tbody>", "</table>", "<ul>"]
     for name, a, b in _totals(diff):
         lines.append(f"<li>{e(name)}: A {_n(a)}, B {_n(b)}, Δ {_delta(b - a)} ({_ratio(a, b)})</li>")

@@ -85,3 +85,18 @@ def test_shipped_pairs(cli, reference, a: str, b: str) -> None:
     assert doc["totals"]["params"]["b"] == reference[b]["num_params"]
     assert doc["totals"]["count"]["delta"] == reference[b]["macs"] - reference[a]["macs"]
     assert any(r["status"] != "same" for r in doc["rows"])
+    if b == "vgg16_bn":  # 13 batch norms inserted, nothing else changes
+        assert sorted({r["status"] for r in doc["rows"] if r["depth"] == 2}) == ["added", "same"]
+
+
+def test_numbered_layers_are_aligned_by_content(cli, spec_file) -> None:
+    """Inserting batch norms renumbers an nn.Sequential: layers pair by what they are."""
+    head = "archc: 1\nname: n\ninput: [3, 16, 16]\n"
+    a = spec_file(head + "layers: [conv(4, 3), relu, conv(4, 3), relu, maxpool(2)]\n", "a.yaml")
+    b = spec_file(head + "layers: [conv(4, 3), bn(), relu, conv(4, 3), bn(), relu, maxpool(2)]\n", "b.yaml")
+    doc = json.loads(cli("diff", a, b, "--format", "json").out)
+    pairs = [(r["path_a"], r["path_b"], r["status"]) for r in doc["rows"]]
+    assert pairs == [("0", "0", "same"), (None, "1", "added"), ("1", "2", "same"), ("2", "3", "same"),
+                     (None, "4", "added"), ("3", "5", "same"), ("4", "6", "same")]
+    assert doc["totals"]["params"]["delta"] == 2 * (2 * 4)
+    assert "1 → 2" in cli("diff", a, b).out
