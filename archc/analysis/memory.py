@@ -56,31 +56,33 @@ def extra_bytes(extras: tuple[Extra, ...] | list[Extra], batch: int, itemsize: i
     return sum(e.elements * (batch if e.per_sample else 1) * (e.itemsize or itemsize) for e in extras)
 
 
-@dataclass(frozen=True, slots=True)
-class _Step:
-    alloc: int  # elements per sample of a new output (0 for a view or an in-place op)
-    workspace: tuple[Extra, ...]
-    frees: int  # elements per sample freed after the step
+# One step of an inference pass: (elements per sample of a new output, 0 for a view or an
+# in-place op; the op's temporaries; elements per sample freed after it). Plain tuples: a
+# big network has thousands, and this runs on `archc table`'s cold path.
+_Step = tuple[int, tuple[Extra, ...], int]
 
 
-@dataclass
 class MemoryPlan:
     """What one analysis knows about memory, per sample: call :meth:`inference_peak` and
     :meth:`saved_activations` with a batch and an element size."""
 
-    input_elements: int
-    steps: list[_Step]
-    saved_elements: int  # activation-dtype elements per sample autograd keeps
-    saved_extras: tuple[Extra, ...]  # masks, indices, statistics
+    __slots__ = ("input_elements", "saved_elements", "saved_extras", "steps")
+
+    def __init__(self, input_elements: int, steps: list[_Step], saved_elements: int,
+                 saved_extras: tuple[Extra, ...]):
+        self.input_elements = input_elements
+        self.steps = steps
+        self.saved_elements = saved_elements  # activation-dtype elements per sample autograd keeps
+        self.saved_extras = saved_extras  # masks, indices, statistics
 
     def inference_peak(self, batch: int = 1, itemsize: int = 4) -> int:
         """Peak bytes of live tensors during an inference pass (input included, weights excluded)."""
         live = self.input_elements * batch * itemsize
         peak = live
-        for step in self.steps:
-            live += step.alloc * batch * itemsize
-            peak = max(peak, live + extra_bytes(step.workspace, batch, itemsize))
-            live -= step.frees * batch * itemsize
+        for alloc, workspace, frees in self.steps:
+            live += alloc * batch * itemsize
+            peak = max(peak, live + extra_bytes(workspace, batch, itemsize) if workspace else live)
+            live -= frees * batch * itemsize
         return peak
 
     def saved_activations(self, batch: int = 1, itemsize: int = 4) -> int:
@@ -216,8 +218,8 @@ def _inference_steps(graph: Graph, all_nodes: list[Node], inplace: set[str]) -> 
     for sid, i in last.items():
         if i < end:
             frees[i] += size[sid]
-    return [_Step(size[n.id] if storage[n.id] == n.id else 0,
-                  n.op.workspace(n.in_shapes, n.shape, n.attrs), frees[i])  # type: ignore[union-attr,arg-type]
+    return [(size[n.id] if storage[n.id] == n.id else 0,
+             n.op.workspace(n.in_shapes, n.shape, n.attrs), frees[i])  # type: ignore[union-attr,arg-type]
             for i, n in enumerate(run)]
 
 

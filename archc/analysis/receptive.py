@@ -26,16 +26,21 @@ Decisions, documented in docs/counting.md:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..ir.graph import Graph
 
 
-@dataclass(frozen=True, slots=True)
 class Field:
-    rf: tuple[int, ...]  # per spatial dimension of the network's input
-    jump: tuple[int, ...]
-    sizes: tuple[int, ...]  # the spatial sizes of the map (the last one, once flattened)
+    """One tensor's figures (a plain class: thousands are made on `archc table`'s cold path)."""
+
+    __slots__ = ("jump", "rf", "sizes")
+
+    def __init__(self, rf: tuple[int, ...], jump: tuple[int, ...], sizes: tuple[int, ...]):
+        self.rf = rf  # per spatial dimension of the network's input
+        self.jump = jump
+        self.sizes = sizes  # the spatial sizes of the map (the last one, once flattened)
+
+    def __repr__(self) -> str:
+        return f"Field(rf={self.rf}, jump={self.jump}, sizes={self.sizes})"
 
 
 def receptive_fields(graph: Graph) -> dict[str, Field | None]:
