@@ -69,6 +69,7 @@ CODES: dict[str, str] = {
     # E7xx: output files
     "E700": "cannot write output",
     "E710": "Graphviz is not installed",
+    "E720": "construct archc cannot emit as PyTorch yet",
     # E8xx: building and running modules
     "E800": "state_dict does not fit",
     "E801": "device not available",

@@ -167,3 +167,9 @@ def test_json_diagnostics(cli, spec_file) -> None:
     assert result.code == 2
     (diag,) = json.loads(result.err)
     assert diag["code"] == "E300" and diag["span"]["line"] == 5 and diag["hint"] == "did you mean 'maxpool'?"
+
+
+def test_parallel_add_mismatch_says_add(cli, spec_file) -> None:
+    path = spec_file(HEAD + "layers:\n  - p: {parallel: {a: conv(8, 1), b: conv(4, 1)}, merge: add}\n")
+    result = cli("validate", path)
+    assert result.code == 2 and "channel mismatch at the add of parallel branches: 8×32×32 vs 4×32×32" in result.err

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..ir.graph import Node, Scope
 from ..spec import model as m
 from ..spec.expr import BoolOp, Compare, Expr, Name
-from .symbolic import const, first_verified, render, total
+from .symbolic import const, first_verified, render, substitute, total, value_of
 from .values import Case, Unsupported, Val, body_items, entries_of
 
 if TYPE_CHECKING:
@@ -65,9 +65,16 @@ class ModuleBodies:
         else:
             out = builder.entries(tuple(body) if not isinstance(body, m.BodyFields) else entries_of(body.layers), x)
         lines = builder.finish()
-        self.init.lines.extend(lines[:-1])
-        self.init.add(f"super().__init__({lines[-1][len('nn.Sequential('):-1]})")
-        return out
+        if lines[-1].startswith("nn.Sequential("):
+            self.init.lines.extend(lines[:-1])
+            self.init.add(f"super().__init__({lines[-1][len('nn.Sequential('):-1]})")
+        else:  # named entries: `var = nn.Sequential(); var.add_module(...)` becomes self.add_module(...)
+            import re
+
+            var = re.compile(rf"\b{re.escape(lines[-1])}\b")
+            self.init.add("super().__init__()")
+            self.init.lines.extend(var.sub("self", line) for line in lines[1:-1])
+        return builder.outside(out, "self")
 
     def _find_references(self: ClassEmitter) -> None:
         """Named points that a later `from:` reads keep their own variable."""
@@ -141,14 +148,71 @@ class ModuleBodies:
             elif isinstance(value, m.Seq):
                 out = self._seq_attribute(item.name, value, x)
             else:
-                out = self._container(item.name, value, x)
+                found = self._container(item.name, value, x)
+                if found is None:
+                    self.want = None
+                    return x
+                out = found
             self.points[item.name] = out
+            if item.name in self.referenced:
+                # a later `from:` reads it: whatever variable holds it must stay untouched (a `from:`
+                # merge or reference does not write a new variable, so `want` may be unused)
+                self.want = None
+                if out.var is not None:
+                    self.protected.add(out.var)
             if isinstance(value, m.Container) and value.training_only:
                 return x
             return out
-        if item.when is not None or item.kind != "layers" or item.from_ or item.training_only:
-            raise Unsupported(f"an unnamed {item.kind} container in a module body")
-        return self._entries(entries_of(item.layers), x)
+        return self._unnamed_container(item, x)
+
+    def _unnamed_container(self: ClassEmitter, c: m.Container, x: Val) -> Val:
+        """An unnamed container in a module body splices its layers here (lowering has already
+        refused the kinds that would need a name: parallel, residual, heads)."""
+        if c.when is not None:
+            present = self._container_present(c)
+            if not any(present):
+                return x
+            if not all(present):
+                raise Unsupported("a conditional entry present in some instances only")
+        x_in = self._from(c, x)
+        if c.training_only or c.kind in ("parallel", "residual"):
+            raise Unsupported(f"an unnamed {c.kind} container in a module body")
+        if c.kind == "ref":
+            return x_in
+        if c.kind == "layers":
+            return self._entries(entries_of(c.layers), x_in)
+        return self._module_repeat(c, x_in)
+
+    def _module_repeat(self: ClassEmitter, b: m.BodyFields, x: Val) -> Val:
+        """A repeat spliced into a module body: its iterations written one after the other
+        (a module body names its layers, so there is no list to loop over)."""
+        assert b.repeat is not None
+        count = substitute(b.repeat.expr, self.subst) if self.subst else b.repeat.expr
+        counts = [value_of(count, case.env) for case in self.cases]
+        if len(set(map(repr, counts))) != 1 or not isinstance(counts[0], int):
+            raise Unsupported("a repeat in a module body whose count differs between instances")
+        keep_cases, keep_subst = self.cases, self.subst
+        try:
+            for i in range(counts[0]):
+                self.cases = [Case(c.owner, {**c.env, b.index: i}, c.site + (("iter", id(b), i),))
+                              for c in keep_cases]
+                self.subst = {**keep_subst, b.index: const(i)}
+                x = self._entries(entries_of(b.each), x)
+        finally:
+            self.cases, self.subst = keep_cases, keep_subst
+        return x
+
+    def _container_present(self: ClassEmitter, c: m.Container) -> list[bool]:
+        """In which cases a container made anything (`when:` decides)."""
+        if c.kind in ("parallel", "residual", "repeat"):
+            return self.present(c)
+        if c.kind == "layers":
+            first = entries_of(c.layers)[0] if isinstance(c.layers, m.Seq) else c.layers
+            if isinstance(c.layers, m.Seq):
+                return self.present(c.layers)
+            if isinstance(first, m.Call):
+                return self.present(first)
+        raise Unsupported("a condition on this kind of container")
 
     def _attr_name(self: ClassEmitter, call: m.Call) -> str:
         names = {(i.scope if isinstance(i, Node) else i.path)[-1] for i in self.items(call)}
@@ -180,13 +244,17 @@ class ModuleBodies:
         builder = SeqBuilder(self, name)
         out = builder.entries(seq.items, x)
         self._define(name, builder.finish())
-        return self._call_attr(name, x, out)
+        return self._call_attr(name, x, builder.outside(out, f"self.{name}"))
 
-    def _container(self: ClassEmitter, name: str, c: m.Container, x: Val) -> Val:
+    def _container(self: ClassEmitter, name: str, c: m.Container, x: Val) -> Val | None:
         from .sequential import SeqBuilder
 
         if c.when is not None:
-            raise Unsupported("conditional containers")
+            present = self._container_present(c)
+            if not any(present):
+                return None  # `when` is false everywhere: the entry does not exist
+            if not all(present):
+                raise Unsupported("a conditional container present in some instances only")
         x_in = self._from(c, x)
         kind = c.kind
         if kind == "ref":
@@ -197,14 +265,14 @@ class ModuleBodies:
             assert isinstance(c.layers, m.Seq)
             out = self._seq_attribute(name, c.layers, x_in)
         elif kind in ("parallel", "residual"):
-            source, out = self.module.anonymous(c, self.items(c), name, x_in, self)
+            source, out = self.module.anonymous(c, self.items(c), f"self.{name}", x_in, self)
             self.init.add(f"self.{name} = {source}")
             out = self._call_attr(name, x_in, out)
         else:  # a named repeat: an nn.Sequential built with a loop
             builder = SeqBuilder(self, name)
             out = builder.repeat(c, x_in)
             self._define(name, builder.finish())
-            out = self._call_attr(name, x_in, out)
+            out = self._call_attr(name, x_in, builder.outside(out, f"self.{name}"))
         if c.training_only:  # a side head: computed only in training, returned by the network
             _, _, call = self.fwd.lines.pop().partition(" = ")
             var = self.fwd_ns.claim(name)
@@ -223,7 +291,7 @@ class ModuleBodies:
             vals.append(val)
         if len(vals) == 1:
             return vals[0]
-        var = self.fwd_ns.claim("merged")
+        var = self.fwd_ns.claim(self.want or "merged")  # a named point's merge carries its name
         names = [v.var or "x" for v in vals]
         if (c.merge or "concat") == "concat":
             self.fwd.add(f"{var} = torch.cat([{', '.join(names)}], {c.dim})")
@@ -253,7 +321,7 @@ class ModuleBodies:
                 self._define(branch.name, [source])
             elif isinstance(value, m.Seq):
                 builder = SeqBuilder(self, branch.name)
-                out = builder.entries(value.items, x)
+                out = builder.outside(builder.entries(value.items, x), f"self.{branch.name}")
                 self._define(branch.name, builder.finish())
             else:
                 raise Unsupported("containers as branches")

@@ -28,7 +28,19 @@ from ..spec.loader import BlockRef
 from .bodies import ModuleBodies
 from .lookup import Lookup
 from .names import Namespace
-from .symbolic import Raw, Sym, const, first_verified, free_names, has_raw, render, substitute, total, value_of
+from .symbolic import (
+    Raw,
+    Sym,
+    const,
+    first_verified,
+    fold,
+    free_names,
+    has_raw,
+    render,
+    substitute,
+    total,
+    value_of,
+)
 from .values import (
     MISSING,
     AttrRef,
@@ -140,7 +152,7 @@ class ClassEmitter(ModuleBodies):
         """Source for a value: the expression if it renders here (a closed expression is written
         as its value), else the one literal every case shares."""
         if expr is not None:
-            expr = substitute(expr, self.subst) if self.subst else expr
+            expr = fold(substitute(expr, self.subst) if self.subst else expr)
             if not free_names(expr) and not has_raw(expr) and not isinstance(expr, Const):
                 values = [value_of(expr, c.env) for c in self.cases]
                 expr = None

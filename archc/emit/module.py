@@ -109,8 +109,10 @@ class ModuleEmitter:
             return []
         return [h.name for h in self.graph.heads]
 
-    def anonymous(self, container: m.Container, scopes: list[Scope], name: str, x: Any, parent: ClassEmitter
+    def anonymous(self, container: m.Container, scopes: list[Scope], runtime: str, x: Any, parent: ClassEmitter
                   ) -> tuple[str, Any]:
+        """The constructor of a named container's own class (parallel branches, a residual), and
+        its output. ``runtime`` is how built code refers to the constructed module."""
         codes = {self.class_code(container, s).name for s in scopes}
         if len(codes) != 1:
             raise Unsupported("anonymous containers differ between instances")
@@ -123,7 +125,7 @@ class ModuleEmitter:
         from .symbolic import Raw
 
         shape = self.lookup.shape(scopes[0]) or ()
-        cands = [[Raw(0, 0, f"self.{name}.out_channels")] if d == 0 and code.out_channels is not None else []
+        cands = [[Raw(0, 0, f"{runtime}.out_channels")] if d == 0 and code.out_channels is not None else []
                  for d in range(len(shape))]
         return f"{cls}({args})", Val(None, parent.dims_of(scopes, cands), [self.lookup.output(s) for s in scopes])
 

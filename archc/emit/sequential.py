@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..ir.graph import Node
 from ..spec import model as m
 from ..spec.expr import Name
-from .symbolic import Raw, const, render, substitute, value_of
+from .symbolic import Raw, const, free_names, render, substitute, value_of
 from .values import PENDING, Case, Unsupported, Val, entries_of
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ class SeqBuilder:
         self.c = owner
         self.name = name  # the attribute it becomes, for naming the list
         self.exprs: list[str] = []  # positional entries, while no statement is needed
+        self.names: list[str | None] = []  # the module name of each entry in exprs (None: positional)
         self.lines: list[str] = []
         self.var: str | None = None  # the list variable, once statements are needed
 
@@ -38,20 +39,37 @@ class SeqBuilder:
         return self.c.ns.claim(f"{self.name}_layers" if self.name else "layers")
 
     def _list(self) -> str:
+        if any(self.names):
+            raise Unsupported("named entries in an nn.Sequential built with a loop or condition")
         if self.var is None:
             self.var = self._list_name()
             self.lines.append(f"{self.var} = [{', '.join(self.exprs)}]" if self.exprs else f"{self.var} = []")
             self.exprs = []
         return self.var
 
-    def add(self, source: str, indent: str = "") -> None:
+    def add(self, source: str, indent: str = "", name: str | None = None) -> None:
         if self.var is None and not indent:
             self.exprs.append(source)
+            self.names.append(name)
         else:
+            if name is not None:
+                raise Unsupported("named entries in an nn.Sequential built with a loop or condition")
             self.lines.append(f"{indent}{self._list()}.append({source})")
+
+    def outside(self, val: Val, ref: str) -> Val:
+        """``val`` as code after the nn.Sequential is built reads it: a run-time reference to
+        its last module becomes ``ref[-1]`` (``self[-1]`` in a Sequential subclass)."""
+        dims = tuple(Raw(0, 0, d.code.replace(PENDING, ref)) if isinstance(d, Raw) else d for d in val.dims)
+        return Val(val.var, dims, val.ids)
 
     def finish(self) -> list[str]:
         """The statements building the contents; the last line is the nn.Sequential expression."""
+        if any(self.names):  # named entries: PyTorch's way is add_module, in order
+            var = self.c.ns.claim(self.name or "layers")
+            positions = [str(k) for k in range(len(self.exprs))]
+            return [f"{var} = nn.Sequential()",
+                    *(f"{var}.add_module({name or pos!r}, {e.replace(PENDING, var)})"
+                      for name, pos, e in zip(self.names, positions, self.exprs)), var]
         if self.var is None and not any(PENDING in e for e in self.exprs):
             return [f"nn.Sequential({', '.join(self.exprs)})"]
         if self.var is None:  # an entry reads the module before it: build a list after all
@@ -83,7 +101,21 @@ class SeqBuilder:
             self.add(source, indent)
             return out
         if isinstance(item, m.Named):
-            raise Unsupported("named entries in an nn.Sequential")
+            value = item.value
+            if isinstance(value, m.Container) and value.kind in ("parallel", "residual") and not (
+                    value.when or value.from_ or value.training_only):
+                return self._anonymous(value, x, indent, item.name)
+            if not isinstance(value, m.Call) or c.inline_refs(value) is not None:
+                raise Unsupported("a named container in an nn.Sequential")
+            if c.module.removed(c.present(value)):
+                return x
+            if self.var is not None or indent:
+                raise Unsupported("named entries in an nn.Sequential built with a loop or condition")
+            source, out = c.call_source(value, x, f"{PENDING}[-1]")
+            self.add(source, indent, item.name)
+            return out
+        if item.kind in ("parallel", "residual") and not (item.when or item.from_ or item.training_only):
+            return self._anonymous(item, x, indent, None)
         if item.when is not None:
             return self.when(item, x, indent)
         if item.kind == "repeat":
@@ -91,6 +123,16 @@ class SeqBuilder:
         if item.kind == "layers" and not item.from_ and not item.training_only:
             return self.entries(entries_of(item.layers), x, indent)
         raise Unsupported(f"{item.kind} inside an nn.Sequential")
+
+    def _anonymous(self, container: m.Container, x: Val, indent: str, name: str | None) -> Val:
+        """Parallel branches or a residual as an entry: its own class, constructed here."""
+        c = self.c
+        if name is not None and (self.var is not None or indent):
+            raise Unsupported("named entries in an nn.Sequential built with a loop or condition")
+        runtime = f"{self._list()}[-1]" if (self.var is not None or indent) else f"{PENDING}[-1]"
+        source, out = c.module.anonymous(container, c.items(container), runtime, x, c)
+        self.add(source, indent, name)
+        return out
 
     def when(self, item: m.Container, x: Val, indent: str) -> Val:
         """``if cond: layers.append(...)``: present in some instances only."""
@@ -130,7 +172,9 @@ class SeqBuilder:
         counts = [value_of(count_expr, case.env) for case in c.cases]
         if any(not isinstance(n, int) or isinstance(n, bool) for n in counts):
             raise Unsupported("repeat count")
-        if c.concrete or (len(set(counts)) == 1 and counts[0] <= 1):
+        # a count the spec writes as a number is unrolled; one that a parameter decides is a
+        # loop in a generic class (the class must work for every count its callers pass)
+        if c.concrete or not free_names(count_expr):
             return self._unrolled(b, x, counts, indent)
         return self._loop(b, x, counts, indent)
 

@@ -107,6 +107,33 @@ def substitute(expr: Expr, mapping: Mapping[str, Expr]) -> Expr:
     return sub(expr)
 
 
+def fold(expr: Expr) -> Expr:
+    """Constant parts evaluated: ``stride if 0 == 0 else 1`` is ``stride``, ``2 * 3 + c`` is ``6 + c``."""
+    if isinstance(expr, (Const, Name, Attr, Raw)):
+        return expr
+    if not free_names(expr) and not has_raw(expr):
+        value = value_of(expr, {})
+        if value is not UNKNOWN and (value is None or isinstance(value, (bool, int, float, str))):
+            return const(value)
+        return expr
+    if isinstance(expr, IfExp):
+        test = fold(expr.test)
+        if isinstance(test, Const) and isinstance(test.value, bool):
+            return fold(expr.body if test.value else expr.orelse)
+        return IfExp(expr.off, expr.end, test, fold(expr.body), fold(expr.orelse))
+    if isinstance(expr, BinOp):
+        return BinOp(expr.off, expr.end, expr.op, fold(expr.left), fold(expr.right))
+    if isinstance(expr, Compare):
+        return Compare(expr.off, expr.end, fold(expr.left), expr.ops, tuple(fold(r) for r in expr.rights))
+    if isinstance(expr, BoolOp):
+        return BoolOp(expr.off, expr.end, expr.op, tuple(fold(v) for v in expr.values))
+    if isinstance(expr, Unary):
+        return Unary(expr.off, expr.end, expr.op, fold(expr.operand))
+    if isinstance(expr, Func):
+        return Func(expr.off, expr.end, expr.func, tuple(fold(a) for a in expr.args))
+    return expr
+
+
 def free_names(expr: Expr) -> set[str]:
     """Names an expression reads (``input.channels`` counts as one name)."""
     out: set[str] = set()

@@ -492,8 +492,8 @@ class Lowerer:
             except ShapeError as err:
                 names = roles or tuple(f"input {k + 1}" for k in range(len(ins)))
                 notes = tuple(self.origin(i, r) for i, r in zip(ins, names))
-                where = {"residual": "residual add", "parallel": "the concat of parallel branches",
-                         "from": "the merge of `from:` inputs"}[context]
+                where = {"residual": "residual add", "parallel": f"the {kind} of parallel branches",
+                         "from": f"the {kind} of `from:` inputs"}[context]
                 self.r.error(err.code, err.message.replace(f"at {kind}", f"at {where}"), span, hint or err.hint,
                              notes + frame.trace)
         return self.add(node, frame)
@@ -504,6 +504,11 @@ class Lowerer:
         if len(path) != 1 or frame.parent is not None:
             self.r.error("E204", "training-only heads must be entries of the network's top-level `layers`", span,
                          "move the head to the top level and point it at its input with `from:`", frame.trace)
+            return
+        if not path[0].isidentifier():
+            self.r.error("E204", "a training-only head needs a name", span,
+                         "the network returns its heads by name in training: write `- aux: {from: ..., "
+                         "training_only: true, layers: ...}`", frame.trace)
             return
         self.graph.heads.append(Head(path_str(path), out, span))
 

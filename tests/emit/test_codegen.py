@@ -206,3 +206,78 @@ def test_an_empty_repeat_does_not_overwrite_a_named_point() -> None:
     with torch.no_grad():
         assert model(torch.randn(2, 3, 8, 8)).shape == (2, 1)
     assert "torch.cat([n0, n0], 1)" in source(text)
+
+
+def test_named_entries_in_an_nn_sequential_use_add_module() -> None:
+    text = """
+        archc: 1
+        name: t
+        input: [3, 8, 8]
+        layers:
+          - a: conv(4, 3)
+          - head: {from: a, training_only: true, layers: [adaptive_avgpool(1), flatten, fc: linear(4)]}
+          - b: [conv(2, 1), act: relu, conv(3, 1)]
+          - flatten
+          - fc: linear(2)
+    """
+    assert "head.add_module('fc', nn.Linear(4, 4))" in source(text)
+    keys = list(build(text).state_dict())
+    assert keys == ["a.weight", "a.bias", "head.fc.weight", "head.fc.bias", "b.0.weight", "b.0.bias", "b.2.weight",
+                    "b.2.bias", "fc.weight", "fc.bias"]
+
+
+def test_a_named_point_read_later_keeps_its_value() -> None:
+    # the merge n1 is read again by n5 after the main flow has moved on
+    text = """
+        archc: 1
+        name: t
+        input: [3, 8, 8]
+        layers:
+          - n0: conv(1, 1, bias=false)
+          - n1: {from: [n0, n0], merge: concat}
+          - n3: conv(3, 3, padding=1)
+          - n5: {from: [n0, n1], merge: concat}
+          - pool: adaptive_avgpool(1)
+          - flatten
+          - fc: linear(1)
+    """
+    model = build(text).eval()
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 8)
+    n0 = model.n0(x)
+    expected = model.fc(torch.flatten(model.pool(torch.cat([n0, torch.cat([n0, n0], 1)], 1)), 1))
+    assert torch.allclose(model(x), expected)
+
+
+def test_generic_class_loops_even_when_every_count_is_one() -> None:
+    src = archc.compile_source("resnet50", depths=[1, 1, 1, 1])
+    assert "for i in range(depth):" in src and "__archc_pending__" not in src and "0 == 0" not in src
+    model = archc.build("resnet50", depths=[1, 1, 1, 1])
+    assert sum(p.numel() for p in model.parameters()) == archc.analyze("resnet50", depths=[1, 1, 1, 1]).totals.params
+
+
+@pytest.mark.parametrize("layers", [
+    "  - a: conv(4, 3)\n  - {repeat: 2, each: relu}\n",  # an unnamed repeat in a module body
+    "  - a: conv(4, 3)\n  - b: {when: extra, layers: conv(4, 1)}\n",  # a named entry that `when` leaves out
+    "  - a: conv(4, 3, padding=1)\n  - b: conv(4, 3, padding=1)\n  - {from: [a, b], merge: add}\n",
+    "  - f: [conv(4, 1), {parallel: {a: conv(2, 1), b: conv(3, 1)}}, p: {parallel: {a: conv(2, 1), b: conv(2, 1)},"
+    " merge: add}, relu]\n",
+])
+def test_less_common_constructs_build_exactly(layers: str) -> None:
+    text = f"archc: 1\nname: t\ninput: [3, 8, 8]\nparams: {{extra: false}}\nlayers:\n{layers}  - flatten\n" \
+           "  - fc: linear(2)\n"
+    program = archc.load("t.yaml", text=text)
+    report = archc.analyze(program)
+    model = archc.build(program).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 8, 8))
+    assert tuple(out.shape[1:]) == report.output_shape
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+
+
+def test_an_unnamed_head_is_an_error_not_a_crash() -> None:
+    text = "archc: 1\nname: t\ninput: [3, 8, 8]\nlayers:\n  - a: conv(4, 3)\n  - {training_only: true, layers: " \
+           "[flatten, linear(2)]}\n  - flatten\n  - fc: linear(2)\n"
+    with pytest.raises(archc.ArchcError) as err:
+        archc.compile_source(archc.load("t.yaml", text=text))
+    assert "E204" in err.value.codes and "a training-only head needs a name" in err.value.render()
