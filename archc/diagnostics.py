@@ -53,7 +53,7 @@ CODES: dict[str, str] = {
     "E402": "type error in expression",
     "E403": "division by zero",
     "E404": "expression too long or complex",
-    "E405": "integer overflow",
+    "E405": "number too large (overflow)",
     # E5xx: shapes
     "E500": "shape error",
     "E501": "shape mismatch at add",
@@ -66,6 +66,8 @@ CODES: dict[str, str] = {
     "E601": "tensor dimension too large",
     "E602": "too many parameters or MACs",
     "E603": "repeat count too large",
+    "E604": "nesting too deep to expand",
+    "E605": "expansion takes too many steps",
     # E7xx: output files
     "E700": "cannot write output",
     "E710": "Graphviz is not installed",
@@ -76,6 +78,26 @@ CODES: dict[str, str] = {
     # W: warnings
     "W100": "unused output",
 }
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (ESC sequences could rewrite the
+    screen), line and paragraph separators, and invisible format characters (zero-width spaces,
+    bidirectional overrides) are shown as escapes, e.g. ``c\\u200b``. Spec text is untrusted."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def _blank_invisible(line: str) -> str:
+    """A source line for an excerpt: unprintable characters become '?', one column each, so
+    the caret under it still lines up."""
+    return line if line.isprintable() else "".join(c if c.isprintable() else "?" for c in line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +146,15 @@ class Diagnostic:
         return (*self.span.sort_key(), self.code)
 
     def render(self, sources: Mapping[str, str] | None = None) -> str:
-        where = f"{self.span}: " if self.span else ""
-        lines = [f"{where}{self.severity}[{self.code}]: {self.message}"]
+        where = f"{printable(str(self.span))}: " if self.span else ""
+        lines = [f"{where}{self.severity}[{self.code}]: {printable(self.message)}"]
         if self.span is not None and sources:
             lines.extend(_excerpt(self.span, sources))
         for note in self.notes:
-            at = f" ({note.span})" if note.span else ""
-            lines.append(f"  note: {note.message}{at}")
+            at = f" ({printable(str(note.span))})" if note.span else ""
+            lines.append(f"  note: {printable(note.message)}{at}")
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  hint: {printable(self.hint)}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:
@@ -158,7 +180,7 @@ def _excerpt(span: Span, sources: Mapping[str, str]) -> list[str]:
     all_lines = text.splitlines()
     if not 1 <= span.line <= len(all_lines):
         return []
-    line = all_lines[span.line - 1].expandtabs(1)
+    line = _blank_invisible(all_lines[span.line - 1].expandtabs(1))
     if len(line) > 200:  # keep minified or generated one-liners readable
         start = max(0, span.col - 60)
         line = line[start : start + 160]

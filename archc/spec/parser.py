@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..diagnostics import Reporter, Span, did_you_mean, suggest
+from ..limits import Limits
 from . import model as m
 from .expr import Const, ExprError, ListLit, parse_call, parse_expr
 from .source import YMap, YNode, YScalar, YSeq, type_name
@@ -53,9 +54,11 @@ class _Invalid(Exception):
 
 
 class Parser:
-    def __init__(self, file: str, reporter: Reporter):
+    def __init__(self, file: str, reporter: Reporter, limits: Limits | None = None):
         self.file = file
         self.r = reporter
+        limits = limits or Limits()
+        self.expr_limits = {"max_length": limits.max_expr_length, "max_nodes": limits.max_expr_nodes}
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -140,7 +143,7 @@ class Parser:
             if isinstance(node.value, str):
                 loc = self._loc(node)
                 try:
-                    return m.Code(expr=parse_expr(node.value), loc=loc)
+                    return m.Code(expr=parse_expr(node.value, **self.expr_limits), loc=loc)
                 except ExprError as err:
                     raise self._fail(err.code, err.message, loc.at(err.off, err.end), err.hint) from None
             return m.Code(expr=Const(0, len(node.raw), node.value), loc=m.Loc(node.span, node.span.col))
@@ -155,7 +158,7 @@ class Parser:
                              node.span, "quote it if it is meant as a name")
         loc = self._loc(node)
         try:
-            return m.Call(call=parse_call(node.value), loc=loc)
+            return m.Call(call=parse_call(node.value, **self.expr_limits), loc=loc)
         except ExprError as err:
             raise self._fail(err.code, err.message, loc.at(err.off, err.end), err.hint) from None
 
