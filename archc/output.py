@@ -24,22 +24,32 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
+def _cannot(path: str | os.PathLike[str], err: OSError) -> ArchcError:
+    return ArchcError([Diagnostic("E700", f"cannot write '{path}': {err.strerror or err}", None,
+                                  "check that the folder exists and is writable")])
+
+
 def write_output(path: str | os.PathLike[str], data: str | bytes, *, inputs: Iterable[str | os.PathLike[str]] = ()
                  ) -> Path:
     """Write ``data`` to ``path`` atomically; raise :class:`ArchcError` (E700) if it cannot be done."""
     target = Path(path)
-    for spec in inputs:
-        if _same(target, Path(spec)) or target.resolve() == Path(spec).resolve():
-            raise ArchcError([Diagnostic("E700", f"refusing to write over the input spec '{path}'", None,
-                                         "choose another output file with -o")])
+    try:
+        for spec in inputs:
+            if _same(target, Path(spec)) or target.resolve() == Path(spec).resolve():
+                raise ArchcError([Diagnostic("E700", f"refusing to write over the input spec '{path}'", None,
+                                             "choose another output file with -o")])
+        is_dir = target.is_dir()
+    except OSError as err:  # e.g. a name too long to even look up
+        raise _cannot(path, err) from None
     folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
+    if is_dir:
         raise ArchcError([Diagnostic("E700", f"cannot write '{path}': it is a directory", None,
                                      "name a file, e.g. -o out/net.py")])
     payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        # a short prefix: the temporary name must fit where the target's name (up to 255 bytes) fits
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name[:32]}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -53,8 +63,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes, *, inputs: Ite
         os.replace(tmp_name, target)
         tmp_name = None
     except OSError as err:
-        raise ArchcError([Diagnostic("E700", f"cannot write '{path}': {err.strerror or err}", None,
-                                     "check that the folder exists and is writable")]) from None
+        raise _cannot(path, err) from None
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
