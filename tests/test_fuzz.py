@@ -74,6 +74,7 @@ def run(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+FORMATS = ("text", "json", "csv", "markdown")
 _LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (error|warning)\[[EW]\d{3}\]: ")
 
 
@@ -93,7 +94,7 @@ def check_spec(path: Path) -> int:
         if target is not None:  # within a file of this test: the line exists (or is the end of the file)
             text = target.read_bytes().decode("utf-8", "replace")
             assert span["line"] <= len(text.splitlines()) + 1, (d, len(text.splitlines()))
-    tcode, _, terr = run("table", str(path))
+    tcode, _, terr = run("table", str(path), "--format", FORMATS[len(str(path)) % len(FORMATS)])
     assert tcode == code, terr
     for line in terr.splitlines():
         if "error[" in line and not line.startswith(" "):
@@ -118,7 +119,8 @@ def fresh(workdir: Path) -> Path:
 
 # --- random text and bytes ------------------------------------------------------------------
 
-YAMLISH = st.sampled_from(list(":-[]{}(),#&*!|>'\"%@`?\t\n \r\u2028\x85\ufeff\x00") + ["  ", "- ", ": ", "<<", "---"])
+YAMLISH = st.sampled_from(list(":-[]{}(),#&*!|>'\"%@`?\t\n \r\u2028\x85\ufeff\x00") +
+                          ["  ", "- ", ": ", "<<", "---", '"\\ud800"', '"\\e[2J"', '"\\x00"'])
 texts = st.one_of(
     st.text(max_size=300),
     st.lists(st.one_of(YAMLISH, st.text(max_size=8), st.sampled_from(["archc", "layers", "input", "conv(8, 3)"])),
@@ -147,7 +149,8 @@ def test_random_bytes(workdir: Path, data: bytes) -> None:
 OPS = sorted(registry().names)
 BLOCKS = ["Block", "Res", "Stage", "Mixed", "blk"]
 NAMES = ["a", "b", "c", "stem", "conv1", "bn1", "relu", "fc", "layer1", "i", "j", "x", "input", "forward", "self",
-         "__import__", "os", "def", "0", "_x", "A", "Block", "ñ", "c\u200b", "a-b", "training"]
+         "__import__", "os", "def", "0", "_x", "A", "Block", "ñ", "c\u200b", "a-b", "training", "s\ud800",
+         "e\x1b[2J", "n\nl"]
 PARAMS = ["width", "depth", "stride", "num_classes", "c", "n", "flag", "block", "xs"]
 KEYS = ["layers", "parallel", "residual", "repeat", "each", "index", "merge", "dim", "doc", "from", "training_only",
         "when", "body", "shortcut", "then", "params", "inline", "blocks", "imports", "extends", "input", "name",
@@ -214,7 +217,7 @@ block_defs = st.one_of(
 shapes = st.one_of(st.lists(st.integers(-1, 40), max_size=4), st.just([3, 32, 32]), st.just([3, 224, 224]),
                    st.just([16, 100]), st.just([10]), st.just([3, 10**8, 10**8]))
 specs = st.fixed_dictionaries(
-    {"archc": st.sampled_from([1, 1, 1, 2, "1"]), "name": st.sampled_from(["net", "", "x y"]),
+    {"archc": st.sampled_from([1, 1, 1, 2, "1"]), "name": st.sampled_from(["net", "", "x y", "d\ud800", "\x1b]0;t"]),
      "input": shapes, "layers": st.lists(entry, max_size=6)},
     optional={"params": param_maps, "blocks": st.dictionaries(st.sampled_from(BLOCKS + OPS[:3]), block_defs,
                                                               max_size=3),
@@ -256,6 +259,7 @@ def test_random_yaml(workdir: Path, doc: object) -> None:
 
 SHIPPED = {p.name: p.read_text(encoding="utf-8") for p in sorted(shipped_dir().glob("*.yaml"))}
 LEAVES = [n for n in SHIPPED if not n.startswith("_")]
+FILE_NAMES = [n for n in NAMES if not any(0xD800 <= ord(c) <= 0xDFFF for c in n)]  # what UTF-8 text can hold
 JUNK = ["", " ", ":", "- ", "[", "]", "{", "}", "(", ")", ",", "#", "&a", "*a", "!!str", "'", '"', "\t", "\x00",
         "\u200b", "0", "-1", "999999999999", "10**9", "1e-3", "no", "010", "2024-01-01", "<<", "~", "conv(", "relu",
         "x" * 200]
@@ -293,7 +297,7 @@ def mutation(draw: st.DrawFn) -> tuple[str, str]:
             words = list(re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", line))
             if words:
                 m = draw(st.sampled_from(words))
-                new = draw(st.sampled_from([*NAMES, *OPS[:5], *BLOCKS, m.group()[:-1], m.group() + "s"]))
+                new = draw(st.sampled_from([*FILE_NAMES, *OPS[:5], *BLOCKS, m.group()[:-1], m.group() + "s"]))
                 lines[k] = line[: m.start()] + new + line[m.end():]
         elif kind == "indent":
             lines[k] = draw(st.sampled_from(["", " ", "  ", "    ", "\t"])) + line.lstrip()

@@ -605,7 +605,9 @@ class Lowerer:
             # parameter named `bn` still means the op
             if name not in self.ops:
                 if value is not UNKNOWN:
-                    self.r.error("E300", f"'{name}' is a {value_type(value)} parameter, not a layer or block",
+                    kind = value_type(value)
+                    self.r.error("E300", f"'{name}' is {'an' if kind[0] in 'aeiou' else 'a'} {kind} parameter, "
+                                         "not a layer or block",
                                  call.callee_span, None, frame.trace)
                 return None
         try:

@@ -70,7 +70,7 @@ class Program:
     def input(self) -> tuple[tuple[int, ...], Span] | None:
         for spec in self.chain:
             if spec.input is not None:
-                return spec.input, spec.span
+                return spec.input, spec.input_span or spec.span
         return None
 
     def param_defaults(self) -> list[tuple[m.ParamDecl, m.Code | None]]:

@@ -131,7 +131,8 @@ class Parser:
         if len(name) > 100:
             raise self._fail("E304", f"{what} name is {len(name)} characters long; the limit is 100", scalar.span)
         if module_attr and name in MODULE_ATTRS:
-            raise self._fail("E304", f"'{name}' would shadow nn.Module.{name}", scalar.span,
+            what_it_is = "the module itself in generated code" if name == "self" else f"nn.Module.{name}"
+            raise self._fail("E304", f"'{name}' would shadow {what_it_is}", scalar.span,
                              f"rename it, e.g. '{name}_layer'")
         if name in RESERVED_NAMES:
             raise self._fail("E304", f"'{name}' has a meaning of its own in specs and cannot name a {what}",
@@ -422,6 +423,9 @@ class Parser:
                 elif key == "imports":
                     data[key] = self.imports(value)
                 elif key == "extends":
+                    if not isinstance(value, YScalar) or not isinstance(value.value, str) or not value.value:
+                        raise self._fail("E202", "'extends' names one spec file", value.span,
+                                         "e.g. `extends: _resnet.yaml`")
                     data[key] = self.refs(value, "'extends'")[0]
                 elif key == "train_outputs":
                     data[key] = self.refs(value, "'train_outputs'")
@@ -429,6 +433,7 @@ class Parser:
                     data[key] = self._init(value)
                 elif key == "input":
                     data[key] = _input(value, self)
+                    data["input_span"] = value.span
                 elif key in SPEC_KEYS:
                     data[key] = _plain_scalar(value)
             except _Invalid:

@@ -288,9 +288,18 @@ def _mark_span(name: str, start: object, end: object | None = None) -> Span:
     return Span(name, line, col, eline, ecol)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
     raw = event.value
     span = _mark_span(name, event.start_mark, event.end_mark)
+    bad = _SURROGATE.search(raw)
+    if bad:  # only "\ud800"-style escapes make these; no file, terminal or JSON reader can take them
+        reporter.error("E101", f"'\\u{ord(bad.group()):04x}' (a lone surrogate) is not a character", span,
+                       hint="write the character itself, or escape it as \\U0001F600 (8 hex digits)")
+        clean = _SURROGATE.sub("\ufffd", raw)  # go on with a stand-in, so that no second error follows
+        return YScalar(clean, span, clean, quoted=True)
     if event.style in ("'", '"', "|", ">") or not event.implicit[0]:
         return YScalar(raw, span, raw, quoted=True)
     tag = _RESOLVER.resolve(yaml.ScalarNode, raw, (True, False))

@@ -124,3 +124,11 @@ def test_nul_byte_is_located() -> None:
     _, r = parse("a: 1\nbb: x\x00y\n")
     (d,) = r.diagnostics
     assert (d.code, d.span.line, d.span.col) == ("E101", 2, 6)
+
+
+def test_lone_surrogates_are_refused() -> None:
+    # "\ud800" in double quotes is a lone surrogate: not a character; printing it crashed JSON output
+    _, r = parse('a: "x\\ud800"\n"k\\udc00": 1\n')
+    assert [(d.code, d.span.line) for d in r.diagnostics] == [("E101", 1), ("E101", 2)]
+    root, r = parse('a: "\\U0001F600 \\u00e9"\n')
+    assert not r.diagnostics and root.items["a"][1].value == "\U0001F600 é"
