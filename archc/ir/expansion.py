@@ -16,7 +16,8 @@ the spec alone:
 - whatever depends on a value not known yet (a tensor shape inside a block, a ``when:``
   that reads one) counts as nothing, which keeps the bound a lower bound.
 
-Because it is a lower bound, a spec it rejects really does exceed the limit. Lowering
+Because it is a lower bound, a spec it rejects really does exceed the limit (an entry
+whose name clashes with another, E303, counts as written, though lowering then skips it). Lowering
 runs it once for the whole network before creating any node, and again at each
 repeat, once the repeat's count and its surroundings' shapes are known. Its own work
 is bounded: past :data:`WORK` visits, or nested deeper than the nesting limit, it
