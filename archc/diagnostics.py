@@ -71,6 +71,7 @@ CODES: dict[str, str] = {
     # E7xx: output files
     "E700": "cannot write output",
     "E710": "Graphviz is not installed",
+    "E720": "cannot emit PyTorch code for this spec",
     # E8xx: building and running modules
     "E800": "state_dict does not fit",
     "E801": "device not available",

@@ -5,12 +5,13 @@ Each ``tests/corpus/*.yaml`` starts with a header::
     # expect: E305 line 7 col 15              (col optional)
     # expect: E307 line 3 in _lib/cycle_b.yaml  (the error is in a file it reads)
     # args: --limit max_bytes=400             (optional: command-line options)
+    # commands: compile                       (optional: the commands that fail; default validate table)
     # what the spec does wrong, and why it matters
 
 Files in ``tests/corpus/_lib/`` are only read through imports and ``extends:``.
 
-For every spec, ``archc validate`` and ``archc table`` exit 2 with a diagnostic of the
-expected code at the expected ``file:line[:col]``, every error line is located, and no
+For every spec, ``archc validate`` and ``archc table`` (or the header's commands) exit 2
+with a diagnostic of the expected code at the expected ``file:line[:col]``, every error line is located, and no
 traceback appears. Both commands run in-process through :func:`archc.cli.main` (the
 ``archc`` entry point); ``python -m archc validate`` also runs each spec in a
 subprocess, in parallel, as a user would. Timings are a hang guard here (10 s); the
@@ -42,8 +43,9 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 HEADER = re.compile(r"# expect: (?P<code>E\d{3}) line (?P<line>\d+)(?: col (?P<col>\d+))?(?: in (?P<file>\S+))?\s*$")
 LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E\d{3})\]: ")
 # Codes no spec can cause: E500 is the fallback of a shape error without a specific code (every
-# shape rule has one); E700 is about output files; W100 is a warning.
-NOT_FROM_SPECS = {"E500", "E700", "W100"}
+# shape rule has one); E700 is about output files (tests/test_output.py), E710 about the Graphviz
+# installation (tests/render); W100 is a warning.
+NOT_FROM_SPECS = {"E500", "E700", "E710", "W100"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Case:
     col: int | None
     file: Path  # where the error is expected
     args: tuple[str, ...]
+    commands: tuple[str, ...]
 
     @property
     def where(self) -> str:
@@ -65,8 +68,11 @@ def load_case(path: Path) -> Case:
     m = HEADER.match(lines[0]) if lines else None
     assert m, f"{path.name}: the first line must be '# expect: CODE line N [col N] [in FILE]'"
     args = next((shlex.split(x[len("# args:"):]) for x in lines[1:4] if x.startswith("# args:")), [])
+    commands = next((x[len("# commands:"):].split() for x in lines[1:4] if x.startswith("# commands:")),
+                    ["validate", "table"])
     file = path.parent / m["file"] if m["file"] else path
-    return Case(path, m["code"], int(m["line"]), int(m["col"]) if m["col"] else None, file, tuple(args))
+    return Case(path, m["code"], int(m["line"]), int(m["col"]) if m["col"] else None, file, tuple(args),
+                tuple(commands))
 
 
 def relative(path: Path) -> str:
@@ -104,22 +110,25 @@ def in_root(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.path.stem)
-@pytest.mark.parametrize("command", ["validate", "table"])
-def test_corpus_in_process(case: Case, command: str, in_root: None) -> None:
-    out, err = io.StringIO(), io.StringIO()
-    with hang_guard(10), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([command, relative(case.path), *case.args])
-    check_output(case, code, err.getvalue())
-    assert out.getvalue() == ""  # nothing half-printed on stdout
+def test_corpus_in_process(case: Case, in_root: None) -> None:
+    for command in case.commands:
+        out, err = io.StringIO(), io.StringIO()
+        extra = ["-o", "-"] if command == "compile" else []
+        with hang_guard(10), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([command, relative(case.path), *extra, *case.args])
+        check_output(case, code, err.getvalue())
+        assert out.getvalue() == ""  # nothing half-printed on stdout
 
 
 def test_corpus_through_python_m_archc() -> None:
-    """Every spec through a real ``python -m archc validate`` process (in parallel)."""
+    """Every spec through a real ``python -m archc validate`` (or its first command) process, in parallel."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.pop("ARCHC_DEBUG", None)
 
     def run(case: Case) -> tuple[Case, subprocess.CompletedProcess[str]]:
-        cmd = [sys.executable, "-m", "archc", "validate", relative(case.path), *case.args]
+        command = case.commands[0]
+        extra = ["-o", "-"] if command == "compile" else []
+        cmd = [sys.executable, "-m", "archc", command, relative(case.path), *extra, *case.args]
         return case, subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=10)
 
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:

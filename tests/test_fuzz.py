@@ -10,10 +10,12 @@ Three kinds of input, drawn by hypothesis:
   numbers changed, junk inserted, keys renamed), written next to the files they
   extend or import so that errors also arise across files.
 
-The property, for ``archc validate`` and ``archc table``: the exit code is 0 or 2 (never
-70, an internal error, and never an uncaught exception); the two commands agree; and
-every error carries a span ``file:line:col`` inside the file it names. A timer turns
-a hang into a failure.
+The property, for ``archc validate``, ``archc table`` (in every format) and ``archc
+compile``: the exit code is 0 or 2 (never 70, an internal error, and never an uncaught
+exception); validate and table agree, and compile fails only where they do or with its
+own located error; every error carries a span ``file:line:col`` inside the file it
+names; emitted source compiles and has the fixed skeleton of statements whatever the
+spec's text. A timer turns a hang into a failure.
 
 CI runs ``ARCHC_FUZZ_EXAMPLES`` examples in all (default 2,100); for a long local run:
 ``ARCHC_FUZZ_EXAMPLES=50000 pytest tests/test_fuzz.py``.
@@ -21,6 +23,7 @@ CI runs ``ARCHC_FUZZ_EXAMPLES`` examples in all (default 2,100); for a long loca
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -94,13 +97,27 @@ def check_spec(path: Path) -> int:
         if target is not None:  # within a file of this test: the line exists (or is the end of the file)
             text = target.read_bytes().decode("utf-8", "replace")
             assert span["line"] <= len(text.splitlines()) + 1, (d, len(text.splitlines()))
-    tcode, _, terr = run("table", str(path), "--format", FORMATS[len(str(path)) % len(FORMATS)])
+    tcode, _, terr = run("table", str(path), "--format", FORMATS[path.stat().st_size % len(FORMATS)])
     assert tcode == code, terr
-    for line in terr.splitlines():
+    ccode, source, cerr = run("compile", str(path), "-o", "-")
+    assert ccode in (0, 2) and (ccode == 2 or code == 0), cerr
+    if ccode == 0:
+        check_source(source)
+    for line in (terr + cerr).splitlines():
         if "error[" in line and not line.startswith(" "):
             assert _LOCATED.match(line), line
-    assert "Traceback" not in err + terr
+    assert "Traceback" not in err + terr + cerr
     return code
+
+
+def check_source(source: str) -> None:
+    """Emitted code compiles, and spec text added no statement to its skeleton (see tests/emit/test_injection.py)."""
+    compile(source, "<emitted>", "exec")
+    tree = ast.parse(source)
+    assert all(isinstance(n, (ast.Expr, ast.ImportFrom, ast.Import, ast.Assign, ast.ClassDef, ast.FunctionDef))
+               for n in tree.body)
+    assert [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))] == [
+        "from __future__ import annotations", "import torch", "from torch import nn"]
 
 
 @pytest.fixture(scope="module")

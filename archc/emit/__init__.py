@@ -15,6 +15,7 @@ from ..diagnostics import ArchcError, Diagnostic
 from ..ir.graph import Graph
 from ..spec.loader import Program
 from .module import ModuleEmitter
+from .values import Unsupported
 
 
 def compile_graph(graph: Graph, program: Program, *, inference: bool = False) -> str:
@@ -26,8 +27,15 @@ def compile_graph(graph: Graph, program: Program, *, inference: bool = False) ->
 
         graph, folding = inference_graph(graph)
     t = totals(graph, node_counts(graph))
-    source = ModuleEmitter(graph, program, source_name=program.leaf.file, params=t.params, macs=t.macs,
-                           folding=folding).emit()
+    try:
+        source = ModuleEmitter(graph, program, source_name=program.leaf.file, params=t.params, macs=t.macs,
+                               folding=folding).emit()
+    except Unsupported as err:  # not even a class specialised to one instance can be written
+        span = err.span or program.leaf.span
+        raise ArchcError([Diagnostic("E720", f"archc cannot write PyTorch code for this spec yet: {err}", span,
+                                     "validate and table accept it; rewriting the entry usually helps (e.g. give "
+                                     "an unnamed container a name); please report the spec")],
+                         program.sources) from None
     try:
         ast.parse(source)
     except SyntaxError as err:  # a bug in the emitter; never let broken code out

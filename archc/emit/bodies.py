@@ -147,7 +147,7 @@ class ModuleBodies:
                 return x
             return out
         if item.when is not None or item.kind != "layers" or item.from_ or item.training_only:
-            raise Unsupported(f"an unnamed {item.kind} container in a module body")
+            raise Unsupported(f"an unnamed {item.kind} container in a module body", item.span)
         return self._entries(entries_of(item.layers), x)
 
     def _attr_name(self: ClassEmitter, call: m.Call) -> str:

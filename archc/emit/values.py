@@ -21,7 +21,13 @@ from .symbolic import Sym
 
 
 class Unsupported(Exception):
-    """This class cannot be written once for all its instances (the caller specialises)."""
+    """This class cannot be written once for all its instances (the caller specialises).
+    ``span`` locates the entry at fault, for the error when even a specialised class cannot
+    be written."""
+
+    def __init__(self, message: str, span: Any = None):
+        super().__init__(message)
+        self.span = span
 
 
 @dataclass
