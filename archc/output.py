@@ -3,13 +3,16 @@
 The data goes to a temporary file in the target's folder, is flushed to disk, then
 renamed over the target in one step (``os.replace``), so a failure at any point
 leaves no partial file and any earlier output intact. A target that is one of the
-spec files being read is refused.
+spec files being read is refused. A symbolic link keeps pointing where it did (the
+file it names is replaced); a device or a pipe (``/dev/null``, ``/dev/stdout``) is
+written to, never renamed over: as root, a rename would replace ``/dev/null`` itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,11 +44,25 @@ def write_output(path: str | os.PathLike[str], data: str | bytes, *, inputs: Ite
         is_dir = target.is_dir()
     except OSError as err:  # e.g. a name too long to even look up
         raise _cannot(path, err) from None
-    folder = target.parent if str(target.parent) else Path(".")
     if is_dir:
         raise ArchcError([Diagnostic("E700", f"cannot write '{path}': it is a directory", None,
                                      "name a file, e.g. -o out/net.py")])
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        special = target.exists() and not stat.S_ISREG(target.stat().st_mode)
+        if target.is_symlink() and not special:
+            target = Path(os.path.realpath(target))  # replace the file the link names, keep the link
+    except OSError as err:
+        raise _cannot(path, err) from None
+    if special:
+        # a device or a pipe (-o /dev/null, -o /dev/stdout): written to, never renamed over
+        try:
+            with open(target, "wb") as handle:
+                handle.write(payload)
+        except OSError as err:
+            raise _cannot(path, err) from None
+        return target
+    folder = target.parent if str(target.parent) else Path(".")
     tmp_name = None
     try:
         # a short prefix: the temporary name must fit where the target's name (up to 255 bytes) fits

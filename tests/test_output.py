@@ -137,3 +137,28 @@ def test_the_cli_turns_e700_into_exit_2(monkeypatch: pytest.MonkeyPatch, capsys:
     assert cli.main(["validate", "resnet50"]) == 2
     err = capsys.readouterr().err
     assert "error[E700]: cannot write '/nonexistent-folder/net.py'" in err and "Traceback" not in err
+
+
+def test_a_pipe_or_device_is_written_to_not_replaced(tmp_path: Path) -> None:
+    # `-o /dev/null` once replaced /dev/null with a regular file when run as root (a rename over it)
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_output(fifo, "through the pipe\n")
+    reader.join(timeout=10)
+    assert received == [b"through the pipe\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a pipe
+    assert leftovers(tmp_path) == []
+
+
+def test_a_symlink_keeps_pointing_at_the_file_it_names(tmp_path: Path) -> None:
+    real = tmp_path / "real.py"
+    real.write_text("old\n")
+    (tmp_path / "link.py").symlink_to(real)
+    write_output(tmp_path / "link.py", "new\n")
+    assert (tmp_path / "link.py").is_symlink() and real.read_text() == "new\n"
