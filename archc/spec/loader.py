@@ -172,6 +172,9 @@ class Loader:
         seen = [path.resolve()]
         while root.spec.extends is not None:
             ref = root.spec.extends
+            if not _is_spec_name(ref.name):
+                self.r.error("E307", f"'{ref.name}' is not a spec file name", ref.span, _SPEC_NAME_HINT)
+                break
             base_path = self._find(ref.name, root.path)
             if base_path is None:
                 self.r.error("E307", f"cannot find the base spec '{ref.name}'", ref.span,
@@ -197,7 +200,8 @@ class Loader:
     def _find(self, name: str, importer: Path) -> Path | None:
         candidate = (importer.parent / name)
         if candidate.is_file():
-            return candidate
+            # a symbolic link named x.yaml must lead to a spec file too
+            return candidate if _is_spec_name(candidate.resolve().name) else None
         if "/" not in name and os.sep not in name:
             shipped = shipped_dir() / name
             if shipped.is_file():
@@ -272,6 +276,9 @@ class Loader:
 
     def _imports(self, unit: Unit) -> None:
         for imp in unit.spec.imports:
+            if not _is_spec_name(imp.path):
+                self.r.error("E307", f"'{imp.path}' is not a spec file name", imp.span, _SPEC_NAME_HINT)
+                continue
             target = self._find(imp.path, unit.path)
             if target is None:
                 self.r.error("E307", f"cannot find the imported file '{imp.path}'", imp.span,
@@ -322,6 +329,16 @@ class Loader:
                 elif p.type is not None:
                     self.r.error("E204", f"'{p.name}' is declared in the base spec; a variant only sets its value",
                                  p.span)
+
+
+_SPEC_NAME_HINT = ("imports and bases are .yaml (or .yml) files; a spec cannot make archc read other files, "
+                   "whose lines an error message would show")
+
+
+def _is_spec_name(name: str) -> bool:
+    """Only spec files can be imported or extended: a spec from elsewhere must not be able to make
+    archc read (and quote, in an error) /proc/self/environ, ~/.ssh/id_rsa or a .env file."""
+    return name.lower().endswith((".yaml", ".yml"))
 
 
 def load(spec: str | os.PathLike[str], *, text: str | None = None, limits: Limits | None = None,

@@ -92,3 +92,20 @@ def test_import_cycles_across_three_files(tmp_path: Path) -> None:
     (d,) = [d for d in err.diagnostics if d.code == "E307"]
     assert "import cycle: a.yaml → b.yaml → c.yaml → a.yaml" in d.message
     assert d.span.file.endswith("c.yaml") and d.span.line == 3
+
+
+def test_imports_and_bases_are_spec_files_only(tmp_path: Path) -> None:
+    # a spec from elsewhere must not make archc read a secret and quote its first line in an error
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN PRIVATE KEY----- s3cr3t\n")
+    (tmp_path / "innocent.yaml").symlink_to(secret)
+    head = "archc: 1\nname: n\ninput: [3, 8, 8]\nlayers: [relu]\n"
+    imports = [f"{{from: {secret}, blocks: [B]}}", "{from: innocent.yaml, blocks: [B]}",
+               "{from: /etc/passwd, blocks: [B]}"]
+    bases = ["/proc/self/environ", "innocent.yaml"]
+    for text in [head + f"imports: [{i}]" for i in imports] + [f"archc: 1\nname: n\nextends: {b}" for b in bases]:
+        path = tmp_path / "net.yaml"
+        path.write_text(text + "\n")
+        err = load_error(path)
+        assert [d.code for d in err.diagnostics] == ["E307"], text
+        assert "s3cr3t" not in err.render() and len(err.sources) == 1, text  # nothing else was read
