@@ -19,11 +19,11 @@ from dataclasses import dataclass, fields, replace
 
 @dataclass(frozen=True)
 class Limits:
-    max_bytes: int = 1_000_000  # size of one spec file
+    max_bytes: int = 256 * 1024  # size of one spec file (parsing YAML in Python: ~10 µs a token)
     max_depth: int = 64  # YAML nesting of one file
     max_expr_length: int = 1000  # characters in one expression
     max_expr_nodes: int = 200  # parts (names, operators, literals) of one expression
-    max_nodes: int = 100_000  # IR nodes after expanding repeats and blocks
+    max_nodes: int = 50_000  # IR nodes after expanding repeats and blocks (12x ResNet-1202)
     max_steps: int = 1_000_000  # entries visited while expanding (including absent ones)
     max_repeat: int = 100_000  # one repeat count
     max_nesting: int = 64  # blocks and containers nested inside one another while expanding

@@ -47,7 +47,7 @@ def test_exponential_blocks_are_refused_before_any_node_exists() -> None:
     assert len(low.graph.nodes) == 1  # refused when only the input node existed
     assert seconds < 0.5
     diag = low.r.diagnostics[0]
-    assert diag.span.line == 8  # L3: the first repeat whose bound (100 x 100 x 100 nodes) passes 100,000
+    assert diag.span.line == 8  # L3: the first repeat whose bound (100 x 100 x 100 nodes) passes 50,000
     assert "counted before expanding" in diag.notes[-1].message
 
 
@@ -68,7 +68,7 @@ def test_a_huge_repeat_of_nothing_is_refused_by_steps() -> None:
 
 
 def test_index_dependent_growth_is_summed_until_it_passes_the_limit() -> None:
-    # sum(range(100000)) ~ 5e9 nodes: the estimate adds repeats until it passes 100,000
+    # sum(range(100000)) ~ 5e9 nodes: the estimate adds repeats until it passes 50,000
     text = HEAD + "layers:\n  - s: {repeat: 100000, each: [{repeat: i, each: relu}]}\n"
     codes, low, seconds = refuse(text)
     assert codes == ["E600"] and len(low.graph.nodes) == 1 and seconds < 0.5
