@@ -67,3 +67,11 @@ def test_limits_api() -> None:
         Limits().with_(max_nodes=0)
     with pytest.raises(ValueError):
         Limits().with_(nonsense=1)
+
+
+def test_compile_and_diagram_take_limits_too(cli, tmp_path) -> None:
+    for command in (["compile", "resnet50", "-o", str(tmp_path / "net.py")],
+                    ["diagram", "resnet50", "--format", "dot", "-o", str(tmp_path / "net.dot")]):
+        result = cli(*command, "--limit", "max_nodes=100")
+        assert result.code == 2 and "error[E600]" in result.err, result.err
+        assert not list(tmp_path.iterdir())  # nothing written
