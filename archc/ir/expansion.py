@@ -1,12 +1,12 @@
 """How big a spec's expansion will be, found before expanding it.
 
 A spec can describe far more than it takes to write: ``repeat: 100000`` of a block
-that repeats another 100,000 times, or ten blocks that each call the next a hundred
-times (100^10 layers from twelve lines). Lowering counts nodes as it creates them,
-but would allocate up to the limit first; this module computes a *lower bound* on
-the nodes lowering will create, and on the entries it will visit (``steps``: a
-repeat of entries that all turn out absent creates nothing, yet takes time), from
-the spec alone:
+that repeats another 100,000 times, or ten blocks that each repeat the previous one a
+hundred times (100^9 layers from a dozen lines). Lowering counts nodes as it creates
+them, but would allocate up to the limit first; this module computes a *lower bound*
+on the nodes lowering will create, and on the entries it will visit (``steps``: a
+repeat of entries that all turn out absent creates nothing, yet takes time), from the
+spec alone:
 
 - an op call makes one node; a merge (residual add, concat of two or more branches
   or ``from:`` names) one more;
@@ -17,11 +17,12 @@ the spec alone:
   that reads one) counts as nothing, which keeps the bound a lower bound.
 
 Because it is a lower bound, a spec it rejects really does exceed the limit (an entry
-whose name clashes with another, E303, counts as written, though lowering then skips it). Lowering
-runs it once for the whole network before creating any node, and again at each
-repeat, once the repeat's count and its surroundings' shapes are known. Its own work
-is bounded: past :data:`WORK` visits, or nested deeper than the nesting limit, it
-gives up without a verdict and lowering's exact counting takes over.
+whose name clashes with another, E303, counts as written, though lowering then skips
+it). Lowering runs it once for the whole network before creating any node, and again
+at each repeat, once the repeat's count and its surroundings' shapes are known. Its
+own work is bounded: past :data:`WORK` visits, nested deeper than the nesting limit,
+or at a block that calls itself (an error lowering reports), it gives up without a
+verdict and lowering's exact counting takes over.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from typing import Any
 
 from ..diagnostics import Note, Reporter, Span
 from ..limits import Limits
-from ..ops import Registry
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef
@@ -62,10 +62,6 @@ def _quiet(expr: Any, loc: m.Loc, env: Mapping[str, Any], trace: tuple[Note, ...
         return UNKNOWN
 
 
-def _span(item: m.Entry) -> Span:
-    return item.span
-
-
 def _items(body: m.Call | m.Seq) -> tuple[m.Entry, ...]:
     return (body,) if isinstance(body, m.Call) else body.items
 
@@ -76,8 +72,7 @@ class Estimator:
     ``base`` is what exists already (nodes created and steps taken before this estimate);
     a bound is checked as ``base + bound``."""
 
-    def __init__(self, ops: Registry, limits: Limits):
-        self.ops = ops
+    def __init__(self, limits: Limits):
         self.limits = limits
         self.memo: dict[tuple[int, tuple[Any, ...]], Size] = {}
         self.work = 0
@@ -134,7 +129,7 @@ class Estimator:
             n, s = self.entry(item, env)
             nodes, steps = nodes + n, steps + s
             if n or s > 1:
-                self._check((nodes, steps), _span(item),
+                self._check((nodes, steps), item.span,
                             "the entries up to here make at least {:,} nodes in {:,} steps", nodes, steps)
         return nodes, steps
 

@@ -95,7 +95,7 @@ class Lowerer:
         self.steps = 0  # entries visited and repeats made (see Limits.max_steps)
         self.depth = 0  # lists and bodies being expanded, one inside the other (Limits.max_nesting)
         self.at: tuple[Span, tuple[Note, ...]] | None = None  # the entry being expanded, for E604
-        self.estimator = Estimator(self.ops, self.limits)
+        self.estimator = Estimator(self.limits)
 
     # --- entry point -----------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from archc.diagnostics import ArchcError, Reporter
 from archc.ir.expansion import Estimator
 from archc.ir.lower import Lowerer
 from archc.limits import Limits
-from archc.ops import registry
 from archc.spec.expr import ShapeView
 from tests.test_fuzz import specs  # the fuzzer's generator of random specs
 
@@ -102,7 +101,7 @@ def test_limits_are_exact_at_the_boundary() -> None:
 def test_estimate_is_a_lower_bound_on_shipped_specs(name: str) -> None:
     low = Lowerer(archc.load(name), Reporter())
     graph = low.run()
-    est = Estimator(registry(), Limits())
+    est = Estimator(Limits())
     unit = low.program.unit
     env = {**unit.blocks, **graph.params, "input": ShapeView(graph.input_shape)}
     nodes, steps = est.entries(unit.spec.layers, env)
@@ -140,7 +139,7 @@ def test_estimate_never_exceeds_what_lowering_makes(doc: dict) -> None:
     if unit.spec.layers is None or low.graph.input_shape == ():
         return
     params_env = low.graph.params
-    est = Estimator(registry(), big)
+    est = Estimator(big)
     env = {**unit.blocks, **params_env, "input": ShapeView(low.graph.input_shape)}
     try:
         nodes, steps = est.entries(unit.spec.layers, env)
