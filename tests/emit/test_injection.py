@@ -43,8 +43,8 @@ def check_module(source: str, doc: str) -> None:
     assert [ast.unparse(n.targets[0]) for n in assigns] == ["INPUT_SHAPE"]
     calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert not calls & {"eval", "exec", "__import__", "open", "compile", "getattr", "setattr", "globals", "print"}
-    before_doc = source[: source.index('"""') if '"""' in source else source.index("'")]
-    assert all(line.startswith("#") for line in before_doc.splitlines()), before_doc  # the header is comments only
+    header = source.splitlines()[: tree.body[0].lineno - 1]  # what comes before the module docstring
+    assert header and all(line.startswith("#") for line in header), header  # comments only
 
 
 HOSTILE = ['x\nimport os\nos.system("id")\n#', 'x\r\nprint(1)', 'x\x0cprint(1)', 'x\u2028print(1)', 'x"""', "x'''",
@@ -85,6 +85,10 @@ def test_any_name_doc_and_file_name_give_the_same_skeleton(name: str, doc: str, 
     except (OSError, ValueError):
         return
     try:
-        check_module(emit(name, doc, path), doc)
+        source = emit(name, doc, path)
+    except archc.ArchcError as err:  # e.g. a name PyYAML writes unquoted that YAML 1.2 reads as a number (E106)
+        assert set(err.codes) == {"E106"}, err.render()
+        return
     finally:
         os.unlink(path)
+    check_module(source, doc)
