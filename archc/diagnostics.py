@@ -242,6 +242,11 @@ class Reporter:
         self.add(Diagnostic(code, message, span, hint, (), "warning"))
 
     @property
+    def full(self) -> bool:
+        """As many diagnostics as are kept: later stages may stop looking for more."""
+        return len(self.diagnostics) >= self.limit
+
+    @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
 
@@ -259,11 +264,16 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to ``name``, or None. Case-insensitive, difflib-based."""
     import difflib
 
-    cands = list(candidates)
-    lower = {c.lower(): c for c in cands}
-    if name.lower() in lower and lower[name.lower()] != name:
-        return lower[name.lower()]
-    match = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+    key = name.lower()
+    lower = {c.lower(): c for c in candidates}
+    if key in lower and lower[key] != name:
+        return lower[key]
+    if len(key) > 100:  # no one mistypes a name this long; difflib would take quadratic time
+        return None
+    pool = list(lower)
+    if len(pool) > 200:  # a spec with thousands of blocks: compare only the plausible ones
+        pool = [c for c in pool if c[:1] == key[:1] and abs(len(c) - len(key)) <= 3][:200]
+    match = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
     return lower[match[0]] if match else None
 
 

@@ -8,6 +8,7 @@ the graph node it is in every case.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ class Unsupported(Exception):
 @dataclass
 class Case:
     owner: Path  # the class instance's module path
-    env: dict[str, Any]  # the names its expressions read, with their values
+    env: MutableMapping[str, Any]  # the names its expressions read, with their values (a ChainMap)
     site: tuple = ()  # inline calls and loop iterations entered so far
 
 

@@ -28,6 +28,7 @@ verdict and lowering's exact counting takes over.
 from __future__ import annotations
 
 import contextlib
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,7 +37,7 @@ from ..limits import Limits
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef
-from .params import block_args
+from .params import block_args, with_names
 
 WORK = 200_000  # entries the estimate may visit before it gives up (~0.2 s)
 
@@ -89,7 +90,7 @@ class Estimator:
 
     def repeat_check(self, b: m.BodyFields, count: int, env: Mapping[str, Any], base: Size, depth: int) -> None:
         """At a repeat whose count is known: ``count`` times a lower bound of one repeat."""
-        self._run(lambda: self._times(b, count, self._each(b, {**env, b.index: UNKNOWN})), base, depth)
+        self._run(lambda: self._times(b, count, self._each(b, with_names(env, {b.index: UNKNOWN}))), base, depth)
 
     def _run(self, estimate: Callable[[], Size], base: Size, depth: int) -> None:
         """``base``: nodes and steps made so far; ``depth``: the nesting the estimate starts at."""
@@ -223,10 +224,10 @@ class Estimator:
         reads_index = b.index in names_in_body(b.each)
         if not reads_index:
             return self._times(b, count, self._each(b, env))
-        self._times(b, count, self._each(b, {**env, b.index: UNKNOWN}))  # cheap first: any i is at least this
+        self._times(b, count, self._each(b, with_names(env, {b.index: UNKNOWN})))  # cheap first: any i is at least this
         nodes = steps = 0
         for i in range(count):
-            n, s = self._each(b, {**env, b.index: i})
+            n, s = self._each(b, with_names(env, {b.index: i}))
             nodes, steps = nodes + n, steps + s + 1
             self._check((nodes, steps), b.repeat.loc.span,
                         "its first {:,} repeats make at least {:,} nodes in {:,} steps", i + 1, nodes, steps)
@@ -249,7 +250,7 @@ class Estimator:
             raise GiveUp() from None
         if key in self.memo:
             return self.memo[key]
-        inner = {**target.unit.blocks, **args, "input": ShapeView(None)}
+        inner = ChainMap({**args, "input": ShapeView(None)}, target.unit.blocks)
         self.active.append(id(defn))
         self.trace.append(Note(f"in block '{target.name}'", call.span))
         self.nest()

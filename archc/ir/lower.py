@@ -20,6 +20,7 @@ the fifth repeat of a block says which repeat.
 from __future__ import annotations
 
 import math
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,7 @@ from ..spec.loader import BlockRef, Program, Unit
 from .expansion import Estimator, TooBig
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .naming import Namer, list_mode
-from .params import SetValue, block_args, network_params, value_type
+from .params import SetValue, block_args, network_params, value_type, with_names
 
 __all__ = ["Lowerer", "SetValue", "lower"]
 
@@ -47,7 +48,7 @@ class _Abort(Exception):
 class Frame:
     """The lexical context of one list of entries."""
 
-    env: dict[str, Any]
+    env: Mapping[str, Any]  # ChainMaps: a frame's own names before its parent's, shared, not copied
     unit: Unit
     input_id: str
     names: dict[str, str] = field(default_factory=dict)  # named point -> node id of its output
@@ -58,7 +59,7 @@ class Frame:
     training_only: bool = False
     site: tuple = ()  # inline calls and repeat iterations since the enclosing block instance
 
-    def child(self, env: dict[str, Any] | None = None, *, training_only: bool = False,
+    def child(self, env: Mapping[str, Any] | None = None, *, training_only: bool = False,
               note: Note | None = None, site: tuple = ()) -> Frame:
         return Frame(env if env is not None else self.env, self.unit, self.input_id, parent=self,
                      trace=(*self.trace, note) if note else self.trace, blocks=self.blocks,
@@ -93,6 +94,7 @@ class Lowerer:
         self.total_params = 0
         self.total_macs = 0
         self.steps = 0  # entries visited and repeats made (see Limits.max_steps)
+        self.uses: dict[str, int] = {}  # shared module id -> next free use number (relu#1, relu#2, ...)
         self.depth = 0  # lists and bodies being expanded, one inside the other (Limits.max_nesting)
         self.at: tuple[Span, tuple[Note, ...]] | None = None  # the entry being expanded, for E604
         self.estimator = Estimator(self.limits)
@@ -111,7 +113,7 @@ class Lowerer:
             self.r.check()
             return g
         g.add(Node("input", None, None, (), (), spec.span, shape=shape, module=False))
-        frame = Frame({**env, **params, "input": ShapeView(shape)}, unit, "input")
+        frame = Frame(ChainMap({**params, "input": ShapeView(shape)}, unit.blocks), unit, "input")
         namer = self.namer(spec.layers, frame)
         top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input", origin=spec, mode=namer.mode,
                                 env=frame.env))
@@ -190,6 +192,8 @@ class Lowerer:
             raise _Abort() from None
 
     def step(self, span: Span, frame: Frame) -> None:
+        if self.r.full:  # hundreds of errors already: more would be dropped, and finding them costs
+            raise _Abort()
         self.steps += 1
         if self.steps > self.limits.max_steps:
             self.r.error("E605", f"expanding the network takes more than {self.limits.max_steps:,} steps", span,
@@ -226,9 +230,12 @@ class Lowerer:
         if node.id in self.graph.nodes:
             first = self.graph.nodes[node.id]
             if shared and first.op is node.op and first.attrs == node.attrs:
-                k = 1
+                # the next free use number, remembered: counting from 1 each time was quadratic
+                # (40,000 uses of a shared relu took minutes)
+                k = self.uses.get(node.id, 1)
                 while f"{node.id}#{k}" in self.graph.nodes:
                     k += 1
+                self.uses[node.id] = k + 1
                 node.id = f"{node.id}#{k}"
             else:
                 self.r.error("E303", f"the name '{node.id}' is used twice", node.span,
@@ -237,7 +244,8 @@ class Lowerer:
                 node.module = False
         if len(self.graph.nodes) >= self.limits.max_nodes:
             self.r.error("E600", f"the network expands to more than {self.limits.max_nodes:,} nodes", node.span,
-                         "check repeat counts and block nesting, or raise the limit", frame.trace)
+                         "check repeat counts and block nesting, or raise the limit with --limit max_nodes=N",
+                         _short(frame.trace))
             raise _Abort()
         self._size_limits(node, frame)
         self.graph.add(node)
@@ -508,7 +516,9 @@ class Lowerer:
         for i in range(count):
             self.step(b.repeat.loc.span, frame)
             note = Note(f"in repeat {b.index}={i} of '{where}'", b.repeat.loc.span)
-            sub = frame.child({**frame.env, b.index: i}, note=note, site=(("iter", id(b), i),))
+            # a small map in front of the shared one: copying the whole environment (every block of the
+            # file) per repeat and per block instance took gigabytes for 45,000 instances of 3,000 blocks
+            sub = frame.child(with_names(frame.env, {b.index: i}), note=note, site=(("iter", id(b), i),))
             x = self.entries(items, x, path, sub, namer)
         return x
 
@@ -699,7 +709,7 @@ class Lowerer:
         args = block_args(self.r, block, call, frame.env, frame.trace, self.eval, self.arg_span)
         where = f"as '{path_str(path)}'" if namer is None else f"inline in '{path_str(path) or self.program.name}'"
         trace = (*frame.trace, Note(f"in block '{block.name}' called {where}", call.span))
-        env = {**block.unit.blocks, **args, "input": ShapeView(self.shape(x))}
+        env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
         site = frame.site + (("call", id(call)),) if namer is not None else ()
         inner = Frame(env, block.unit, x, trace=trace, blocks=(*frame.blocks, id(defn)),
                       training_only=frame.training_only, site=site)

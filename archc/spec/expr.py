@@ -27,6 +27,7 @@ from dataclasses import dataclass
 MAX_LENGTH = 1000
 MAX_NODES = 200
 INT_LIMIT = 10**18
+LIST_LIMIT = 1000  # values in one list: stage depths and widths need a handful; a list is copied per use
 FUNCTIONS = ("min", "max", "len")
 SHAPE_FIELDS = ("channels", "height", "width", "length")
 _CONSTANTS = {"true": True, "false": False, "none": None, "True": True, "False": False, "None": None}
@@ -370,6 +371,14 @@ def _check_int(value: object, node: Expr) -> object:
     return value
 
 
+def _check_list(length: int, node: Expr) -> None:
+    # lists are values like depths or widths; a spec that doubles one in every parameter
+    # (b: a + a, c: b + b, ...) would otherwise build lists exponentially large
+    if length > LIST_LIMIT:
+        raise ExprError("E404", f"a list of {length:,} values exceeds the limit of {LIST_LIMIT:,}", node.off,
+                        node.end, "lists hold a few sizes, e.g. depths: [3, 4, 6, 3]")
+
+
 def show(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -414,6 +423,7 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
         if node.op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+            _check_list(len(left) + len(right), node)
             return left + right
         a, b = _num(left, node.left, f"'{node.op}'"), _num(right, node.right, f"'{node.op}'")
         if node.op in ("//", "%") and b == 0:
@@ -485,6 +495,7 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
         nums = [_num(a, n, f"{node.func}()") for a, n in zip(args, arg_nodes)]
         return min(nums) if node.func == "min" else max(nums)
     if isinstance(node, ListLit):
+        _check_list(len(node.items), node)
         return tuple(_evaluate(i, env) for i in node.items)
     if isinstance(node, Index):
         seq, idx = _evaluate(node.value, env), _evaluate(node.index, env)
