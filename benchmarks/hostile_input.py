@@ -97,6 +97,14 @@ def worst_cases(folder: Path) -> dict[str, str]:
         "count from a shape: 1000 x 1000 (refused at the repeat)":
             HEAD + "blocks:\n  W:\n    layers:\n      - r: {repeat: input.channels, each: "
                    "[{repeat: input.channels, each: relu}]}\nlayers:\n  - c: conv(1000, 1)\n  - w: W()\n",
+        "3,000 blocks, 45,000 instances of one":
+            HEAD + "blocks:\n" + "".join(f"  B{k}: {{layers: [relu]}}\n" for k in range(3000))
+            + "layers:\n  - s: {repeat: 45000, each: B0()}\n",
+        "3,000 blocks, 3,000 calls of misspelt ones (200 errors)":
+            HEAD + "blocks:\n" + "".join(f"  B{k}: {{layers: [relu]}}\n" for k in range(3000))
+            + "layers:\n" + "".join(f"  - x{k}: Bx{k}()\n" for k in range(3000)),
+        "40,000 uses of a shared relu":
+            HEAD + "layers:\n  - a: conv(3, 1)\n  - {repeat: 40000, each: relu}\n",
         "deepest nesting allowed (64 blocks)":
             HEAD + "blocks:\n  B0: {layers: [r: relu]}\n"
             + "".join(f"  B{k}: {{layers: [b: B{k - 1}()]}}\n" for k in range(1, 64)) + "layers:\n  - s: B63()\n",
