@@ -75,3 +75,10 @@ def test_compile_and_diagram_take_limits_too(cli, tmp_path) -> None:
         result = cli(*command, "--limit", "max_nodes=100")
         assert result.code == 2 and "error[E600]" in result.err, result.err
         assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_diff_and_bench_take_limits_too(cli) -> None:
+    result = cli("diff", "resnet18", "resnet50", "--limit", "max_nodes=100")
+    assert result.code == 2 and "error[E600]" in result.err, result.err
+    result = cli("bench", "resnet18", "--device", "cpu", "--limit", "max_nodes=20")
+    assert result.code == 2 and "error[E600]" in result.err, result.err

@@ -94,6 +94,11 @@ def add_spec_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", type=setting_arg, metavar="NAME=VALUE",
                    help="override a spec parameter (repeatable), e.g. --set num_classes=10")
     p.add_argument("--input", type=shape_arg, metavar="CxHxW", help="override the input shape, e.g. 3x32x32")
+    add_limit_option(p)
+
+
+def add_limit_option(p: argparse.ArgumentParser) -> None:
+    """--limit NAME=N: change one of archc.limits.Limits (repeatable)."""
     p.add_argument("--limit", action="append", type=limit_arg, metavar="NAME=N",
                    help="change a safety limit (repeatable), e.g. --limit max_nodes=500k; "
                         "see docs/untrusted-specs.md for the names and defaults")
