@@ -44,8 +44,9 @@ HEADER = re.compile(r"# expect: (?P<code>E\d{3}) line (?P<line>\d+)(?: col (?P<c
 LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E\d{3})\]: ")
 # Codes no spec can cause: E500 is the fallback of a shape error without a specific code (every
 # shape rule has one); E700 is about output files (tests/test_output.py), E710 about the Graphviz
-# installation (tests/render); W100 is a warning.
-NOT_FROM_SPECS = {"E500", "E700", "E710", "W100"}
+# installation (tests/render), E800-E802 about weights, devices and benchmark settings given to
+# build and bench; W100 is a warning.
+NOT_FROM_SPECS = {"E500", "E700", "E710", "E800", "E801", "E802", "W100"}
 
 
 @dataclass(frozen=True)
