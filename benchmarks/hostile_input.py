@@ -73,12 +73,13 @@ def corpus(runs: int) -> None:
 def worst_cases(folder: Path) -> dict[str, str]:
     limits = Limits()
     cap = limits.max_bytes - 200
-    flow = "params: {x: ["
-    n_flow = (cap - len(HEAD) - len(flow) - 40) // 3
+    # the slowest kind of file to read per byte: flow lists of one-character scalars (each list
+    # within the 1,000 values a list may hold)
+    row = "[" + ", ".join(["1"] * 500) + "]"
+    rows = (cap - len(HEAD) - 40) // (len(row) + 12)
     cases = {
-        # the slowest kind of file to parse per byte: a flow list of one-character scalars
-        "largest file (flow list of 1-char scalars)":
-            HEAD + flow + ", ".join(["1"] * n_flow) + "]}\nlayers: [relu]\n",
+        "largest file (flow lists of 1-char scalars)":
+            HEAD + "params:\n" + "".join(f"  p{k}: {row}\n" for k in range(rows)) + "layers: [relu]\n",
         # the most nodes lowering makes without an error: a repeat just under max_nodes
         "largest network (max_nodes - 1 relus)":
             HEAD + f"layers:\n  - s: {{repeat: {limits.max_nodes - 2}, each: relu}}\n",
