@@ -183,6 +183,8 @@ def test_spec_text_cannot_drive_the_terminal(cli, spec_file) -> None:
         result = cli("table", path, "--format", fmt)
         assert result.code == 0 and "\x1b" not in result.out and "\u202e" not in result.out
         assert "n\\x1b[2J" in result.out
+        result = cli("diff", path, path, "--format", fmt)
+        assert result.code == 0 and "\x1b" not in result.out and "n\\x1b[2J" in result.out
 
 
 def test_a_blank_doc_is_no_summary(cli, spec_file) -> None:

@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from ..diagnostics import printable
 from ..ops.base import fmt_shape
 from .report import Report, Row
 from .table import COUNT_LABELS, FORMATS
@@ -226,8 +227,9 @@ def render(diff: Diff, fmt: str = "text", depth: int | None = None, only_changed
 
 def _title(diff: Diff) -> str:
     a, b = diff.a, diff.b
-    return (f"A = {a.name} (input {fmt_shape(a.input_shape)} → {fmt_shape(a.output_shape)}), "
-            f"B = {b.name} (input {fmt_shape(b.input_shape)} → {fmt_shape(b.output_shape)})")
+    # spec names are free text: escape what could drive the terminal
+    return (f"A = {printable(a.name)} (input {fmt_shape(a.input_shape)} → {fmt_shape(a.output_shape)}), "
+            f"B = {printable(b.name)} (input {fmt_shape(b.input_shape)} → {fmt_shape(b.output_shape)})")
 
 
 def _text(diff: Diff, rows: list[DiffRow]) -> str:

@@ -242,6 +242,10 @@ def _docstring(text: str, indent: int) -> str:
     import ast
 
     pad = " " * indent
+    if not all(c.isprintable() for c in text.replace("\n", "").replace("\r", "")):
+        # control, invisible or bidirectional characters stay out of the source, escaped: they could
+        # drive a terminal showing the file, or make the code read differently from what it is
+        return pad + repr(text)
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').replace("\r", "")
     lines = body.split("\n")
     # blank lines stay empty: indenting them would leave trailing whitespace (ruff W293)

@@ -33,6 +33,8 @@ def emit(name: str, doc: str, file: Path) -> str:
 
 def check_module(source: str, doc: str) -> None:
     compile(source, "<emitted>", "exec")  # stricter than ast.parse: a __future__ import must come first
+    # no control, invisible or bidirectional character: spec text in docstrings is escaped when it has one
+    assert all(c.isprintable() or c == "\n" for c in source), [c for c in source if not c.isprintable()][:5]
     tree = ast.parse(source)
     assert all(isinstance(n, SKELETON) for n in tree.body), [type(n).__name__ for n in tree.body]
     assert ast.get_docstring(tree, clean=False) is not None
