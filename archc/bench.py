@@ -302,7 +302,8 @@ class Progress:
 
 
 def bench_spec(spec: Any, s: Settings, *, inference: bool = False, input: tuple[int, ...] | None = None,
-               progress: bool | None = None, stream: IO[str] | None = None, **overrides: Any) -> dict[str, Any]:
+               progress: bool | None = None, stream: IO[str] | None = None, limits: Any = None,
+               **overrides: Any) -> dict[str, Any]:
     """Build a spec's network and time it: the report ``archc bench`` prints (see docs/cli.md)."""
     import torch
 
@@ -312,12 +313,12 @@ def bench_spec(spec: Any, s: Settings, *, inference: bool = False, input: tuple[
     if inference and s.mode == "train":
         raise error("E802", "--inference builds a network for inference only (batch norms folded, no dropout)",
                     "time training with the plain network: leave out --inference")
-    program = load(spec)
-    report = analyze(program, input=input, **overrides)
+    program = load(spec, limits=limits)
+    report = analyze(program, input=input, limits=limits, **overrides)
     if s.device == "cuda":
         torch.backends.cudnn.benchmark = True  # let cuDNN pick its fastest kernels, as benchmarks do
     torch.manual_seed(0)
-    model = build(program, input=input, inference=inference, **overrides)
+    model = build(program, input=input, inference=inference, limits=limits, **overrides)
     input_dtype = None
     if inference and s.dtype != "fp32":
         # autocast would cast every weight on every call; the folded network holds them in that precision

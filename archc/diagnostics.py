@@ -53,7 +53,7 @@ CODES: dict[str, str] = {
     "E402": "type error in expression",
     "E403": "division by zero",
     "E404": "expression too long or complex",
-    "E405": "integer overflow",
+    "E405": "number too large (overflow)",
     # E5xx: shapes
     "E500": "shape error",
     "E501": "shape mismatch at add",
@@ -66,10 +66,12 @@ CODES: dict[str, str] = {
     "E601": "tensor dimension too large",
     "E602": "too many parameters or MACs",
     "E603": "repeat count too large",
+    "E604": "nesting too deep to expand",
+    "E605": "expansion takes too many steps",
     # E7xx: output files
     "E700": "cannot write output",
     "E710": "Graphviz is not installed",
-    "E720": "construct archc cannot emit as PyTorch yet",
+    "E720": "cannot emit PyTorch code for this spec",
     # E8xx: building and running modules
     "E800": "state_dict does not fit",
     "E801": "device not available",
@@ -77,6 +79,26 @@ CODES: dict[str, str] = {
     # W: warnings
     "W100": "unused output",
 }
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (ESC sequences could rewrite the
+    screen), line and paragraph separators, and invisible format characters (zero-width spaces,
+    bidirectional overrides) are shown as escapes, e.g. ``c\\u200b``. Spec text is untrusted."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def _blank_invisible(line: str) -> str:
+    """A source line for an excerpt: unprintable characters become '?', one column each, so
+    the caret under it still lines up."""
+    return line if line.isprintable() else "".join(c if c.isprintable() else "?" for c in line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +147,15 @@ class Diagnostic:
         return (*self.span.sort_key(), self.code)
 
     def render(self, sources: Mapping[str, str] | None = None) -> str:
-        where = f"{self.span}: " if self.span else ""
-        lines = [f"{where}{self.severity}[{self.code}]: {self.message}"]
+        where = f"{printable(str(self.span))}: " if self.span else ""
+        lines = [f"{where}{self.severity}[{self.code}]: {printable(self.message)}"]
         if self.span is not None and sources:
             lines.extend(_excerpt(self.span, sources))
         for note in self.notes:
-            at = f" ({note.span})" if note.span else ""
-            lines.append(f"  note: {note.message}{at}")
+            at = f" ({printable(str(note.span))})" if note.span else ""
+            lines.append(f"  note: {printable(note.message)}{at}")
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  hint: {printable(self.hint)}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:
@@ -159,7 +181,7 @@ def _excerpt(span: Span, sources: Mapping[str, str]) -> list[str]:
     all_lines = text.splitlines()
     if not 1 <= span.line <= len(all_lines):
         return []
-    line = all_lines[span.line - 1].expandtabs(1)
+    line = _blank_invisible(all_lines[span.line - 1].expandtabs(1))
     if len(line) > 200:  # keep minified or generated one-liners readable
         start = max(0, span.col - 60)
         line = line[start : start + 160]
@@ -220,6 +242,11 @@ class Reporter:
         self.add(Diagnostic(code, message, span, hint, (), "warning"))
 
     @property
+    def full(self) -> bool:
+        """As many diagnostics as are kept: later stages may stop looking for more."""
+        return len(self.diagnostics) >= self.limit
+
+    @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
 
@@ -237,11 +264,16 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to ``name``, or None. Case-insensitive, difflib-based."""
     import difflib
 
-    cands = list(candidates)
-    lower = {c.lower(): c for c in cands}
-    if name.lower() in lower and lower[name.lower()] != name:
-        return lower[name.lower()]
-    match = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+    key = name.lower()
+    lower = {c.lower(): c for c in candidates}
+    if key in lower and lower[key] != name:
+        return lower[key]
+    if len(key) > 100:  # no one mistypes a name this long; difflib would take quadratic time
+        return None
+    pool = list(lower)
+    if len(pool) > 200:  # a spec with thousands of blocks: compare only the plausible ones
+        pool = [c for c in pool if c[:1] == key[:1] and abs(len(c) - len(key)) <= 3][:200]
+    match = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
     return lower[match[0]] if match else None
 
 

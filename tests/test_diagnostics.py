@@ -173,3 +173,27 @@ def test_parallel_add_mismatch_says_add(cli, spec_file) -> None:
     path = spec_file(HEAD + "layers:\n  - p: {parallel: {a: conv(8, 1), b: conv(4, 1)}, merge: add}\n")
     result = cli("validate", path)
     assert result.code == 2 and "channel mismatch at the add of parallel branches: 8×32×32 vs 4×32×32" in result.err
+
+
+def test_spec_text_cannot_drive_the_terminal(cli, spec_file) -> None:
+    # double-quoted YAML can hold ESC, bidi overrides and zero-width spaces; none reaches the terminal raw
+    path = spec_file('archc: 1\nname: "n\\e[2J"\ndoc: "\\e]0;title\\a\\u202eevil"\ninput: [3, 8, 8]\n'
+                     'layers: [{"b\\e[31m": relu}, {"c\\u200b": relu}]\n')
+    result = cli("validate", path)
+    assert result.code == 2
+    assert "\x1b" not in result.err and "\u200b" not in result.err and "\u202e" not in result.err
+    assert "'b\\x1b[31m' is not a valid layer name" in result.err
+    assert "'c\\u200b' is not a valid layer name" in result.err  # the invisible character made visible
+    path = spec_file('archc: 1\nname: "n\\e[2J"\ndoc: "\\e]0;title\\a\\u202eevil"\ninput: [3, 8, 8]\nlayers: [relu]\n')
+    for fmt in ("text", "markdown"):
+        result = cli("table", path, "--format", fmt)
+        assert result.code == 0 and "\x1b" not in result.out and "\u202e" not in result.out
+        assert "n\\x1b[2J" in result.out
+        result = cli("diff", path, path, "--format", fmt)
+        assert result.code == 0 and "\x1b" not in result.out and "n\\x1b[2J" in result.out
+
+
+def test_a_blank_doc_is_no_summary(cli, spec_file) -> None:
+    path = spec_file('archc: 1\nname: t\ndoc: "\\r \\n"\ninput: [3, 8, 8]\nlayers: [relu]\n')
+    result = cli("table", path)
+    assert result.code == 0 and result.out.splitlines()[1].startswith("─")

@@ -6,7 +6,8 @@ ResNet's shared ``relu``, by the order of its uses). Numbered children of a cont
 two sides' sequences differ: inserting a batch norm after every convolution of VGG's
 flat ``features`` renumbers every later layer, so the two lists of ops are aligned
 (longest matching runs, as ``difflib`` does) and ``features.2`` of A pairs with
-``features.3`` of B; runs that differ but have the same length pair in order. The
+``features.3`` of B; runs that differ but have the same length pair in order. (Lists
+whose lengths multiply to more than :data:`ALIGN_BUDGET` are matched by path.) The
 merged order is A's, with each row only B has placed right after the row that precedes
 it in B, so a block that gains a layer shows it in place. Each pair is ``same``,
 ``changed`` (op, output shape, parameters or the count differ), ``removed`` (only in
@@ -21,11 +22,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from ..diagnostics import printable
 from ..ops.base import fmt_shape
 from .report import Report, Row
 from .table import COUNT_LABELS, FORMATS
 
 Key = tuple[str, int]  # (module path, which use of it)
+# Aligning two lists by content takes time in the product of their lengths (difflib without
+# autojunk): two lists of 20,000 layers took a minute. Longer lists are matched by path.
+ALIGN_BUDGET = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,8 @@ def _renames(rows_a: list[Row], rows_b: list[Row]) -> dict[str, str | None]:
         ca, cb = kids_a[parent], kids_b[target]
         numbered = all(r.path.rpartition(".")[2].isdigit() for r in ca + cb)
         la, lb = [(r.kind, r.label) for r in ca], [(r.kind, r.label) for r in cb]
-        if not numbered or la == lb:
-            continue
+        if not numbered or la == lb or len(la) * len(lb) > ALIGN_BUDGET:
+            continue  # (too long to align: matched by path, as other rows are)
         paired: dict[str, str | None] = {r.path: None for r in ca}
         for tag, i1, i2, j1, j2 in SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
             if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
@@ -226,8 +231,9 @@ def render(diff: Diff, fmt: str = "text", depth: int | None = None, only_changed
 
 def _title(diff: Diff) -> str:
     a, b = diff.a, diff.b
-    return (f"A = {a.name} (input {fmt_shape(a.input_shape)} → {fmt_shape(a.output_shape)}), "
-            f"B = {b.name} (input {fmt_shape(b.input_shape)} → {fmt_shape(b.output_shape)})")
+    # spec names are free text: escape what could drive the terminal
+    return (f"A = {printable(a.name)} (input {fmt_shape(a.input_shape)} → {fmt_shape(a.output_shape)}), "
+            f"B = {printable(b.name)} (input {fmt_shape(b.input_shape)} → {fmt_shape(b.output_shape)})")
 
 
 def _text(diff: Diff, rows: list[DiffRow]) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..diagnostics import printable
 from ..ops.base import CONVENTIONS, fmt_shape
 from .memory import DTYPE_NAMES, DTYPES, OPTIMIZER_NAMES, MemoryEstimate
 from .report import Report, Row
@@ -72,6 +73,14 @@ def render(report: Report, fmt: str = "text", depth: int | None = None, view: Vi
     if fmt == "html":
         return _html_page(report, rows, view)
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def first_line(doc: str) -> str:
+    """The first non-blank line of a doc string, safe to print (specs are untrusted text)."""
+    for line in doc.splitlines():
+        if line.strip():
+            return printable(line.strip())
+    return ""
 
 
 def _n(value: int) -> str:
@@ -170,9 +179,11 @@ def _text(report: Report, rows: list[Row], view: View) -> str:
     widths = [max(len(r[i]) for r in table) for i in range(len(columns) + 1)]
     width = sum(widths) + 2 * len(columns)
     rule = "─" * width
-    lines = [f"{report.name}: input {fmt_shape(report.input_shape)} → output {fmt_shape(report.output_shape)}"]
-    if report.doc:
-        lines.append(report.doc.strip().splitlines()[0])
+    lines = [f"{printable(report.name)}: input {fmt_shape(report.input_shape)} → output "
+             f"{fmt_shape(report.output_shape)}"]
+    summary = first_line(report.doc)
+    if summary:
+        lines.append(summary)
     lines.append(rule)
     for k, r in enumerate(table):
         cells = [r[0].ljust(widths[0])]
@@ -200,7 +211,7 @@ def _markdown(report: Report, rows: list[Row], view: View) -> str:
     columns = view.columns
     head = "| Module | " + " | ".join(_heading(c, view) for c in columns) + " |"
     align = "|---|" + "".join("---:|" if c in _NUMERIC else "---|" for c in columns)
-    lines = [f"**{esc(report.name)}**: input {fmt_shape(report.input_shape)} → output "
+    lines = [f"**{esc(printable(report.name))}**: input {fmt_shape(report.input_shape)} → output "
              f"{fmt_shape(report.output_shape)}", "", head, align]
     for row in rows:
         indent = "&nbsp;&nbsp;" * (row.depth - 1)

@@ -64,11 +64,51 @@ def add_count_options(p: argparse.ArgumentParser) -> None:
                         "fvcore, ptflops (those tools' totals), all (every arithmetic operation)")
 
 
+_SUFFIX = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+
+def limit_arg(text: str) -> tuple[str, int]:
+    """``NAME=VALUE`` for one of :class:`~archc.limits.Limits`: a positive integer, with
+    optional ``_`` separators and a k/M/G/T suffix (powers of 1000), e.g. ``max_nodes=1M``."""
+    from ..limits import Limits
+
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip().replace("_", "")
+    names = Limits.names()
+    if not sep or name not in names:
+        from ..diagnostics import suggest
+
+        hint = suggest(name, names) if sep else None
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with NAME one of {', '.join(names)}; got {text!r}" + (f" ({hint})" if hint else ""))
+    scale = _SUFFIX.get(value[-1:].lower(), 1) if value else 1
+    digits = value[:-1] if scale != 1 else value
+    if not digits.isdigit() or not digits.isascii() or len(digits) > 30 or int(digits) * scale < 1:
+        raise argparse.ArgumentTypeError(f"{name} must be a positive integer (e.g. {name}=500000 or "
+                                         f"{name}=500k), got {value!r}")
+    return name, int(digits) * scale
+
+
 def add_spec_options(p: argparse.ArgumentParser) -> None:
-    """--set and --input, which every command that lowers a spec accepts."""
+    """--set, --input and --limit, which every command that lowers a spec accepts."""
     p.add_argument("--set", action="append", type=setting_arg, metavar="NAME=VALUE",
                    help="override a spec parameter (repeatable), e.g. --set num_classes=10")
     p.add_argument("--input", type=shape_arg, metavar="CxHxW", help="override the input shape, e.g. 3x32x32")
+    add_limit_option(p)
+
+
+def add_limit_option(p: argparse.ArgumentParser) -> None:
+    """--limit NAME=N: change one of archc.limits.Limits (repeatable)."""
+    p.add_argument("--limit", action="append", type=limit_arg, metavar="NAME=N",
+                   help="change a safety limit (repeatable), e.g. --limit max_nodes=500k; "
+                        "see docs/untrusted-specs.md for the names and defaults")
+
+
+def limits(args: argparse.Namespace) -> Any:
+    """The :class:`~archc.limits.Limits` the command line asks for (the defaults, changed by --limit)."""
+    from ..limits import Limits
+
+    return Limits().with_(**dict(getattr(args, "limit", None) or []))
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:

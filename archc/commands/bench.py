@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..bench import DEFAULTS, DEVICES, DTYPES, MODES
-from ._common import EXIT_OK, add_spec_options, overrides
+from ._common import EXIT_OK, add_spec_options, limits, overrides
 
 
 def count_arg(minimum: int) -> object:
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
                         compile=args.compile, channels_last=args.channels_last,
                         iters=args.iters or defaults["iters"],
                         warmup=defaults["warmup"] if args.warmup is None else args.warmup)
-    result = bench_spec(args.spec, settings, inference=args.inference, input=args.input, **overrides(args))
+    result = bench_spec(args.spec, settings, inference=args.inference, input=args.input, limits=limits(args),
+                        **overrides(args))
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_OK, add_spec_options, overrides
+from ._common import EXIT_OK, add_spec_options, limits, overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from ..api import compile_source, load
     from ..output import write_output
 
-    program = load(args.spec)
-    source = compile_source(program, input=args.input, inference=args.inference, **overrides(args))
+    budget = limits(args)
+    program = load(args.spec, limits=budget)
+    source = compile_source(program, input=args.input, inference=args.inference, limits=budget, **overrides(args))
     target = args.output or f"{program.name}{'_inference' if args.inference else ''}.py"
     if target == "-":
         sys.stdout.write(source)

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from ._common import EXIT_OK, add_spec_options, overrides
+from ._common import EXIT_OK, add_spec_options, limits, overrides
 
 # The same as archc.render's FORMATS and SHOW_CHOICES (a test keeps them equal): building the
 # parser must not import archc.render, which imports the graphviz package, for every command.
@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
     from ..render import draw, export
 
     fmt = _format(args)
-    program = load(args.spec)
-    graph = lower(program, input=args.input, **overrides(args))
+    budget = limits(args)
+    program = load(args.spec, limits=budget)
+    graph = lower(program, input=args.input, limits=budget, **overrides(args))
     fold = [name for group in (args.fold or []) for name in group]
     dot = draw(graph, depth=args.depth, direction=args.direction, show=args.show, fold=fold,
                expand_repeats=args.expand_repeats)

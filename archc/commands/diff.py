@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_OK, add_count_options, overrides, setting_arg, shape_arg
+from ._common import EXIT_OK, add_count_options, add_limit_option, limits, overrides, setting_arg, shape_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help=f"override a spec parameter of {side.upper()} only (repeatable; wins over --set)")
         p.add_argument(f"--input-{side}", type=shape_arg, metavar="CxHxW",
                        help=f"override the input shape of {side.upper()} only (wins over --input)")
+    add_limit_option(p)
     p.set_defaults(func=run)
 
 
@@ -37,10 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from ..api import analyze
 
     reports = []
+    budget = limits(args)
     for side in ("a", "b"):
         settings = argparse.Namespace(set=(args.set or []) + (getattr(args, f"set_{side}") or []))
         shape = getattr(args, f"input_{side}") or args.input
-        reports.append(analyze(getattr(args, side), input=shape, **overrides(settings)))
+        reports.append(analyze(getattr(args, side), input=shape, limits=budget, **overrides(settings)))
     diff = diff_reports(reports[0], reports[1], args.count)
     sys.stdout.write(render(diff, args.format, args.depth, args.only_changed))
     return EXIT_OK

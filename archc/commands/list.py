@@ -14,14 +14,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..analysis.table import first_line
     from ..api import analyze
     from ..spec.loader import shipped_names
 
     rows = []
     for name in shipped_names():
         report = analyze(name)
-        doc = (report.doc.strip().splitlines() or [""])[0]
-        rows.append((name, f"{report.totals.params:,}", f"{report.totals.macs:,}", doc))
+        rows.append((name, f"{report.totals.params:,}", f"{report.totals.macs:,}", first_line(report.doc)))
     head = ("Spec", "Parameters", "MACs", "Description")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(3)]
     for k, r in enumerate([head, *rows]):

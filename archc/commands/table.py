@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_OK, add_count_options, add_spec_options, list_arg, overrides, positive_int
+from ._common import EXIT_OK, add_count_options, add_spec_options, limits, list_arg, overrides, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.table import View, render
     from ..api import analyze
 
-    report = analyze(args.spec, input=args.input, **overrides(args))
+    report = analyze(args.spec, input=args.input, limits=limits(args), **overrides(args))
     view = View(count=args.count, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer, columns=args.columns)
     sys.stdout.write(render(report, args.format, args.depth, view))
     return EXIT_OK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import EXIT_ERROR, EXIT_OK, add_spec_options, overrides, print_diagnostics
+from ._common import EXIT_ERROR, EXIT_OK, add_spec_options, limits, overrides, print_diagnostics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.specs:
         r = Reporter()
         try:
-            graph = lower(spec, input=args.input, reporter=r, **overrides(args))
+            graph = lower(spec, input=args.input, reporter=r, limits=limits(args), **overrides(args))
         except ArchcError as err:
             status = EXIT_ERROR
             print_diagnostics(err.diagnostics, err.sources, args.format)

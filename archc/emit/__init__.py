@@ -30,10 +30,12 @@ def compile_graph(graph: Graph, program: Program, *, inference: bool = False) ->
     try:
         source = ModuleEmitter(graph, program, source_name=program.leaf.file, params=t.params, macs=t.macs,
                                folding=folding).emit()
-    except Unsupported as err:  # a construct the emitter cannot write yet: say so, do not crash
-        raise ArchcError([Diagnostic("E720", f"archc cannot write PyTorch code for this spec yet: {err}",
-                                     program.leaf.span, "`archc validate`, `table` and `diagram` still work on "
-                                     "it; please report the spec")], program.sources) from None
+    except Unsupported as err:  # not even a class specialised to one instance can be written
+        span = err.span or program.leaf.span
+        raise ArchcError([Diagnostic("E720", f"archc cannot write PyTorch code for this spec yet: {err}", span,
+                                     "validate and table accept it; rewriting the entry usually helps (e.g. give "
+                                     "an unnamed container a name); please report the spec")],
+                         program.sources) from None
     try:
         ast.parse(source)
     except SyntaxError as err:  # a bug in the emitter; never let broken code out

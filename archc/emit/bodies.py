@@ -173,10 +173,10 @@ class ModuleBodies:
             if not any(present):
                 return x
             if not all(present):
-                raise Unsupported("a conditional entry present in some instances only")
+                raise Unsupported("a conditional entry present in some instances only", c.span)
         x_in = self._from(c, x)
         if c.training_only or c.kind in ("parallel", "residual"):
-            raise Unsupported(f"an unnamed {c.kind} container in a module body")
+            raise Unsupported(f"an unnamed {c.kind} container in a module body", c.span)
         if c.kind == "ref":
             return x_in
         if c.kind == "layers":
@@ -190,7 +190,7 @@ class ModuleBodies:
         count = substitute(b.repeat.expr, self.subst) if self.subst else b.repeat.expr
         counts = [value_of(count, case.env) for case in self.cases]
         if len(set(map(repr, counts))) != 1 or not isinstance(counts[0], int):
-            raise Unsupported("a repeat in a module body whose count differs between instances")
+            raise Unsupported("a repeat in a module body whose count differs between instances", b.span)
         keep_cases, keep_subst = self.cases, self.subst
         try:
             for i in range(counts[0]):

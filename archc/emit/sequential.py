@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir.graph import Node
+from ..ir.params import with_names
 from ..spec import model as m
 from ..spec.expr import Name
 from .symbolic import Raw, const, free_names, render, substitute, value_of
@@ -194,7 +195,7 @@ class SeqBuilder:
             self.lines.append(f"{indent}{ch_name} = {c.src(channels)}")
         self._list()
         self.lines.append(f"{indent}for {index} in range({count}):")
-        loop_cases = [Case(case.owner, {**case.env, b.index: i}, case.site + (("iter", id(b), i),))
+        loop_cases = [Case(case.owner, with_names(case.env, {b.index: i}), case.site + (("iter", id(b), i),))
                       for case, n in zip(c.cases, counts) for i in range(n)]
         if not loop_cases:
             raise Unsupported("a loop that never runs")
@@ -239,7 +240,7 @@ class SeqBuilder:
         keep_cases, keep_subst = c.cases, c.subst
         try:
             for i in range(counts[0]):
-                c.cases = [Case(case.owner, {**case.env, b.index: i}, case.site + (("iter", id(b), i),))
+                c.cases = [Case(case.owner, with_names(case.env, {b.index: i}), case.site + (("iter", id(b), i),))
                            for case in keep_cases]
                 c.subst = {**keep_subst, b.index: const(i)}
                 x = self.entries(entries_of(b.each), x, indent)

@@ -8,6 +8,7 @@ the graph node it is in every case.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,13 +22,19 @@ from .symbolic import Sym
 
 
 class Unsupported(Exception):
-    """This class cannot be written once for all its instances (the caller specialises)."""
+    """This class cannot be written once for all its instances (the caller specialises).
+    ``span`` locates the entry at fault, for the error when even a specialised class cannot
+    be written."""
+
+    def __init__(self, message: str, span: Any = None):
+        super().__init__(message)
+        self.span = span
 
 
 @dataclass
 class Case:
     owner: Path  # the class instance's module path
-    env: dict[str, Any]  # the names its expressions read, with their values
+    env: MutableMapping[str, Any]  # the names its expressions read, with their values (a ChainMap)
     site: tuple = ()  # inline calls and loop iterations entered so far
 
 

@@ -19,6 +19,8 @@ the fifth repeat of a block says which repeat.
 
 from __future__ import annotations
 
+import math
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +32,10 @@ from ..ops.base import fmt_shape
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate, show, type_of
 from ..spec.loader import BlockRef, Program, Unit
+from .expansion import Estimator, TooBig
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .naming import Namer, list_mode
-from .params import SetValue, block_args, network_params, value_type
+from .params import SetValue, block_args, network_params, value_type, with_names
 
 __all__ = ["Lowerer", "SetValue", "lower"]
 
@@ -45,7 +48,7 @@ class _Abort(Exception):
 class Frame:
     """The lexical context of one list of entries."""
 
-    env: dict[str, Any]
+    env: Mapping[str, Any]  # ChainMaps: a frame's own names before its parent's, shared, not copied
     unit: Unit
     input_id: str
     names: dict[str, str] = field(default_factory=dict)  # named point -> node id of its output
@@ -56,7 +59,7 @@ class Frame:
     training_only: bool = False
     site: tuple = ()  # inline calls and repeat iterations since the enclosing block instance
 
-    def child(self, env: dict[str, Any] | None = None, *, training_only: bool = False,
+    def child(self, env: Mapping[str, Any] | None = None, *, training_only: bool = False,
               note: Note | None = None, site: tuple = ()) -> Frame:
         return Frame(env if env is not None else self.env, self.unit, self.input_id, parent=self,
                      trace=(*self.trace, note) if note else self.trace, blocks=self.blocks,
@@ -90,6 +93,11 @@ class Lowerer:
         self.graph = Graph(program.name, ())
         self.total_params = 0
         self.total_macs = 0
+        self.steps = 0  # entries visited and repeats made (see Limits.max_steps)
+        self.uses: dict[str, int] = {}  # shared module id -> next free use number (relu#1, relu#2, ...)
+        self.depth = 0  # lists and bodies being expanded, one inside the other (Limits.max_nesting)
+        self.at: tuple[Span, tuple[Note, ...]] | None = None  # the entry being expanded, for E604
+        self.estimator = Estimator(self.limits)
 
     # --- entry point -----------------------------------------------------------------
 
@@ -105,12 +113,22 @@ class Lowerer:
             self.r.check()
             return g
         g.add(Node("input", None, None, (), (), spec.span, shape=shape, module=False))
-        frame = Frame({**env, **params, "input": ShapeView(shape)}, unit, "input")
+        frame = Frame(ChainMap({**params, "input": ShapeView(shape)}, unit.blocks), unit, "input")
         namer = self.namer(spec.layers, frame)
         top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input", origin=spec, mode=namer.mode,
                                 env=frame.env))
         try:
+            # before any node exists: a lower bound of the whole expansion against the limits
+            self.estimate(lambda base: self.estimator.network(spec.layers, frame.env, base, 0), ())
             out = self.entries(spec.layers, "input", (), frame, namer)
+        except RecursionError:
+            # only with a raised max_nesting: Python's stack ran out before the limit was reached
+            span, trace = self.at or (spec.span, ())
+            self.r.error("E604", "the network nests too deeply for archc to expand", span,
+                         f"nest blocks and containers less deeply (max_nesting is {self.limits.max_nesting:,}, "
+                         "more than Python's stack allows)", _short(trace))
+            self.r.check()
+            raise
         except _Abort:
             self.r.check()
             raise
@@ -157,6 +175,43 @@ class Lowerer:
             self.r.error(err.code, err.message, loc.at(err.off, err.end), hint, trace)
             return UNKNOWN
 
+    def estimate(self, run: Any, trace: tuple[Note, ...]) -> None:
+        """Run an expansion estimate (see :mod:`archc.ir.expansion`) from what exists now;
+        report and abort if it shows that a limit will be exceeded."""
+        try:
+            run((len(self.graph.nodes), self.steps))
+        except TooBig as big:
+            if big.what == "nodes":
+                self.r.error("E600", f"the network expands to more than {self.limits.max_nodes:,} nodes", big.span,
+                             "check repeat counts and block nesting, or raise the limit with --limit max_nodes=N",
+                             _short((*trace, *big.trace, Note(f"counted before expanding: {big.detail}"))))
+            else:
+                self.r.error("E605", f"expanding the network takes more than {self.limits.max_steps:,} steps",
+                             big.span, "check repeat counts, or raise the limit with --limit max_steps=N",
+                             _short((*trace, *big.trace, Note(f"counted before expanding: {big.detail}"))))
+            raise _Abort() from None
+
+    def step(self, span: Span, frame: Frame) -> None:
+        if self.r.full:  # hundreds of errors already: more would be dropped, and finding them costs
+            raise _Abort()
+        self.steps += 1
+        if self.steps > self.limits.max_steps:
+            self.r.error("E605", f"expanding the network takes more than {self.limits.max_steps:,} steps", span,
+                         "check repeat counts and `when:` conditions, or raise the limit with --limit max_steps=N",
+                         _short(frame.trace))
+            raise _Abort()
+
+    def nest(self, span: Span, frame: Frame) -> None:
+        """Enter one more level of nesting (undo with ``self.depth -= 1``)."""
+        self.depth += 1
+        self.at = (span, frame.trace)
+        if self.depth > self.limits.max_nesting:
+            self.r.error("E604", f"blocks and containers nest more than {self.limits.max_nesting:,} levels deep "
+                                 "as the network expands",
+                         span, "flatten the structure; a block that calls itself through parameters cannot end",
+                         _short(frame.trace))
+            raise _Abort()
+
     def shape(self, nid: str) -> Shape | None:
         node = self.graph.nodes.get(nid)
         return node.shape if node is not None else None
@@ -175,9 +230,12 @@ class Lowerer:
         if node.id in self.graph.nodes:
             first = self.graph.nodes[node.id]
             if shared and first.op is node.op and first.attrs == node.attrs:
-                k = 1
+                # the next free use number, remembered: counting from 1 each time was quadratic
+                # (40,000 uses of a shared relu took minutes)
+                k = self.uses.get(node.id, 1)
                 while f"{node.id}#{k}" in self.graph.nodes:
                     k += 1
+                self.uses[node.id] = k + 1
                 node.id = f"{node.id}#{k}"
             else:
                 self.r.error("E303", f"the name '{node.id}' is used twice", node.span,
@@ -186,18 +244,27 @@ class Lowerer:
                 node.module = False
         if len(self.graph.nodes) >= self.limits.max_nodes:
             self.r.error("E600", f"the network expands to more than {self.limits.max_nodes:,} nodes", node.span,
-                         "check repeat counts and block nesting, or raise the limit", frame.trace)
+                         "check repeat counts and block nesting, or raise the limit with --limit max_nodes=N",
+                         _short(frame.trace))
             raise _Abort()
-        if node.shape is not None:
-            total = 1
-            for d in node.shape:
-                total *= d
-            if max(node.shape, default=0) > self.limits.max_dim or total > self.limits.max_numel:
-                self.r.error("E601", f"'{node.id}' would output {fmt_shape(node.shape)}, beyond the limit of "
-                                     f"{self.limits.max_dim:,} per dimension", node.span, None, frame.trace)
-                node.shape = None
+        self._size_limits(node, frame)
         self.graph.add(node)
         return node.id
+
+    def _size_limits(self, node: Node, frame: Frame) -> None:
+        """E601 if the node's output is too large a tensor (its shape becomes unknown)."""
+        if node.shape is None:
+            return
+        if max(node.shape, default=0) > self.limits.max_dim:
+            self.r.error("E601", f"'{node.id}' would output {fmt_shape(node.shape)}, beyond the limit of "
+                                 f"{self.limits.max_dim:,} per dimension", node.span,
+                         "check the sizes, or raise the limit with --limit max_dim=N", frame.trace)
+            node.shape = None
+        elif math.prod(node.shape) > self.limits.max_numel:
+            self.r.error("E601", f"'{node.id}' would output {fmt_shape(node.shape)} = {math.prod(node.shape):,} "
+                                 f"elements, beyond the limit of {self.limits.max_numel:,} per sample", node.span,
+                         "check the sizes, or raise the limit with --limit max_numel=N", frame.trace)
+            node.shape = None
 
     def placeholder(self, path: Path, x: str, span: Span, frame: Frame, suffix: str = "") -> str:
         """A stand-in after an error, so that later layers do not report follow-on errors."""
@@ -223,6 +290,8 @@ class Lowerer:
         return x
 
     def entry(self, item: m.Entry, x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        self.step(item.span, frame)
+        self.at = (item.span, frame.trace)
         if isinstance(item, m.Call):
             return self.call_in_list(item, x, path, frame, namer)
         if isinstance(item, m.Named):
@@ -251,6 +320,14 @@ class Lowerer:
 
     def sequential(self, items: tuple[m.Entry, ...], x: str, path: Path, frame: Frame, span: Span,
                    origin: Any) -> str:
+        self.nest(span, frame)
+        try:
+            return self._sequential(items, x, path, frame, span, origin)
+        finally:
+            self.depth -= 1
+
+    def _sequential(self, items: tuple[m.Entry, ...], x: str, path: Path, frame: Frame, span: Span,
+                    origin: Any) -> str:
         inner = frame.child()
         namer = self.namer(items, inner, named_list=True)
         scope = self.graph.add_scope(Scope(path, "sequential", "Sequential", span, x, training_only=frame.training_only,
@@ -330,6 +407,13 @@ class Lowerer:
         return self.merge(c.merge or "concat", ids, path, c.span, frame, c.dim, "from")
 
     def container_at(self, c: m.Container, x: str, path: Path, frame: Frame) -> str | None:
+        self.nest(c.span, frame)
+        try:
+            return self._container_at(c, x, path, frame)
+        finally:
+            self.depth -= 1
+
+    def _container_at(self, c: m.Container, x: str, path: Path, frame: Frame) -> str | None:
         if not self._when(c, frame):
             return None
         x_in = self._inputs(c, x, path, frame)
@@ -351,6 +435,13 @@ class Lowerer:
         return scope.output
 
     def container_in_list(self, c: m.Container, x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        self.nest(c.span, frame)
+        try:
+            return self._container_in_list(c, x, path, frame, namer)
+        finally:
+            self.depth -= 1
+
+    def _container_in_list(self, c: m.Container, x: str, path: Path, frame: Frame, namer: Namer) -> str:
         if not self._when(c, frame):
             return x
         kind = c.kind
@@ -359,7 +450,7 @@ class Lowerer:
                 self.r.error("E304", f"this {kind} container has no name", c.span,
                              "in a list that names its layers, name every container with layers, e.g. "
                              f"`- block1: {{{kind}: ...}}` (its name becomes part of the state_dict keys)", frame.trace)
-            out = self.container_at(c, x, path + (namer.take(),), frame)
+            out = self._container_at(c, x, path + (namer.take(),), frame)  # one level, already counted
         elif kind == "ref":
             out = self._inputs(c, x, path + (namer.take(),), frame)
         else:  # layers / repeat without a name: splice into this list
@@ -418,11 +509,16 @@ class Lowerer:
             self.r.error("E603", f"repeat count {count:,} exceeds the limit of {self.limits.max_repeat:,}",
                          b.repeat.loc.span, "check the expression, or raise the limit", frame.trace)
             raise _Abort()
+        # before unrolling: count × a lower bound of one repeat, now that the count is known
+        self.estimate(lambda base: self.estimator.repeat_check(b, count, frame.env, base, self.depth), frame.trace)
         items = (b.each,) if isinstance(b.each, m.Call) else b.each.items
         where = path_str(path) or self.program.name
         for i in range(count):
+            self.step(b.repeat.loc.span, frame)
             note = Note(f"in repeat {b.index}={i} of '{where}'", b.repeat.loc.span)
-            sub = frame.child({**frame.env, b.index: i}, note=note, site=(("iter", id(b), i),))
+            # a small map in front of the shared one: copying the whole environment (every block of the
+            # file) per repeat and per block instance took gigabytes for 45,000 instances of 3,000 blocks
+            sub = frame.child(with_names(frame.env, {b.index: i}), note=note, site=(("iter", id(b), i),))
             x = self.entries(items, x, path, sub, namer)
         return x
 
@@ -524,7 +620,9 @@ class Lowerer:
             # parameter named `bn` still means the op
             if name not in self.ops:
                 if value is not UNKNOWN:
-                    self.r.error("E300", f"'{name}' is a {value_type(value)} parameter, not a layer or block",
+                    kind = value_type(value)
+                    self.r.error("E300", f"'{name}' is {'an' if kind[0] in 'aeiou' else 'a'} {kind} parameter, "
+                                         "not a layer or block",
                                  call.callee_span, None, frame.trace)
                 return None
         try:
@@ -598,21 +696,25 @@ class Lowerer:
     def instantiate(self, block: BlockRef, call: m.Call, x: str, path: Path, frame: Frame,
                     namer: Namer | None) -> str:
         """A block call: a module at ``path``, or (``namer`` given) inline, spliced into the list."""
+        self.nest(call.span, frame)
+        try:
+            return self._instantiate(block, call, x, path, frame, namer)
+        finally:
+            self.depth -= 1
+
+    def _instantiate(self, block: BlockRef, call: m.Call, x: str, path: Path, frame: Frame,
+                     namer: Namer | None) -> str:
         defn = block.defn
         if id(defn) in frame.blocks:
             chain = [n.message.split("'")[1] for n in frame.trace if n.message.startswith("in block")]
             cycle = " → ".join([*chain[len(chain) - len(frame.blocks):], block.name][-8:])
             self.r.error("E306", f"block '{block.name}' uses itself ({cycle})", call.callee_span,
-                         "a block cannot contain itself; unroll the recursion with `repeat:`", frame.trace)
-            return self.placeholder(path, x, call.span, frame)
-        if len(frame.blocks) >= self.limits.max_block_depth:
-            self.r.error("E306", f"blocks nest more than {self.limits.max_block_depth} levels deep", call.span, None,
-                         frame.trace)
-            raise _Abort()
+                         "a block cannot contain itself; unroll the recursion with `repeat:`", _short(frame.trace))
+            raise _Abort()  # every later use would say the same, possibly 100,000 times over
         args = block_args(self.r, block, call, frame.env, frame.trace, self.eval, self.arg_span)
         where = f"as '{path_str(path)}'" if namer is None else f"inline in '{path_str(path) or self.program.name}'"
         trace = (*frame.trace, Note(f"in block '{block.name}' called {where}", call.span))
-        env = {**block.unit.blocks, **args, "input": ShapeView(self.shape(x))}
+        env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
         site = frame.site + (("call", id(call)),) if namer is not None else ()
         inner = Frame(env, block.unit, x, trace=trace, blocks=(*frame.blocks, id(defn)),
                       training_only=frame.training_only, site=site)
@@ -654,6 +756,14 @@ class Lowerer:
             if not users[nid] and nid not in outputs and node.op is not None:
                 self.r.warn("W100", f"the output of '{nid}' is never used", node.span,
                             "a later entry reads from elsewhere with `from:`; remove this layer or use it")
+
+
+def _short(trace: tuple[Note, ...], keep: int = 12) -> tuple[Note, ...]:
+    """A long chain of notes (a deep expansion) with its middle left out."""
+    if len(trace) <= keep:
+        return trace
+    half = keep // 2
+    return (*trace[:half], Note(f"... {len(trace) - keep} more levels ..."), *trace[-half:])
 
 
 def lower(program: Program, reporter: Reporter | None = None, *, overrides: Mapping[str, Any] | None = None,

@@ -15,6 +15,7 @@ A list is lowered in one of two modes:
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ..spec import model as m
@@ -50,6 +51,8 @@ class Namer:
         self.position = 0
         self.reserved = set(reserved or ())  # names the spec gives to entries of this container
         self.shared: dict[str, tuple[str, Any]] = {}  # auto name -> (op, attrs) it stands for
+        self.names: dict[tuple[str, Any], str] = {}  # (op, attrs) -> its auto name
+        self.next_k: dict[str, int] = {}  # op -> the suffix to try next (names are never freed)
 
     def take(self) -> str:
         """The next position (every entry takes one, named or not)."""
@@ -63,12 +66,19 @@ class Namer:
         if stateful:
             return self.take(), False
         key = (op_name, attrs)
-        name, k = op_name, 0
-        while True:
-            if name in self.shared and self.shared[name] == key:
-                return name, True
-            if name not in self.shared and name not in self.reserved:
-                self.shared[name] = key
-                return name, True
+        try:
+            known = self.names.get(key)
+        except TypeError:  # attributes that cannot be hashed: look through the names
+            known = next((n for n, v in self.shared.items() if v == key), None)
+        if known is not None:
+            return known, True
+        k = self.next_k.get(op_name, 0)  # counting from 0 each time was quadratic in the uses
+        name = op_name if k == 0 else f"{op_name}_{k}"
+        while name in self.shared or name in self.reserved:
             k += 1
             name = f"{op_name}_{k}"
+        self.next_k[op_name] = k + 1
+        self.shared[name] = key
+        with contextlib.suppress(TypeError):
+            self.names[key] = name
+        return name, True

@@ -7,6 +7,7 @@ default (``stride: 1`` is an int); a float parameter also takes an int.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,11 @@ Eval = Callable[[Expr, m.Loc, Mapping[str, Any], tuple[Note, ...]], Any]
 
 class SetValue(str):
     """An override given as text (``--set name=value``): parsed and evaluated like a spec expression."""
+
+
+def with_names(env: Mapping[str, Any], names: dict[str, Any]) -> ChainMap[str, Any]:
+    """``env`` with ``names`` in front, sharing (not copying) what ``env`` holds."""
+    return env.new_child(names) if isinstance(env, ChainMap) else ChainMap(names, env)
 
 
 def value_type(value: Any) -> str:
@@ -59,7 +65,7 @@ def network_params(r: Reporter, program: Program, env: Mapping[str, Any], overri
             r.error("E309", f"'{name}' is not a parameter of {program.name}", Span(f"--set {name}", 1, 1, 1, 2),
                     suggest(name, declared) or f"its parameters: {', '.join(sorted(declared)) or 'none'}")
     for decl, default in defaults:
-        scope = {**env, **values}
+        scope = ChainMap(values, env)
         if decl.name in overrides:
             value = _override(r, decl.name, overrides[decl.name], scope, eval_)
             where = Span(f"--set {decl.name}", 1, 1, 1, 2)
@@ -118,7 +124,7 @@ def block_args(r: Reporter, block: BlockRef, call: m.Call, env: Mapping[str, Any
             continue
         values[kw.name] = eval_(kw.value, call.loc, env, trace)
         spans[kw.name] = span
-    scope: dict[str, Any] = dict(block.unit.blocks)
+    scope = ChainMap(values, block.unit.blocks)  # the values bound so far, then the blocks: never copied
     for decl in decls:
         if decl.name not in values:
             if decl.default is None:
@@ -127,9 +133,9 @@ def block_args(r: Reporter, block: BlockRef, call: m.Call, env: Mapping[str, Any
                         f"call it as {block.name}({required})", trace)
                 values[decl.name] = UNKNOWN
             else:
-                values[decl.name] = eval_(decl.default.expr, decl.default.loc, {**scope, **values}, trace)
+                values[decl.name] = eval_(decl.default.expr, decl.default.loc, scope, trace)
                 spans[decl.name] = decl.default.loc.span
-        want = decl.type or default_type(decl, {**scope, **values})
+        want = decl.type or default_type(decl, scope)
         values[decl.name] = check_type(r, values[decl.name], want, decl.name, spans.get(decl.name, call.span),
                                        f"{block.name}() argument", trace)
     return {d.name: values[d.name] for d in decls}

@@ -20,12 +20,14 @@ A *layer call* (``conv(64, 3, stride=2)``) is parsed by :func:`parse_call` into 
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 MAX_LENGTH = 1000
 MAX_NODES = 200
 INT_LIMIT = 10**18
+LIST_LIMIT = 1000  # values in one list: stage depths and widths need a handful; a list is copied per use
 FUNCTIONS = ("min", "max", "len")
 SHAPE_FIELDS = ("channels", "height", "width", "length")
 _CONSTANTS = {"true": True, "false": False, "none": None, "True": True, "False": False, "None": None}
@@ -190,6 +192,8 @@ class _Converter:
             if isinstance(node.value, (bool, int, float, str)) or node.value is None:
                 if isinstance(node.value, int) and not isinstance(node.value, bool) and abs(node.value) > INT_LIMIT:
                     raise ExprError("E405", f"integer literal exceeds the limit of {INT_LIMIT:.0e}", off, end)
+                if isinstance(node.value, float) and not math.isfinite(node.value):
+                    raise ExprError("E405", "this number is too large to be finite", off, end)
                 return Const(off, end, node.value)
             raise self.fail(node, f"{type(node.value).__name__} literals are not allowed")
         if isinstance(node, ast.Name):
@@ -253,7 +257,15 @@ def parse_expr(text: str, *, max_length: int = MAX_LENGTH, max_nodes: int = MAX_
     """Parse an expression; raise :class:`ExprError` with offsets into ``text``."""
     if not text.strip():
         raise ExprError("E400", "empty expression", 0, max(1, len(text)))
-    return _Converter(text, max_nodes).expr(_parse(text, max_length))
+    tree = _parse(text, max_length)
+    try:
+        return _Converter(text, max_nodes).expr(tree)
+    except RecursionError:
+        raise _too_deep(text) from None
+
+
+def _too_deep(text: str) -> ExprError:
+    return ExprError("E404", "expression nests too deeply", 0, len(text), "split the computation into parameters")
 
 
 def parse_call(text: str, *, max_length: int = MAX_LENGTH, max_nodes: int = MAX_NODES) -> CallExpr:
@@ -272,11 +284,14 @@ def parse_call(text: str, *, max_length: int = MAX_LENGTH, max_nodes: int = MAX_
         _, fend = conv.pos(tree.func)
         if any(isinstance(a, ast.Starred) for a in tree.args) or any(k.arg is None for k in tree.keywords):
             raise conv.fail(tree, "* and ** arguments are not allowed")
-        args = tuple(conv.expr(a) for a in tree.args)
-        kwargs = []
-        for k in tree.keywords:
-            koff, kend = conv.pos(k)
-            kwargs.append(Keyword(k.arg or "", conv.expr(k.value), koff, kend))
+        try:
+            args = tuple(conv.expr(a) for a in tree.args)
+            kwargs = []
+            for k in tree.keywords:
+                koff, kend = conv.pos(k)
+                kwargs.append(Keyword(k.arg or "", conv.expr(k.value), koff, kend))
+        except RecursionError:
+            raise _too_deep(text) from None
         return CallExpr(tree.func.id, args, tuple(kwargs), off, end, fend, text)
     raise ExprError("E204", f"expected a layer call such as conv(64, 3) or relu; got '{stripped}'", lead, len(text),
                     "a layer entry is an op or block name, optionally with arguments in parentheses")
@@ -351,7 +366,17 @@ def _bool(value: object, node: Expr, what: str) -> bool:
 def _check_int(value: object, node: Expr) -> object:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_LIMIT:
         raise ExprError("E405", f"integer result exceeds the limit of {INT_LIMIT:.0e}", node.off, node.end)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprError("E405", "the result overflows: it is not a finite number", node.off, node.end)
     return value
+
+
+def _check_list(length: int, node: Expr) -> None:
+    # lists are values like depths or widths; a spec that doubles one in every parameter
+    # (b: a + a, c: b + b, ...) would otherwise build lists exponentially large
+    if length > LIST_LIMIT:
+        raise ExprError("E404", f"a list of {length:,} values exceeds the limit of {LIST_LIMIT:,}", node.off,
+                        node.end, "lists hold a few sizes, e.g. depths: [3, 4, 6, 3]")
 
 
 def show(value: object) -> str:
@@ -368,6 +393,14 @@ def show(value: object) -> str:
 
 def evaluate(node: Expr, env: Mapping[str, object]) -> object:
     """Evaluate ``node`` with names looked up in ``env``; raise :class:`ExprError`."""
+    try:
+        return _evaluate(node, env)
+    except RecursionError:  # only with a raised max_expr_nodes
+        raise ExprError("E404", "expression nests too deeply", node.off, node.end,
+                        "split the computation into parameters") from None
+
+
+def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
     if isinstance(node, Const):
         return node.value
     if isinstance(node, Name):
@@ -386,10 +419,11 @@ def evaluate(node: Expr, env: Mapping[str, object]) -> object:
                             node.off, node.end) from None
         return UNKNOWN if value is None else value
     if isinstance(node, BinOp):
-        left, right = evaluate(node.left, env), evaluate(node.right, env)
+        left, right = _evaluate(node.left, env), _evaluate(node.right, env)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
         if node.op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+            _check_list(len(left) + len(right), node)
             return left + right
         a, b = _num(left, node.left, f"'{node.op}'"), _num(right, node.right, f"'{node.op}'")
         if node.op in ("//", "%") and b == 0:
@@ -401,7 +435,7 @@ def evaluate(node: Expr, env: Mapping[str, object]) -> object:
                   "//": lambda: a // b, "%": lambda: a % b}[node.op]()
         return _check_int(result, node)
     if isinstance(node, Unary):
-        value = evaluate(node.operand, env)
+        value = _evaluate(node.operand, env)
         if value is UNKNOWN:
             return UNKNOWN
         if node.op == "not":
@@ -411,7 +445,7 @@ def evaluate(node: Expr, env: Mapping[str, object]) -> object:
     if isinstance(node, BoolOp):
         result: object = node.op == "and"
         for item in node.values:
-            value = evaluate(item, env)
+            value = _evaluate(item, env)
             if value is UNKNOWN:
                 return UNKNOWN
             b = _bool(value, item, f"'{node.op}'")
@@ -421,9 +455,9 @@ def evaluate(node: Expr, env: Mapping[str, object]) -> object:
                 return True
         return result
     if isinstance(node, Compare):
-        left = evaluate(node.left, env)
+        left = _evaluate(node.left, env)
         for op, right_node in zip(node.ops, node.rights):
-            right = evaluate(right_node, env)
+            right = _evaluate(right_node, env)
             if left is UNKNOWN or right is UNKNOWN:
                 return UNKNOWN
             if op in ("==", "!="):
@@ -441,12 +475,12 @@ def evaluate(node: Expr, env: Mapping[str, object]) -> object:
             left = right
         return True
     if isinstance(node, IfExp):
-        test = evaluate(node.test, env)
+        test = _evaluate(node.test, env)
         if test is UNKNOWN:
             return UNKNOWN
-        return evaluate(node.body if _bool(test, node.test, "'if'") else node.orelse, env)
+        return _evaluate(node.body if _bool(test, node.test, "'if'") else node.orelse, env)
     if isinstance(node, Func):
-        args = [evaluate(a, env) for a in node.args]
+        args = [_evaluate(a, env) for a in node.args]
         if any(a is UNKNOWN for a in args):
             return UNKNOWN
         if node.func == "len":
@@ -461,9 +495,10 @@ def evaluate(node: Expr, env: Mapping[str, object]) -> object:
         nums = [_num(a, n, f"{node.func}()") for a, n in zip(args, arg_nodes)]
         return min(nums) if node.func == "min" else max(nums)
     if isinstance(node, ListLit):
-        return tuple(evaluate(i, env) for i in node.items)
+        _check_list(len(node.items), node)
+        return tuple(_evaluate(i, env) for i in node.items)
     if isinstance(node, Index):
-        seq, idx = evaluate(node.value, env), evaluate(node.index, env)
+        seq, idx = _evaluate(node.value, env), _evaluate(node.index, env)
         if seq is UNKNOWN or idx is UNKNOWN:
             return UNKNOWN
         if not isinstance(seq, tuple):

@@ -70,7 +70,7 @@ class Program:
     def input(self) -> tuple[tuple[int, ...], Span] | None:
         for spec in self.chain:
             if spec.input is not None:
-                return spec.input, spec.span
+                return spec.input, spec.input_span or spec.span
         return None
 
     def param_defaults(self) -> list[tuple[m.ParamDecl, m.Code | None]]:
@@ -153,6 +153,10 @@ class Loader:
             path = Path(name)
         else:
             found = resolve_spec(name)
+            if found is None and Path(name).is_dir():
+                self.r.error("E100", f"'{name}' is a directory, not a spec file", None,
+                             "pass a .yaml file, or a shipped name (`archc list` shows them)")
+                self.r.check()
             if found is None:
                 best = did_you_mean(Path(str(name)).stem, shipped_names())
                 hint = f"did you mean '{best}'?" if best else "pass a path to a .yaml file, or a shipped name " \
@@ -168,6 +172,9 @@ class Loader:
         seen = [path.resolve()]
         while root.spec.extends is not None:
             ref = root.spec.extends
+            if not _is_spec_name(ref.name):
+                self.r.error("E307", f"'{ref.name}' is not a spec file name", ref.span, _SPEC_NAME_HINT)
+                break
             base_path = self._find(ref.name, root.path)
             if base_path is None:
                 self.r.error("E307", f"cannot find the base spec '{ref.name}'", ref.span,
@@ -193,7 +200,8 @@ class Loader:
     def _find(self, name: str, importer: Path) -> Path | None:
         candidate = (importer.parent / name)
         if candidate.is_file():
-            return candidate
+            # a symbolic link named x.yaml must lead to a spec file too
+            return candidate if _is_spec_name(candidate.resolve().name) else None
         if "/" not in name and os.sep not in name:
             shipped = shipped_dir() / name
             if shipped.is_file():
@@ -210,24 +218,17 @@ class Loader:
             return None
         name = display_name(path) if text is None else str(path)
         if text is None:
-            try:
-                size = path.stat().st_size
-                if size > self.limits.max_bytes:
-                    self.r.error("E102", f"spec is {size:,} bytes; the limit is {self.limits.max_bytes:,}",
-                                 via or Span(name, 1, 1, 1, 2))
-                    self.units[key] = None
-                    return None
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as err:
-                self.r.error("E100", f"'{name}' is not UTF-8 text ({err.reason} at byte {err.start})", via)
-                self.units[key] = None
-                return None
-            except OSError as err:
-                self.r.error("E100", f"cannot read '{name}': {err.strerror or err}", via)
+            text = self._read(path, name, via)
+            if text is None:
                 self.units[key] = None
                 return None
         root = parse_yaml(name, text, self.r, max_bytes=self.limits.max_bytes, max_depth=self.limits.max_depth)
-        spec = Parser(name, self.r).spec(root) if root is not None or not self.r.errors else None
+        try:
+            spec = Parser(name, self.r, self.limits).spec(root) if root is not None or not self.r.errors else None
+        except RecursionError:  # only with a raised max_depth: Python's stack ran out first
+            self.r.error("E103", "the spec nests too deeply for archc to read", Span(name, 1, 1, 1, 2),
+                         f"nest less deeply (max_depth is {self.limits.max_depth:,}, more than Python's stack allows)")
+            spec = None
         if spec is None:
             self.units[key] = None
             return None
@@ -243,8 +244,41 @@ class Loader:
         self.units[key] = unit
         return unit
 
+    def _read(self, path: Path, name: str, via: Span | None) -> str | None:
+        """The text of a spec file, or None after reporting why it cannot be read. At most
+        ``max_bytes`` are read, whatever the file claims to hold (pipes, /proc files)."""
+        limit = self.limits.max_bytes
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as err:
+            what = "it is a directory" if path.is_dir() else (err.strerror or str(err))
+            self.r.error("E100", f"cannot read '{name}': {what}", via,
+                         "pass a spec file" if path.is_dir() else "check the path and its permissions")
+            return None
+        if len(data) > limit:
+            self.r.error("E102", f"'{name}' is larger than the limit of {limit:,} bytes", via or Span(name, 1, 1, 1, 2),
+                         "split the spec into files with `imports:`, or raise the limit with --limit max_bytes=N")
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            # locate the first bad byte: its line, and its column in characters
+            line = data.count(b"\n", 0, err.start) + 1
+            start = data.rfind(b"\n", 0, err.start) + 1
+            col = len(data[start:err.start].decode("utf-8", "replace")) + 1
+            self.r.sources[name] = data[: err.start].decode("utf-8")
+            self.r.error("E100", f"'{name}' is not UTF-8 text (byte 0x{data[err.start]:02x}: {err.reason})",
+                         Span(name, line, col, line, col + 1),
+                         "save the file as UTF-8; a spec is a text file",
+                         [Note("read because of this line", via)] if via else ())
+            return None
+
     def _imports(self, unit: Unit) -> None:
         for imp in unit.spec.imports:
+            if not _is_spec_name(imp.path):
+                self.r.error("E307", f"'{imp.path}' is not a spec file name", imp.span, _SPEC_NAME_HINT)
+                continue
             target = self._find(imp.path, unit.path)
             if target is None:
                 self.r.error("E307", f"cannot find the imported file '{imp.path}'", imp.span,
@@ -295,6 +329,16 @@ class Loader:
                 elif p.type is not None:
                     self.r.error("E204", f"'{p.name}' is declared in the base spec; a variant only sets its value",
                                  p.span)
+
+
+_SPEC_NAME_HINT = ("imports and bases are .yaml (or .yml) files; a spec cannot make archc read other files, "
+                   "whose lines an error message would show")
+
+
+def _is_spec_name(name: str) -> bool:
+    """Only spec files can be imported or extended: a spec from elsewhere must not be able to make
+    archc read (and quote, in an error) /proc/self/environ, ~/.ssh/id_rsa or a .env file."""
+    return name.lower().endswith((".yaml", ".yml"))
 
 
 def load(spec: str | os.PathLike[str], *, text: str | None = None, limits: Limits | None = None,

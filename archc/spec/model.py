@@ -192,6 +192,7 @@ class Spec(Model):
     doc: str = ""
     extends: InstanceOf[Ref] | None = None
     input: tuple[int, ...] | None = None
+    input_span: SpanT | None = None  # where `input:` is written, for errors about its sizes
     params: tuple[InstanceOf[ParamDecl], ...] = ()
     imports: tuple[InstanceOf[Import], ...] = ()
     blocks: tuple[InstanceOf[BlockDef], ...] = ()

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..diagnostics import Reporter, Span, did_you_mean, suggest
+from ..limits import Limits
 from . import model as m
 from .expr import Const, ExprError, ListLit, parse_call, parse_expr
 from .source import YMap, YNode, YScalar, YSeq, type_name
@@ -53,9 +54,11 @@ class _Invalid(Exception):
 
 
 class Parser:
-    def __init__(self, file: str, reporter: Reporter):
+    def __init__(self, file: str, reporter: Reporter, limits: Limits | None = None):
         self.file = file
         self.r = reporter
+        limits = limits or Limits()
+        self.expr_limits = {"max_length": limits.max_expr_length, "max_nodes": limits.max_expr_nodes}
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -128,7 +131,8 @@ class Parser:
         if len(name) > 100:
             raise self._fail("E304", f"{what} name is {len(name)} characters long; the limit is 100", scalar.span)
         if module_attr and name in MODULE_ATTRS:
-            raise self._fail("E304", f"'{name}' would shadow nn.Module.{name}", scalar.span,
+            what_it_is = "the module itself in generated code" if name == "self" else f"nn.Module.{name}"
+            raise self._fail("E304", f"'{name}' would shadow {what_it_is}", scalar.span,
                              f"rename it, e.g. '{name}_layer'")
         if name in RESERVED_NAMES:
             raise self._fail("E304", f"'{name}' has a meaning of its own in specs and cannot name a {what}",
@@ -140,7 +144,7 @@ class Parser:
             if isinstance(node.value, str):
                 loc = self._loc(node)
                 try:
-                    return m.Code(expr=parse_expr(node.value), loc=loc)
+                    return m.Code(expr=parse_expr(node.value, **self.expr_limits), loc=loc)
                 except ExprError as err:
                     raise self._fail(err.code, err.message, loc.at(err.off, err.end), err.hint) from None
             return m.Code(expr=Const(0, len(node.raw), node.value), loc=m.Loc(node.span, node.span.col))
@@ -155,7 +159,7 @@ class Parser:
                              node.span, "quote it if it is meant as a name")
         loc = self._loc(node)
         try:
-            return m.Call(call=parse_call(node.value), loc=loc)
+            return m.Call(call=parse_call(node.value, **self.expr_limits), loc=loc)
         except ExprError as err:
             raise self._fail(err.code, err.message, loc.at(err.off, err.end), err.hint) from None
 
@@ -419,6 +423,9 @@ class Parser:
                 elif key == "imports":
                     data[key] = self.imports(value)
                 elif key == "extends":
+                    if not isinstance(value, YScalar) or not isinstance(value.value, str) or not value.value:
+                        raise self._fail("E202", "'extends' names one spec file", value.span,
+                                         "e.g. `extends: _resnet.yaml`")
                     data[key] = self.refs(value, "'extends'")[0]
                 elif key == "train_outputs":
                     data[key] = self.refs(value, "'train_outputs'")
@@ -426,6 +433,7 @@ class Parser:
                     data[key] = self._init(value)
                 elif key == "input":
                     data[key] = _input(value, self)
+                    data["input_span"] = value.span
                 elif key in SPEC_KEYS:
                     data[key] = _plain_scalar(value)
             except _Invalid:

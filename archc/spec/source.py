@@ -19,6 +19,7 @@ scalars are errors that say how to write the value unambiguously:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Union
@@ -26,6 +27,7 @@ from typing import Union
 import yaml
 
 from ..diagnostics import Reporter, Span
+from .expr import INT_LIMIT
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
@@ -160,8 +162,10 @@ def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX
                        hint="split the spec into files with `imports:`")
         return None
     if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        reporter.error("E101", "spec contains a NUL byte; it is not a text file", Span(name, line, 1, line, 2))
+        at = text.index("\x00")
+        line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        reporter.error("E101", "spec contains a NUL byte; it is not a text file", Span(name, line, col, line, col + 1),
+                       hint="a spec is a UTF-8 text file; remove the NUL byte")
         return None
     # Each open collection: [node, pending key (maps only)].
     stack: list[list[object]] = []
@@ -284,9 +288,18 @@ def _mark_span(name: str, start: object, end: object | None = None) -> Span:
     return Span(name, line, col, eline, ecol)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
     raw = event.value
     span = _mark_span(name, event.start_mark, event.end_mark)
+    bad = _SURROGATE.search(raw)
+    if bad:  # only "\ud800"-style escapes make these; no file, terminal or JSON reader can take them
+        reporter.error("E101", f"'\\u{ord(bad.group()):04x}' (a lone surrogate) is not a character", span,
+                       hint="write the character itself, or escape it as \\U0001F600 (8 hex digits)")
+        clean = _SURROGATE.sub("\ufffd", raw)  # go on with a stand-in, so that no second error follows
+        return YScalar(clean, span, clean, quoted=True)
     if event.style in ("'", '"', "|", ">") or not event.implicit[0]:
         return YScalar(raw, span, raw, quoted=True)
     tag = _RESOLVER.resolve(yaml.ScalarNode, raw, (True, False))
@@ -296,7 +309,8 @@ def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
     if tag == "str":
         if _FLOAT_12.match(raw) and any(c.isdigit() for c in raw):
             reporter.error("E106", f"'{raw}' is text in YAML 1.1, not a number", span,
-                           hint=f"write it with a decimal point, e.g. {_with_dot(raw)}, or quote it if you mean text")
+                           hint=f"write it as {_with_dot(raw)} (YAML 1.1 needs a decimal point and a signed "
+                                "exponent), or quote it if you mean text")
         return YScalar(raw, span, raw)
     if tag == "null":
         return YScalar(None, span, raw)
@@ -308,12 +322,15 @@ def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
         return YScalar(raw, span, raw)
     if tag == "int":
         text = raw.replace("_", "")
-        if _DEC_INT.match(raw):
-            return YScalar(int(text), span, raw)
-        if _HEX_INT.match(raw):
-            return YScalar(int(text, 16), span, raw)
-        if _BIN_INT.match(raw):
-            return YScalar(int(text.replace("0b", ""), 2), span, raw)
+        base = 10 if _DEC_INT.match(raw) else 16 if _HEX_INT.match(raw) else 2 if _BIN_INT.match(raw) else 0
+        if base:
+            # bounded before converting: int() of a long enough string is slow, or refused
+            value = int(text, base) if len(text) <= 80 else INT_LIMIT + 1
+            if abs(value) > INT_LIMIT:
+                reporter.error("E405", f"integer {_clip(raw)} exceeds the limit of {INT_LIMIT:.0e}", span,
+                               hint="no size in a network comes near it; check the number")
+                return YScalar(raw, span, raw)
+            return YScalar(value, span, raw)
         what = "base 60 (1:30 is 90)" if ":" in raw else "octal (010 is 8)"
         reporter.error("E106", f"YAML 1.1 reads '{raw}' as {what}", span,
                        hint="write the number without leading zeros, or quote it if you mean text")
@@ -324,10 +341,11 @@ def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
             reporter.error("E106", f"YAML 1.1 reads '{raw}' as a base-60 number", span,
                            hint="write the number in decimal, or quote it if you mean text")
             return YScalar(raw, span, raw)
-        if text in (".inf", "+.inf", "-.inf", ".nan"):
-            value = float(text.replace(".", ""))
-        else:
-            value = float(text)
+        value = float(text.replace(".", "")) if text in (".inf", "+.inf", "-.inf", ".nan") else float(text)
+        if not math.isfinite(value):
+            reporter.error("E405", f"'{_clip(raw)}' is not a finite number", span,
+                           hint="specs take finite numbers only; check the value")
+            return YScalar(raw, span, raw)
         return YScalar(value, span, raw)
     if tag == "timestamp":
         reporter.error("E106", f"YAML reads '{raw}' as a date", span, hint="quote it if you mean text")
@@ -338,8 +356,20 @@ def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
 
 
 def _with_dot(raw: str) -> str:
+    """The YAML 1.1 spelling of a float written the YAML 1.2 way: a decimal point in the
+    mantissa and a sign on the exponent (``1e-3`` -> ``1.0e-3``, ``2.5e8`` -> ``2.5e+8``)."""
     mant, _, exp = raw.lower().partition("e")
-    return f"{mant}.0e{exp}" if exp and "." not in mant else raw
+    if "." not in mant:
+        mant += ".0"
+    elif mant.startswith(".") or mant.startswith(("-.", "+.")):
+        mant = mant.replace(".", "0.", 1)
+    if exp and exp[0] not in "+-":
+        exp = "+" + exp
+    return f"{mant}e{exp}" if exp else mant
+
+
+def _clip(raw: str, width: int = 40) -> str:
+    return raw if len(raw) <= width else raw[: width - 3] + "..."
 
 
 def plain(node: YNode) -> object:

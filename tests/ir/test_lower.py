@@ -251,7 +251,7 @@ def test_block_argument_errors() -> None:
     assert errors(head + "layers:\n  - b: B(4, z=1)\n")[0][:2] == ("E301", 7)
     assert errors(head + "layers:\n  - b: B(4, w=1)\n")[0][:2] == ("E301", 7)
     assert "must be int, got float 1.5" in errors(head + "layers:\n  - b: B(4, s=1.5)\n")[0][2]
-    assert "'p' is a int parameter, not a layer" in errors(
+    assert "'p' is an int parameter, not a layer" in errors(
         "archc: 1\nname: t\ninput: [3]\nparams: {p: 1}\nlayers:\n  - x: p()\n")[0][2]
 
 

@@ -90,3 +90,26 @@ def test_renders_back_to_equivalent_python() -> None:
         expr = parse_expr(text)
         rendered = to_source(expr)
         assert ev(rendered, **env) == evaluate(expr, env), (text, rendered)
+
+
+def test_float_overflow_and_non_finite_literals() -> None:
+    with pytest.raises(ExprError) as err:
+        evaluate(parse_expr("x * x"), {"x": 1e300})
+    assert err.value.code == "E405"
+    with pytest.raises(ExprError) as err:
+        parse_expr("1e400")
+    assert err.value.code == "E405"
+    assert evaluate(parse_expr("x * 2"), {"x": 1e300}) == 2e300
+
+
+def test_deeply_nested_expressions_are_errors_even_with_raised_limits() -> None:
+    text = "-" * 5000 + "1"
+    with pytest.raises(ExprError) as err:  # the default limit on parts
+        parse_expr(text)
+    assert err.value.code == "E404"
+    with pytest.raises(ExprError) as err:  # a raised limit: Python's own stack is the limit, reported the same way
+        parse_expr(text, max_length=10**6, max_nodes=10**6)
+    assert err.value.code in ("E400", "E404")
+    with pytest.raises(ExprError) as err:
+        parse_expr("(" * 300 + "1" + ")" * 300)
+    assert err.value.code == "E400" and "nested parentheses" in err.value.message

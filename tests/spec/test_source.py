@@ -94,3 +94,41 @@ def test_scalars_report_quoting() -> None:
     root, _ = parse('a: "x"\nb: x\n')
     assert isinstance(root.items["a"][1], YScalar) and root.items["a"][1].quoted
     assert not root.items["b"][1].quoted
+
+
+def test_numbers_out_of_range_are_errors_not_crashes() -> None:
+    # int() refuses (or takes quadratic time on) strings of thousands of digits: bounded first
+    for text in ("a: " + "9" * 5000, "a: 0x" + "f" * 5000, "a: 10000000000000000000", "a: -0b" + "1" * 100):
+        _, r = parse(text + "\n")
+        assert [d.code for d in r.diagnostics] == ["E405"], text
+        assert "exceeds the limit" in r.diagnostics[0].message
+    for text in ("a: .inf", "a: -.inf", "a: .nan", "a: 1" + "0" * 400 + ".5"):
+        _, r = parse(text + "\n")
+        assert [d.code for d in r.diagnostics] == ["E405"], text
+        assert "not a finite number" in r.diagnostics[0].message
+    root, r = parse("a: 1000000000000000000\nb: -1.5e+300\n")
+    assert not r.diagnostics and root.items["a"][1].value == 10**18
+
+
+def test_the_yaml_11_float_hint_is_a_float_in_yaml_11() -> None:
+    import yaml
+
+    for raw, fixed in (("1e-3", "1.0e-3"), ("1.0e308", "1.0e+308"), ("5E8", "5.0e+8"), (".5e3", "0.5e+3")):
+        _, r = parse(f"a: {raw}\n")
+        (d,) = r.diagnostics
+        assert d.code == "E106" and f"write it as {fixed} " in d.hint, d.hint
+        assert isinstance(yaml.safe_load(f"a: {fixed}")["a"], float)  # PyYAML is YAML 1.1
+
+
+def test_nul_byte_is_located() -> None:
+    _, r = parse("a: 1\nbb: x\x00y\n")
+    (d,) = r.diagnostics
+    assert (d.code, d.span.line, d.span.col) == ("E101", 2, 6)
+
+
+def test_lone_surrogates_are_refused() -> None:
+    # "\ud800" in double quotes is a lone surrogate: not a character; printing it crashed JSON output
+    _, r = parse('a: "x\\ud800"\n"k\\udc00": 1\n')
+    assert [(d.code, d.span.line) for d in r.diagnostics] == [("E101", 1), ("E101", 2)]
+    root, r = parse('a: "\\U0001F600 \\u00e9"\n')
+    assert not r.diagnostics and root.items["a"][1].value == "\U0001F600 é"
