@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-import pytest
-
 import archc
 from archc.analysis.counts import Totals
 from archc.analysis.report import Report, Row
@@ -60,9 +58,19 @@ def test_the_plain_text_beside_it_stays_short() -> None:
 
 
 def test_ipython_picks_the_html_form() -> None:
-    formatters = pytest.importorskip("IPython.core.formatters", reason="IPython is what Jupyter uses to display")
-    html = formatters.HTMLFormatter()(archc.analyze("resnet50"))
-    assert html is not None and '<table class="archc-table">' in html
+    from IPython.core.formatters import DisplayFormatter  # what Jupyter uses to display a cell's value
+
+    bundle, _ = DisplayFormatter().format(archc.analyze("resnet50"))
+    assert '<table class="archc-table">' in bundle["text/html"]
+    assert bundle["text/plain"].startswith("<Report resnet50: 25,557,032 parameters")
+
+
+def test_ipython_shows_a_diagram_as_svg() -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    bundle, _ = DisplayFormatter().format(archc.diagram("resnet50", depth=2))
+    svg = bundle["image/svg+xml"]
+    assert svg.lstrip().startswith(("<?xml", "<svg")) and "Bottleneck ×5" in svg
 
 
 def test_table_format_html_is_a_complete_page(cli) -> None:
