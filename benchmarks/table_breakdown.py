@@ -13,6 +13,7 @@ import json
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 STAGES = r"""
 import json, sys, time
@@ -44,6 +45,9 @@ def main() -> None:
     parser.add_argument("--spec", default="resnet50")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    import archc  # byte-compiled first, as installing from a wheel does (see table_vs_torchinfo.py)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(archc.__file__).parent)], check=True,
+                   stdout=subprocess.DEVNULL)
     runs = [json.loads(subprocess.run([sys.executable, "-c", STAGES, args.spec], capture_output=True, text=True,
                                       check=True).stdout) for _ in range(args.runs)]
     print(f"{args.spec}: median of {args.runs} fresh processes")
