@@ -73,3 +73,11 @@ def test_markdown_escapes_spec_text(spec_file, cli) -> None:
     path = spec_file('archc: 1\nname: "<script>alert(1)</script> | x"\ninput: [3, 4, 4]\nlayers: [relu]\n')
     md = cli("table", path, "--format", "markdown").out
     assert "<script>" not in md and "&lt;script&gt;" in md and "\\|" in md
+
+
+def test_a_negative_depth_is_a_usage_error(cli) -> None:
+    # --depth 0 means totals only (docs/cli.md); a negative depth used to do the same silently
+    for args in (["table", "resnet50"], ["diff", "resnet34", "resnet50"]):
+        for depth, message in (("-1", "must be at least 0, got -1"), ("x", "expected a whole number, got 'x'")):
+            result = cli(*args, "--depth", depth)
+            assert result.code == 2 and "usage:" in result.err and f"--depth: {message}" in result.err, result.err

@@ -29,14 +29,18 @@ def setting_arg(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def count_arg(minimum: int = 1) -> Callable[[str], int]:
+    """A whole number of at least ``minimum`` (depths, batch sizes, iterations)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
 
 
 def list_arg(choices: Sequence[str]) -> Callable[[str], tuple[str, ...]]:

@@ -7,19 +7,7 @@ import json
 import sys
 
 from ..bench import DEFAULTS, DEVICES, DTYPES, MODES
-from ._common import EXIT_OK, add_spec_options, limits, overrides
-
-
-def count_arg(minimum: int) -> object:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-    return parse
+from ._common import EXIT_OK, add_spec_options, count_arg, limits, overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:

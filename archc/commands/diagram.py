@@ -7,22 +7,12 @@ import re
 import sys
 from pathlib import Path
 
-from ._common import EXIT_OK, add_spec_options, limits, overrides
+from ._common import EXIT_OK, add_spec_options, count_arg, limits, overrides
 
 # The same as archc.render's FORMATS and SHOW_CHOICES (a test keeps them equal): building the
 # parser must not import archc.render, which imports the graphviz package, for every command.
 FORMATS = ("svg", "png", "pdf", "dot")
 SHOW = ("shapes", "params", "macs", "names")
-
-
-def depth_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"depth must be at least 1, got {value}")
-    return value
 
 
 def show_arg(text: str) -> frozenset[str]:
@@ -55,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "--format dot)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="picture format (default: taken from -o's extension, else svg)")
-    p.add_argument("--depth", type=depth_arg, metavar="N",
+    p.add_argument("--depth", type=count_arg(1), metavar="N",
                    help="fold scopes at depth N and deeper into single boxes with their summed parameters and MACs "
                         "(as in `archc table --depth N`)")
     p.add_argument("--fold", type=names_arg, action="append", metavar="BLOCK[,BLOCK]",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_OK, add_count_options, add_limit_option, limits, overrides, setting_arg, shape_arg
+from ._common import EXIT_OK, add_count_options, add_limit_option, count_arg, limits, overrides, setting_arg, shape_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "then the totals. Exits 0 whether or not they differ.")
     p.add_argument("a", metavar="A", help="a spec file or a shipped spec name")
     p.add_argument("b", metavar="B", help="a spec file or a shipped spec name (may be A again, with --set-b)")
-    p.add_argument("--depth", type=int, metavar="N", help="fold scopes deeper than N into one row with summed figures")
+    p.add_argument("--depth", type=count_arg(0), metavar="N",
+                   help="fold scopes deeper than N into one row with summed figures (0: totals only)")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     add_count_options(p)
     p.add_argument("--only-changed", action="store_true", help="leave out rows that are the same on both sides")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_OK, add_count_options, add_spec_options, limits, list_arg, overrides, positive_int
+from ._common import EXIT_OK, add_count_options, add_spec_options, count_arg, limits, list_arg, overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,10 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "counting convention), and on request output memory, receptive field and effective "
                                    "stride; then totals, with the inference peak and a training estimate of memory.")
     p.add_argument("spec", metavar="SPEC", help="a spec file or a shipped spec name")
-    p.add_argument("--depth", type=int, metavar="N", help="fold scopes deeper than N into one row with summed figures")
+    p.add_argument("--depth", type=count_arg(0), metavar="N",
+                   help="fold scopes deeper than N into one row with summed figures (0: totals only)")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     add_count_options(p)
-    p.add_argument("--batch", type=positive_int, default=1, metavar="N",
+    p.add_argument("--batch", type=count_arg(1), default=1, metavar="N",
                    help="batch size of the memory figures (default: 1)")
     p.add_argument("--dtype", choices=tuple(DTYPES), default="fp32",
                    help="element type of activations, weights, gradients and optimizer state (default: fp32)")
