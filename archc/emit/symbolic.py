@@ -34,6 +34,7 @@ from ..spec.expr import (
     Unary,
     evaluate,
     to_source,
+    walk,
 )
 
 
@@ -136,56 +137,11 @@ def fold(expr: Expr) -> Expr:
 
 def free_names(expr: Expr) -> set[str]:
     """Names an expression reads (``input.channels`` counts as one name)."""
-    out: set[str] = set()
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Name):
-            out.add(e.id)
-        elif isinstance(e, Attr):
-            out.add(f"input.{e.attr}")
-        elif isinstance(e, BinOp):
-            stack += [e.left, e.right]
-        elif isinstance(e, Unary):
-            stack.append(e.operand)
-        elif isinstance(e, BoolOp):
-            stack += list(e.values)
-        elif isinstance(e, Compare):
-            stack += [e.left, *e.rights]
-        elif isinstance(e, IfExp):
-            stack += [e.test, e.body, e.orelse]
-        elif isinstance(e, Func):
-            stack += list(e.args)
-        elif isinstance(e, ListLit):
-            stack += list(e.items)
-        elif isinstance(e, Index):
-            stack += [e.value, e.index]
-    return out
+    return {e.id if isinstance(e, Name) else f"input.{e.attr}" for e in walk(expr) if isinstance(e, (Name, Attr))}
 
 
 def has_raw(expr: Expr) -> bool:
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Raw):
-            return True
-        if isinstance(e, BinOp):
-            stack += [e.left, e.right]
-        elif isinstance(e, (Unary,)):
-            stack.append(e.operand)
-        elif isinstance(e, (BoolOp,)):
-            stack += list(e.values)
-        elif isinstance(e, Compare):
-            stack += [e.left, *e.rights]
-        elif isinstance(e, IfExp):
-            stack += [e.test, e.body, e.orelse]
-        elif isinstance(e, (Func,)):
-            stack += list(e.args)
-        elif isinstance(e, ListLit):
-            stack += list(e.items)
-        elif isinstance(e, Index):
-            stack += [e.value, e.index]
-    return False
+    return any(isinstance(e, Raw) for e in walk(expr))
 
 
 def render(expr: Expr, names: Mapping[str, str]) -> str | None:

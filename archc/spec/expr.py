@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 MAX_LENGTH = 1000
@@ -512,37 +512,41 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
     raise ExprError("E400", f"cannot evaluate {type(node).__name__}", node.off, node.end)  # pragma: no cover
 
 
-def names_in(node: Expr | CallExpr) -> set[str]:
-    """Every free name an expression (or a call's arguments) reads."""
-    out: set[str] = set()
-    stack: list[object] = [node]
+def children(node: Expr | CallExpr) -> tuple[Expr, ...]:
+    """The sub-expressions directly inside ``node`` (none for names, constants and leaves)."""
+    if isinstance(node, CallExpr):
+        return (*node.args, *(k.value for k in node.kwargs))
+    if isinstance(node, BinOp):
+        return (node.left, node.right)
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, BoolOp):
+        return node.values
+    if isinstance(node, Compare):
+        return (node.left, *node.rights)
+    if isinstance(node, IfExp):
+        return (node.test, node.body, node.orelse)
+    if isinstance(node, Func):
+        return node.args
+    if isinstance(node, ListLit):
+        return node.items
+    if isinstance(node, Index):
+        return (node.value, node.index)
+    return ()
+
+
+def walk(node: Expr | CallExpr) -> Iterator[Expr | CallExpr]:
+    """``node`` and every expression inside it, without recursion (expressions can be deep)."""
+    stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, Name):
-            out.add(n.id)
-        elif isinstance(n, Attr):
-            out.add(n.base.id)
-        elif isinstance(n, CallExpr):
-            stack.extend(n.args)
-            stack.extend(k.value for k in n.kwargs)
-        elif isinstance(n, (BinOp,)):
-            stack.extend((n.left, n.right))
-        elif isinstance(n, Unary):
-            stack.append(n.operand)
-        elif isinstance(n, BoolOp):
-            stack.extend(n.values)
-        elif isinstance(n, Compare):
-            stack.append(n.left)
-            stack.extend(n.rights)
-        elif isinstance(n, IfExp):
-            stack.extend((n.test, n.body, n.orelse))
-        elif isinstance(n, Func):
-            stack.extend(n.args)
-        elif isinstance(n, ListLit):
-            stack.extend(n.items)
-        elif isinstance(n, Index):
-            stack.extend((n.value, n.index))
-    return out
+        yield n
+        stack.extend(children(n))
+
+
+def names_in(node: Expr | CallExpr) -> set[str]:
+    """Every free name an expression (or a call's arguments) reads."""
+    return {n.id if isinstance(n, Name) else n.base.id for n in walk(node) if isinstance(n, (Name, Attr))}
 
 
 # --- rendering back to Python ----------------------------------------------------------

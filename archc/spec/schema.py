@@ -28,6 +28,7 @@ import typing
 from typing import Any
 
 from . import model as m
+from .expr import show
 from .parser import _IDENT, BLOCK_KEYS, CONTAINER_KEYS, IMPORT_KEYS, INIT_KEYS, RESIDUAL_KEYS, SPEC_KEYS
 from .schema_text import key_doc
 
@@ -182,16 +183,6 @@ def _body_rules(schema: dict[str, Any], *, block: bool) -> dict[str, Any]:
             "dependencies": {"repeat": ["each"], "each": ["repeat"], "index": ["repeat"], "merge": merge}}
 
 
-def _yaml_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "none"
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_yaml_literal(v) for v in value) + "]"
-    return repr(value)
-
-
 def _op_docs() -> tuple[list[dict[str, Any]], list[str]]:
     """A completion snippet per op (tab stops on its required arguments, its signature
     and argument table as documentation) and a Markdown line per op, from the registry."""
@@ -202,14 +193,14 @@ def _op_docs() -> tuple[list[dict[str, Any]], list[str]]:
     for op in registry():
         fields = op.Attrs.model_fields
         args = describe(op)
-        shown = ", ".join(k if v is ... else f"{k}={_yaml_literal(v)}" for k, v in args.items())
+        shown = ", ".join(k if v is ... else f"{k}={show(v)}" for k, v in args.items())
         signature = f"{op.name}({shown})"
         target = f" → {op.torch_class}" if op.torch_class else ""
         also = f" (also: {', '.join(op.aliases)})" if op.aliases else ""
         required = [k for k, v in args.items() if v is ...]
         tab_stops = ", ".join(f"${{{n}:{k}}}" for n, k in enumerate(required, 1))
         rows = "".join(f"\n| `{k}` | {describe_type(fields[k].annotation)} | "
-                       f"{'required' if v is ... else f'`{_yaml_literal(v)}`'} |" for k, v in args.items())
+                       f"{'required' if v is ... else f'`{show(v)}`'} |" for k, v in args.items())
         table = f"\n\n| argument | type | default |\n|---|---|---|{rows}" if args else ""
         snippets.append({"label": op.name, "description": f"{signature}{target}",
                          "markdownDescription": f"`{signature}`{target} — {op.family}{also}{table}",
