@@ -421,7 +421,8 @@ class ModuleBodies:
         for item in reversed(res.body):
             if isinstance(item, m.Named) and isinstance(item.value, m.Call):
                 node = self.items(item.value)[0]
-                if isinstance(node, Node) and node.op is not None and node.op.family == "norm":
+                if isinstance(node, Node) and node.op is not None and node.op.init_role == "norm" \
+                        and node.attrs is not None and node.op.has_affine(node.attrs):
                     self.last_norms.append(item.name)
                 return
 

@@ -266,7 +266,7 @@ class ClassEmitter(ModuleBodies):
             if default is not MISSING and all(same(marker_value(value, n), default) for n in nodes):
                 continue
             parts.append(f"{key}={self._arg_source(value, x, nodes, attr)}")
-        if getattr(op, "inplace_capable", False) and self.module.inplace_ok(nodes):
+        if op.inplace_capable and self.module.inplace_ok(nodes):
             parts.append("inplace=True")
         rules = op.dim_rules(ranks, len(nodes[0].shape or ()), nodes[0].attrs)
         cands = [[self._rule(r, [x], attr) for r in options] for options in rules]

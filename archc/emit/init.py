@@ -6,12 +6,17 @@ convolutions, a truncated normal (std 0.01, cut at ±2) for GoogLeNet, normal(0,
 for VGG's classifier, weight 1 / bias 0 for normalisation layers, and optionally the
 last batch norm of every residual branch set to zero (Goyal et al., 2017), so each
 residual block starts as the identity. A named scheme also sets biases to zero.
+
+Which modules a scheme reaches is each op's own fact (:attr:`archc.ops.base.Op.init_role`,
+:meth:`~archc.ops.base.Op.has_affine`), so a new op is initialised by declaring its role.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..ir.graph import Graph
+from ..ops import registry
 from ..spec import model as m
 
 CONV = {
@@ -30,31 +35,43 @@ LINEAR = {
 }
 
 
-def init_method(spec: m.InitSpec | None, codes: Sequence[object], network: str) -> list[str]:
+def role_classes(role: str) -> tuple[str, ...]:
+    """The torch classes of the ops a scheme of ``init:`` applies to, sorted."""
+    return tuple(sorted({op.torch_class for op in registry() if op.init_role == role and op.torch_class}))
+
+
+def _isinstance(classes: Sequence[str]) -> str:
+    return classes[0] if len(classes) == 1 else f"({', '.join(classes)})"
+
+
+def init_method(spec: m.InitSpec | None, codes: Sequence[object], network: str, graph: Graph) -> list[str]:
     """Lines appended to the network's ``__init__`` (empty when defaults are kept)."""
     if spec is None:
         return []
     std = repr(spec.std)
     branches: list[tuple[tuple[str, ...], str]] = []
     if spec.conv not in (None, "default"):
-        branches.append((("nn.Conv1d", "nn.Conv2d"), CONV[spec.conv].format(std=std)))
+        branches.append((role_classes("conv"), CONV[spec.conv].format(std=std)))
     if spec.linear not in (None, "default"):
         call = LINEAR[spec.linear].format(std=std)
         if branches and branches[-1][1] == call:  # one branch when both get the same init (GoogLeNet)
-            branches[-1] = ((*branches[-1][0], "nn.Linear"), call)
+            branches[-1] = ((*branches[-1][0], *role_classes("linear")), call)
         else:
-            branches.append((("nn.Linear",), call))
+            branches.append((role_classes("linear"), call))
     lines: list[str] = []
     if branches or spec.norm == "ones_zeros":
         lines.append("for module in self.modules():")
         keyword = "if"
         for classes, call in branches:
-            kinds = classes[0] if len(classes) == 1 else f"({', '.join(classes)})"
-            lines += [f"    {keyword} isinstance(module, {kinds}):", f"        {call}",
+            lines += [f"    {keyword} isinstance(module, {_isinstance(classes)}):", f"        {call}",
                       "        if module.bias is not None:", "            nn.init.zeros_(module.bias)"]
             keyword = "elif"
         if spec.norm == "ones_zeros":
-            lines += [f"    {keyword} isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):",
+            # a norm without affine parameters (bn(affine=false)) has no weight to set
+            some_lack = any(n.op is not None and n.op.init_role == "norm" and n.attrs is not None
+                            and not n.op.has_affine(n.attrs) for n in graph.nodes.values())
+            guard = " and module.weight is not None" if some_lack else ""
+            lines += [f"    {keyword} isinstance(module, {_isinstance(role_classes('norm'))}){guard}:",
                       "        nn.init.ones_(module.weight)", "        nn.init.zeros_(module.bias)"]
     if spec.zero_init_residual:
         targets = [(c.name, c.last_norms) for c in codes if getattr(c, "last_norms", None)]

@@ -29,7 +29,7 @@ from .inference import fold_source, header_lines
 from .init import init_method
 from .lookup import Lookup, is_class_scope
 from .names import Namespace, camel
-from .values import FRESH_OUTPUT, ClassCode, Unsupported, Val
+from .values import ClassCode, Unsupported, Val
 
 
 class ModuleEmitter:
@@ -85,14 +85,14 @@ class ModuleEmitter:
         for node in nodes:
             for use in self._uses.get(node.scope, [node]):
                 producer = self.graph.nodes[use.inputs[0]]
-                if producer.op is None or producer.op.name not in FRESH_OUTPUT or self.users[producer.id] != [use.id]:
+                if producer.op is None or not producer.op.fresh_output or self.users[producer.id] != [use.id]:
                     return False
         return True
 
     def add_inplace_ok(self, body_ids: list[str], adds: list[Node]) -> bool:
         for body, add in zip(body_ids, adds):
             producer = self.graph.nodes[body]
-            if producer.op is None or producer.op.name not in FRESH_OUTPUT or self.users[body] != [add.id]:
+            if producer.op is None or not producer.op.fresh_output or self.users[body] != [add.id]:
                 return False
         return True
 
@@ -204,7 +204,7 @@ class ModuleEmitter:
             f"INPUT_SHAPE = {tuple(input_shape)!r}",
         ]
         # the inference variant's weights always come from a plain network (fold_state_dict)
-        init = [] if self.inference else init_method(self.program.init, self.codes, net.name)
+        init = [] if self.inference else init_method(self.program.init, self.codes, net.name, self.graph)
         for code in self.codes:
             lines += ["", "", *_class_source(code, init if code is net else None)]
         if self.folding is not None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ir.graph import Node, Path
-from ..ir.inplace import FRESH_OUTPUT as FRESH_OUTPUT  # shared with the memory analysis
 from ..ops.base import Op
 from ..spec import model as m
 from ..spec.expr import UNKNOWN

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 from .graph import Graph, Node, Path
 
-# Ops whose output is a fresh tensor that their backward does not keep: a following
-# activation (or +=) may overwrite it in place.
-FRESH_OUTPUT = frozenset({"conv", "conv1d", "linear", "bn", "bn1d", "add", "concat", "maxpool", "avgpool",
-                          "adaptive_avgpool", "adaptive_maxpool"})
-
 
 def fresh_single_use(graph: Graph, users: dict[str, list[str]], node: Node) -> bool:
-    """Is ``node``'s first input a fresh tensor that only ``node`` reads?"""
+    """Is ``node``'s first input a fresh tensor (:attr:`Op.fresh_output`) that only ``node`` reads?"""
     producer = graph.nodes[node.inputs[0]]
-    return producer.op is not None and producer.op.name in FRESH_OUTPUT and users[producer.id] == [node.id]
+    return producer.op is not None and producer.op.fresh_output and users[producer.id] == [node.id]
 
 
 def inplace_nodes(graph: Graph, users: dict[str, list[str]] | None = None) -> set[str]:
@@ -36,7 +31,7 @@ def inplace_nodes(graph: Graph, users: dict[str, list[str]] | None = None) -> se
     out: set[str] = set()
     for nodes in uses.values():
         op = nodes[0].op
-        if op is not None and getattr(op, "inplace_capable", False) \
+        if op is not None and op.inplace_capable \
                 and all(fresh_single_use(graph, users, n) for n in nodes):
             out.update(n.id for n in nodes)
     for node in graph.nodes.values():

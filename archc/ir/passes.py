@@ -31,9 +31,6 @@ from dataclasses import dataclass, field
 
 from .graph import Graph, Node, Path, Scope, path_str
 
-# (producer op, batch norm op) pairs that fold: both work on the same channels
-FOLDABLE = {("conv", "bn"), ("conv1d", "bn1d"), ("linear", "bn1d")}
-
 
 @dataclass(frozen=True)
 class FoldedNorm:
@@ -80,7 +77,7 @@ def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
 
     # 2. dropout is the identity in eval mode
     for node in list(nodes.values()):
-        if node.op is not None and node.op.family == "dropout":
+        if node.op is not None and node.op.eval_identity:
             alias[node.id] = node.inputs[0]
             folding.dropouts.append(node.id)
             del nodes[node.id]
@@ -93,10 +90,10 @@ def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
         for i in node.inputs:
             users[i].append(node.id)
     for node in list(nodes.values()):
-        if node.op is None or node.op.name not in ("bn", "bn1d"):
+        if node.op is None or not node.op.folds_after:
             continue
         producer = nodes[node.inputs[0]]
-        if not node.attrs.track_running_stats or not _foldable(producer, node) or users[producer.id] != [node.id]:
+        if not _foldable(producer, node) or users[producer.id] != [node.id]:
             folding.kept_norms.append(node.id)
             continue
         folding.norms.append(FoldedNorm(producer.id, node.id, node.attrs.eps, node.attrs.affine,
@@ -158,10 +155,10 @@ def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
 
 
 def _foldable(producer: Node, norm: Node) -> bool:
-    if producer.op is None or not producer.module or (producer.op.name, norm.op.name) not in FOLDABLE:  # type: ignore[union-attr]
+    """The norm's own rule (:meth:`Op.folds_into`), for a module with a known output."""
+    if producer.op is None or not producer.module or producer.shape is None or norm.op is None:
         return False
-    # a linear layer on a sequence (C×L) maps L, while bn1d normalises C: not the same channels
-    return producer.op.name != "linear" or len(producer.shape or ()) == 1
+    return norm.op.folds_into(norm.attrs, producer.op, producer.attrs, producer.shape)
 
 
 def _ancestors(graph: Graph, start: str) -> set[str]:

@@ -30,8 +30,6 @@ from .base import SAVES_INPUT, SAVES_OUTPUT, Attrs, Extra, Op, Saved, Shape, tor
 
 class _Activation(Op):
     family = "activation"
-    # Activations that can safely overwrite their input when nothing else reads it.
-    inplace_capable: bool = False
     ptflops: ClassVar[int] = 0  # per element
     ops_per_element: ClassVar[int] = 1  # the ``all`` convention
     saves: ClassVar[str] = "input"  # what its backward keeps: "input" or "output"

@@ -124,6 +124,20 @@ class Op:
     # Input ranks accepted (non-batch dims); None = any rank >= 1.
     ranks: ClassVar[tuple[int, ...] | None] = None
     rank_hint: ClassVar[str | None] = None
+    # --- what the passes, the memory analysis and emission need to know about the op; declared
+    # here so that a new op is either fully known or gets the safe default ---
+    # Is the output a new tensor that the op's own backward does not keep? Then an in-place
+    # activation (or a residual ``+=``) right after it may overwrite it (archc.ir.inplace).
+    fresh_output: ClassVar[bool] = False
+    # Can the module overwrite its input (``nn.ReLU(inplace=True)``) where the graph allows it?
+    inplace_capable: ClassVar[bool] = False
+    # The identity in eval mode (dropout): the inference variant removes it.
+    eval_identity: ClassVar[bool] = False
+    # The ops this one can be folded into in eval mode (batch norm into the convolution before
+    # it); :meth:`folds_into` decides for given attributes. Empty: never folded.
+    folds_after: ClassVar[tuple[str, ...]] = ()
+    # Which scheme of the spec's ``init:`` applies to the module: "conv", "linear", "norm" or None.
+    init_role: ClassVar[str | None] = None
 
     @property
     def stateful(self) -> bool:
@@ -202,6 +216,18 @@ class Op:
         same position of its inputs). An empty tuple: every output element reads every input
         element (a dense layer on features), so it sees the whole map the features came from."""
         return None
+
+    # --- inference folding and initialisation ------------------------------------------
+
+    def folds_into(self, a: Any, producer: Op, producer_attrs: Any, producer_out: Shape) -> bool:
+        """In eval mode, can this op be folded into ``producer``, the module right before it whose
+        output only it reads? (Batch norm into a convolution: archc.ir.passes.) Default: no."""
+        return False
+
+    def has_affine(self, a: Any) -> bool:
+        """Does the module hold the weight and bias that ``init: {norm: ones_zeros}`` sets
+        (and ``zero_init_residual`` zeroes)? Only asked of ops whose init_role is "norm"."""
+        return False
 
     def label(self, a: Any) -> str:
         """Short description for tables and diagrams, e.g. ``conv 3×3/2``."""

@@ -68,6 +68,8 @@ class _ConvNd(Op):
     Attrs = ConvAttrs
     arg_aliases = {"out_channels": "out", "kernel_size": "kernel"}
     spatial: int = 2
+    fresh_output = True
+    init_role = "conv"
     torch_defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
 
     @property

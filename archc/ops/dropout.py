@@ -31,6 +31,7 @@ class Dropout(Op):
     name = "dropout"
     family = "dropout"
     Attrs = DropoutAttrs
+    eval_identity = True
     torch_class = "nn.Dropout"
     torch_defaults = {"p": 0.5}
 

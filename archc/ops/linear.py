@@ -37,6 +37,8 @@ class Linear(Op):
     Attrs = LinearAttrs
     arg_aliases = {"out_features": "out"}
     torch_class = "nn.Linear"
+    fresh_output = True
+    init_role = "linear"
     torch_defaults = {"bias": True}
 
     @property

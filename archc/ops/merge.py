@@ -33,6 +33,7 @@ class Concat(Op):
     name = "concat"
     aliases = ("cat",)
     family = "merge"
+    fresh_output = True
     Attrs = ConcatAttrs
     arity = None
 
@@ -64,6 +65,7 @@ class Add(Op):
     example = ("add", (256, 56, 56))
     name = "add"
     family = "merge"
+    fresh_output = True
     arity = None
 
     def infer(self, ins: tuple[Shape, ...], a: Attrs) -> Shape:

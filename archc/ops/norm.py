@@ -47,6 +47,8 @@ class BatchNormAttrs(Attrs):
 class _BatchNorm(Op):
     family = "norm"
     Attrs = BatchNormAttrs
+    fresh_output = True
+    init_role = "norm"
     torch_defaults = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
 
     @property
@@ -84,6 +86,18 @@ class _BatchNorm(Op):
     def label(self, a: BatchNormAttrs) -> str:
         return self.name
 
+    def folds_into(self, a: BatchNormAttrs, producer: Op, producer_attrs: Any, producer_out: Shape) -> bool:
+        # In eval mode batch norm is the per-channel affine map y = (x - mean) * gamma / sqrt(var + eps)
+        # + beta, so it folds into the weights of a layer whose output channels it normalises. Without
+        # running statistics it normalises with the batch's own, also in eval mode: it cannot fold.
+        # A linear layer on a sequence (C×L) maps L while bn1d normalises C: not the same channels.
+        if not a.track_running_stats or producer.name not in self.folds_after:
+            return False
+        return producer.name != "linear" or len(producer_out) == 1
+
+    def has_affine(self, a: BatchNormAttrs) -> bool:
+        return a.affine
+
     def torch_args(self, ins: tuple[Shape, ...], a: BatchNormAttrs) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (ins[0][0],), {"eps": a.eps, "momentum": a.momentum, "affine": a.affine,
                               "track_running_stats": a.track_running_stats}
@@ -94,6 +108,7 @@ class BatchNorm2d(_BatchNorm):
     name = "bn"
     aliases = ("bn2d", "batchnorm", "batchnorm2d")
     torch_class = "nn.BatchNorm2d"
+    folds_after = ("conv",)
     ranks = (3,)
     rank_hint = "bn normalises C×H×W images; for features or sequences use bn1d"
 
@@ -103,6 +118,7 @@ class BatchNorm1d(_BatchNorm):
     name = "bn1d"
     aliases = ("batchnorm1d",)
     torch_class = "nn.BatchNorm1d"
+    folds_after = ("conv1d", "linear")
     ranks = (1, 2)
     rank_hint = "bn1d normalises features (F) or sequences (C×L); for images use bn"
 

@@ -83,6 +83,8 @@ class AvgPoolAttrs(Attrs):
 
 class _Pool(Op):
     family = "pooling"
+    # a fresh output; max pooling's backward keeps its input and indices, never its output
+    fresh_output = True
     arg_aliases = {"kernel_size": "kernel"}
     ranks = (3,)
     rank_hint = "2-d pooling works on C×H×W images"
@@ -183,6 +185,7 @@ class AdaptiveAttrs(Attrs):
 
 class _AdaptivePool(Op):
     family = "pooling"
+    fresh_output = True
     Attrs = AdaptiveAttrs
     arg_aliases = {"size": "output_size"}
     ranks = (3,)

@@ -92,6 +92,36 @@ def test_weight_init_schemes() -> None:
         text.replace("init: {", "doc: '{").replace("zero_init_residual: true}", "zero_init_residual: true}'"))
 
 
+def test_norm_init_skips_norms_without_affine_parameters() -> None:
+    # issue 13, repro 4: `init: {norm: ones_zeros}` beside `bn(affine=false)` validated, then
+    # build() crashed on `nn.init.ones_(module.weight)` with weight None
+    text = """
+        archc: 1
+        name: t
+        input: [3, 8, 8]
+        init: {norm: ones_zeros, zero_init_residual: true}
+        blocks:
+          Res:
+            params: {c: int}
+            residual:
+              body: [conv1: conv(c, 3, padding=1), bn1: bn(affine=false)]
+        layers:
+          - c: conv(4, 3, padding=1)
+          - plain: bn(affine=false)
+          - b: bn()
+          - res: Res(4)
+    """
+    torch.manual_seed(0)
+    model = build(text)
+    assert model.plain.weight is None and model.res.bn1.weight is None
+    assert torch.all(model.b.weight == 1) and torch.all(model.b.bias == 0)
+    reference = torch.nn.BatchNorm2d(4, affine=False).eval()
+    model.eval()
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.equal(model.plain(model.c(x)), reference(model.c(x)))
+    backward_works(model, (3, 8, 8))
+
+
 def test_trunc_normal_init_stays_within_two() -> None:
     text = """
         archc: 1
