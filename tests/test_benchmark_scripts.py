@@ -1,10 +1,13 @@
 """The GPU scripts in benchmarks/ run their whole logic on the CPU: compare_torchvision.py's
 --dry-run (archc against a second archc build, no torchvision) and gpu_emission.py's
---device cpu. The figures are not checked, only that every case ran and was reported."""
+--device cpu; compile_scaling.py on small depths. The figures are not checked, only that
+every case ran and was reported."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,8 @@ import pytest
 from benchmarks import compare_torchvision, gpu_emission
 
 from .test_bench import TINY
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_compare_torchvision_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,3 +56,11 @@ def test_gpu_emission_on_the_cpu(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, printed
     rows = [line.split() for line in printed.splitlines() if line.startswith(("resnet50", "googlenet"))]
     assert [(r[0], r[1], r[2]) for r in rows] == [("resnet50", "eager", "ok"), ("googlenet", "eager", "ok")]
+
+
+def test_compile_scaling_runs_on_small_depths() -> None:
+    # the benchmark of docs/benchmarks.md ("Compile cost"), on depths small enough for CI
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compile_scaling.py"), "--runs", "1",
+                           "--depths", "20,38"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("target 2×") == 2 and "depth ×1.9" in proc.stdout

@@ -25,6 +25,9 @@ class Lookup:
     graph: Graph
     items: dict[tuple[int, Path, tuple], Node | Scope] = field(default_factory=dict)
     owners: dict[int, Path] = field(default_factory=dict)
+    # (owner, a prefix of the site) -> the items under it, so that finding what one loop
+    # iteration made costs its own items, not a scan of the whole graph per iteration
+    under: dict[tuple[Path, tuple], list[Node | Scope]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, graph: Graph) -> Lookup:
@@ -44,7 +47,14 @@ class Lookup:
             owner = _owner(node.scope[:-1], class_paths)
             self.owners[id(node)] = owner
             self.items.setdefault((id(node.origin), owner, node.site), node)
+        for (_, owner, site), item in self.items.items():
+            for k in range(len(site) + 1):
+                self.under.setdefault((owner, site[:k]), []).append(item)
         return self
+
+    def within(self, owner: Path, site: tuple) -> list[Node | Scope]:
+        """The items of ``owner``'s class whose site starts with ``site``."""
+        return self.under.get((owner, site), [])
 
     def find(self, origin: Any, owner: Path, site: tuple) -> Node | Scope | None:
         return self.items.get((id(origin), owner, site))

@@ -221,7 +221,7 @@ class SeqBuilder:
         return Val(None, (Raw(0, 0, ch_name), *((None,) * (len(x.dims) - 1))), outputs)
 
     def _site_items(self, case: Case, site: tuple) -> list:
-        return [i for key, i in self.c.lookup.items.items() if key[1] == case.owner and key[2][:len(site)] == site]
+        return self.c.lookup.within(case.owner, site)
 
     def _iteration_input(self, case: Case) -> str:
         first = min(self._site_items(case, case.site), key=lambda i: i.seq)
