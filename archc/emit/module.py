@@ -143,8 +143,9 @@ class ModuleEmitter:
         for key in order:
             self._emit_definition(self._refs[key], groups[key])
         top = self.graph.scopes[()]
-        network = ClassEmitter(self, self.names.claim(camel(self.program.name)), [top], doc=self.program.doc,
-                               params=[], body=self.program.unit.spec.layers, concrete=True)
+        name = self.names.claim(self.graph.class_name or camel(self.graph.name))
+        network = ClassEmitter(self, name, [top], doc=self.program.doc, params=[],
+                               body=self.program.unit.spec.layers, concrete=True)
         net = network.emit()
         net.returns_tuple = bool(self.graph.heads)
         self.codes.append(net)

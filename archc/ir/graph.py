@@ -112,6 +112,7 @@ class Graph:
     heads: list[Head] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)  # the network's resolved parameters
     doc: str = ""
+    class_name: str = ""  # the emitted network class, when the spec names it (`class:`)
     file: str = ""
     _seq: int = 0
 

@@ -108,7 +108,7 @@ class Lowerer:
         params = network_params(self.r, self.program, env, self.overrides, self.eval)
         shape = self._input_shape()
         g = self.graph = Graph(self.program.name, shape or (), params=params, doc=self.program.doc,
-                               file=self.program.leaf.file)
+                               class_name=self._class_name(), file=self.program.leaf.file)
         if shape is None or spec.layers is None:
             self.r.check()
             return g
@@ -140,6 +140,17 @@ class Lowerer:
 
         check(g)
         return g
+
+    def _class_name(self) -> str:
+        found = self.program.class_name
+        if found is None:
+            return ""
+        name, span = found
+        if name in self.program.unit.blocks:
+            self.r.error("E303", f"the network class '{name}' has the name of a block", span,
+                         "the generated module holds one class per block: give the network another class name")
+            return ""
+        return name
 
     def _input_shape(self) -> Shape | None:
         if self.input_override is not None:

@@ -129,7 +129,7 @@ def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
     ids = {nid: new_id(nid) for nid in nodes}
     out = Graph(graph.name, graph.input_shape, input=ids[graph.input],
                 output=ids[resolve(graph.output)] if graph.output else None, params=dict(graph.params),
-                doc=graph.doc, file=graph.file, _seq=graph._seq)
+                doc=graph.doc, class_name=graph.class_name, file=graph.file, _seq=graph._seq)
     for nid, node in nodes.items():
         node.id, node.scope = ids[nid], new_path(node.scope)
         node.inputs = tuple(ids[i] for i in node.inputs)

@@ -60,6 +60,14 @@ class Program:
         return self.leaf.name
 
     @property
+    def class_name(self) -> tuple[str, Span] | None:
+        """The network class's name as a spec of the extends chain gives it (leaf first)."""
+        for spec in self.chain:
+            if spec.class_name is not None:
+                return spec.class_name, spec.class_span or spec.span
+        return None
+
+    @property
     def doc(self) -> str:
         for spec in self.chain:
             if spec.doc:

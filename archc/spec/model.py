@@ -189,6 +189,9 @@ class Spec(Model):
 
     archc: Literal[1]
     name: str
+    # the emitted network class (`class: ResNet50`); without it, the name in CamelCase
+    class_name: str | None = None
+    class_span: SpanT | None = None
     doc: str = ""
     extends: InstanceOf[Ref] | None = None
     input: tuple[int, ...] | None = None

@@ -8,6 +8,7 @@ everything that is wrong with a spec.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 from typing import Any
@@ -25,8 +26,8 @@ CONTAINER_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "
                   "training_only", "when")
 BODY_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "merge", "dim")
 BLOCK_KEYS = ("doc", "params", "inline", *BODY_KEYS)
-SPEC_KEYS = ("archc", "name", "doc", "extends", "input", "params", "imports", "blocks", "layers", "train_outputs",
-             "init")
+SPEC_KEYS = ("archc", "name", "class", "doc", "extends", "input", "params", "imports", "blocks", "layers",
+             "train_outputs", "init")
 RESIDUAL_KEYS = ("body", "shortcut", "when", "then")
 IMPORT_KEYS = ("from", "blocks")
 INIT_KEYS = ("conv", "linear", "norm", "std", "zero_init_residual")
@@ -46,6 +47,9 @@ MODULE_ATTRS = frozenset((
     "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad",
 ))
 # Names the expression language gives a meaning of its own.
+# Names the generated module defines or imports, which the network class must not hide.
+GENERATED_NAMES = frozenset({"torch", "nn", "build", "INPUT_SHAPE", "annotations", "fold_state_dict",
+                             "fold_batch_norm", "FOLDED_NORMS", "MOVED", "DROPPED"})
 RESERVED_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "input", "min", "max", "len"})
 
 
@@ -137,6 +141,23 @@ class Parser:
         if name in RESERVED_NAMES:
             raise self._fail("E304", f"'{name}' has a meaning of its own in specs and cannot name a {what}",
                              scalar.span, f"rename it, e.g. '{name}_'")
+        return name
+
+    def class_name(self, node: YNode) -> str:
+        """The emitted network class's name: a Python identifier that hides nothing the generated
+        module uses (torch, nn, build, INPUT_SHAPE) and no builtin."""
+        if not isinstance(node, YScalar) or not isinstance(node.value, str) or not node.value:
+            raise self._fail("E202", "'class' names the generated network class", node.span,
+                             "e.g. `class: ResNet50`")
+        name = node.value
+        if not _IDENT.match(name) or keyword.iskeyword(name) or keyword.issoftkeyword(name):
+            raise self._fail("E304", f"'{name}' is not a valid class name", node.span,
+                             "a class name starts with a letter and uses letters, digits and '_', e.g. ResNet50")
+        if len(name) > 100:
+            raise self._fail("E304", f"class name is {len(name)} characters long; the limit is 100", node.span)
+        if name in GENERATED_NAMES or name in dir(builtins):
+            raise self._fail("E304", f"'{name}' would hide a name the generated module uses", node.span,
+                             f"rename it, e.g. '{name[0].upper()}{name[1:]}Net'")
         return name
 
     def code(self, node: YNode, what: str) -> m.Code:
@@ -431,6 +452,9 @@ class Parser:
                     data[key] = self.refs(value, "'train_outputs'")
                 elif key == "init":
                     data[key] = self._init(value)
+                elif key == "class":
+                    data["class_name"] = self.class_name(value)
+                    data["class_span"] = value.span
                 elif key == "input":
                     data[key] = _input(value, self)
                     data["input_span"] = value.span
@@ -452,7 +476,8 @@ class Parser:
                 if key in root.items:
                     self.r.error("E204", f"a spec that extends another cannot define '{key}'",
                                  root.items[key][0].span,
-                                 "a variant changes params, input, name and doc; import blocks to build a new network")
+                                 "a variant changes params, input, name, class and doc; import blocks to build a "
+                                 "new network")
                     failed = True
         try:  # even when a part failed, pydantic still reports the scalar keys' type errors
             spec = self._validate(m.Spec, root, data, "the spec")

@@ -93,6 +93,7 @@ def _value_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     return {
         ("spec", "archc"): {"enum": _literals(m.Spec, "archc")},
         ("spec", "name"): {"type": "string", "minLength": 1},
+        ("spec", "class"): {"type": "string", "pattern": NAME},
         ("*", "doc"): {"type": "string"},
         ("spec", "extends"): {"type": "string", "minLength": 1},
         ("spec", "input"): {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},

@@ -17,13 +17,17 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
     ("spec", "name"): (
         "The network's name, shown in tables and diagrams and used for the generated module.",
         "name: resnet50"),
+    ("spec", "class"): (
+        "The name of the generated network class, where the spec's name in CamelCase would not read as a "
+        "PyTorch engineer writes it. A variant may set its own.",
+        "class: ResNet50"),
     ("spec", "doc"): (
         "What this network is and where it comes from (paper, year). The first line is shown by "
         "`archc list` and at the top of `archc table`.",
         "doc: |\n  ResNet-50 (He et al., 2016) in torchvision's layout."),
     ("spec", "extends"): (
         "A base spec this file is a variant of: a path relative to this file (or a shipped file such as "
-        "`_resnet.yaml`). A variant changes name, doc, input, params, init and train_outputs; it cannot "
+        "`_resnet.yaml`). A variant changes name, class, doc, input, params, init and train_outputs; it cannot "
         "define layers, blocks or imports.",
         "extends: _resnet.yaml\nparams: {block: Bottleneck, depths: [3, 4, 6, 3]}"),
     ("spec", "input"): (

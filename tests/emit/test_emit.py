@@ -188,3 +188,24 @@ def test_doc_paragraphs_keep_blank_lines_empty(spec_file) -> None:
     classes = {n.name: ast.get_docstring(n) for n in tree.body if isinstance(n, ast.ClassDef)}
     assert ast.get_docstring(tree) == classes["T"] == "Summary line.\n\nDetails."
     assert classes["B"] == "Block summary.\n\nBlock details."
+
+
+def test_network_class_named_by_the_spec_and_its_variants(spec_file) -> None:
+    # `class:` names the network class where CamelCase of the name would not read as a PyTorch
+    # engineer writes it (issue 13); a variant inherits it from its base unless it sets its own
+    base = spec_file("""
+        archc: 1
+        name: resnet_tiny
+        class: ResNetTiny
+        input: [3, 8, 8]
+        layers:
+          - c: conv(4, 3)
+    """, "base.yaml")
+    same = spec_file("archc: 1\nextends: base.yaml\nname: resnet_tiny2\n", "same.yaml")
+    own = spec_file("archc: 1\nextends: base.yaml\nname: resnet_wide\nclass: ResNetWide\n", "own.yaml")
+    plain = spec_file("archc: 1\nname: resnet_tiny\ninput: [3, 8, 8]\nlayers:\n  - c: conv(4, 3)\n", "plain.yaml")
+    for path, name in ((base, "ResNetTiny"), (same, "ResNetTiny"), (own, "ResNetWide"), (plain, "ResnetTiny")):
+        source = archc.compile_source(path)
+        assert f"\nclass {name}(nn.Module):" in source and f"def build() -> {name}:" in source
+        assert type(archc.build(path)).__name__ == name
+    assert "class ResNetTiny" in archc.compile_source(base, inference=True)
