@@ -1,7 +1,12 @@
 """The public API behind ``archc`` and the CLI: each function takes a spec (a path, a
-shipped name, or an already loaded :class:`Program`), plus parameter overrides as
-keyword arguments, and raises :class:`~archc.diagnostics.ArchcError` on any error
-a spec can cause.
+shipped name, YAML text, a mapping as ``yaml.safe_load`` returns it, or an already
+loaded :class:`Program`), plus parameter overrides as keyword arguments, and raises
+:class:`~archc.diagnostics.ArchcError` on any error a spec can cause. docs/api.md
+documents it with examples.
+
+A ``str`` is YAML text if it holds a line break, else a path or a shipped name; a
+``pathlib.Path`` is always a path. :func:`loads` (or ``load(text=...)``) takes text
+without that rule, e.g. a spec on one line in YAML's flow style.
 
     >>> import archc
     >>> report = archc.analyze("resnet50", num_classes=10)
@@ -18,17 +23,27 @@ from typing import TYPE_CHECKING, Any
 from .diagnostics import Reporter
 from .ir.graph import Graph
 from .limits import Limits
-from .spec.loader import Loader, Program
+from .spec.loader import TEXT_NAME, Loader, Program, SpecSource, is_text
 
 if TYPE_CHECKING:
     import graphviz
 
-SpecLike = "str | os.PathLike[str] | Program | Graph"
+SpecLike = "str | os.PathLike[str] | Mapping[str, Any] | Program | Graph"
 
 
-def load(spec: str | os.PathLike[str], *, text: str | None = None, limits: Limits | None = None) -> Program:
-    """Read and validate a spec and the files it extends or imports."""
+def load(spec: SpecSource | None = None, *, text: str | None = None, limits: Limits | None = None) -> Program:
+    """Read and validate a spec and the files it extends or imports.
+
+    ``spec`` is a path, a shipped name, YAML text (a ``str`` with a line break) or a
+    mapping; with ``text=``, the spec is that text and ``spec`` (if given) its file name,
+    which locates its errors and the files it extends or imports."""
     return Loader(Reporter(), limits).program(spec, text=text)
+
+
+def loads(text: str, *, name: str = TEXT_NAME, limits: Limits | None = None) -> Program:
+    """Read and validate a spec from YAML ``text`` (named ``name`` in errors); ``extends:``
+    and ``imports:`` are relative to the directory of ``name``, by default the working one."""
+    return load(name, text=text, limits=limits)
 
 
 def lower(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,
@@ -83,7 +98,7 @@ def build(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | N
     from .emit import exec_source
 
     program = spec if isinstance(spec, Program) else load(spec, limits=limits)
-    name = _module_name(spec)
+    name = _module_name(spec, program)
     plain_module = exec_source(compile_source(program, input=input, limits=limits, **overrides), name)
     if inference and state_dict is not None:
         import torch
@@ -115,10 +130,10 @@ def _load(model: Any, state_dict: Any, assign: bool = False) -> None:
                                            "keys and shapes), e.g. torchvision's for a shipped spec")]) from None
 
 
-def _module_name(spec: Any) -> str:
-    if isinstance(spec, Program):
-        return spec.name
-    return Path(str(spec)).stem
+def _module_name(spec: Any, program: Program) -> str:
+    if isinstance(spec, (str, os.PathLike)) and not is_text(spec):
+        return Path(spec).stem
+    return program.name  # a Program, YAML text or a mapping
 
 
 def diagram(spec: Any, *, depth: int | None = None, direction: str = "TB",
@@ -144,4 +159,4 @@ def diagram(spec: Any, *, depth: int | None = None, direction: str = "TB",
     return draw(graph, depth=depth, direction=direction, show=show, fold=fold, expand_repeats=expand_repeats)
 
 
-__all__ = ["analyze", "build", "compile_source", "diagram", "load", "lower"]
+__all__ = ["analyze", "build", "compile_source", "diagram", "load", "loads", "lower"]

@@ -9,6 +9,8 @@ Markers, each on the line right before what it vouches for:
   `archc compile ARGS` writes, where a line reading `...` stands for lines left out.
 - `<!-- archc-excerpt: FILE -->` before a code block: consecutive lines of FILE (a path from
   the repository's root), where a line reading `...` stands for lines left out.
+- `<!-- archc-python -->` before a ```` ```pycon ```` block: a Python session whose every output is
+  what Python prints now (run by tests/test_api_docs.py; docs/api.md is made of them).
 - `<!-- archc-figures -->` before a Markdown table: each row's first cell is `ARGS` in
   backticks, and its cells under `parameters`, `parameters without aux heads` and `MACs`
   are what `archc table ARGS` counts.

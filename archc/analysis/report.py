@@ -5,17 +5,26 @@ figures, so ``depth`` folding is just leaving out deeper rows. Each row carries 
 figure in every counting convention, its output's size per sample, and its
 receptive field and effective stride; memory for a batch and dtype comes from
 :meth:`Report.memory`.
+
+A report renders itself with :mod:`archc.analysis.table` (the functions ``archc
+table`` prints): ``str(report)`` is the text table, ``to_markdown``, ``to_csv``,
+``to_json``, ``to_dict`` and ``to_html`` the other forms, and Jupyter shows the HTML
+table. :meth:`Report.fold` and :meth:`Report.with_view` give a report that shows
+itself folded, or with other columns or figures, wherever it is displayed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..ir.graph import Graph, Node, Scope, Shape, path_str
+from . import table
 from .counts import Counts, Totals, node_counts, scope_counts, totals
 from .memory import DTYPES, MemoryEstimate, MemoryPlan, estimate, plan
 from .receptive import Field, receptive_fields
+from .table import View
 
 
 @dataclass(slots=True)
@@ -63,6 +72,9 @@ class Report:
     heads: list[tuple[str, Shape | None]] = field(default_factory=list)
     params: dict[str, object] = field(default_factory=dict)
     memory_plan: MemoryPlan | None = None
+    # How the report shows itself (str, Jupyter, the to_* methods by default): see fold() and with_view().
+    depth: int | None = None
+    view: View = field(default_factory=View)
 
     def memory(self, batch: int = 1, dtype: str = "fp32", optimizer: str = "adam") -> MemoryEstimate | None:
         """Inference peak and training estimate for a batch size, dtype (``fp32``, ``fp16``,
@@ -72,9 +84,55 @@ class Report:
                         dtype=dtype, optimizer=optimizer)
 
     def folded(self, depth: int | None) -> list[Row]:
+        """The rows at ``depth`` or above (all of them for None)."""
         if depth is None:
             return self.rows
         return [r for r in self.rows if r.depth <= depth]
+
+    def fold(self, depth: int | None) -> Report:
+        """This report, showing only rows at ``depth`` or above (0: totals only, None: every row)
+        wherever it is shown: ``str()``, Jupyter, and the ``to_*`` methods by default."""
+        return replace(self, depth=table.check_depth(depth))
+
+    def with_view(self, **options: Any) -> Report:
+        """This report, showing other figures wherever it is shown: ``count`` (the counting
+        convention: macs, flops, fvcore, ptflops, all), ``batch``, ``dtype`` and ``optimizer``
+        (of the memory figures), ``columns`` (a list, ``"op,output,memory"`` or ``"all"``)."""
+        return replace(self, view=self.view.with_(**options))
+
+    def render(self, fmt: str = "text", depth: int | None = None, **options: Any) -> str:
+        """What ``archc table --format FMT --depth DEPTH`` prints; ``options`` as for :meth:`with_view`."""
+        return table.render(self, fmt, self._depth(depth), self.view.with_(**options))
+
+    def to_text(self, depth: int | None = None, **options: Any) -> str:
+        """The text table ``archc table`` prints (``str(report)`` is this without the final newline)."""
+        return table.to_text(self, self._depth(depth), self.view.with_(**options))
+
+    def to_markdown(self, depth: int | None = None, **options: Any) -> str:
+        """The table in Markdown (``--format markdown``)."""
+        return table.to_markdown(self, self._depth(depth), self.view.with_(**options))
+
+    def to_csv(self, depth: int | None = None, **options: Any) -> str:
+        """The rows as CSV, with every column (``--format csv``)."""
+        return table.to_csv(self, self._depth(depth), self.view.with_(**options))
+
+    def to_json(self, depth: int | None = None, **options: Any) -> str:
+        """The JSON document of ``--format json``."""
+        return table.to_json(self, self._depth(depth), self.view.with_(**options))
+
+    def to_dict(self, depth: int | None = None, **options: Any) -> dict[str, Any]:
+        """The JSON document as Python data."""
+        return table.to_dict(self, self._depth(depth), self.view.with_(**options))
+
+    def to_html(self, depth: int | None = None, *, page: bool = False, **options: Any) -> str:
+        """The HTML table Jupyter shows, or with ``page=True`` the page of ``--format html``."""
+        return table.to_html(self, self._depth(depth), self.view.with_(**options), page=page)
+
+    def _depth(self, depth: int | None) -> int | None:
+        return self.depth if depth is None else depth
+
+    def __str__(self) -> str:
+        return self.to_text().removesuffix("\n")
 
     def __repr__(self) -> str:
         # short: Jupyter stores this text beside the HTML table in the notebook
@@ -82,10 +140,9 @@ class Report:
                 f"{len(self.rows)} rows>")
 
     def _repr_html_(self) -> str:
-        """Jupyter shows a report as an HTML table (every spec-supplied text escaped)."""
-        from .table import html_fragment
-
-        return html_fragment(self)
+        """Jupyter shows a report as an HTML table (every spec-supplied text escaped), folded and
+        with the columns this report was given (:meth:`fold`, :meth:`with_view`)."""
+        return self.to_html()
 
 
 def _container_kind(scope: Scope) -> str:

@@ -1,5 +1,11 @@
 """``archc table`` output: text, markdown, csv, json and html renderings of a :class:`Report`.
 
+The public functions here (:func:`render` and the ``to_*`` functions, which the methods
+of the same names on :class:`Report` call) are the only implementation of each form:
+``archc table`` prints ``render(report, fmt, depth, view)``, ``str(report)`` is
+``to_text(report)`` without its final newline. ``depth`` leaves out rows deeper than
+it (their figures are already summed into their containers), as ``--depth`` does.
+
 What the tables show is chosen by :class:`View`: the counting convention of the count
 column (``--count``), the batch size and dtype of the memory figures (``--batch``,
 ``--dtype``), the optimizer of the training estimate (``--optimizer``) and, for the
@@ -22,12 +28,15 @@ not be trusted.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
 
-from ..diagnostics import printable
+from ..diagnostics import printable, suggest
 from ..ops.base import CONVENTIONS, fmt_shape
-from .memory import DTYPE_NAMES, DTYPES, OPTIMIZER_NAMES, MemoryEstimate
-from .report import Report, Row
+from .memory import DTYPE_NAMES, DTYPES, OPTIMIZER_NAMES, OPTIMIZERS, MemoryEstimate
+
+if TYPE_CHECKING:  # report.py imports this module to render itself; this one only names its types
+    from .report import Report, Row
 
 FORMATS = ("text", "markdown", "csv", "json", "html")
 COLUMNS = ("op", "output", "params", "count", "memory", "rf", "stride")
@@ -55,24 +64,84 @@ class View:
         unknown = [c for c in self.columns if c not in COLUMNS]
         if unknown:
             raise ValueError(f"unknown column(s) {', '.join(unknown)}; choose from {', '.join(COLUMNS)}")
-        if self.batch < 1:
-            raise ValueError(f"batch must be at least 1, got {self.batch}")
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise ValueError(f"batch must be a whole number of at least 1, got {self.batch!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; choose from {', '.join(DTYPES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+
+    def with_(self, **options: Any) -> View:
+        """A copy with some of ``count``, ``batch``, ``dtype``, ``optimizer``, ``columns`` changed;
+        ``columns`` may be a list, a comma-separated string, or ``"all"``."""
+        names = [f.name for f in fields(self)]
+        for name in options:
+            if name not in names:
+                hint = suggest(name, names)
+                raise TypeError(f"unknown table option {name!r}; the options are {', '.join(names)}"
+                                + (f" ({hint})" if hint else ""))
+        columns = options.get("columns")
+        if isinstance(columns, str):
+            options["columns"] = COLUMNS if columns == "all" else tuple(c.strip() for c in columns.split(","))
+        elif columns is not None:
+            options["columns"] = tuple(columns)
+        return replace(self, **options)
+
+
+def check_depth(depth: int | None) -> int | None:
+    """``depth`` if it is None (every row) or a whole number of at least 0 (0: totals only)."""
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise ValueError(f"depth must be a whole number of at least 0 (0: totals only) or None, got {depth!r}")
+    return depth
 
 
 def render(report: Report, fmt: str = "text", depth: int | None = None, view: View | None = None) -> str:
-    view = view or View()
-    rows = report.folded(depth)
+    """The report in one of ``FORMATS``: what ``archc table --format FMT --depth DEPTH`` prints
+    (``html`` is a complete page)."""
     if fmt == "text":
-        return _text(report, rows, view)
+        return to_text(report, depth, view)
     if fmt == "markdown":
-        return _markdown(report, rows, view)
+        return to_markdown(report, depth, view)
     if fmt == "csv":
-        return _csv(rows, view)
+        return to_csv(report, depth, view)
     if fmt == "json":
-        return _json(report, rows, view)
+        return to_json(report, depth, view)
     if fmt == "html":
-        return _html_page(report, rows, view)
+        return to_html(report, depth, view, page=True)
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def to_text(report: Report, depth: int | None = None, view: View | None = None) -> str:
+    """The text table with its heading and totals, ending in a newline."""
+    return _text(report, report.folded(check_depth(depth)), view or View())
+
+
+def to_markdown(report: Report, depth: int | None = None, view: View | None = None) -> str:
+    """A heading line, a Markdown table (spec text escaped) and the totals as a list."""
+    return _markdown(report, report.folded(check_depth(depth)), view or View())
+
+
+def to_csv(report: Report, depth: int | None = None, view: View | None = None) -> str:
+    """One line per row with every column (figures in every convention), after a header line."""
+    return _csv(report.folded(check_depth(depth)), view or View())
+
+
+def to_dict(report: Report, depth: int | None = None, view: View | None = None) -> dict[str, Any]:
+    """What :func:`to_json` writes, as Python data."""
+    return _dict(report, report.folded(check_depth(depth)), view or View())
+
+
+def to_json(report: Report, depth: int | None = None, view: View | None = None) -> str:
+    """The JSON document of ``--format json`` (keys documented in docs/cli.md)."""
+    import json
+
+    return json.dumps(to_dict(report, depth, view), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_html(report: Report, depth: int | None = None, view: View | None = None, page: bool = False) -> str:
+    """The HTML ``<div>`` Jupyter shows, or with ``page`` a complete page (``--format html``)."""
+    rows, view = report.folded(check_depth(depth)), view or View()
+    return _html_page(report, rows, view) if page else html_fragment(report, rows, view)
 
 
 def first_line(doc: str) -> str:
@@ -243,9 +312,7 @@ def _csv(rows: list[Row], view: View) -> str:
     return buf.getvalue()
 
 
-def _json(report: Report, rows: list[Row], view: View) -> str:
-    import json
-
+def _dict(report: Report, rows: list[Row], view: View) -> dict[str, Any]:
     t = report.totals
     memory = report.memory(view.batch, view.dtype, view.optimizer)
     doc = {
@@ -264,7 +331,7 @@ def _json(report: Report, rows: list[Row], view: View) -> str:
                    "param_bytes": t.param_bytes, "counts": dict(t.costs),
                    "memory": memory.to_json() if memory is not None else None},
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return doc
 
 
 # Inline styles, not a <style> sheet: Jupyter keeps them in untrusted notebooks, and

@@ -121,6 +121,20 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {name: SetValue(value) for name, value in (getattr(args, "set", None) or [])}
 
 
+STDIN = "-"  # a SPEC argument that means: read the spec from standard input
+
+
+def spec_source(spec: str, budget: Any) -> Any:
+    """A SPEC argument as the API takes it: ``-`` is the spec on standard input, loaded (and
+    named ``<stdin>`` in errors, its ``extends:`` and ``imports:`` relative to the working
+    directory); anything else is passed on as written."""
+    if spec != STDIN:
+        return spec
+    from ..spec.loader import STDIN_NAME, load, read_stdin
+
+    return load(STDIN_NAME, text=read_stdin(budget), limits=budget)
+
+
 def print_diagnostics(diags: Sequence[Any], sources: dict[str, str], fmt: str = "text") -> None:
     if not diags:
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_OK, add_count_options, add_spec_options, count_arg, limits, list_arg, overrides
+from ._common import EXIT_OK, add_count_options, add_spec_options, count_arg, limits, list_arg, overrides, spec_source
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Print one row per module path: op, output shape, parameters, MACs (or another "
                                    "counting convention), and on request output memory, receptive field and effective "
                                    "stride; then totals, with the inference peak and a training estimate of memory.")
-    p.add_argument("spec", metavar="SPEC", help="a spec file or a shipped spec name")
+    p.add_argument("spec", metavar="SPEC", help="a spec file, a shipped spec name, or - to read the spec from stdin")
     p.add_argument("--depth", type=count_arg(0), metavar="N",
                    help="fold scopes deeper than N into one row with summed figures (0: totals only)")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
@@ -36,10 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.table import View, render
     from ..api import analyze
 
-    report = analyze(args.spec, input=args.input, limits=limits(args), **overrides(args))
-    view = View(count=args.count, batch=args.batch, dtype=args.dtype, optimizer=args.optimizer, columns=args.columns)
-    sys.stdout.write(render(report, args.format, args.depth, view))
+    budget = limits(args)
+    report = analyze(spec_source(args.spec, budget), input=args.input, limits=budget, **overrides(args))
+    # the same rendering as the API's report.render() and str(report): there is no other
+    sys.stdout.write(report.render(args.format, args.depth, count=args.count, batch=args.batch, dtype=args.dtype,
+                                   optimizer=args.optimizer, columns=args.columns))
     return EXIT_OK

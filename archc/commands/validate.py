@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from ._common import EXIT_ERROR, EXIT_OK, add_spec_options, limits, overrides, print_diagnostics
+from ._common import EXIT_ERROR, EXIT_OK, STDIN, add_spec_options, limits, overrides, print_diagnostics, spec_source
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check specs and infer every shape; exit 2 on any error",
                        description="Check each SPEC: structure, types, names, references and every tensor shape. "
                                    "Every error is reported with its file:line:col, sorted by position.")
-    p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or shipped spec names")
+    p.add_argument("specs", nargs="+", metavar="SPEC",
+                   help="spec files or shipped spec names; - reads a spec from stdin")
     p.add_argument("--format", choices=("text", "json"), default="text", help="how to print diagnostics")
     add_spec_options(p)
     p.set_defaults(func=run)
@@ -21,12 +23,17 @@ def run(args: argparse.Namespace) -> int:
     from ..api import lower
     from ..diagnostics import ArchcError, Reporter
     from ..ops.base import fmt_shape
+    from ..spec.loader import STDIN_NAME
 
+    if args.specs.count(STDIN) > 1:
+        print("archc validate: error: '-' (the spec on standard input) can be given once", file=sys.stderr)
+        return EXIT_ERROR
     status = EXIT_OK
     for spec in args.specs:
         r = Reporter()
         try:
-            graph = lower(spec, input=args.input, reporter=r, limits=limits(args), **overrides(args))
+            budget = limits(args)
+            graph = lower(spec_source(spec, budget), input=args.input, reporter=r, limits=budget, **overrides(args))
         except ArchcError as err:
             status = EXIT_ERROR
             print_diagnostics(err.diagnostics, err.sources, args.format)
@@ -34,5 +41,6 @@ def run(args: argparse.Namespace) -> int:
         print_diagnostics(r.warnings, r.sources, args.format)
         if args.format == "text":
             out = graph.nodes[graph.output].shape if graph.output else None
-            print(f"{spec}: ok ({len(graph.nodes) - 1} nodes, output {fmt_shape(out)})")
+            name = STDIN_NAME if spec == STDIN else spec
+            print(f"{name}: ok ({len(graph.nodes) - 1} nodes, output {fmt_shape(out)})")
     return status

@@ -7,6 +7,7 @@ default (``stride: 1`` is an int); a float parameter also takes an int.
 
 from __future__ import annotations
 
+import numbers
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,7 +21,17 @@ Eval = Callable[[Expr, m.Loc, Mapping[str, Any], tuple[Note, ...]], Any]
 
 
 class SetValue(str):
-    """An override given as text (``--set name=value``): parsed and evaluated like a spec expression."""
+    """An override given as text (``--set name=value``): parsed and evaluated like a spec expression.
+
+    Any other override is a Python value, a keyword argument of the API
+    (``archc.analyze(spec, num_classes=10)``), and its errors say so: the command line
+    speaks ``--set``, Python its keyword arguments."""
+
+
+def _keyword(name: str, value: Any) -> str:
+    """How an error names an API override: ``keyword argument num_classes=10``."""
+    shown = repr(value)
+    return f"keyword argument {name}={shown if len(shown) <= 40 else '...'}"
 
 
 def with_names(env: Mapping[str, Any], names: dict[str, Any]) -> ChainMap[str, Any]:
@@ -32,7 +43,7 @@ def value_type(value: Any) -> str:
     return "block" if isinstance(value, BlockRef) else type_of(value)
 
 
-def check_type(r: Reporter, value: Any, want: str | None, name: str, span: Span, what: str,
+def check_type(r: Reporter, value: Any, want: str | None, name: str, span: Span | None, what: str,
                trace: tuple[Note, ...] = ()) -> Any:
     if value is UNKNOWN or want is None:
         return value
@@ -60,24 +71,33 @@ def network_params(r: Reporter, program: Program, env: Mapping[str, Any], overri
     values: dict[str, Any] = {}
     defaults = program.param_defaults()
     declared = [decl.name for decl, _ in defaults]
-    for name in overrides:
+    for name, value in overrides.items():
         if name not in declared:
-            r.error("E309", f"'{name}' is not a parameter of {program.name}", Span(f"--set {name}", 1, 1, 1, 2),
-                    suggest(name, declared) or f"its parameters: {', '.join(sorted(declared)) or 'none'}")
+            hint = suggest(name, declared) or f"its parameters: {', '.join(sorted(declared)) or 'none'}"
+            if isinstance(value, SetValue):
+                r.error("E309", f"'{name}' is not a parameter of {program.name}", Span(f"--set {name}", 1, 1, 1, 2),
+                        hint)
+            else:
+                r.error("E309", f"{_keyword(name, value)} is not a parameter of {program.name}", None, hint)
     for decl, default in defaults:
         scope = ChainMap(values, env)
+        what = "parameter"
         if decl.name in overrides:
-            value = _override(r, decl.name, overrides[decl.name], scope, eval_)
-            where = Span(f"--set {decl.name}", 1, 1, 1, 2)
+            given = overrides[decl.name]
+            value = _override(r, decl.name, given, scope, eval_)
+            where: Span | None = Span(f"--set {decl.name}", 1, 1, 1, 2)
+            if not isinstance(given, SetValue):
+                where, what = None, "keyword argument"
         elif default is not None:
             value = eval_(default.expr, default.loc, scope, ())
             where = default.loc.span
         else:
             r.error("E302", f"parameter '{decl.name}' has no default", decl.span,
-                    f"set it with --set {decl.name}=... (or give it a default)")
+                    f"give it a value: --set {decl.name}=... on the command line, the keyword argument "
+                    f"{decl.name}=... in Python (or give it a default)")
             value, where = UNKNOWN, decl.span
         want = decl.type or default_type(decl, scope)
-        values[decl.name] = check_type(r, value, want, decl.name, where, "parameter")
+        values[decl.name] = check_type(r, value, want, decl.name, where, what)
     return values
 
 
@@ -94,6 +114,12 @@ def _override(r: Reporter, name: str, value: Any, env: Mapping[str, Any], eval_:
         return eval_(expr, loc, env, ())
     if isinstance(value, list):
         return tuple(value)
+    if isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)  # e.g. numpy.int64 from a notebook
+    if isinstance(value, numbers.Real):
+        return float(value)
     if isinstance(value, str) and isinstance(env.get(value), BlockRef):
         return env[value]
     return value

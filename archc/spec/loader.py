@@ -1,18 +1,28 @@
 """Loading a spec and everything it refers to: ``extends`` bases and ``imports``.
 
 ``load("resnet50")`` finds a shipped spec by name; ``load("net.yaml")`` reads a file.
-Paths in ``extends:`` and ``imports:`` are relative to the file that names them
-(a bare name such as ``_resnet.yaml`` also finds a shipped file). Each file is read
+A spec also comes as text (a ``str`` holding a line break, or ``text=``: named
+``<string>``, or ``<stdin>`` for ``archc table -``) or as a mapping such as
+``yaml.safe_load`` returns (dumped to YAML text named ``<dict>``, so that errors
+point at a line of that text, which they show).
+Paths in ``extends:`` and ``imports:`` are relative to the file that names them,
+or to the working directory for a spec given as text or a mapping (a bare name
+such as ``_resnet.yaml`` also finds a shipped file). Each file is read
 once per load; cycles of imports or bases are errors, as are missing files and
 names that clash (a block named like an op, a parameter named like a block).
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
+
+import yaml
 
 from ..diagnostics import Note, Reporter, Span, did_you_mean
 from ..limits import Limits
@@ -155,10 +165,20 @@ class Loader:
         self.units: dict[Path, Unit | None] = {}
         self.loading: list[Path] = []  # files being loaded, for cycle detection
 
-    def program(self, name: str | os.PathLike[str], text: str | None = None) -> Program:
-        """Load a spec (by path or shipped name, or from ``text``) and its bases and imports."""
+    def program(self, name: SpecSource | None, text: str | None = None) -> Program:
+        """Load a spec (by path or shipped name, from YAML text or from a mapping; or from
+        ``text``, named ``name``) and its bases and imports."""
+        if text is None and isinstance(name, Mapping):
+            text, name = self._dump(name), DICT_NAME
+            self.r.check()
+        elif text is None and is_text(name):
+            text, name = str(name), TEXT_NAME
         if text is not None:
-            path = Path(name)
+            path = Path(TEXT_NAME if name is None else name)  # type: ignore[arg-type]
+        elif name is None:
+            raise TypeError("load() needs a spec: a path, a shipped name, YAML text or a mapping")
+        elif not isinstance(name, (str, os.PathLike)):
+            raise TypeError(f"a spec is a path, a shipped name, YAML text or a mapping, not {type(name).__name__}")
         else:
             found = resolve_spec(name)
             if found is None and Path(name).is_dir():
@@ -169,6 +189,9 @@ class Loader:
                 best = did_you_mean(Path(str(name)).stem, shipped_names())
                 hint = f"did you mean '{best}'?" if best else "pass a path to a .yaml file, or a shipped name " \
                                                              "(`archc list` shows them)"
+                if _looks_like_yaml(str(name)):
+                    hint = ("a spec's text on one line is taken for a file name: pass it as archc.loads(text) "
+                            "in Python, or on standard input as `archc table -`")
                 self.r.error("E100", f"no spec file or shipped spec named '{name}'", None, hint)
                 self.r.check()
             path = found  # type: ignore[assignment]
@@ -255,15 +278,20 @@ class Loader:
     def _read(self, path: Path, name: str, via: Span | None) -> str | None:
         """The text of a spec file, or None after reporting why it cannot be read. At most
         ``max_bytes`` are read, whatever the file claims to hold (pipes, /proc files)."""
-        limit = self.limits.max_bytes
         try:
             with path.open("rb") as handle:
-                data = handle.read(limit + 1)
+                data = handle.read(self.limits.max_bytes + 1)
         except OSError as err:
             what = "it is a directory" if path.is_dir() else (err.strerror or str(err))
             self.r.error("E100", f"cannot read '{name}': {what}", via,
                          "pass a spec file" if path.is_dir() else "check the path and its permissions")
             return None
+        return self.decode(data, name, via)
+
+    def decode(self, data: bytes, name: str, via: Span | None = None) -> str | None:
+        """``data`` (at most ``max_bytes`` and one more) as text, or None after reporting why it is
+        not a spec's text: too large, or not UTF-8 (located at the first bad byte)."""
+        limit = self.limits.max_bytes
         if len(data) > limit:
             self.r.error("E102", f"'{name}' is larger than the limit of {limit:,} bytes", via or Span(name, 1, 1, 1, 2),
                          "split the spec into files with `imports:`, or raise the limit with --limit max_bytes=N")
@@ -280,6 +308,20 @@ class Loader:
                          Span(name, line, col, line, col + 1),
                          "save the file as UTF-8; a spec is a text file",
                          [Note("read because of this line", via)] if via else ())
+            return None
+
+    def _dump(self, spec: Mapping[Any, Any]) -> str | None:
+        """A mapping as YAML text in block style, one key or item a line, so that an error's
+        line and excerpt show where it is. Values YAML cannot hold are reported by key path."""
+        try:
+            plain = _plain(spec, "spec", self.r, self.limits.max_depth, [])
+            if self.r.errors:
+                return None
+            return yaml.dump(plain, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                             width=2**30)
+        except RecursionError:  # only with a raised max_depth: Python's stack ran out first
+            self.r.error("E103", "the mapping nests too deeply for archc to read", None,
+                         f"nest less deeply (max_depth is {self.limits.max_depth:,}, more than Python's stack allows)")
             return None
 
     def _imports(self, unit: Unit) -> None:
@@ -339,6 +381,96 @@ class Loader:
                                  p.span)
 
 
+# What a spec that is not a file is called in diagnostics (and ``Program.file``).
+TEXT_NAME, DICT_NAME, STDIN_NAME = "<string>", "<dict>", "<stdin>"
+
+SpecSource = str | os.PathLike[str] | Mapping[str, Any]
+
+
+def is_text(spec: object) -> bool:
+    """Whether a ``str`` given for a spec is YAML text rather than a path or shipped name: it
+    holds a line break. No shipped name does, and a file whose name does (a rarity no shell
+    makes easy) is passed as a ``pathlib.Path``, which is always a path."""
+    return isinstance(spec, str) and ("\n" in spec or "\r" in spec)
+
+
+def _looks_like_yaml(name: str) -> bool:
+    return name.lstrip().startswith(("{", "archc:")) or ": " in name
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a value used twice is written out twice: specs refuse aliases (E104)
+
+
+_SCALARS = (str, bool, type(None))
+
+
+def _plain(value: Any, path: str, r: Reporter, max_depth: int, parents: list[int]) -> Any:
+    """``value`` as the plain types YAML writes (dict, list, str, int, float, bool, None): tuples
+    become lists, numbers such as ``numpy.int64`` Python numbers. Anything else, a mapping or list
+    that contains itself, or nesting beyond ``max_depth``, is reported at its key path."""
+    if isinstance(value, _SCALARS):
+        return str(value) if isinstance(value, str) else value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if not isinstance(value, (Mapping, list, tuple)):
+        r.error("E202", f"{path} is a {type(value).__name__}; a spec holds mappings, lists, strings, numbers, "
+                        "booleans and null", None, "write the value as one of those (a layer as a string such as "
+                                                   "'conv(64, 3)')")
+        return None
+    if id(value) in parents:
+        r.error("E104", f"{path} contains itself", None, "a spec is a tree: write the value out where it is used")
+        return None
+    if len(parents) >= max_depth:
+        r.error("E103", f"{path} nests more than {max_depth} levels deep", None,
+                "nest less deeply, or raise the limit with limits=Limits(max_depth=N)")
+        return None
+    parents.append(id(value))
+    try:
+        if isinstance(value, Mapping):
+            out = {}
+            for key, item in value.items():
+                if not isinstance(key, _SCALARS + (numbers.Real,)):
+                    r.error("E202", f"a key of {path} is a {type(key).__name__}; keys are strings", None,
+                            "write the key as a string")
+                    continue
+                out[_plain(key, path, r, max_depth, parents)] = _plain(item, f"{path}[{key!r}]", r, max_depth,
+                                                                       parents)
+            return out
+        return [_plain(item, f"{path}[{i}]", r, max_depth, parents) for i, item in enumerate(value)]
+    finally:
+        parents.pop()
+
+
+def read_stdin(limits: Limits | None = None) -> str:
+    """The spec on standard input (``archc table -``), at most ``max_bytes`` of UTF-8 text; raises
+    :class:`~archc.diagnostics.ArchcError` when there is none to read (a terminal would wait)."""
+    import sys
+
+    r = Reporter()
+    loader = Loader(r, limits)
+    text = None
+    try:
+        handle: BinaryIO | None = getattr(sys.stdin, "buffer", None)
+        if handle is None:
+            r.error("E100", "standard input is closed: there is no spec to read", None,
+                    "pipe or redirect a spec into it, e.g. `archc table - < net.yaml`")
+        elif handle.isatty():
+            r.error("E100", "standard input is a terminal, not a spec", None,
+                    "pipe or redirect a spec into it, e.g. `archc table - < net.yaml`, or pass a file name")
+        else:
+            text = loader.decode(handle.read(loader.limits.max_bytes + 1), STDIN_NAME)
+    except (OSError, ValueError) as err:  # ValueError: a closed file
+        r.error("E100", f"cannot read standard input: {getattr(err, 'strerror', None) or err}", None,
+                "pipe or redirect a spec into it, e.g. `archc table - < net.yaml`")
+    r.check()
+    assert text is not None
+    return text
+
+
 _SPEC_NAME_HINT = ("imports and bases are .yaml (or .yml) files; a spec cannot make archc read other files, "
                    "whose lines an error message would show")
 
@@ -349,11 +481,13 @@ def _is_spec_name(name: str) -> bool:
     return name.lower().endswith((".yaml", ".yml"))
 
 
-def load(spec: str | os.PathLike[str], *, text: str | None = None, limits: Limits | None = None,
+def load(spec: SpecSource | None, *, text: str | None = None, limits: Limits | None = None,
          reporter: Reporter | None = None) -> Program:
-    """Load a spec by path or shipped name; raise :class:`~archc.diagnostics.ArchcError` on errors."""
+    """Load a spec by path or shipped name, from YAML text or a mapping (see :meth:`Loader.program`);
+    raise :class:`~archc.diagnostics.ArchcError` on errors."""
     r = reporter or Reporter()
     return Loader(r, limits).program(spec, text=text)
 
 
-__all__ = ["BlockRef", "Loader", "Program", "Unit", "load", "resolve_spec", "shipped_dir", "shipped_names"]
+__all__ = ["DICT_NAME", "STDIN_NAME", "TEXT_NAME", "BlockRef", "Loader", "Program", "SpecSource", "Unit", "is_text",
+           "load", "read_stdin", "resolve_spec", "shipped_dir", "shipped_names"]
