@@ -15,6 +15,7 @@ folding tables and functions of :mod:`archc.emit.inference` instead of plain ``b
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from .._version import __version__
@@ -199,21 +200,22 @@ class ModuleEmitter:
             "",
             "from __future__ import annotations",
             "",
-            "import torch",
-            "from torch import nn",
-            "",
-            f"INPUT_SHAPE = {tuple(input_shape)!r}",
         ]
         # the inference variant's weights always come from a plain network (fold_state_dict)
         init = [] if self.inference else init_method(self.program.init, self.codes, net.name, self.graph)
+        body = [f"INPUT_SHAPE = {tuple(input_shape)!r}"]
         for code in self.codes:
-            lines += ["", "", *_class_source(code, init if code is net else None)]
+            body += ["", "", *_class_source(code, init if code is net else None)]
         if self.folding is not None:
-            lines += ["", "", *fold_source(self.folding, net.name)]
+            body += ["", "", *fold_source(self.folding, net.name)]
         else:
-            lines += ["", "", f"def build() -> {net.name}:", f'    """A new {net.name}, as the spec describes it."""',
-                      f"    return {net.name}()", ""]
-        return "\n".join(out for line in lines for out in (wrap(line) if "\n" not in line else [line]))
+            body += ["", "", f"def build() -> {net.name}:", f'    """A new {net.name}, as the spec describes it."""',
+                     f"    return {net.name}()", ""]
+        # a network of nn.Sequential classes alone has no forward and never names torch itself
+        text = "\n".join(out for line in body for out in (wrap(line) if "\n" not in line else [line]))
+        uses_torch = any(isinstance(n, ast.Name) and n.id == "torch" for n in ast.walk(ast.parse(text)))
+        lines += [*(["import torch"] if uses_torch else []), "from torch import nn", ""]
+        return "\n".join(out for line in lines for out in (wrap(line) if "\n" not in line else [line])) + "\n" + text
 
 
 def _class_source(code: ClassCode, init: list[str] | None) -> list[str]:
