@@ -35,4 +35,5 @@ def _unusable(what: str, err: BaseException) -> ArchcError:
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return ArchcError([Diagnostic(
         "E810", f"{what} needs PyTorch, which is installed but cannot be imported: {first}", None,
-        f"reinstall it with `{INSTALL}`, or install a torch build that matches this platform")])
+        f"reinstall torch with a build for this platform and Python (`pip install --force-reinstall torch`, "
+        f"pinned as you need); `{INSTALL}` installs it where it is missing")])

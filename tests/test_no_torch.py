@@ -94,3 +94,17 @@ def test_without_torch_every_command_works_or_says_how_to_install_it(tmp_path: P
         assert f"error[E810]: {who} needs PyTorch, which is not installed" in r["err"], r["err"]
         assert 'pip install "archc[torch]"' in r["err"], r["err"]
         assert "internal error" not in r["err"] and "Traceback" not in r["err"]
+
+
+def test_a_broken_torch_is_e810_too(tmp_path: Path) -> None:
+    """torch installed but unusable (a shared library missing, a dependency gone): E810 with the reason."""
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('raise OSError("libtorch_cpu.so: cannot open shared object file")\n')
+    script = "import sys; sys.path.insert(0, sys.argv[1]); from archc.cli import main; sys.exit(main(sys.argv[2:]))"
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path), "bench", "lenet5"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "error[E810]: archc bench needs PyTorch, which is installed but cannot be imported: libtorch_cpu.so: " \
+           "cannot open shared object file" in proc.stderr, proc.stderr
+    assert "--force-reinstall torch" in proc.stderr and "internal error" not in proc.stderr

@@ -12,6 +12,7 @@ configured indexes, as for a user, and torch is not among them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,23 @@ INSTALL_LINE = 'pip install "archc[torch]"'
 def test_shipped_specs_are_found_in_the_repository_layout() -> None:
     # the installed layout (archc/specs inside the package) is checked by the wheel test below
     assert shipped_dir().resolve() == (ROOT / "specs").resolve()
+
+
+def test_the_readme_quickstart_is_what_ci_runs() -> None:
+    """The README's two commands: install and run on a shipped spec; run the tests. CI (.ci/run)
+    installs with the same pip arguments and runs the same tests, so the quickstart stays true."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^## Quickstart\n.*?```sh\n(.*?)```", readme, re.S | re.M)
+    assert block, "README.md has a Quickstart with a sh block"
+    install, test = block[1].strip().splitlines()
+    assert test == "pytest"
+    assert install.endswith("&& archc table resnet50"), install
+    pip_args = re.search(r"\bpip install (.+?) &&", install)
+    assert pip_args and '".[test]"' in pip_args[1], install
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(rf"^python3 -m pip install --quiet {re.escape(pip_args[1])}$", ci, re.M), \
+        f"CI does not install with the README's `pip install {pip_args[1]}`"
+    assert re.search(r"^python3 -m pytest$", ci, re.M)
 
 
 def _env() -> dict[str, str]:
