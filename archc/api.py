@@ -95,8 +95,10 @@ def build(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | N
 
         >>> fast = archc.build("resnet50", inference=True, state_dict=plain.state_dict())
     """
+    from ._torch import require_torch
     from .emit import exec_source
 
+    require_torch("archc.build()")
     program = spec if isinstance(spec, Program) else load(spec, limits=limits)
     name = _module_name(spec, program)
     plain_module = exec_source(compile_source(program, input=input, limits=limits, **overrides), name)

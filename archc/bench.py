@@ -305,9 +305,10 @@ def bench_spec(spec: Any, s: Settings, *, inference: bool = False, input: tuple[
                progress: bool | None = None, stream: IO[str] | None = None, limits: Any = None,
                **overrides: Any) -> dict[str, Any]:
     """Build a spec's network and time it: the report ``archc bench`` prints (see docs/cli.md)."""
-    import torch
-
+    from ._torch import require_torch
     from .api import analyze, build, load
+
+    torch = require_torch("archc bench")
 
     check_settings(s)
     if inference and s.mode == "train":

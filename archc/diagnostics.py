@@ -76,6 +76,7 @@ CODES: dict[str, str] = {
     "E800": "state_dict does not fit",
     "E801": "device not available",
     "E802": "unsupported benchmark setting",
+    "E810": "PyTorch is not installed",
     # W: warnings
     "W100": "unused output",
 }

@@ -46,8 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._torch import require_torch
     from ..bench import Settings, bench_spec, default_device, format_text
 
+    require_torch("archc bench")  # before default_device() asks torch for a GPU
     device = args.device or default_device()
     defaults = DEFAULTS[device]
     settings = Settings(device=device, batch=args.batch or defaults["batch"], dtype=args.dtype, mode=args.mode,
