@@ -26,20 +26,22 @@ if TYPE_CHECKING:
 SpecLike = "str | os.PathLike[str] | Program | Graph"
 
 
-def load(spec: str | os.PathLike[str], *, text: str | None = None, limits: Limits | None = None) -> Program:
-    """Read and validate a spec and the files it extends or imports."""
-    return Loader(Reporter(), limits).program(spec, text=text)
+def load(spec: str | os.PathLike[str], *, text: str | None = None, limits: Limits | None = None,
+         strict_yaml: bool = False) -> Program:
+    """Read and validate a spec and the files it extends or imports. ``strict_yaml=True``
+    refuses (E110) flow items that only archc reads as one (docs/language.md)."""
+    return Loader(Reporter(), limits, strict_yaml=strict_yaml).program(spec, text=text)
 
 
 def lower(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,
-          reporter: Reporter | None = None, **overrides: Any) -> Graph:
+          reporter: Reporter | None = None, strict_yaml: bool = False, **overrides: Any) -> Graph:
     """The spec's graph: every block instantiated, every shape inferred."""
     from .ir.lower import Lowerer
 
     if isinstance(spec, Graph):
         return spec
     r = reporter or Reporter()
-    program = spec if isinstance(spec, Program) else Loader(r, limits).program(spec)
+    program = spec if isinstance(spec, Program) else Loader(r, limits, strict_yaml=strict_yaml).program(spec)
     r.sources.update(program.sources)
     return Lowerer(program, r, overrides=overrides, input_shape=input, limits=limits).run()
 

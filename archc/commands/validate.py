@@ -13,6 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Every error is reported with its file:line:col, sorted by position.")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or shipped spec names")
     p.add_argument("--format", choices=("text", "json"), default="text", help="how to print diagnostics")
+    p.add_argument("--strict-yaml", action="store_true",
+                   help="make a flow item that only archc reads as one (W110) an error (E110): the spec must mean "
+                        "the same to every YAML reader; `archc fmt` fixes it")
     add_spec_options(p)
     p.set_defaults(func=run)
 
@@ -26,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.specs:
         r = Reporter()
         try:
-            graph = lower(spec, input=args.input, reporter=r, limits=limits(args), **overrides(args))
+            graph = lower(spec, input=args.input, reporter=r, limits=limits(args), strict_yaml=args.strict_yaml,
+                          **overrides(args))
         except ArchcError as err:
             status = EXIT_ERROR
             print_diagnostics(err.diagnostics, err.sources, args.format)

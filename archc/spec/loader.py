@@ -141,9 +141,10 @@ def display_name(path: Path) -> str:
 
 
 class Loader:
-    def __init__(self, reporter: Reporter, limits: Limits | None = None):
+    def __init__(self, reporter: Reporter, limits: Limits | None = None, *, strict_yaml: bool = False):
         self.r = reporter
         self.limits = limits or Limits()
+        self.strict_yaml = strict_yaml  # flow items only archc reads as one: errors, not warnings
         self.units: dict[Path, Unit | None] = {}
         self.loading: list[Path] = []  # files being loaded, for cycle detection
 
@@ -222,7 +223,8 @@ class Loader:
             if text is None:
                 self.units[key] = None
                 return None
-        root = parse_yaml(name, text, self.r, max_bytes=self.limits.max_bytes, max_depth=self.limits.max_depth)
+        root = parse_yaml(name, text, self.r, max_bytes=self.limits.max_bytes, max_depth=self.limits.max_depth,
+                          strict_yaml=self.strict_yaml)
         try:
             spec = Parser(name, self.r, self.limits).spec(root) if root is not None or not self.r.errors else None
         except RecursionError:  # only with a raised max_depth: Python's stack ran out first
