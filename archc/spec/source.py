@@ -214,8 +214,8 @@ def _report_archc_only(name: str, text: str, loader: _SpecLoader, reporter: Repo
         shown = " ".join(line.strip() for line in fixed[span.line - 1: span.end_line])
         message = (f"only archc reads '{_clip(' '.join(text[start:end].split()), 60)}' as one item; "
                    f"standard YAML (editors, formatters, yaml.safe_load) ends it at '{cut}'")
-        hint = (f"quote it: `{_clip(shown, 160)}` (or write the list one '- ' item a line); "
-                "`archc fmt` rewrites the file so")
+        hint = (f"quote it: `{_clip(shown, 160)}`, or write the enclosing list or mapping one item a line; "
+                "`archc fmt` quotes every such item in place")
         if strict:
             reporter.error("E110", message, span, hint)
         else:
