@@ -202,6 +202,9 @@ def standard_form(text: str, items: list[tuple[int, int, str]] | None = None) ->
     return "".join(parts) + text[at:]
 
 
+_MAX_ITEMS_REPORTED = 20  # per file; then one diagnostic for the rest
+
+
 def _report_archc_only(name: str, text: str, loader: _SpecLoader, reporter: Reporter, strict: bool) -> None:
     """W110 (E110 when strict) at each flow item only archc reads as one, with its line in
     standard YAML in the hint."""
@@ -209,8 +212,13 @@ def _report_archc_only(name: str, text: str, loader: _SpecLoader, reporter: Repo
         return
     items = [(a.index, b.index, cut) for a, b, cut in loader.archc_only]
     fixed = standard_form(text, items).splitlines()
-    for (start, end, cut), (a, b, _) in zip(items, loader.archc_only, strict=True):
+    for n, ((start, end, cut), (a, b, _)) in enumerate(zip(items, loader.archc_only, strict=True)):
         span = _mark_span(name, a, b)
+        if n == _MAX_ITEMS_REPORTED:  # the reporter keeps 200 diagnostics: leave room for errors
+            more = f"{len(items) - n} more flow items here and below are read as one only by archc"
+            (reporter.error if strict else reporter.warn)("E110" if strict else "W110", more, span,
+                                                          "`archc fmt` quotes every such item in place")
+            return
         shown = " ".join(line.strip() for line in fixed[span.line - 1: span.end_line])
         message = (f"only archc reads '{_clip(' '.join(text[start:end].split()), 60)}' as one item; "
                    f"standard YAML (editors, formatters, yaml.safe_load) ends it at '{cut}'")

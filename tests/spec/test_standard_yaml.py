@@ -134,6 +134,17 @@ def _write(folder: Path, text: str, name: str = "net.yaml") -> Path:
     return path
 
 
+def test_many_such_items_leave_room_for_errors(tmp_path: Path) -> None:
+    # the reporter keeps 200 diagnostics; a legacy spec with more items must still get its errors
+    items = ", ".join(f"conv({i % 7 + 1}, 1, bias=false)" for i in range(300))
+    text = f"archc: 1\nname: many\ninput: [3, 8, 8]\nlayers:\n  - s: [{items}]\n  - x: relu_\n"
+    with pytest.raises(ArchcError) as err:
+        archc.lower(_write(tmp_path, text), reporter=Reporter())
+    assert err.value.codes == ["E300"]
+    _, r = archc_view(text)
+    assert len(r.warnings) == 21 and r.warnings[-1].message.startswith("280 more flow items")
+
+
 def test_standard_flow_lists_are_not_warned() -> None:
     text = 'a: [relu, "conv(8, 3)", maxpool(2), [1, 2], {b: f(x)}]\nb: [f(), g(x)]\nc:\n  - conv(8, 3, [1, 2])\n'
     _, r = archc_view(text)
