@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import archc
 from archc.diagnostics import ArchcError, Reporter
+from archc.spec.schema_text import KEY_DOCS
 from archc.spec.source import archc_only_items, parse_yaml, plain, standard_form
 
 from ..conftest import ROOT
@@ -77,6 +78,11 @@ def test_the_shipped_yaml_is_all_found() -> None:
 @pytest.mark.parametrize(("where", "text"), SHIPPED, ids=[w for w, _ in SHIPPED])
 def test_shipped_yaml_means_the_same_to_every_reader(where: str, text: str) -> None:
     agrees(text, where)
+
+
+@pytest.mark.parametrize("key", sorted(KEY_DOCS), ids=lambda k: ".".join(k))
+def test_hover_examples_mean_the_same_to_every_reader(key: tuple[str, str]) -> None:
+    agrees(KEY_DOCS[key][1])  # what an editor shows on hover (archc schema), from archc/spec/schema_text.py
 
 
 def test_agreement_can_fail() -> None:
