@@ -259,8 +259,8 @@ def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX
     root: YNode | None = None
     documents = 0
     errors_before = len(reporter.errors)
-    loader = _SpecLoader(text)
     try:
+        loader = _SpecLoader(text)  # its reader refuses unprintable characters at once
         for event in _events(loader):
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1

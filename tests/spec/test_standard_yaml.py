@@ -311,6 +311,10 @@ def test_archc_fmt_errors(cli, tmp_path: Path) -> None:
     latin1.write_bytes("a: [f(1, 2)]  # caf\xe9\n".encode("latin-1"))
     result = cli("fmt", latin1)
     assert result.code == 2 and f"{latin1}:1:" in result.err and "error[E100]" in result.err
+    control = _write(tmp_path, "\x1f", "control.yaml")  # the reader refuses it before any token
+    for command in ("fmt", "validate"):
+        result = cli(command, control)
+        assert result.code == 2 and f"{control}:1:1: error[E101]" in result.err
     result = cli("fmt", "--limit", "max_bytes=10", good)
     assert result.code == 2 and "error[E102]" in result.err
     assert cli("fmt", good, bad, "-o", "-").code == 2  # -o takes one SPEC (a usage error)
