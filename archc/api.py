@@ -31,30 +31,32 @@ if TYPE_CHECKING:
 SpecLike = "str | os.PathLike[str] | Mapping[str, Any] | Program | Graph"
 
 
-def load(spec: SpecSource | None = None, *, text: str | None = None, limits: Limits | None = None) -> Program:
+def load(spec: SpecSource | None = None, *, text: str | None = None, limits: Limits | None = None,
+         strict_yaml: bool = False) -> Program:
     """Read and validate a spec and the files it extends or imports.
 
     ``spec`` is a path, a shipped name, YAML text (a ``str`` with a line break) or a
     mapping; with ``text=``, the spec is that text and ``spec`` (if given) its file name,
-    which locates its errors and the files it extends or imports."""
-    return Loader(Reporter(), limits).program(spec, text=text)
+    which locates its errors and the files it extends or imports. ``strict_yaml=True``
+    refuses (E110) flow items that only archc reads as one (docs/language.md)."""
+    return Loader(Reporter(), limits, strict_yaml=strict_yaml).program(spec, text=text)
 
 
-def loads(text: str, *, name: str = TEXT_NAME, limits: Limits | None = None) -> Program:
+def loads(text: str, *, name: str = TEXT_NAME, limits: Limits | None = None, strict_yaml: bool = False) -> Program:
     """Read and validate a spec from YAML ``text`` (named ``name`` in errors); ``extends:``
     and ``imports:`` are relative to the directory of ``name``, by default the working one."""
-    return load(name, text=text, limits=limits)
+    return load(name, text=text, limits=limits, strict_yaml=strict_yaml)
 
 
 def lower(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,
-          reporter: Reporter | None = None, **overrides: Any) -> Graph:
+          reporter: Reporter | None = None, strict_yaml: bool = False, **overrides: Any) -> Graph:
     """The spec's graph: every block instantiated, every shape inferred."""
     from .ir.lower import Lowerer
 
     if isinstance(spec, Graph):
         return spec
     r = reporter or Reporter()
-    program = spec if isinstance(spec, Program) else Loader(r, limits).program(spec)
+    program = spec if isinstance(spec, Program) else Loader(r, limits, strict_yaml=strict_yaml).program(spec)
     r.sources.update(program.sources)
     return Lowerer(program, r, overrides=overrides, input_shape=input, limits=limits).run()
 

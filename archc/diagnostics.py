@@ -30,6 +30,7 @@ CODES: dict[str, str] = {
     "E105": "duplicate key",
     "E106": "ambiguous YAML scalar",
     "E107": "unsupported YAML construct",
+    "E110": "flow item only archc reads as one (--strict-yaml)",
     # E2xx: structure and types
     "E200": "unknown key",
     "E201": "missing key",
@@ -79,6 +80,7 @@ CODES: dict[str, str] = {
     "E810": "PyTorch is not installed",
     # W: warnings
     "W100": "unused output",
+    "W110": "flow item only archc reads as one",
 }
 
 

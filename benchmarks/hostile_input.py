@@ -45,7 +45,9 @@ def run(cmd: list[str]) -> tuple[float, int, int]:
 
 
 def corpus(runs: int) -> None:
-    specs = sorted((ROOT / "tests" / "corpus").glob("*.yaml"))
+    # the W-code cases are valid specs that get a warning, not hostile ones
+    specs = [p for p in sorted((ROOT / "tests" / "corpus").glob("*.yaml"))
+             if not p.read_bytes().startswith(b"# expect: W")]
     print(f"{len(specs)} corpus specs, {runs} run(s) each, median per spec")
     for command in ("validate", "table"):
         timed = []

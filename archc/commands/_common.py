@@ -124,7 +124,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 STDIN = "-"  # a SPEC argument that means: read the spec from standard input
 
 
-def spec_source(spec: str, budget: Any) -> Any:
+def spec_source(spec: str, budget: Any, strict_yaml: bool = False) -> Any:
     """A SPEC argument as the API takes it: ``-`` is the spec on standard input, loaded (and
     named ``<stdin>`` in errors, its ``extends:`` and ``imports:`` relative to the working
     directory); anything else is passed on as written."""
@@ -132,7 +132,7 @@ def spec_source(spec: str, budget: Any) -> Any:
         return spec
     from ..spec.loader import STDIN_NAME, load, read_stdin
 
-    return load(STDIN_NAME, text=read_stdin(budget), limits=budget)
+    return load(STDIN_NAME, text=read_stdin(budget), limits=budget, strict_yaml=strict_yaml)
 
 
 def print_diagnostics(diags: Sequence[Any], sources: dict[str, str], fmt: str = "text") -> None:

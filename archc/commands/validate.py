@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC",
                    help="spec files or shipped spec names; - reads a spec from stdin")
     p.add_argument("--format", choices=("text", "json"), default="text", help="how to print diagnostics")
+    p.add_argument("--strict-yaml", action="store_true",
+                   help="make a flow item that only archc reads as one (W110) an error (E110): the spec must mean "
+                        "the same to every YAML reader; `archc fmt` fixes it")
     add_spec_options(p)
     p.set_defaults(func=run)
 
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         r = Reporter()
         try:
             budget = limits(args)
-            graph = lower(spec_source(spec, budget), input=args.input, reporter=r, limits=budget, **overrides(args))
+            graph = lower(spec_source(spec, budget, args.strict_yaml), input=args.input, reporter=r, limits=budget,
+                          strict_yaml=args.strict_yaml, **overrides(args))
         except ArchcError as err:
             status = EXIT_ERROR
             print_diagnostics(err.diagnostics, err.sources, args.format)

@@ -578,7 +578,7 @@ class Lowerer:
         hint = None
         if sc is None:
             hint = ("the body changes the shape, so the identity shortcut cannot be added: add a projection, "
-                    "e.g. `shortcut: {downsample: [conv(C, 1, stride=S, bias=false), bn()]}`")
+                    "e.g. `shortcut: {downsample: [\"conv(C, 1, stride=S, bias=false)\", bn()]}`")
         elif res.when is not None and not use:
             hint = "the `when:` condition is false here, so the shortcut is the identity; check the condition"
         roles = ("body", "shortcut" if shortcut != x else "shortcut (identity)")

@@ -5,7 +5,7 @@ concat (Inception) or an add, ``residual:`` adds the shortcut to the body, and
 ``from: [a, b]`` with ``merge:`` joins named points::
 
     - inception3a: Inception(64, 96, 128, 16, 32, 32)     # parallel branches -> concat
-    - up1: {from: [dec2, enc1], merge: concat, layers: [conv(64, 3, padding=1), relu]}
+    - up1: {from: [dec2, enc1], merge: concat, layers: ["conv(64, 3, padding=1)", relu]}
 
 ``concat`` needs equal sizes in every dimension but ``dim`` (PyTorch numbering: 1 is
 channels); ``add`` needs equal shapes (no broadcasting, so a mismatch is caught).

@@ -159,9 +159,10 @@ def display_name(path: Path) -> str:
 
 
 class Loader:
-    def __init__(self, reporter: Reporter, limits: Limits | None = None):
+    def __init__(self, reporter: Reporter, limits: Limits | None = None, *, strict_yaml: bool = False):
         self.r = reporter
         self.limits = limits or Limits()
+        self.strict_yaml = strict_yaml  # flow items only archc reads as one: errors, not warnings
         self.units: dict[Path, Unit | None] = {}
         self.loading: list[Path] = []  # files being loaded, for cycle detection
 
@@ -253,7 +254,8 @@ class Loader:
             if text is None:
                 self.units[key] = None
                 return None
-        root = parse_yaml(name, text, self.r, max_bytes=self.limits.max_bytes, max_depth=self.limits.max_depth)
+        root = parse_yaml(name, text, self.r, max_bytes=self.limits.max_bytes, max_depth=self.limits.max_depth,
+                          strict_yaml=self.strict_yaml)
         try:
             spec = Parser(name, self.r, self.limits).spec(root) if root is not None or not self.r.errors else None
         except RecursionError:  # only with a raised max_depth: Python's stack ran out first
@@ -482,11 +484,11 @@ def _is_spec_name(name: str) -> bool:
 
 
 def load(spec: SpecSource | None, *, text: str | None = None, limits: Limits | None = None,
-         reporter: Reporter | None = None) -> Program:
+         reporter: Reporter | None = None, strict_yaml: bool = False) -> Program:
     """Load a spec by path or shipped name, from YAML text or a mapping (see :meth:`Loader.program`);
     raise :class:`~archc.diagnostics.ArchcError` on errors."""
     r = reporter or Reporter()
-    return Loader(r, limits).program(spec, text=text)
+    return Loader(r, limits, strict_yaml=strict_yaml).program(spec, text=text)
 
 
 __all__ = ["DICT_NAME", "STDIN_NAME", "TEXT_NAME", "BlockRef", "Loader", "Program", "SpecSource", "Unit", "is_text",

@@ -312,7 +312,7 @@ class Parser:
     def parallel(self, node: YNode) -> tuple[m.Named, ...]:
         if not isinstance(node, YMap) or not node.items:
             raise self._fail("E202", "'parallel' must map branch names to layers", node.span,
-                             "e.g. `parallel: {branch1: conv(64, 1), branch2: [conv(96, 1), conv(128, 3, padding=1)]}`")
+                             "e.g. `parallel: {branch1: relu, branch2: [maxpool(2), \"conv(96, 1)\"]}`")
         out = []
         failed = False
         for kscalar, value in node.items.values():
@@ -379,7 +379,7 @@ class Parser:
         context = f"block '{name}'"
         if not isinstance(node, YMap):
             raise self._fail("E202", f"{context} must be a mapping", node.span,
-                             "e.g. `MyBlock: {params: {out: int}, layers: [conv(out, 3), relu]}`")
+                             "e.g. `MyBlock: {params: {out: int}, layers: [\"conv(out, 3)\", relu]}`")
         self._keys(node, BLOCK_KEYS, context)
         failed = any(k not in BLOCK_KEYS for k in node.items)
         data: dict[str, Any] = {}

@@ -14,11 +14,21 @@ Editor extensions it also carries: ``markdownDescription`` (hover text),
 validators ignore them.
 
 The schema checks structure (which keys exist where, value types, one body per
-block) and offers completion; the language itself (call syntax, expressions, names,
-shapes) is checked by ``archc validate``, which reports far better errors than a
-schema can. One liberty, described in ``SPLIT_NOTE``: archc's YAML keeps the commas
-inside a call's parentheses, standard YAML readers cut there, and the schema accepts
-the pieces they see.
+block), that every layer calls a known op or a block, and offers completion; the
+language itself (arguments, expressions, names, shapes) is checked by ``archc
+validate``, which reports far better errors than a schema can. It reads specs as
+every YAML reader does: a flow item only archc reads as one (W110, ``archc fmt``
+quotes it) is, to the schema, the pieces a standard reader cuts it into, and fails.
+
+Which names a call may start with (``CALLEE``): an op or one of its aliases, or a
+block, which JSON Schema cannot look up among the file's ``blocks:`` keys (it cannot
+compare a value with keys elsewhere in the document), so blocks are recognised by
+the convention that names them like classes, with a capital letter. A lowercase
+callee that is not an op is accepted only where a block may be held by a parameter
+(``each: block(planes)`` in ResNet's ``Stage``): in a block, or the network, that
+declares a parameter of type ``block`` or with a default that names a block. That
+permissive alternative is a second copy of the definitions of entries (suffix
+``Any``), chosen by an ``if`` on the enclosing ``params``.
 """
 
 from __future__ import annotations
@@ -35,26 +45,37 @@ from .schema_text import key_doc
 DRAFT = "http://json-schema.org/draft-07/schema#"
 # The parser's own rule for names (layers, branches, blocks, parameters), anchored.
 NAME = "^" + _IDENT.pattern
-NOT_NAME = "^(?!" + _IDENT.pattern + ")"
-# A layer call: an op or block name, then optionally its arguments. The closing
-# parenthesis is not required, because a standard YAML reader may have cut the call
-# at a comma (see SPLIT_NOTE); `archc validate` checks the call itself.
-CALL = r"^\s*[A-Za-z][A-Za-z0-9_]*\s*(\([\s\S]*)?$"
-# Text whose parentheses balance (nested up to three deep, plenty for a layer call).
-# A list holding a string that does not match was cut by a standard YAML reader.
-_FLAT = r"[^()]*"
-_DEPTH1 = rf"\({_FLAT}\)"
-_DEPTH2 = rf"\({_FLAT}(?:{_DEPTH1}{_FLAT})*\)"
-_DEPTH3 = rf"\({_FLAT}(?:{_DEPTH2}{_FLAT})*\)"
-BALANCED = rf"^{_FLAT}(?:{_DEPTH3}{_FLAT})*$"
+# A layer call: a callee, then optionally its arguments in parentheses, closed at the end.
+_ARGS = r"\s*(?:\([\s\S]*\))?\s*$"
+# A block's name, by the convention that blocks are named like classes (see the module doc).
+BLOCK_NAME = r"[A-Z][A-Za-z0-9_]*"
 # The keys of which a block holds exactly one, and a container at most one.
 BODIES = ("layers", "parallel", "residual", "repeat")
+# The definitions that describe entries; each exists twice, strict and with the suffix ANY.
+ENTRY_DEFS = ("call", "entries", "entryList", "entry", "named", "container", "value", "residual", "shortcut",
+              "parallel")
+ANY = "Any"
 
-SPLIT_NOTE = (
-    "archc reads `[conv(64, 3, stride=2), bn()]` as two layer calls: in a spec, commas inside parentheses do not "
-    "end a value. Standard YAML readers (editors included) cut the call at its commas, into 'conv(64', 3, "
-    "'stride=2)' and 'bn()', and in a flow mapping into extra keys with no value. The schema accepts such pieces; "
-    "`archc validate` checks the calls as archc reads them.")
+
+def known_callee() -> str:
+    """A call whose callee is an op, an alias, or a block (a capitalised name). Op names go
+    longest first, so that ``conv1d`` is not read as ``conv`` followed by junk."""
+    from ..ops import registry
+
+    names = sorted({n for op in registry() for n in (op.name, *op.aliases)}, key=lambda n: (-len(n), n))
+    return rf"^\s*(?:{'|'.join(names)}|{BLOCK_NAME}){_ARGS}"
+
+
+def any_callee() -> str:
+    """The permissive alternative: any name (a parameter holding a block)."""
+    return rf"^\s*[A-Za-z_][A-Za-z0-9_]*{_ARGS}"
+
+
+def holds_block() -> dict[str, Any]:
+    """A ``params`` mapping with a parameter that may hold a block: typed ``block``, or with a
+    default that names one (``block: Bottleneck``)."""
+    may_hold = {"anyOf": [{"const": "block"}, {"type": "string", "pattern": f"^{BLOCK_NAME}$"}]}
+    return {"type": "object", "not": {"additionalProperties": {"not": may_hold}}}
 
 
 def ref(name: str) -> dict[str, Any]:
@@ -88,8 +109,13 @@ def _default(model: type[m.Model], field: str) -> Any:
     return model.model_fields[field].default
 
 
-def _value_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """The value each key takes, by ``(context, key)``; ``("*", key)`` serves every context."""
+def _value_schemas(suffix: str = "") -> dict[tuple[str, str], dict[str, Any]]:
+    """The value each key takes, by ``(context, key)``; ``("*", key)`` serves every context.
+    ``suffix`` picks the copy of the entry definitions (strict, or ``ANY``)."""
+
+    def ref(name: str) -> dict[str, Any]:
+        return {"$ref": f"#/definitions/{name}{suffix if name in ENTRY_DEFS else ''}"}
+
     return {
         ("spec", "archc"): {"enum": _literals(m.Spec, "archc")},
         ("spec", "name"): {"type": "string", "minLength": 1},
@@ -141,36 +167,18 @@ def _properties(context: str, keys: tuple[str, ...], values: dict[tuple[str, str
     return out
 
 
-def _closed(properties: dict[str, Any], *, calls: bool) -> dict[str, Any]:
-    """A mapping with only these keys. Where a value may be a layer call written in a
-    flow mapping (``{each: Block(a, b)}``), a standard YAML reader turns the cut-off
-    arguments into extra keys with no value; those are accepted when some key shows
-    the cut (a character no name has, such as ')' or '=')."""
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if not calls:
-        return {**schema, "additionalProperties": False}
-    known = {key: True for key in properties}
-    return {**schema,
-            "if": {"propertyNames": {"pattern": NAME}},
-            "then": {"properties": known, "additionalProperties": False},
-            "else": {"properties": known, "additionalProperties": ref("pieceKey")}}
+def _closed(properties: dict[str, Any]) -> dict[str, Any]:
+    """A mapping with only these keys."""
+    return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
-def _name_map(value: dict[str, Any], what: str, *, calls: bool, single: bool = False) -> dict[str, Any]:
+def _name_map(value: dict[str, Any], what: str, *, single: bool = False) -> dict[str, Any]:
     """A mapping from names to values: blocks, branches, parameters (``single``: one named
     layer). Values go in ``additionalProperties``, which is where editors look for value
-    completions under a key they do not know in advance. Cut calls are tolerated as in
-    :func:`_closed`; a cut-off argument that is a bare name also becomes a key without
-    value, so names may hold null only where the cut shows."""
+    completions under a key they do not know in advance."""
     names = {"pattern": NAME, "title": what, "patternErrorMessage": "a name: a letter, then letters, digits or _"}
-    if not calls:
-        return {"type": "object", "propertyNames": names, "additionalProperties": value}
-    strict: dict[str, Any] = {"additionalProperties": value}
-    return {"type": "object",
-            "additionalProperties": {"anyOf": [value, ref("pieceKey")]},
-            "if": {"propertyNames": names},
-            "then": {**strict, "maxProperties": 1} if single else strict,
-            "else": {"patternProperties": {NOT_NAME: ref("pieceKey")}}}
+    schema = {"type": "object", "propertyNames": names, "additionalProperties": value}
+    return {**schema, "maxProperties": 1} if single else schema
 
 
 def _body_rules(schema: dict[str, Any], *, block: bool) -> dict[str, Any]:
@@ -218,53 +226,83 @@ def _described(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {**schema, "description": description, "markdownDescription": description}
 
 
+def _entry_definitions(suffix: str, call: dict[str, Any]) -> dict[str, Any]:
+    """The definitions that describe entries, each named with ``suffix``: the strict copy
+    (``""``), whose calls are ops and blocks, or the permissive one (``ANY``)."""
+    values = _value_schemas(suffix)
+
+    def own(name: str) -> dict[str, Any]:
+        return ref(name + suffix)
+
+    layer_name = {"pattern": NAME, "title": "layer name", "patternErrorMessage": "a name: a letter, then letters, "
+                  "digits or _",
+                  # a mapping with a container key is a container, whatever else it holds
+                  "not": {"enum": list(CONTAINER_KEYS)}}
+    return {
+        "call": call,
+        "named": _described(
+            {"type": "object", "propertyNames": layer_name, "additionalProperties": own("value"),
+             "minProperties": 1, "maxProperties": 1},
+            "A named layer, `name: value`. The name is its PyTorch module path (and state_dict "
+            "prefix); the value is a layer call, a list (an nn.Sequential) or a container."),
+        "container": _described(
+            _body_rules(_closed(_properties("container", CONTAINER_KEYS, values)), block=False),
+            "A container: a sequence (`layers`), branches (`parallel`), a `residual`, a `repeat`, or a "
+            "side branch that reads `from` a named point."),
+        "entries": {"anyOf": [own("call"), own("entryList")]},
+        "entryList": {"type": "array", "items": own("entry")},
+        "entry": {"anyOf": [own("call"), own("named"), own("container")]},
+        "value": {"anyOf": [own("call"), own("entryList"), own("container")]},
+        "residual": _closed(_properties("residual", RESIDUAL_KEYS, values)) | {"required": ["body"]},
+        "shortcut": {"anyOf": [own("entryList"), own("entry")]},
+        "parallel": _name_map(own("value"), "branch name") | {"minProperties": 1},
+    }
+
+
+def _strict_where_no_block_param(context: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Unless this block (or network) declares a parameter that may hold a block, its calls
+    must name ops or blocks: the strict copy of each key whose value holds entries."""
+    strict, loose = _value_schemas(), _value_schemas(ANY)
+    changed = {}
+    for key in keys:
+        mine = strict.get((context, key)) or strict.get(("*", key))
+        if mine != (loose.get((context, key)) or loose.get(("*", key))):
+            changed[key] = mine
+    return {"if": {"not": {"required": ["params"], "properties": {"params": holds_block()}}},
+            "then": {"properties": changed}}
+
+
 def _definitions() -> dict[str, Any]:
-    values = _value_schemas()
+    loose = _value_schemas(ANY)
     snippets, op_lines = _op_docs()
     call_doc = ("A layer: an op or a block by name, with its arguments in parentheses (without arguments the "
                 "parentheses may be left out): `conv(64, 3, stride=2, bias=false)`, `relu`, "
-                "`Bottleneck(64, stride=2)`. Arguments are expressions over the parameters.")
-    call = {"type": "string", "pattern": CALL, "defaultSnippets": snippets,
-            "patternErrorMessage": "expected a layer call such as conv(64, 3) or relu"}
+                "`Bottleneck(64, stride=2)`. Arguments are expressions over the parameters. Blocks are named "
+                "with a capital letter.")
+    markdown = call_doc + "\n\nOps (`archc ops` lists them):\n\n" + "\n".join(op_lines)
+    call = {"type": "string", "pattern": known_callee(), "defaultSnippets": snippets,
+            "patternErrorMessage": "unknown op or block: expected an op (`archc ops` lists them) or a block, named "
+                                   "with a capital letter, as in conv(64, 3), relu or Bottleneck(64)",
+            "description": call_doc, "markdownDescription": markdown}
+    call_any = {**call, "pattern": any_callee(),
+                "patternErrorMessage": "expected a layer call such as conv(64, 3), relu or block(64)"}
+    block = _body_rules(_closed(_properties("block", BLOCK_KEYS, loose)), block=True)
     return {
-        "call": {**_described(call, call_doc),
-                 "markdownDescription": call_doc + "\n\nOps (`archc ops` lists them):\n\n" + "\n".join(op_lines)},
-        "named": _described(
-            {**_name_map(ref("value"), "layer name", calls=True, single=True), "minProperties": 1,
-             # a mapping with a container key is a container, whatever else it holds
-             "propertyNames": {"title": "layer name", "not": {"enum": list(CONTAINER_KEYS)}}},
-            "A named layer, `name: value`. The name is its PyTorch module path (and state_dict "
-                           "prefix); the value is a layer call, a list (an nn.Sequential) or a container."),
-        "container": _described(
-            _body_rules(_closed(_properties("container", CONTAINER_KEYS, values), calls=True), block=False),
-            "A container: a sequence (`layers`), branches (`parallel`), a `residual`, a `repeat`, or a "
-                         "side branch that reads `from` a named point."),
-        "block": _described(
-            _body_rules(_closed(_properties("block", BLOCK_KEYS, values), calls=True), block=True),
-            "A block definition: optional doc and params, and exactly one body (layers, parallel, residual, "
-                     "or repeat with each). It becomes one nn.Module class."),
-        "piece": {"type": ["string", "number", "boolean"], "description": SPLIT_NOTE},
-        "pieceKey": {"type": "null", "description": SPLIT_NOTE},
-        "cut": {"type": "string", "not": {"pattern": BALANCED}},
+        **_entry_definitions("", call),
+        **{name + ANY: schema for name, schema in _entry_definitions(ANY, call_any).items()},
+        "block": _described({**block, **_strict_where_no_block_param("block", BLOCK_KEYS)},
+                            "A block definition: optional doc and params, and exactly one body (layers, parallel, "
+                            "residual, or repeat with each). It becomes one nn.Module class."),
         "expression": {"type": ["string", "integer", "number", "boolean"]},
         "names": {"anyOf": [{"type": "string", "minLength": 1},
                             {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}]},
-        "entries": {"anyOf": [ref("call"), ref("entryList")]},
-        # the pieces of a cut call are accepted only in a list that shows the cut
-        "entryList": {"type": "array", "items": {"anyOf": [ref("entry"), ref("piece")]},
-                      "if": {"contains": ref("cut")}, "else": {"items": ref("entry")}},
-        "entry": {"anyOf": [ref("call"), ref("named"), ref("container")]},
-        "value": {"anyOf": [ref("call"), ref("entryList"), ref("container")]},
-        "blocks": _name_map(ref("block"), "block name", calls=False),
-        "residual": _closed(_properties("residual", RESIDUAL_KEYS, values), calls=True) | {"required": ["body"]},
-        "shortcut": {"anyOf": [ref("entryList"), ref("entry")]},
-        "parallel": _name_map(ref("value"), "branch name", calls=True) | {"minProperties": 1},
-        "params": {"anyOf": [_name_map(ref("paramValue"), "parameter name", calls=True), {"type": "null"}]},
+        "blocks": _name_map(ref("block"), "block name"),
+        "params": {"anyOf": [_name_map(ref("paramValue"), "parameter name"), {"type": "null"}]},
         "paramValue": {"anyOf": [
             {"enum": list(m.PARAM_TYPES), "description": "a parameter that must be given, of this type"},
             {"type": ["string", "number", "boolean", "array", "null"], "description": "the default (an expression)"}]},
-        "import": _closed(_properties("import", IMPORT_KEYS, values), calls=False) | {"required": ["from", "blocks"]},
-        "init": _closed(_properties("init", INIT_KEYS, values), calls=False),
+        "import": _closed(_properties("import", IMPORT_KEYS, loose)) | {"required": ["from", "blocks"]},
+        "init": _closed(_properties("init", INIT_KEYS, loose)),
     }
 
 
@@ -275,7 +313,7 @@ SKELETON = ("archc: 1\nname: ${1:net}\ndoc: ${2:What this network is, with its c
 
 def build_schema() -> dict[str, Any]:
     """The schema, as a JSON-ready dict (same input, same output: it is committed and compared)."""
-    values = _value_schemas()
+    values = _value_schemas(ANY)
     description = ("An archc spec: a neural network written as YAML. `archc validate FILE` checks it fully; "
                    "docs/language.md is the reference.")
     return {
@@ -292,6 +330,7 @@ def build_schema() -> dict[str, Any]:
         "if": {"required": ["extends"]},
         "then": {"not": {"anyOf": [{"required": [key]} for key in ("layers", "blocks", "imports")]}},
         "else": {"required": ["input", "layers"]},
+        "allOf": [_strict_where_no_block_param("spec", SPEC_KEYS)],
         "defaultSnippets": [{"label": "new archc spec", "description": "a minimal network to start from",
                              "bodyText": SKELETON}],
         "definitions": _definitions(),

@@ -80,11 +80,12 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
     ("*", "parallel"): (
         "Branches that all read the same input; their outputs are merged, by default concatenated on "
         "channels (Inception). Each key names a branch (its module path).",
-        "parallel:\n  branch1: conv(64, 1)\n  branch2: [conv(96, 1), conv(128, 3, padding=1)]"),
+        "parallel:\n  branch1: conv(64, 1)\n  branch2:\n    - conv(96, 1)\n    - conv(128, 3, padding=1)"),
     ("*", "residual"): (
         "A residual connection: `then(body(x) + shortcut(x))`. The shortcut is the identity unless the "
         "body changes the shape (or `when` says otherwise).",
-        "residual:\n  body: [conv(c, 3, padding=1), bn(), relu, conv(c, 3, padding=1), bn()]\n  then: relu"),
+        "residual:\n  body:\n    - conv(c, 3, padding=1)\n    - bn()\n    - relu\n"
+        "    - conv(c, 3, padding=1)\n    - bn()\n  then: relu"),
     ("*", "repeat"): (
         "How many copies of `each` to chain (an integer or an expression). The copies are numbered "
         "0, 1, … like nn.Sequential's children; the loop index is readable as `i` (see `index`).",
@@ -123,7 +124,7 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
     ("residual", "shortcut"): (
         "The projection taken when the body changes the shape (stride or channels); otherwise the "
         "shortcut is the identity. A named entry gives the module path (torchvision's `downsample`).",
-        "shortcut:\n  downsample: [conv(planes * 4, 1, stride=stride, bias=false), bn()]"),
+        "shortcut:\n  downsample:\n    - conv(planes * 4, 1, stride=stride, bias=false)\n    - bn()"),
     ("residual", "when"): (
         "Take the projection shortcut exactly when this condition holds, instead of when the shape "
         "changes.",

@@ -7,9 +7,13 @@ anything deep is built (PyYAML's own composers recurse and can overflow the stac
 and anchors and aliases are refused (they would let a small file expand into a
 huge tree, "billion laughs").
 
-One extension to YAML's plain scalars: commas inside parentheses do not end the
-scalar, so a flow list of calls reads as it would in Python:
-``downsample: [conv(planes * 4, 1, stride=stride, bias=false), bn()]``.
+One extension to YAML's plain scalars, kept so that older specs still load: commas
+(and brackets) inside parentheses do not end the scalar, so that
+``downsample: [conv(planes * 4, 1, stride=stride, bias=false), bn()]`` is two layer
+calls. Every other YAML reader (editors, formatters, scripts) sees five strings there,
+so each such flow item gets a warning (W110; an error, E110, with ``strict_yaml``)
+whose hint shows the line in standard YAML, and :func:`standard_form` rewrites a
+spec's text so (``archc fmt``).
 
 YAML 1.1 resolves some plain scalars in surprising ways; rather than guess, such
 scalars are errors that say how to write the value unambiguously:
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Union
 
@@ -107,6 +112,12 @@ class _SpecLoader(yaml.SafeLoader):
     brackets inside parentheses, so ``[conv(planes, 1, stride=2), bn()]`` is a list of two
     layer calls rather than five fragments. Elsewhere YAML's rules are unchanged."""
 
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        # (start, end, first character a standard reader would stop at) of every plain
+        # scalar in a flow collection that only this scanner reads as one
+        self.archc_only: list[tuple[yaml.Mark, yaml.Mark, str]] = []
+
     def scan_plain(self) -> yaml.ScalarToken:  # adapted from yaml.scanner.Scanner.scan_plain
         chunks: list[str] = []
         start_mark = self.get_mark()
@@ -114,6 +125,7 @@ class _SpecLoader(yaml.SafeLoader):
         indent = self.indent + 1
         spaces: list[str] = []
         depth = 0
+        cut = ""  # in a flow collection, where standard YAML would have ended this scalar
         while True:
             length = 0
             if self.peek() == "#":
@@ -122,6 +134,8 @@ class _SpecLoader(yaml.SafeLoader):
                 ch = self.peek(length)
                 if depth > 0 and ch in "()[]{},":
                     depth += 1 if ch in "([{" else -1 if ch in ")]}" else 0
+                    if self.flow_level and ch != "(" and ch != ")" and not cut:
+                        cut = ch
                     length += 1
                     continue
                 if ch in "\0 \t\r\n\x85\u2028\u2029" \
@@ -142,18 +156,91 @@ class _SpecLoader(yaml.SafeLoader):
             spaces = self.scan_plain_spaces(indent, start_mark)
             if not spaces or self.peek() == "#" or (not self.flow_level and self.column < indent):
                 break
+        if cut:
+            self.archc_only.append((start_mark, end_mark, cut))
         return yaml.ScalarToken("".join(chunks), True, start_mark, end_mark)
+
+
+def _events(loader: _SpecLoader) -> Iterator[yaml.Event]:
+    """``yaml.parse``, on a loader the caller keeps (to read what its scanner noted)."""
+    try:
+        while loader.check_event():
+            yield loader.get_event()
+    finally:
+        loader.dispose()
+
+
+def archc_only_items(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, cut)`` character offsets of each flow item that only archc's scanner
+    reads as one, and the character at which standard YAML would end it. The text must
+    be YAML that :func:`parse_yaml` reads without a syntax error."""
+    loader = _SpecLoader(text)
+    for _ in _events(loader):
+        pass
+    return [(a.index, b.index, cut) for a, b, cut in loader.archc_only]
+
+
+def _quote(raw: str) -> str:
+    """A plain scalar's source text as a quoted scalar with the same value: YAML folds line
+    breaks inside quotes exactly as in plain scalars, and only ``"``/``\\`` (double quotes)
+    or ``'`` (single quotes) need escaping."""
+    if '"' not in raw and "\\" not in raw:
+        return f'"{raw}"'
+    return "'" + raw.replace("'", "''") + "'"
+
+
+def standard_form(text: str, items: list[tuple[int, int, str]] | None = None) -> str:
+    """``text`` with every flow item that only archc reads as one quoted, and nothing else
+    changed (comments, spacing, line breaks, other items): standard YAML with the meaning
+    archc gave it. Lines keep their numbers."""
+    if items is None:
+        items = archc_only_items(text)
+    parts, at = [], 0
+    for start, end, _ in sorted(items):
+        parts += [text[at:start], _quote(text[start:end])]
+        at = end
+    return "".join(parts) + text[at:]
+
+
+_MAX_ITEMS_REPORTED = 20  # per file; then one diagnostic for the rest
+
+
+def _report_archc_only(name: str, text: str, loader: _SpecLoader, reporter: Reporter, strict: bool) -> None:
+    """W110 (E110 when strict) at each flow item only archc reads as one, with its line in
+    standard YAML in the hint."""
+    if not loader.archc_only:
+        return
+    items = [(a.index, b.index, cut) for a, b, cut in loader.archc_only]
+    fixed = standard_form(text, items).splitlines()
+    for n, ((start, end, cut), (a, b, _)) in enumerate(zip(items, loader.archc_only, strict=True)):
+        span = _mark_span(name, a, b)
+        if n == _MAX_ITEMS_REPORTED:  # the reporter keeps 200 diagnostics: leave room for errors
+            more = f"{len(items) - n} more flow items here and below are read as one only by archc"
+            (reporter.error if strict else reporter.warn)("E110" if strict else "W110", more, span,
+                                                          "`archc fmt` quotes every such item in place")
+            return
+        shown = " ".join(line.strip() for line in fixed[span.line - 1: span.end_line])
+        message = (f"only archc reads '{_clip(' '.join(text[start:end].split()), 60)}' as one item; "
+                   f"standard YAML (editors, formatters, yaml.safe_load) ends it at '{cut}'")
+        hint = (f"quote it: `{_clip(shown, 160)}`, or write the enclosing list or mapping one item a line; "
+                "`archc fmt` quotes every such item in place")
+        if strict:
+            reporter.error("E110", message, span, hint)
+        else:
+            reporter.warn("W110", message, span, hint)
 
 
 _RESOLVER = yaml.resolver.Resolver()
 
 
 def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX_BYTES,
-               max_depth: int = MAX_DEPTH) -> YNode | None:
+               max_depth: int = MAX_DEPTH, strict_yaml: bool = False) -> YNode | None:
     """Parse ``text`` into a located tree, or report why not and return None.
 
     One pass over YAML's event stream, composing without recursion: nesting depth is
-    bounded before anything deep is built, and anchors/aliases are refused."""
+    bounded before anything deep is built, and anchors/aliases are refused. A flow item
+    that only archc's scanner reads as one is a warning (W110), or with ``strict_yaml``
+    an error (E110)."""
     reporter.sources[name] = text
     start = Span(name, 1, 1, 1, 2)
     size = len(text.encode("utf-8", "surrogatepass"))
@@ -173,7 +260,8 @@ def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX
     documents = 0
     errors_before = len(reporter.errors)
     try:
-        for event in yaml.parse(text, Loader=_SpecLoader):
+        loader = _SpecLoader(text)  # its reader refuses unprintable characters at once
+        for event in _events(loader):
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
@@ -225,6 +313,7 @@ def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX
     except yaml.YAMLError as err:
         _report_yaml_error(name, err, reporter)
         return None
+    _report_archc_only(name, text, loader, reporter, strict_yaml)
     if len(reporter.errors) > errors_before:
         return None
     return root

@@ -1,7 +1,8 @@
 """The JSON Schema for editors: generated from the parser's keys, committed, used by every shipped spec.
 
 Specs are read here with PyYAML's ``safe_load``, i.e. as an editor's standard YAML
-reader sees them, not as archc reads them: the schema must accept exactly that view.
+reader sees them. Shipped specs mean the same to both readers (tests/spec/test_standard_yaml.py),
+and a flow item only archc reads as one (W110) fails the schema until it is quoted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from archc.ops import registry
 from archc.spec import parser
 from archc.spec.loader import shipped_dir
 from archc.spec.schema import BODIES, build_schema, render_schema
+from archc.spec.source import standard_form
 
 from ..conftest import ROOT
 from ..test_property import networks
@@ -25,6 +27,7 @@ from ..test_property import networks
 SCHEMA_FILE = ROOT / "schema" / "archc.schema.json"
 MODELINE = "# yaml-language-server: $schema=../schema/archc.schema.json"
 SHIPPED = sorted(shipped_dir().glob("*.yaml"))
+DOC_SPECS = sorted([*(ROOT / "docs" / "tutorial").glob("*.yaml"), *(ROOT / "docs" / "networks").glob("*.yaml")])
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +94,23 @@ def test_shipped_spec_carries_the_modeline(path: Path) -> None:
     assert (path.parent / "../schema/archc.schema.json").resolve() == SCHEMA_FILE.resolve()
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+@pytest.mark.parametrize("path", SHIPPED + DOC_SPECS, ids=[p.name for p in SHIPPED + DOC_SPECS])
 def test_shipped_spec_is_valid_under_the_schema(path: Path, validator: jsonschema.Draft7Validator) -> None:
     text = path.read_text(encoding="utf-8")
     try:
         standard_yaml(text)
     except yaml.YAMLError as err:
         pytest.fail(f"{path.name} is not standard YAML, so editors show a syntax error: {err}\n"
-                    "archc accepts commas inside a call's parentheses in flow lists, but '[' inside them is too "
-                    "much for other readers: write that list in block style (one '- ' per line)")
+                    "quote the calls in flow lists (`archc fmt`), or write those lists one '- ' item a line")
     assert errors(validator, text) == []
+
+
+def test_doc_specs_carry_the_modeline() -> None:
+    assert DOC_SPECS
+    for path in DOC_SPECS:
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), path
+        assert (path.parent / first.split("=", 1)[1]).resolve() == SCHEMA_FILE.resolve(), path
 
 
 def test_the_readme_example_is_valid(validator: jsonschema.Draft7Validator) -> None:
@@ -147,7 +157,7 @@ def test_known_bad_spec_fails_the_schema(case: str, validator: jsonschema.Draft7
 
 
 CUT = {
-    # archc keeps commas inside parentheses; standard YAML cuts there: the schema must take the pieces
+    # archc reads these flow items as one call each; standard YAML cuts them at their commas
     "flow list": "layers:\n  - down: [conv(planes * 4, 1, stride=2, bias=false), bn()]\n",
     "flow container": "layers:\n  - s: {repeat: 3, each: Res(16 * (i + 1), stride=1 if i == 0 else 2)}\n",
     "bare name cut off": "layers:\n  - x: {each: B(a, b, c), repeat: 2}\n  - {y: B(a, b, c)}\n",
@@ -159,8 +169,10 @@ CUT = {
 
 
 @pytest.mark.parametrize("case", sorted(CUT))
-def test_calls_cut_by_standard_yaml_are_accepted(case: str, validator: jsonschema.Draft7Validator) -> None:
-    assert errors(validator, HEAD + CUT[case]) == []
+def test_items_only_archc_reads_as_one_fail_until_quoted(case: str, validator: jsonschema.Draft7Validator) -> None:
+    text = HEAD + CUT[case]
+    assert errors(validator, text), "the pieces a standard reader sees must not pass"
+    assert errors(validator, standard_form(text)) == [], "archc fmt's rewrite must pass"
 
 
 def test_pieces_are_refused_where_nothing_was_cut(validator: jsonschema.Draft7Validator) -> None:
@@ -169,11 +181,60 @@ def test_pieces_are_refused_where_nothing_was_cut(validator: jsonschema.Draft7Va
     assert errors(validator, HEAD + "layers:\n  - {layers: relu, x: null}\n")
 
 
+BLOCKS = "blocks:\n  U:\n    params: {c: int}\n    layers:\n      - conv: conv(c, 3, padding=1)\n      - relu\n"
+# Calls the schema refuses, with the error archc gives the same spec: both readers agree.
+UNKNOWN = {
+    "misspelt op": ("layers: [relux]\n", "E300"),
+    "misspelt op with arguments": ("layers:\n  - c1: conv2(64, 3)\n", "E300"),
+    "lowercase block name": ("blocks:\n  unit: {layers: [relu]}\nlayers: [unit]\n", None),
+    "call not closed": ("layers:\n  - c1: conv(64, 3\n", "E400"),
+    "in a branch": ("layers:\n  - p: {parallel: {a: relu, b: sigmoidd}}\n", "E300"),
+    "in a residual": ("layers:\n  - r: {residual: {body: [relu], then: rleu}}\n", "E300"),
+    "in each": ("layers:\n  - {repeat: 2, each: rellu}\n", "E300"),
+    "in a block": (BLOCKS.replace("- relu", "- relu_") + "layers: [U(8)]\n", "E300"),
+    "a block's misspelt op where no parameter holds a block": (
+        BLOCKS + "  S:\n    params: {n: int}\n    repeat: n\n    each: maxpol(2)\nlayers:\n  - s: S(2)\n", "E300"),
+}
+# Calls the schema accepts, which archc accepts too.
+KNOWN = {
+    "ops and aliases": "layers:\n  - c: conv2d(8, 3)\n  - b: batchnorm2d()\n  - swish\n  - global_avgpool\n",
+    "a block": BLOCKS + "layers:\n  - u: U(8)\n  - v: U(4)\n",
+    "a parameter that holds a block, in a block": (
+        BLOCKS + "  Stage:\n    params: {block: block, n: int}\n    repeat: n\n    each: block(8)\n"
+        "layers:\n  - s: Stage(U, 2)\n"),
+    "a network parameter that names a block": "params: {unit: U}\n" + BLOCKS + "layers:\n  - a: unit(8)\n",
+    "multi-line call": "layers:\n  - c: conv(8,\n      3, padding=1)\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNKNOWN))
+def test_unknown_ops_fail_the_schema(case: str, validator: jsonschema.Draft7Validator) -> None:
+    import archc
+    from archc.diagnostics import ArchcError
+
+    text, code = UNKNOWN[case]
+    assert errors(validator, HEAD + text)
+    if code is not None:
+        with pytest.raises(ArchcError) as err:
+            archc.lower(archc.load("t.yaml", text=HEAD + text))
+        assert code in err.value.codes
+
+
+@pytest.mark.parametrize("case", sorted(KNOWN))
+def test_known_ops_and_blocks_pass_the_schema(case: str, validator: jsonschema.Draft7Validator) -> None:
+    import archc
+
+    text = HEAD + KNOWN[case]
+    assert errors(validator, text) == []
+    assert archc.lower(archc.load("t.yaml", text=text, strict_yaml=True)).nodes
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=networks())
 def test_specs_archc_accepts_are_valid_under_the_schema(case: tuple, validator: jsonschema.Draft7Validator) -> None:
-    # the property test's generator writes valid specs in every construct and both YAML styles
-    assert errors(validator, case[0]) == []
+    # the property test's generator writes valid specs in every construct and both YAML styles, some with
+    # flow items only archc reads as one: in standard form (archc fmt) every one passes the schema
+    assert errors(validator, standard_form(case[0])) == []
 
 
 def test_archc_schema_prints_and_writes_the_schema(cli, tmp_path: Path) -> None:
