@@ -44,6 +44,17 @@ SIZE = {name: 32 for name in TORCHVISION} | {"alexnet": 64, "vgg11": 64, "vgg11_
 SMALLEST = {"alexnet": 63, "googlenet": 15} | {name: 32 for name in TORCHVISION if name.startswith("vgg")}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These networks are small at these sizes: a second intra-op thread gains little, and on a
+    shared machine its spinning waits cost several times the work (measured: 103 s of CPU for this
+    file with two threads, 33 s with one, at a load average of 10 to 12 on 2 cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def torchvision_model(name: str) -> nn.Module:
     if name == "googlenet":
         # transform_input=True (torchvision's default when loading its weights: it re-normalises
@@ -134,6 +145,69 @@ def test_train_outputs_are_identical_from_the_same_seed(pair: tuple[str, nn.Modu
         other = train_outputs(reference, x, seed=4)
         assert not torch.equal(other[0], want[0])
         assert all(torch.equal(a, b) for a, b in zip(other, train_outputs(model, x, seed=4)))
+
+
+def gradients(model: nn.Module, x: torch.Tensor, forward=None) -> dict[str, torch.Tensor]:
+    """Parameter gradients of one training step from fixed seeds (dropout masks, loss weights)."""
+    model.train()
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(5)
+    out = (forward or model)(x)
+    if isinstance(out, torchvision.models.GoogLeNetOutputs):
+        out = (out.logits, out.aux_logits2, out.aux_logits1)
+    gen = torch.Generator().manual_seed(6)
+    loss = sum((o * torch.randn(o.shape, generator=gen)).sum() for o in (out if isinstance(out, tuple) else [out]))
+    loss.backward()
+    grads = {key: p.grad for key, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    return grads
+
+
+def googlenet_in_archcs_order(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """torchvision's GoogLeNet modules, called in the order of archc's emitted forward
+    (`archc compile googlenet`): the aux heads after inception5b, not where their inputs appear."""
+    x = net.maxpool2(net.conv3(net.conv2(net.maxpool1(net.conv1(x)))))
+    x = net.maxpool3(net.inception3b(net.inception3a(x)))
+    inception4a = net.inception4a(x)
+    inception4d = net.inception4d(net.inception4c(net.inception4b(inception4a)))
+    x = net.inception5b(net.inception5a(net.maxpool4(net.inception4e(inception4d))))
+    aux1, aux2 = net.aux1(inception4a), net.aux2(inception4d)
+    return net.fc(net.dropout(torch.flatten(net.avgpool(x), 1))), aux2, aux1
+
+
+# GoogLeNet's parameters that run before the aux heads branch off (inception4d's output and
+# upstream): their gradients sum contributions from the aux heads and the main path
+GOOGLENET_BEFORE_AUX = ("conv1.", "conv2.", "conv3.", "inception3a.", "inception3b.", "inception4a.",
+                        "inception4b.", "inception4c.", "inception4d.")
+
+
+def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    """A training step's gradients too, so that in-place activations and `+=` residuals provably
+    do not change what autograd computes: one network of each kind of block (VGG's are left out
+    for their size, half a GB of gradients on each side).
+
+    GoogLeNet's agree exactly except, in the last bits, upstream of its aux heads. Not a
+    difference in the network: autograd sums the gradients arriving at a tensor used by several
+    consumers in the reverse order of the consumers' creation, and archc's forward calls the aux
+    heads after inception5b, torchvision's right after inception4a and 4d. Called in archc's
+    order, torchvision's own modules give archc's gradients bit for bit (checked below)."""
+    name, reference, model = pair
+    if name not in ("alexnet", "googlenet", "resnet18", "resnet50"):
+        pytest.skip("one network per kind of block")
+    x = batch(name)
+    want, got = gradients(reference, x), gradients(model, x)
+    assert want.keys() == got.keys()
+    for key, value in want.items():
+        if name == "googlenet" and key.startswith(GOOGLENET_BEFORE_AUX):
+            assert relative_error(value, got[key]) <= TOLERANCE, key
+        else:
+            assert torch.equal(got[key], value), key
+    if name == "googlenet":
+        buffers = {k: v.clone() for k, v in reference.named_buffers()}  # keep the pair in step
+        reordered = gradients(reference, x, lambda x: googlenet_in_archcs_order(reference, x))
+        reference.load_state_dict(buffers, strict=False)
+        for key, value in reordered.items():
+            assert torch.equal(got[key], value), key
 
 
 def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module, nn.Module]) -> None:
