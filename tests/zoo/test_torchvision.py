@@ -6,7 +6,8 @@ norm statistics and affine parameters; its state_dict must load into ``archc.bui
 with ``strict=True`` under the same keys in the same order, and then both must compute the
 same function bit for bit: in eval mode, and in train mode from the same seed (dropout draws
 its masks in the same order on both sides, batch norm updates its running statistics the same
-way). The inference variant folded from torchvision's weights must agree within 1e-5
+way), with the same gradients (GoogLeNet's to the last bits, see
+test_train_gradients_are_identical). The inference variant folded from torchvision's weights must agree within 1e-5
 relative. The figures are compared too: archc's parameter and MAC counts at 224×224 against
 torchvision's parameters and ``FlopCounterMode`` on the meta device, module by module.
 
