@@ -26,13 +26,13 @@ import shlex
 import pytest
 
 import archc
-from archc.ops import reference
+from archc.commands.ops import markdown
 
 from .conftest import ROOT
 
 
 def test_ops_reference_is_up_to_date() -> None:
-    assert (ROOT / "docs" / "ops.md").read_text() == reference.markdown(), \
+    assert (ROOT / "docs" / "ops.md").read_text() == markdown(), \
         "docs/ops.md is stale: run `archc ops --format markdown > docs/ops.md`"
 
 

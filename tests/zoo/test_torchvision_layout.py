@@ -8,8 +8,8 @@ its state_dict must list torchvision's keys with torchvision's shapes in
 torchvision's order, so that a state_dict of those shapes loads with strict=True.
 The output shape is compared here without torch; that the built module produces
 it, and the MACs, is checked at 224×224 for every shipped spec in tests/emit.
-Outputs against torchvision's own modules need torchvision, which does not import
-with the CPU-only torch used here: see benchmarks/torchvision_parity.py.
+Outputs and figures against torchvision's own modules, live: tests/zoo/test_torchvision.py
+(on a CUDA GPU, in bf16 too: benchmarks/torchvision_parity.py).
 """
 
 from __future__ import annotations
