@@ -17,8 +17,9 @@ with ``strict=True``, and compare the two in eval mode on the same random batch:
 GoogLeNet is compared once more in training mode with dropout off (batch-norm batch
 statistics, auxiliary heads running): the (logits, aux2, aux1) tuples must agree.
 
-Needs a CUDA GPU and torchvision for the real run (torchvision does not import with
-the CPU-only torch wheel used in development). ``--self-check`` runs the same logic
+Needs a CUDA GPU and torchvision for the real run (with the CPU-only torch wheel used in
+development, torchvision imports only behind the shim in tests/conftest.py, and the CPU
+comparison lives in tests/zoo/test_torchvision.py). ``--self-check`` runs the same logic
 without torchvision: the reference is a second archc build of each spec, and the
 candidate gets its state_dict with ``strict=True``; tests/zoo/test_parity_script.py
 runs it on a small spec. Prints a table, then the results as JSON (also written to
