@@ -7,13 +7,16 @@ graph of one instance is that expression evaluated. Op shape rules
 (:meth:`archc.ops.base.Op.output_shape`) are written with plain operators, so one rule
 computes on ints and on :class:`Sym` values alike.
 
-Like torch.fx's ``SymInt`` (not sympy), an expression is only as clever as the
-rules need: constants fold, sums merge their constants and like terms, products
-merge their constant factors, ``x // 1``, ``x % 1`` and ``(x * k) // k`` vanish, and
-operands of commutative operators are compared as sets, so equal expressions are
-``==`` and hash alike. There is no general algebra (no expansion of symbolic
-products, no reasoning about signs), which keeps every rule obviously exact for
-Python's floor semantics; the tests check each against Python's own arithmetic.
+Compared with the alternatives: sympy is a general algebra system whose canonical
+forms do not print like the code that built them, and torch.fx's ``SymInt`` is sympy
+plus guards recorded against concrete example sizes; here an expression is only as
+clever as the shape rules need, and exact with no example at hand. Constants fold,
+sums merge their constants and like terms, products merge their constant factors,
+``x // 1``, ``x % 1`` and ``(x * k) // k`` vanish, and operands of commutative operators
+are compared as sets, so equal expressions are ``==`` and hash alike. There is no
+general algebra (no expansion of symbolic products, no reasoning about signs), which
+keeps every rule obviously exact for Python's floor semantics; the tests check each
+against Python's own arithmetic.
 
 Terms keep the order they were written in, so printed code reads like the code
 that built it (``c1 + c3 + c5 + pool_proj``); ordering never affects equality.
@@ -22,7 +25,9 @@ Branching on an unknown value (``if size > 1:``, ``min(a, b)``, ``range(n)``) ra
 :class:`SymbolicBranch` instead of guessing: use :func:`cond`, :func:`sym_min`,
 :func:`sym_max`, ``&``, ``|`` and :func:`not_`. ``a == b`` between symbols is a
 symbolic comparison unless it can be decided (identical expressions, or a constant
-difference), which is also what ``dict`` and ``lru_cache`` need.
+difference). Structurally equal expressions are ``==`` (checked first), so they work as
+``dict`` keys; only two different expressions with the same 64-bit hash would be
+compared symbolically (and then refuse to be a key rather than collide silently).
 """
 
 from __future__ import annotations
