@@ -481,9 +481,9 @@ def sym_max(*args: Value) -> Value:
 
 def cond(c: Any, a: Any, b: Any) -> Any:
     """``a if c else b`` that works when ``c`` is symbolic."""
-    _bool(c)
-    if isinstance(c, bool):
+    if c is True or c is False:  # first: shape rules call this on every concrete size
         return a if c else b
+    _bool(c)
     if a.same(b) if isinstance(a, Sym) else not isinstance(b, Sym) and type(a) is type(b) and a == b:
         return a  # both branches alike
     if isinstance(c, Not):

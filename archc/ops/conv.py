@@ -30,7 +30,7 @@ from typing import Any, Literal, Union
 
 from pydantic import Field
 
-from ..ir.sym import Sym, is_symbolic
+from ..ir.sym import Sym
 from .base import SAVES_INPUT, Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape
 
 PosInt = Field(ge=1)
@@ -60,8 +60,14 @@ def _tuple(value: Any, n: int, name: str, minimum: int) -> tuple[int, ...]:
 
 @lru_cache(maxsize=1024)
 def _geometry(n: int, kernel: Any, stride: Any, dilation: Any) -> tuple[tuple[int, ...], ...]:
-    """Kernel, stride and dilation as n-tuples, checked (every count asks; networks repeat them)."""
+    """Kernel, stride and dilation as n-tuples, checked (every count asks; networks repeat them).
+    Symbols are hashable and compare structurally, so symbolic attributes are cached too."""
     return _tuple(kernel, n, "kernel", 1), _tuple(stride, n, "stride", 1), _tuple(dilation, n, "dilation", 1)
+
+
+@lru_cache(maxsize=1024)
+def _explicit_padding(n: int, padding: Any) -> tuple[int, ...]:
+    return (0,) * n if padding == "valid" else _tuple(padding, n, "padding", 0)
 
 
 class _ConvNd(Op):
@@ -78,13 +84,11 @@ class _ConvNd(Op):
         return True
 
     def geometry(self, a: ConvAttrs) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        if is_symbolic((a.kernel, a.stride, a.dilation)):  # the cache is for the many concrete repeats
-            return _geometry.__wrapped__(self.spatial, a.kernel, a.stride, a.dilation)
         return _geometry(self.spatial, a.kernel, a.stride, a.dilation)
 
     def _padding(self, a: ConvAttrs) -> tuple[int, ...]:
         """Explicit padding per spatial dimension ('same' is handled by the caller)."""
-        return (0,) * self.spatial if a.padding == "valid" else _tuple(a.padding, self.spatial, "padding", 0)
+        return _explicit_padding(self.spatial, a.padding)
 
     def check(self, ins: tuple[Shape, ...], a: ConvAttrs) -> None:
         self.check_rank(ins)

@@ -30,12 +30,13 @@ inference too); a global average pool (output 1×1) is a mean, which keeps nothi
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Union
 
 from pydantic import Field
 
-from ..ir.sym import and_, cond
+from ..ir.sym import cond
 from .base import SAVES_INPUT, Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape, pair
 
 IntOrPair = Union[int, tuple[int, int]]
@@ -45,7 +46,7 @@ def pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int
     """PyTorch's output size along one dimension, on ints or symbols (hence cond, not if)."""
     out = (size + 2 * p - d * (k - 1) - 1 + cond(ceil_mode, s - 1, 0)) // s + 1
     # with ceil_mode, the last window must start inside the input or its left padding
-    return cond(and_(ceil_mode, (out - 1) * s >= size + p), out - 1, out)
+    return cond(ceil_mode, cond((out - 1) * s >= size + p, out - 1, out), out)
 
 
 def window_sizes(size: int, out: int, k: int, s: int, p: int, d: int) -> list[int]:
@@ -63,6 +64,14 @@ def _positive(value: IntOrPair, name: str, minimum: int) -> tuple[int, int]:
     if len(vals) != 2 or any(isinstance(v, int) and v < minimum for v in vals):  # symbols: checked as numbers
         raise ShapeError(f"{name} must be at least {minimum}, got {value}", code="E505", arg=name)
     return vals
+
+
+@lru_cache(maxsize=1024)
+def _pool_geometry(kernel: Any, stride: Any, padding: Any, dilation: Any) -> tuple[tuple[int, int], ...]:
+    """Kernel, stride, padding and dilation as pairs, checked (cached: networks repeat them)."""
+    kernel = _positive(kernel, "kernel", 1)
+    stride = kernel if stride is None else _positive(stride, "stride", 1)
+    return kernel, stride, _positive(padding, "padding", 0), _positive(dilation, "dilation", 1)
 
 
 class MaxPoolAttrs(Attrs):
@@ -91,11 +100,7 @@ class _Pool(Op):
     rank_hint = "2-d pooling works on C×H×W images"
 
     def _geometry(self, a: Any) -> tuple[tuple[int, int], ...]:
-        kernel = _positive(a.kernel, "kernel", 1)
-        stride = kernel if a.stride is None else _positive(a.stride, "stride", 1)
-        padding = _positive(a.padding, "padding", 0)
-        dilation = _positive(getattr(a, "dilation", 1), "dilation", 1)
-        return kernel, stride, padding, dilation
+        return _pool_geometry(a.kernel, a.stride, a.padding, getattr(a, "dilation", 1))
 
     def check(self, ins: tuple[Shape, ...], a: Any) -> None:
         self.check_rank(ins)
