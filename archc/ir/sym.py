@@ -26,8 +26,9 @@ Branching on an unknown value (``if size > 1:``, ``min(a, b)``, ``range(n)``) ra
 :func:`sym_max`, ``&``, ``|`` and :func:`not_`. ``a == b`` between symbols is a
 symbolic comparison unless it can be decided (identical expressions, or a constant
 difference). Structurally equal expressions are ``==`` (checked first), so they work as
-``dict`` keys; only two different expressions with the same 64-bit hash would be
-compared symbolically (and then refuse to be a key rather than collide silently).
+``dict`` keys; two different expressions with the same hash in one dict would be compared
+symbolically there and refuse (SymbolicBranch) rather than collide silently. The
+simplifier's own keys compare structurally, so it never depends on that.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class Sym:
         raise AttributeError("symbolic expressions are immutable")
 
     def same(self, other: object) -> bool:
-        """Structural equality (what ``==`` decides when it can)."""
+        """Structural equality (what ``==`` decides when it can). Keys hold symbols wrapped in
+        :class:`_K`, so this never asks the symbolic ``==`` (hashes do collide: -1 and -2)."""
         return self is other or (type(self) is type(other) and hash(self) == hash(other)
                                  and self._key() == other._key())  # type: ignore[union-attr]
 
@@ -174,6 +176,28 @@ class Sym:
         return not_(self)
 
 
+class _K:
+    """A symbol as a key that compares structurally: what expression keys and the simplifier's
+    own dicts hold, so that a hash collision never turns into a symbolic comparison."""
+
+    __slots__ = ("x",)
+
+    def __init__(self, x: Sym) -> None:
+        self.x = x
+
+    def __hash__(self) -> int:
+        return hash(self.x)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _K) and self.x.same(other.x)
+
+
+def _k(value: Any) -> Any:
+    """``value`` as part of a key: symbols compare structurally, and a constant keeps its type
+    (True is not 1) and a mark for -1, whose hash CPython makes -2's (``a - b`` vs ``a - 2 * b``)."""
+    return _K(value) if isinstance(value, Sym) else (type(value), value, value == -1)
+
+
 def _operand(value: object) -> bool:
     return isinstance(value, (int, Sym))
 
@@ -222,7 +246,7 @@ class Sum(Sym):
         object.__setattr__(self, "terms", terms)
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.const, frozenset((t, c) for t, c, _ in self.terms))
+        return (_k(self.const), frozenset((_K(t), _k(c)) for t, c, _ in self.terms))
 
 
 class Mul(Sym):
@@ -234,7 +258,7 @@ class Mul(Sym):
         object.__setattr__(self, "factors", factors)
 
     def _key(self) -> tuple[Any, ...]:
-        return (frozenset(Counter(self.factors).items()),)
+        return (frozenset(Counter(map(_K, self.factors)).items()),)
 
 
 class Binary(Sym):
@@ -250,8 +274,8 @@ class Binary(Sym):
 
     def _key(self) -> tuple[Any, ...]:
         if self.op in ("==", "!="):
-            return (self.op, frozenset((self.a, self.b)))
-        return (self.op, self.a, self.b)
+            return (self.op, frozenset((_k(self.a), _k(self.b))))
+        return (self.op, _k(self.a), _k(self.b))
 
 
 class Call(Sym):
@@ -265,7 +289,7 @@ class Call(Sym):
         object.__setattr__(self, "is_bool", fn in ("and", "or"))
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.fn, frozenset(self.args))
+        return (self.fn, frozenset(map(_k, self.args)))
 
 
 class Not(Sym):
@@ -276,7 +300,7 @@ class Not(Sym):
         object.__setattr__(self, "x", x)
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.x,)
+        return (_K(self.x),)
 
 
 class Cond(Sym):
@@ -291,7 +315,7 @@ class Cond(Sym):
         object.__setattr__(self, "is_bool", isinstance(a, bool) or getattr(a, "is_bool", False))
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.c, self.a, self.b)
+        return (_K(self.c), _k(self.a), _k(self.b))
 
 
 # --- constructors that simplify ----------------------------------------------------------
@@ -306,13 +330,14 @@ def _linear(x: Value) -> tuple[int, list[tuple[Sym, int, bool]]]:
 
 
 def _make_sum(const: int, terms: Iterable[tuple[Sym, int, bool]]) -> Value:
-    merged: dict[Sym, list[Any]] = {}
+    merged: dict[_K, list[Any]] = {}
     for term, coeff, lead in terms:
-        if term in merged:  # equal terms (the same structure) merge
-            merged[term][0] += coeff
+        key = _K(term)
+        if key in merged:  # equal terms (the same structure) merge
+            merged[key][0] += coeff
         else:
-            merged[term] = [coeff, lead]
-    kept = tuple((t, c, lead) for t, (c, lead) in merged.items() if c != 0)
+            merged[key] = [coeff, lead]
+    kept = tuple((k.x, c, lead) for k, (c, lead) in merged.items() if c != 0)
     if not kept:
         return const
     if const == 0 and len(kept) == 1 and kept[0][1] == 1:
@@ -418,7 +443,7 @@ def compare(op: str, a: Value, b: Value) -> Any:
 
 def _logic(fn: str, args: Iterable[Any]) -> Any:
     absorbing = fn == "or"  # True absorbs an ``or``, False an ``and``
-    kept: dict[Sym, None] = {}  # ordered, and looked up by hash (a list would ask ``==``)
+    kept: dict[_K, None] = {}  # ordered, structural (a list would ask the symbolic ``==``)
     for x in args:
         _bool(x)
         parts = x.args if isinstance(x, Call) and x.fn == fn else (x,)
@@ -427,10 +452,10 @@ def _logic(fn: str, args: Iterable[Any]) -> Any:
                 if p is absorbing:
                     return absorbing
             else:
-                kept[p] = None
+                kept[_K(p)] = None
     if not kept:
         return not absorbing
-    return next(iter(kept)) if len(kept) == 1 else Call(fn, tuple(kept))
+    return next(iter(kept)).x if len(kept) == 1 else Call(fn, tuple(k.x for k in kept))
 
 
 def and_(*args: Any) -> Any:
@@ -457,17 +482,16 @@ def _minmax(fn: str, args: tuple[Value, ...]) -> Value:
     if not args:
         raise TypeError(f"{fn}() needs at least one value")
     consts: list[int] = []
-    kept: dict[Value, None] = {}
+    kept: dict[_K, None] = {}
     for x in args:
         _int(x)
         for p in x.args if isinstance(x, Call) and x.fn == fn else (x,):
             if isinstance(p, Sym):
-                kept[p] = None
+                kept[_K(p)] = None
             else:
                 consts.append(p)
-    if consts:
-        kept[pick(consts)] = None
-    return next(iter(kept)) if len(kept) == 1 else Call(fn, tuple(kept))
+    values: list[Value] = [k.x for k in kept] + ([pick(consts)] if consts else [])
+    return values[0] if len(values) == 1 else Call(fn, tuple(values))
 
 
 def sym_min(*args: Value) -> Value:

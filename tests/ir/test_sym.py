@@ -259,3 +259,13 @@ def test_expressions_are_immutable_and_names_checked() -> None:
     with pytest.raises(ValueError, match="identifier"):
         Sym("in height")
     assert issubclass(NotSymbolic, Exception)
+
+
+def test_expressions_that_python_hashes_alike_stay_apart() -> None:
+    """hash(-1) == hash(-2) in CPython: such expressions must neither merge nor recurse."""
+    a, b, c = Sym("a"), Sym("b"), Sym("c")
+    assert to_python(sym_min(c, -1) + sym_min(c, -2)) == "min(c, -1) + min(c, -2)"
+    assert to_python(c * b - sym_min(c, -2) * sym_min(c, -1)) == "c * b - min(c, -2) * min(c, -1)"
+    assert hash(a - b) != hash(a - 2 * b) and hash(sym_min(c, -1)) != hash(sym_min(c, -2))
+    use = Sym("u", boolean=True)
+    assert len({a - b: 0, a - 2 * b: 1, cond(use, 1, True): 2, cond(use, 2, 1): 3}) == 4
