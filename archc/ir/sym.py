@@ -581,7 +581,9 @@ def evaluate(e: Any, env: Mapping[str, int | bool]) -> Any:
 
 
 def substitute(e: Any, mapping: Mapping[str, Any]) -> Any:
-    """``e`` with the symbols named in ``mapping`` replaced by values or expressions, simplified."""
+    """``e`` with the symbols named in ``mapping`` replaced by values or expressions, simplified.
+    Constants fold as they appear, so a division by a constant zero raises ZeroDivisionError
+    here even inside a branch whose condition is still symbolic (a size never divides by 0)."""
     return _rebuild(e, lambda s: mapping.get(s.name, s))
 
 
