@@ -134,9 +134,8 @@ class Softmax(_Activation):
     ops_per_element = 5
     saves = "output"
 
-    def infer(self, ins: tuple[Shape, ...], a: SoftmaxAttrs) -> Shape:
-        torch_dim(a.dim, len(ins[0]), self.name)
-        return ins[0]
+    def check(self, ins: tuple[Shape, ...], a: SoftmaxAttrs) -> None:
+        torch_dim(a.dim, len(ins[0]), self.name)  # the shape is the input's, whichever dim
 
     def window(self, ins: tuple[Shape, ...], out: Shape, a: SoftmaxAttrs) -> tuple[tuple[int, int], ...] | None:
         rank = len(ins[0])

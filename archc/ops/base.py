@@ -14,6 +14,17 @@ its file: ``fvcore_flops`` (what ``fvcore.nn.FlopCountAnalysis`` counts for it),
 ``ptflops_macs`` (what ``ptflops.get_model_complexity_info`` counts) and
 ``all_flops`` (every arithmetic operation). :meth:`Op.costs` gathers them.
 
+Shapes have two parts: :meth:`Op.check` refuses inputs and attributes PyTorch would refuse
+(concrete values only, raising :class:`ShapeError`), and :meth:`Op.output_shape` computes the
+output shape with plain arithmetic and no branching on sizes, so the same code runs on ints and
+on symbolic sizes (:class:`archc.ir.sym.Sym`: a block's input ``in_height``, a parameter
+``stride``). :meth:`Op.infer` is the two in turn, so the concrete rule and the symbolic rule
+cannot drift apart. For symbolic use, attributes are built without validation
+(``ConvAttrs.model_construct(out=Sym("planes"), kernel=3)``), and a rule that cannot follow a
+symbol for some attribute form (a dimension index, a list given as one symbol) raises
+:class:`NotSymbolic`, never a wrong answer. Sizes that depend on a decision use
+:func:`archc.ir.sym.cond` (pooling's ``ceil_mode``), which is Python's ``a if c else b`` on ints.
+
 Memory and receptive field also have their per-op part here: which tensors the
 backward pass keeps (:meth:`Op.saved`), whether the output is a view of the input
 (:meth:`Op.aliases_input`), temporaries (:meth:`Op.workspace`), and the spatial
@@ -29,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from ..ir.sym import NotSymbolic, Sym
 
 Shape = tuple[int, ...]
 
@@ -78,13 +91,20 @@ class NoAttrs(Attrs):
 
 
 def pair(value: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(value, int):
+    if isinstance(value, (int, Sym)):  # a symbol stands for one number, like an int
         return (value, value)
     return (value[0], value[1])
 
 
 def single(value: int | Sequence[int]) -> int:
-    return value if isinstance(value, int) else value[0]
+    return value if isinstance(value, (int, Sym)) else value[0]
+
+
+def sequence(value: Any, name: str) -> Sequence[Any]:
+    """A list-valued attribute's values; one symbol cannot stand for a list (NotSymbolic)."""
+    if isinstance(value, Sym):
+        raise NotSymbolic(f"{name} is a list of numbers; give each one, not one symbol {value}")
+    return value
 
 
 def fmt_shape(shape: Sequence[int] | None) -> str:
@@ -99,6 +119,8 @@ def numel(shape: Sequence[int]) -> int:
 
 def torch_dim(dim: int, rank: int, what: str, arg: str = "dim") -> int:
     """Normalise a PyTorch dimension index (batch = 0) for a tensor of ``rank`` non-batch dims."""
+    if isinstance(dim, Sym):  # which dimension is meant decides the shape's structure
+        raise NotSymbolic(f"{what}: {arg}={dim} must be a number, not a symbol")
     full = rank + 1
     if not -full <= dim < full:
         raise ShapeError(f"{what}: dim={dim} is out of range for a {full}-d tensor (batch included)",
@@ -154,7 +176,21 @@ class Op:
                                  self.rank_hint, code="E504")
 
     def infer(self, ins: tuple[Shape, ...], a: Any) -> Shape:
-        """Output shape (batch excluded). Raise :class:`ShapeError` on misuse."""
+        """Output shape (batch excluded). Raise :class:`ShapeError` on misuse. Not overridden:
+        an op says what it refuses in :meth:`check` and how sizes follow in :meth:`output_shape`."""
+        self.check(ins, a)
+        return self.output_shape(ins, a)
+
+    def check(self, ins: tuple[Shape, ...], a: Any) -> None:
+        """Raise :class:`ShapeError` where PyTorch would refuse these concrete inputs and
+        attributes. Default: the input rank."""
+        self.check_rank(ins)
+
+    def output_shape(self, ins: tuple[Shape, ...], a: Any) -> tuple[Any, ...]:
+        """The output shape (batch excluded) of inputs that :meth:`check` accepts, written with
+        plain arithmetic so that sizes and attributes may be ints or symbols alike (no ``if`` on
+        a size: use :func:`archc.ir.sym.cond`). Raises :class:`NotSymbolic` where a symbol cannot
+        be followed. Default: the shape of input 0."""
         return ins[0]
 
     def params(self, ins: tuple[Shape, ...], a: Any) -> int:

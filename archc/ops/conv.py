@@ -30,6 +30,7 @@ from typing import Any, Literal, Union
 
 from pydantic import Field
 
+from ..ir.sym import Sym
 from .base import SAVES_INPUT, Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape
 
 PosInt = Field(ge=1)
@@ -48,19 +49,25 @@ class ConvAttrs(Attrs):
 
 
 def _tuple(value: Any, n: int, name: str, minimum: int) -> tuple[int, ...]:
-    vals = (value,) * n if isinstance(value, int) else tuple(value)
+    vals = (value,) * n if isinstance(value, (int, Sym)) else tuple(value)
     if len(vals) != n:
         raise ShapeError(f"{name} has {len(vals)} values; this convolution has {n} spatial dimension(s)",
                          f"write one number, or a list of {n}", code="E505", arg=name)
-    if any(v < minimum for v in vals):
+    if any(isinstance(v, int) and v < minimum for v in vals):  # symbols are checked once they are numbers
         raise ShapeError(f"{name} must be at least {minimum}, got {value}", code="E505", arg=name)
     return vals
 
 
 @lru_cache(maxsize=1024)
 def _geometry(n: int, kernel: Any, stride: Any, dilation: Any) -> tuple[tuple[int, ...], ...]:
-    """Kernel, stride and dilation as n-tuples, checked (every count asks; networks repeat them)."""
+    """Kernel, stride and dilation as n-tuples, checked (every count asks; networks repeat them).
+    Symbols are hashable and compare structurally, so symbolic attributes are cached too."""
     return _tuple(kernel, n, "kernel", 1), _tuple(stride, n, "stride", 1), _tuple(dilation, n, "dilation", 1)
+
+
+@lru_cache(maxsize=1024)
+def _explicit_padding(n: int, padding: Any) -> tuple[int, ...]:
+    return (0,) * n if padding == "valid" else _tuple(padding, n, "padding", 0)
 
 
 class _ConvNd(Op):
@@ -79,7 +86,11 @@ class _ConvNd(Op):
     def geometry(self, a: ConvAttrs) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         return _geometry(self.spatial, a.kernel, a.stride, a.dilation)
 
-    def infer(self, ins: tuple[Shape, ...], a: ConvAttrs) -> Shape:
+    def _padding(self, a: ConvAttrs) -> tuple[int, ...]:
+        """Explicit padding per spatial dimension ('same' is handled by the caller)."""
+        return _explicit_padding(self.spatial, a.padding)
+
+    def check(self, ins: tuple[Shape, ...], a: ConvAttrs) -> None:
         self.check_rank(ins)
         c, *sizes = ins[0]
         kernel, stride, dilation = self.geometry(a)
@@ -94,10 +105,8 @@ class _ConvNd(Op):
                 raise ShapeError("padding='same' needs stride 1 (PyTorch refuses strided 'same' convolutions)",
                                  "compute the padding explicitly, e.g. padding=(kernel - 1) // 2", code="E505",
                                  arg="padding")
-            return (a.out, *sizes)
-        padding = (0,) * self.spatial if a.padding == "valid" else _tuple(a.padding, self.spatial, "padding", 0)
-        out = []
-        for size, k, s, p, d in zip(sizes, kernel, stride, padding, dilation):
+            return
+        for size, k, p, d in zip(sizes, kernel, self._padding(a), dilation):
             extent = d * (k - 1) + 1
             if size + 2 * p < extent:
                 raise ShapeError(
@@ -105,8 +114,14 @@ class _ConvNd(Op):
                     f"{'dilated ' if d > 1 else ''}kernel ({extent})",
                     "the spatial size shrinks to zero here: use a smaller kernel or stride, more padding, "
                     "or a larger input", code="E503")
-            out.append((size + 2 * p - d * (k - 1) - 1) // s + 1)
-        return (a.out, *out)
+
+    def output_shape(self, ins: tuple[Shape, ...], a: ConvAttrs) -> tuple[Any, ...]:
+        _, *sizes = ins[0]
+        kernel, stride, dilation = self.geometry(a)
+        if a.padding == "same":  # a string, so never a symbol
+            return (a.out, *sizes)
+        return (a.out, *((size + 2 * p - d * (k - 1) - 1) // s + 1
+                         for size, k, s, p, d in zip(sizes, kernel, stride, self._padding(a), dilation)))
 
     def params(self, ins: tuple[Shape, ...], a: ConvAttrs) -> int:
         kernel, _, _ = self.geometry(a)

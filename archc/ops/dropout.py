@@ -58,9 +58,5 @@ class Dropout2d(Dropout):
     ranks = (3,)
     rank_hint = "dropout2d drops whole channels of C×H×W images; use dropout otherwise"
 
-    def infer(self, ins: tuple[Shape, ...], a: DropoutAttrs) -> Shape:
-        self.check_rank(ins)
-        return ins[0]
-
     def _mask(self, shape: Shape) -> int:
         return shape[0]  # one draw per channel

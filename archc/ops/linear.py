@@ -45,7 +45,7 @@ class Linear(Op):
     def stateful(self) -> bool:
         return True
 
-    def infer(self, ins: tuple[Shape, ...], a: LinearAttrs) -> Shape:
+    def output_shape(self, ins: tuple[Shape, ...], a: LinearAttrs) -> tuple[Any, ...]:
         return (*ins[0][:-1], a.out)
 
     def params(self, ins: tuple[Shape, ...], a: LinearAttrs) -> int:

@@ -37,7 +37,7 @@ class Concat(Op):
     Attrs = ConcatAttrs
     arity = None
 
-    def infer(self, ins: tuple[Shape, ...], a: ConcatAttrs) -> Shape:
+    def check(self, ins: tuple[Shape, ...], a: ConcatAttrs) -> None:
         first = ins[0]
         if any(len(s) != len(first) for s in ins):
             raise ShapeError("concat inputs have different ranks: " + ", ".join(fmt_shape(s) for s in ins),
@@ -51,6 +51,10 @@ class Concat(Op):
                 raise ShapeError(f"mismatched {what} at concat: " + " vs ".join(fmt_shape(x) for x in ins),
                                  "every branch must keep the same size outside the concat dimension; "
                                  "check strides, padding and ceil_mode in the branches", code="E502")
+
+    def output_shape(self, ins: tuple[Shape, ...], a: ConcatAttrs) -> tuple[Any, ...]:
+        first = ins[0]
+        d = torch_dim(a.dim, len(first), self.name) - 1
         return (*first[:d], sum(s[d] for s in ins), *first[d + 1 :])
 
     def label(self, a: ConcatAttrs) -> str:
@@ -68,7 +72,7 @@ class Add(Op):
     fresh_output = True
     arity = None
 
-    def infer(self, ins: tuple[Shape, ...], a: Attrs) -> Shape:
+    def check(self, ins: tuple[Shape, ...], a: Attrs) -> None:
         first = ins[0]
         for s in ins[1:]:
             if s != first:
@@ -76,7 +80,6 @@ class Add(Op):
                 what = "channel" if channels else "shape"
                 raise ShapeError(f"{what} mismatch at add: " + " vs ".join(fmt_shape(x) for x in ins),
                                  "both sides of an add must have the same shape", code="E501")
-        return first
 
     def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: Attrs) -> int:
         return (len(ins) - 1) * math.prod(out)

@@ -55,10 +55,6 @@ class _BatchNorm(Op):
     def stateful(self) -> bool:
         return True
 
-    def infer(self, ins: tuple[Shape, ...], a: BatchNormAttrs) -> Shape:
-        self.check_rank(ins)
-        return ins[0]
-
     def params(self, ins: tuple[Shape, ...], a: BatchNormAttrs) -> int:
         return 2 * ins[0][0] if a.affine else 0
 
@@ -140,10 +136,6 @@ class LocalResponseNorm(Op):
     torch_defaults = {"alpha": 1e-4, "beta": 0.75, "k": 1.0}
     ranks = (2, 3)
     rank_hint = "lrn normalises across channels of a C×L or C×H×W input"
-
-    def infer(self, ins: tuple[Shape, ...], a: LRNAttrs) -> Shape:
-        self.check_rank(ins)
-        return ins[0]
 
     def _padded_square(self, ins: tuple[Shape, ...], a: LRNAttrs) -> int:
         c, *rest = ins[0]

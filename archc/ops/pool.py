@@ -30,21 +30,23 @@ inference too); a global average pool (output 1×1) is a mean, which keeps nothi
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Union
 
 from pydantic import Field
 
+from ..ir.sym import cond
 from .base import SAVES_INPUT, Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape, pair
 
 IntOrPair = Union[int, tuple[int, int]]
 
 
 def pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1
-    return out
+    """PyTorch's output size along one dimension, on ints or symbols (hence cond, not if)."""
+    out = (size + 2 * p - d * (k - 1) - 1 + cond(ceil_mode, s - 1, 0)) // s + 1
+    # with ceil_mode, the last window must start inside the input or its left padding
+    return cond(ceil_mode, cond((out - 1) * s >= size + p, out - 1, out), out)
 
 
 def window_sizes(size: int, out: int, k: int, s: int, p: int, d: int) -> list[int]:
@@ -59,9 +61,17 @@ def adaptive_bounds(size: int, out: int) -> list[tuple[int, int]]:
 
 def _positive(value: IntOrPair, name: str, minimum: int) -> tuple[int, int]:
     vals = pair(value)
-    if len(vals) != 2 or any(v < minimum for v in vals):
+    if len(vals) != 2 or any(isinstance(v, int) and v < minimum for v in vals):  # symbols: checked as numbers
         raise ShapeError(f"{name} must be at least {minimum}, got {value}", code="E505", arg=name)
     return vals
+
+
+@lru_cache(maxsize=1024)
+def _pool_geometry(kernel: Any, stride: Any, padding: Any, dilation: Any) -> tuple[tuple[int, int], ...]:
+    """Kernel, stride, padding and dilation as pairs, checked (cached: networks repeat them)."""
+    kernel = _positive(kernel, "kernel", 1)
+    stride = kernel if stride is None else _positive(stride, "stride", 1)
+    return kernel, stride, _positive(padding, "padding", 0), _positive(dilation, "dilation", 1)
 
 
 class MaxPoolAttrs(Attrs):
@@ -90,26 +100,26 @@ class _Pool(Op):
     rank_hint = "2-d pooling works on C×H×W images"
 
     def _geometry(self, a: Any) -> tuple[tuple[int, int], ...]:
-        kernel = _positive(a.kernel, "kernel", 1)
-        stride = kernel if a.stride is None else _positive(a.stride, "stride", 1)
-        padding = _positive(a.padding, "padding", 0)
-        dilation = _positive(getattr(a, "dilation", 1), "dilation", 1)
-        return kernel, stride, padding, dilation
+        return _pool_geometry(a.kernel, a.stride, a.padding, getattr(a, "dilation", 1))
 
-    def infer(self, ins: tuple[Shape, ...], a: Any) -> Shape:
+    def check(self, ins: tuple[Shape, ...], a: Any) -> None:
         self.check_rank(ins)
-        c, h, w = ins[0]
-        kernel, stride, padding, dilation = self._geometry(a)
+        _, h, w = ins[0]
+        kernel, _, padding, _ = self._geometry(a)
         if any(p > k // 2 for p, k in zip(padding, kernel)):
             raise ShapeError(f"padding {a.padding} is more than half the kernel {a.kernel}",
                              "PyTorch requires padding <= kernel // 2", code="E505", arg="padding")
-        out = tuple(pool_size(n, k, s, p, d, a.ceil_mode)
-                    for n, k, s, p, d in zip((h, w), kernel, stride, padding, dilation))
+        out = self.output_shape(ins, a)[1:]
         if min(out) < 1:
             raise ShapeError(f"the {fmt_shape((h, w))} input is too small for a {fmt_shape(kernel)} window: "
                              f"the output would be {fmt_shape(out)}",
                              "the spatial size shrinks to zero here: pool less, or use a larger input", code="E503")
-        return (c, *out)
+
+    def output_shape(self, ins: tuple[Shape, ...], a: Any) -> tuple[Any, ...]:
+        c, h, w = ins[0]
+        kernel, stride, padding, dilation = self._geometry(a)
+        return (c, *(pool_size(n, k, s, p, d, a.ceil_mode)
+                     for n, k, s, p, d in zip((h, w), kernel, stride, padding, dilation)))
 
     def _covered(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> int:
         """Sum over output elements of the input elements their windows cover."""
@@ -191,15 +201,16 @@ class _AdaptivePool(Op):
     ranks = (3,)
     rank_hint = "2-d pooling works on C×H×W images"
 
-    def infer(self, ins: tuple[Shape, ...], a: AdaptiveAttrs) -> Shape:
+    def check(self, ins: tuple[Shape, ...], a: AdaptiveAttrs) -> None:
         self.check_rank(ins)
-        c, h, w = ins[0]
-        size = a.output_size
-        oh, ow = (size, size) if isinstance(size, int) else size
-        oh, ow = (h if oh is None else oh), (w if ow is None else ow)
+        _, oh, ow = self.output_shape(ins, a)
         if oh < 1 or ow < 1:
             raise ShapeError(f"output_size must be positive, got {a.output_size}", code="E505", arg="output_size")
-        return (c, oh, ow)
+
+    def output_shape(self, ins: tuple[Shape, ...], a: AdaptiveAttrs) -> tuple[Any, ...]:
+        c, h, w = ins[0]
+        oh, ow = pair(a.output_size)  # None keeps the input's size
+        return (c, h if oh is None else oh, w if ow is None else ow)
 
     def _covered(self, ins: tuple[Shape, ...], out: Shape) -> int:
         c, h, w = ins[0]

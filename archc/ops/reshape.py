@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .base import Attrs, Op, Shape, ShapeError, torch_dim
+from .base import Attrs, Op, Shape, ShapeError, sequence, torch_dim
 
 
 class FlattenAttrs(Attrs):
@@ -43,8 +43,7 @@ class Flatten(Op):
     torch_class = "nn.Flatten"
     torch_defaults = {"start_dim": 1, "end_dim": -1}
 
-    def infer(self, ins: tuple[Shape, ...], a: FlattenAttrs) -> Shape:
-        full = (1, *ins[0])  # with the batch, so the dims read as PyTorch's
+    def check(self, ins: tuple[Shape, ...], a: FlattenAttrs) -> None:
         start = torch_dim(a.start_dim, len(ins[0]), self.name, "start_dim")
         end = torch_dim(a.end_dim, len(ins[0]), self.name, "end_dim")
         if start == 0:
@@ -53,6 +52,11 @@ class Flatten(Op):
         if end < start:
             raise ShapeError(f"end_dim ({a.end_dim}) comes before start_dim ({a.start_dim})", code="E505",
                              arg="end_dim")
+
+    def output_shape(self, ins: tuple[Shape, ...], a: FlattenAttrs) -> tuple[Any, ...]:
+        full = (1, *ins[0])  # with the batch, so the dims read as PyTorch's
+        start = torch_dim(a.start_dim, len(ins[0]), self.name, "start_dim")
+        end = torch_dim(a.end_dim, len(ins[0]), self.name, "end_dim")
         out = (*full[:start], math.prod(full[start : end + 1]), *full[end + 1 :])
         return out[1:]
 
@@ -84,16 +88,18 @@ class Pad(Op):
     ranks = (3,)
     rank_hint = "pad works on C×H×W images; its six numbers pad width, height and channels"
 
-    def infer(self, ins: tuple[Shape, ...], a: PadAttrs) -> Shape:
+    def check(self, ins: tuple[Shape, ...], a: PadAttrs) -> None:
         self.check_rank(ins)
-        left, right, top, bottom, front, back = a.padding
-        c, h, w = ins[0]
-        out = (c + front + back, h + top + bottom, w + left + right)
+        out = self.output_shape(ins, a)
         if min(out) < 1:
             raise ShapeError(f"padding {list(a.padding)} crops the {'×'.join(map(str, ins[0]))} input to "
                              f"{'×'.join(map(str, out))}", "a negative number crops; keep every size at least 1",
                              code="E503", arg="padding")
-        return out
+
+    def output_shape(self, ins: tuple[Shape, ...], a: PadAttrs) -> tuple[Any, ...]:
+        left, right, top, bottom, front, back = sequence(a.padding, "padding")
+        c, h, w = ins[0]
+        return (c + front + back, h + top + bottom, w + left + right)
 
     def label(self, a: PadAttrs) -> str:
         left, right, top, bottom, front, back = a.padding
