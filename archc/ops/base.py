@@ -17,13 +17,13 @@ its file: ``fvcore_flops`` (what ``fvcore.nn.FlopCountAnalysis`` counts for it),
 Shapes have two parts: :meth:`Op.check` refuses inputs and attributes PyTorch would refuse
 (concrete values only, raising :class:`ShapeError`), and :meth:`Op.output_shape` computes the
 output shape with plain arithmetic and no branching on sizes, so the same code runs on ints and
-on symbolic sizes (:class:`archc.ir.sym.Sym`: a block's input ``in_height``, a parameter
+on symbolic sizes (:class:`archc.sym.Sym`: a block's input ``in_height``, a parameter
 ``stride``). :meth:`Op.infer` is the two in turn, so the concrete rule and the symbolic rule
 cannot drift apart. For symbolic use, attributes are built without validation
 (``ConvAttrs.model_construct(out=Sym("planes"), kernel=3)``), and a rule that cannot follow a
 symbol for some attribute form (a dimension index, a list given as one symbol) raises
 :class:`NotSymbolic`, never a wrong answer. Sizes that depend on a decision use
-:func:`archc.ir.sym.cond` (pooling's ``ceil_mode``), which is Python's ``a if c else b`` on ints.
+:func:`archc.sym.cond` (pooling's ``ceil_mode``), which is Python's ``a if c else b`` on ints.
 
 Memory and receptive field also have their per-op part here: which tensors the
 backward pass keeps (:meth:`Op.saved`), whether the output is a view of the input
@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ..ir.sym import NotSymbolic, Sym
+from ..sym import NotSymbolic, Sym
 
 Shape = tuple[int, ...]
 
@@ -189,7 +189,7 @@ class Op:
     def output_shape(self, ins: tuple[Shape, ...], a: Any) -> tuple[Any, ...]:
         """The output shape (batch excluded) of inputs that :meth:`check` accepts, written with
         plain arithmetic so that sizes and attributes may be ints or symbols alike (no ``if`` on
-        a size: use :func:`archc.ir.sym.cond`). Raises :class:`NotSymbolic` where a symbol cannot
+        a size: use :func:`archc.sym.cond`). Raises :class:`NotSymbolic` where a symbol cannot
         be followed. Default: the shape of input 0."""
         return ins[0]
 

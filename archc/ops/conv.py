@@ -30,7 +30,7 @@ from typing import Any, Literal, Union
 
 from pydantic import Field
 
-from ..ir.sym import Sym
+from ..sym import Sym
 from .base import SAVES_INPUT, Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape
 
 PosInt = Field(ge=1)

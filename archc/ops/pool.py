@@ -36,7 +36,7 @@ from typing import Any, Union
 
 from pydantic import Field
 
-from ..ir.sym import cond
+from ..sym import cond
 from .base import SAVES_INPUT, Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape, pair
 
 IntOrPair = Union[int, tuple[int, int]]

@@ -1,4 +1,4 @@
-"""Symbolic sizes (archc.ir.sym) against Python's own arithmetic.
+"""Symbolic sizes (archc.sym) against Python's own arithmetic.
 
 Random expression trees are evaluated twice: by Python on plain ints (the tree as
 written, nothing simplified) and by building the tree from symbols, which simplifies
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from archc.ir.sym import (
+from archc.sym import (
     NotSymbolic,
     Sym,
     SymbolicBranch,

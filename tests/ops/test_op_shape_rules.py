@@ -23,12 +23,12 @@ import pytest
 import torch
 from torch import nn
 
-from archc.ir.sym import NotSymbolic, Sym, evaluate, to_python
 from archc.ops import registry
 from archc.ops.base import Op
 from archc.ops.conv import ConvAttrs
 from archc.ops.pool import AdaptiveAttrs, AvgPoolAttrs, MaxPoolAttrs
 from archc.ops.reshape import PadAttrs
+from archc.sym import NotSymbolic, Sym, evaluate, to_python
 
 from .test_ops_vs_torch import CASES, _attrs
 
