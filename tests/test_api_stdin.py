@@ -99,3 +99,25 @@ def test_a_real_pipe(tmp_path: Path) -> None:
                             capture_output=True, cwd=tmp_path, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert result.returncode == 0, result.stderr
     assert b"Total parameters:     61,706" in result.stdout
+
+
+def test_compile_reads_stdin_as_it_reads_the_file(cli, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    stdin(monkeypatch, (ROOT / "specs" / "resnet18.yaml").read_bytes())
+    piped = cli("compile", "-", "-o", "-")
+    assert piped.code == 0, piped.err
+    from_file = cli("compile", "resnet18", "-o", "-").out
+    # only the header's file name differs
+    assert piped.out.splitlines()[1:] == from_file.splitlines()[1:]
+    assert "from <stdin>" in piped.out.splitlines()[0]
+
+
+def test_diff_reads_one_side_from_stdin(cli, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    stdin(monkeypatch, (ROOT / "specs" / "resnet18.yaml").read_bytes())
+    piped = cli("diff", "-", "resnet34", "--depth", "1")
+    assert piped.code == 0, piped.err
+    assert piped.out == cli("diff", "resnet18", "resnet34", "--depth", "1").out
+    stdin(monkeypatch, (ROOT / "specs" / "resnet18.yaml").read_bytes())
+    both = cli("diff", "-", "-")
+    assert both.code == 2 and "error[E100]" in both.err and "both A and B" in both.err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_OK, add_spec_options, limits, overrides
+from ._common import EXIT_OK, STDIN, add_spec_options, limits, overrides, spec_source
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "class per block definition, a top-level class named after the spec, and a "
                                    "build() function. It imports only torch. archc.build() executes exactly this "
                                    "source.")
-    p.add_argument("spec", metavar="SPEC", help="a spec file or a shipped spec name")
+    p.add_argument("spec", metavar="SPEC", help="a spec file or a shipped spec name; - reads a spec from stdin")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="where to write the module (default: <spec name>.py, or <spec name>_inference.py with "
                         "--inference, in the current directory; '-' for stdout)")
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..output import write_output
 
     budget = limits(args)
-    program = load(args.spec, limits=budget)
+    program = spec_source(args.spec, budget) if args.spec == STDIN else load(args.spec, limits=budget)
     source = compile_source(program, input=args.input, inference=args.inference, limits=budget, **overrides(args))
     target = args.output or f"{program.name}{'_inference' if args.inference else ''}.py"
     if target == "-":

@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_OK, add_count_options, add_limit_option, count_arg, limits, overrides, setting_arg, shape_arg
+from ._common import (
+    EXIT_OK,
+    STDIN,
+    add_count_options,
+    add_limit_option,
+    count_arg,
+    limits,
+    overrides,
+    setting_arg,
+    shape_arg,
+    spec_source,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Compare A and B row by row, matching rows by module path: op, output shape, "
                                    "parameters and MACs (or another counting convention) of each side, with deltas; "
                                    "then the totals. Exits 0 whether or not they differ.")
-    p.add_argument("a", metavar="A", help="a spec file or a shipped spec name")
-    p.add_argument("b", metavar="B", help="a spec file or a shipped spec name (may be A again, with --set-b)")
+    p.add_argument("a", metavar="A", help="a spec file or a shipped spec name; - reads a spec from stdin")
+    p.add_argument("b", metavar="B", help="a spec file or a shipped spec name (may be A again, with --set-b); - reads "
+                                          "a spec from stdin")
     p.add_argument("--depth", type=count_arg(0), metavar="N",
                    help="fold scopes deeper than N into one row with summed figures (0: totals only)")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
@@ -37,13 +49,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..analysis.diff import diff_reports, render
     from ..api import analyze
+    from ..diagnostics import ArchcError, Diagnostic
 
     reports = []
     budget = limits(args)
+    if args.a == args.b == STDIN:
+        # standard input holds one spec and is read once
+        raise ArchcError([Diagnostic("E100", "standard input holds one spec, but both A and B are '-'", None,
+                                     "read one side from stdin and name the other, e.g. `archc diff - resnet50`")])
     for side in ("a", "b"):
         settings = argparse.Namespace(set=(args.set or []) + (getattr(args, f"set_{side}") or []))
         shape = getattr(args, f"input_{side}") or args.input
-        reports.append(analyze(getattr(args, side), input=shape, limits=budget, **overrides(settings)))
+        reports.append(analyze(spec_source(getattr(args, side), budget), input=shape, limits=budget,
+                               **overrides(settings)))
     diff = diff_reports(reports[0], reports[1], args.count)
     sys.stdout.write(render(diff, args.format, args.depth, args.only_changed))
     return EXIT_OK
