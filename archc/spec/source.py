@@ -323,6 +323,11 @@ def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
     if tag == "int":
         text = raw.replace("_", "")
         base = 10 if _DEC_INT.match(raw) else 16 if _HEX_INT.match(raw) else 2 if _BIN_INT.match(raw) else 0
+        if base in (2, 16) and not text.lstrip("+-")[2:]:
+            # YAML 1.1 resolves `0x_` and `-0b__` as integers; underscores are not digits
+            reporter.error("E106", f"'{raw}' has no digits after its '{text.lstrip('+-')[:2]}' prefix", span,
+                           hint="write the digits (0x10, 0b101), or quote it if you mean text")
+            return YScalar(raw, span, raw)
         if base:
             # bounded before converting: int() of a long enough string is slow, or refused
             value = int(text, base) if len(text) <= 80 else INT_LIMIT + 1
