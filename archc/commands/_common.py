@@ -50,6 +50,12 @@ def setting_arg(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip() or not value.strip():
         raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    from ..diagnostics import describe_char, first_invisible
+
+    at = first_invisible(name)
+    if at >= 0:  # the value is an expression, whose parser names such characters itself
+        raise argparse.ArgumentTypeError(f"invisible character {describe_char(name[at])} at column {at + 1} of "
+                                         f"the name {name.strip()!r}; delete it")
     return name.strip(), value.strip()
 
 
