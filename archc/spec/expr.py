@@ -238,7 +238,7 @@ def _brackets(text: str) -> ExprError | None:
     """An unbalanced bracket: a closer that matches nothing or the wrong opener, or an opener
     never closed, at its own column. Quoted strings are skipped; an unterminated one stops the
     scan (Python's parser says so). None if the brackets balance."""
-    pairs = {")": "(", "]": "[", "}": "{"}
+    closes = {"(": ")", "[": "]", "{": "}"}
     stack: list[tuple[str, int]] = []
     i, n = 0, len(text)
     while i < n:
@@ -258,15 +258,14 @@ def _brackets(text: str) -> ExprError | None:
                 return ExprError("E400", f"syntax error in expression: '{c}' closes nothing", i, i + 1,
                                  "remove it, or add the opening bracket it belongs to")
             opener, at = stack.pop()
-            if pairs[c] != opener:
-                return ExprError("E400", f"syntax error in expression: '{c}' does not match the '{opener}' "
-                                         f"at column {at + 1}", i, i + 1, f"close '{opener}' first")
+            if closes[opener] != c:
+                return ExprError("E400", f"syntax error in expression: '{c}' cannot close the '{opener}' before it",
+                                 i, i + 1, f"close '{opener}' with '{closes[opener]}' first")
         i += 1
     if stack:
         opener, at = stack[-1]
-        closer = {v: k for k, v in pairs.items()}[opener]
         return ExprError("E400", f"syntax error in expression: '{opener}' is never closed", at, at + 1,
-                         f"add the '{closer}' that closes it")
+                         f"add the '{closes[opener]}' that closes it")
     return None
 
 
