@@ -80,8 +80,7 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         return int(args.func(args))
     except ArchcError as err:
-        with _quiet():  # stderr failing too: the exit code still says what happened
-            print_diagnostics(err.diagnostics, err.sources, fmt)
+        print_diagnostics(err.diagnostics, err.sources, fmt)  # a failing stderr: StreamError, exit 74
         return EXIT_IO if isinstance(err, WriteError) else EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -93,7 +92,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except Exception as err:  # a bug in archc: say so plainly
         if os.environ.get("ARCHC_DEBUG"):
             raise
-        with _quiet():
+        with _quiet():  # stderr failing too: the exit code still says what happened
             print(f"archc: internal error: {type(err).__name__}: {err}\n"
                   "This is a bug in archc, not in your spec; please report it with the spec attached. "
                   "Set ARCHC_DEBUG=1 to see the traceback.", file=sys.stderr)
