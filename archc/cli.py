@@ -30,7 +30,7 @@ EXIT_CODES = (
     (EXIT_OK, "success"),
     (EXIT_ERROR, "an error in a spec or on the command line (the message says where)"),
     (EXIT_INTERNAL, "an internal error: a bug in archc (ARCHC_DEBUG=1 shows the traceback)"),
-    (EXIT_IO, "output could not be written: disk full, I/O error, closed or full standard output"),
+    (EXIT_IO, "output could not be written: disk full, I/O error, standard output or error closed or full"),
     (130, "interrupted"),
 )
 
@@ -38,8 +38,8 @@ EXIT_CODES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="archc",
-        description="A declarative architecture-spec compiler for PyTorch: validate, count, draw and emit networks "
-                    "written in YAML.",
+        description="A declarative architecture-spec compiler for PyTorch:\n"
+                    "validate, count, draw and emit networks written in YAML.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="A SPEC is a path to a .yaml file or the name of a shipped spec (see `archc list`).\n\n"
                "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES))
@@ -61,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             out.flush()
             return code
+        except BrokenPipeError:  # the reader went away (archc table x | head): not an error
+            discard(sys.__stdout__)  # what is still buffered goes nowhere, without a second failure at exit
+            return EXIT_OK
         except StreamError as failure:
             for stream in (out, err):
                 if stream.failed:
@@ -84,10 +87,7 @@ def _run(argv: Sequence[str] | None) -> int:
         return EXIT_IO if isinstance(err, WriteError) else EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        sys.stderr.close()  # the reader went away (archc table x | head): not an error
-        return EXIT_OK
-    except StreamError:
+    except (BrokenPipeError, StreamError):  # main() reports these
         raise
     except Exception as err:  # a bug in archc: say so plainly
         if os.environ.get("ARCHC_DEBUG"):

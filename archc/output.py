@@ -18,9 +18,10 @@ the command line (exit 2).
 cannot be written (a closed or full stdout) becomes a :class:`StreamError` instead of
 an ``OSError`` from wherever ``print`` happened to be; and on a stream whose encoding
 cannot show archc's few non-ASCII symbols (``PYTHONIOENCODING=cp1252``, a Windows
-redirect, an ``ascii`` locale) box drawing becomes ``-``, ``×`` becomes ``x``, ``→``
-becomes ``->`` and anything else unencodable a ``\\uXXXX`` escape (valid in JSON, too),
-in this one place rather than in every renderer.
+redirect, an ``ascii`` locale) box drawing becomes ``-``, ``×`` becomes ``x`` and ``→``
+becomes ``->``, in this one place rather than in every renderer. Any other character
+the encoding lacks (a name from a spec) becomes a ``\\uXXXX`` escape on stdout, valid in
+JSON too (stderr escapes by itself: Python opens it with ``backslashreplace``).
 """
 
 from __future__ import annotations
@@ -192,8 +193,12 @@ class ConsoleStream:
             return self._live().write(text)
         if self.ascii:
             text = text.translate(ASCII_FALLBACK)
-            text = text.encode(self._stream.encoding, "archc-escape").decode(self._stream.encoding)  # type: ignore[union-attr]
-        return _guard(self._name, lambda: self._live().write(text), self)
+        try:
+            return _guard(self._name, lambda: self._live().write(text), self)
+        except UnicodeEncodeError:  # raised before anything is written: what is left, escaped
+            encoding = self._live().encoding
+            escaped = text.encode(encoding, "archc-escape").decode(encoding)
+            return _guard(self._name, lambda: self._live().write(escaped), self)
 
     def flush(self) -> None:
         if self._stream is not None:
@@ -218,8 +223,8 @@ class ConsoleStream:
 def _guard(name: str, call: Any, console: ConsoleStream | None = None) -> Any:
     try:
         return call()
-    except BrokenPipeError:
-        raise  # the reader went away (archc table x | head): the command line says nothing
+    except (BrokenPipeError, UnicodeEncodeError):
+        raise  # the reader went away (archc table x | head): main() says nothing; encoding: write() escapes
     except (OSError, ValueError) as err:  # ValueError: "I/O operation on closed file"
         if console is not None:
             console.failed = True

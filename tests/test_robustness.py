@@ -110,6 +110,19 @@ def test_a_reader_that_goes_away_is_not_an_error() -> None:
     assert err == b""
 
 
+@pytest.mark.parametrize("args", [("table", "lenet5"), ("--help",), ("validate", "lenet5"),
+                                  ("compile", "lenet5", "-o", "-")])
+def test_a_reader_gone_before_anything_is_written_is_not_an_error(args: tuple[str, ...]) -> None:
+    # small outputs sit in the buffer until the final flush: that one fails, not a write
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = archc(*args, stdout=write)
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+
+
 @needs_dev_full
 def test_o_on_a_full_device_is_exit_74(tmp_path: Path) -> None:
     proc = archc("compile", "lenet5", "-o", str(FULL))
@@ -144,6 +157,16 @@ def test_a_non_utf8_stdout_gets_ascii_box_drawing(encoding: str) -> None:
         assert len(ascii_line) == len(line)
 
 
+def test_the_c_locale_without_utf8_mode() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONUTF8": "0"}
+    env.pop("PYTHONIOENCODING", None)
+    proc = subprocess.run([sys.executable, "-m", "archc", "table", "lenet5"], cwd=ROOT, env=env, capture_output=True,
+                          timeout=60)
+    clean(proc.stderr)
+    assert proc.returncode == 0 and b"lenet5: input 1" in proc.stdout
+
+
 def test_every_command_survives_an_ascii_terminal(tmp_path: Path) -> None:
     spec = tmp_path / "uni.yaml"
     spec.write_text("archc: 1\nname: bad\ninput: [3, 16, 16]\nlayers:\n  - café: conv(8, 3)\n  - 名前: relu\n",
@@ -157,7 +180,8 @@ def test_every_command_survives_an_ascii_terminal(tmp_path: Path) -> None:
         proc.stdout.decode("ascii")
         proc.stderr.decode("ascii")
     err = archc("validate", str(spec), encoding="ascii").stderr.decode("ascii")
-    assert "'caf\\u00e9' is not a valid layer name" in err and "'\\u540d\\u524d' is not a valid layer name" in err
+    # stderr escapes what the encoding lacks the way Python's stderr does (backslashreplace)
+    assert "'caf\\xe9' is not a valid layer name" in err and "'\\u540d\\u524d' is not a valid layer name" in err
 
 
 def test_json_stays_json_on_an_ascii_stdout(tmp_path: Path) -> None:
@@ -337,3 +361,17 @@ def test_a_set_value_with_an_invisible_character_is_located(cli) -> None:
     result = cli("table", "lenet5", "--set", "num_classes=3\u00a0+ 1")
     assert result.code == 2
     assert "--set num_classes:1:2: error[E400]: invisible character U+00A0 (a no-break space)" in result.err
+
+
+def test_the_exit_codes_are_documented_where_users_look(cli) -> None:
+    import re
+
+    from archc.cli import EXIT_CODES
+
+    help_text = cli("--help").out
+    table = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", table, re.M)}
+    assert documented == {code for code, _ in EXIT_CODES}
+    for code, meaning in EXIT_CODES:
+        assert f"  {code:<4} {meaning}" in help_text
+    assert "74" in (ROOT / "archc" / "cli.py").read_text(encoding="utf-8").split('"""')[1]  # the module doc
