@@ -319,7 +319,10 @@ def _position(text: str, start: object, index: int) -> tuple[int, int]:
     return line, col
 
 
-FRAMES_PER_LEVEL = 4  # the parser's deepest path (a container's layers) takes about 3 frames a level
+# Python frames a YAML level costs the recursive stages at most: measured 2.4 for nested containers
+# in layers (the parser's deepest path), 2 for nested lists; tests/ir/test_budgets.py and
+# tests/test_robustness.py check that every form of nesting up to the cap fits.
+FRAMES_PER_LEVEL = 3
 
 
 def _readable_depth() -> int:
@@ -327,7 +330,7 @@ def _readable_depth() -> int:
     frame, depth = sys._getframe(), 0
     while frame is not None:
         frame, depth = frame.f_back, depth + 1
-    return max(MAX_DEPTH, (sys.getrecursionlimit() - depth - 100) // FRAMES_PER_LEVEL)
+    return max(MAX_DEPTH, (sys.getrecursionlimit() - depth - 50) // FRAMES_PER_LEVEL)
 
 
 class _Mark:
