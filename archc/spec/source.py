@@ -284,8 +284,9 @@ def _invisible(name: str, text: str, event: yaml.ScalarEvent, is_key: bool, repo
     """Report a character that cannot be seen (a BOM, a zero-width or no-break space, a line
     separator, a bidirectional mark, a control character) in a key or an unquoted value, at the
     character itself: `name:` with a BOM after `na` would otherwise be an unknown key that looks
-    exactly like `name:` (and a missing `name`). Quoted values are text (a `doc:`), which may hold any character; what is shown of
-    it is escaped (:func:`~archc.diagnostics.printable`, the emitter's docstrings)."""
+    exactly like `name:` (and a missing `name`). Quoted values are text (a `doc:`), which may
+    hold any character; what is shown of it is escaped (:func:`~archc.diagnostics.printable`,
+    the emitter's docstrings)."""
     if not is_key and event.style is not None:
         return
     start, end = event.start_mark.index, event.end_mark.index
