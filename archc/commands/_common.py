@@ -38,7 +38,7 @@ def shape_arg(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
     sizes = [whole_number(p) for p in parts]
     if any(size is None for size in sizes):
-        raise argparse.ArgumentTypeError(f"expected sizes like 3x224x224 (digits 0-9), got {text!r}"
+        raise argparse.ArgumentTypeError(f"expected sizes like 3x224x224, got {text!r}"
                                          + _not_ascii_digits(text))
     shape = tuple(size for size in sizes if size is not None)
     if any(d < 1 for d in shape):
@@ -67,7 +67,7 @@ def count_arg(minimum: int = 1) -> Callable[[str], int]:
         if value is None:
             if text.strip().startswith("-") and whole_number(text.strip()[1:]) is not None:
                 raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text.strip()}")
-            raise argparse.ArgumentTypeError(f"expected a whole number (digits 0-9), got {text!r}"
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}"
                                              + _not_ascii_digits(text))
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
