@@ -165,14 +165,14 @@ def _encodes(encoding: str | None) -> bool:
 class _Bytes:
     """``stream.buffer`` whose failures are :class:`StreamError` (``archc diagram --format png -o -``)."""
 
-    def __init__(self, raw: Any, name: str):
-        self._raw, self._name = raw, name
+    def __init__(self, raw: Any, console: ConsoleStream):
+        self._raw, self._console = raw, console
 
     def write(self, data: bytes) -> int:
-        return _guard(self._name, lambda: self._raw.write(data))
+        return _guard(self._console._name, lambda: self._raw.write(data), self._console)
 
     def flush(self) -> None:
-        _guard(self._name, self._raw.flush)
+        _guard(self._console._name, self._raw.flush, self._console)
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._raw, attr)
@@ -206,7 +206,7 @@ class ConsoleStream:
 
     @property
     def buffer(self) -> _Bytes:
-        return _Bytes(self._live().buffer, self._name)
+        return _Bytes(self._live().buffer, self)
 
     def isatty(self) -> bool:
         return self._stream is not None and self._stream.isatty()
