@@ -16,7 +16,7 @@ Error codes are grouped by stage (see ``CODES``); docs/errors.md lists them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 # Code -> short title. Grouped by the stage that raises them.
@@ -91,6 +91,46 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+# Characters that cannot be seen, or look like a plain space, and so make two names that look
+# the same differ (or reorder what is shown: bidirectional controls, "Trojan Source").
+_CHAR_NAMES = {
+    "\ufeff": "a byte order mark, BOM", "\u00a0": "a no-break space", "\u202f": "a narrow no-break space",
+    "\u200b": "a zero-width space", "\u200c": "a zero-width non-joiner", "\u200d": "a zero-width joiner",
+    "\u2060": "a word joiner", "\u00ad": "a soft hyphen", "\u2028": "a line separator",
+    "\u2029": "a paragraph separator", "\x85": "a next-line control character", "\u200e": "a left-to-right mark",
+    "\u200f": "a right-to-left mark", "\u061c": "an Arabic letter mark", "\x1b": "escape, a control character",
+    "\x7f": "delete, a control character", "\x08": "backspace", "\x0b": "a vertical tab", "\x0c": "a form feed",
+}
+BIDI_CONTROLS = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def is_invisible(c: str) -> bool:
+    """Whether ``c`` is a control, format (zero-width, bidirectional, BOM) or separator character
+    other than tab, newline, carriage return and the plain space."""
+    if c.isascii():
+        return (c < " " and c not in "\t\n\r") or c == "\x7f"
+    import unicodedata
+
+    return unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
+def first_invisible(text: str, chars: Callable[[str], bool] = is_invisible) -> int:
+    """The index of the first character of ``text`` for which ``chars`` holds, or -1."""
+    if text.isascii() and text.isprintable():
+        return -1
+    return next((i for i, c in enumerate(text) if chars(c)), -1)
+
+
+def describe_char(c: str) -> str:
+    """``U+FEFF (a byte order mark (BOM))``: a character by its code point and name, for messages."""
+    import unicodedata
+
+    name = _CHAR_NAMES.get(c) or unicodedata.name(c, "a control character").lower()
+    if c in BIDI_CONTROLS:
+        name += ", a bidirectional control"
+    return f"U+{ord(c):04X} ({name})"
 
 
 def _escape(c: str) -> str:

@@ -182,8 +182,10 @@ def test_spec_text_cannot_drive_the_terminal(cli, spec_file) -> None:
     result = cli("validate", path)
     assert result.code == 2
     assert "\x1b" not in result.err and "\u200b" not in result.err and "\u202e" not in result.err
-    assert "'b\\x1b[31m' is not a valid layer name" in result.err
-    assert "'c\\u200b' is not a valid layer name" in result.err  # the invisible character made visible
+    # each key's invisible character named and made visible (written as escapes: located at the key)
+    assert ":5:11: error[E101]: invisible character U+001B (escape, a control character) in the key 'b\\x1b[31m'" \
+        in result.err
+    assert ":5:30: error[E101]: invisible character U+200B (a zero-width space) in the key 'c\\u200b'" in result.err
     path = spec_file('archc: 1\nname: "n\\e[2J"\ndoc: "\\e]0;title\\a\\u202eevil"\ninput: [3, 8, 8]\nlayers: [relu]\n')
     for fmt in ("text", "markdown"):
         result = cli("table", path, "--format", fmt)

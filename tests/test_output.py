@@ -162,3 +162,21 @@ def test_a_symlink_keeps_pointing_at_the_file_it_names(tmp_path: Path) -> None:
     (tmp_path / "link.py").symlink_to(real)
     write_output(tmp_path / "link.py", "new\n")
     assert (tmp_path / "link.py").is_symlink() and real.read_text() == "new\n"
+
+
+def test_a_symlink_loop_is_refused_not_replaced(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for inputs in ((), (tmp_path / "spec.yaml",)):  # with inputs, Path.resolve meets the loop first
+        assert "it is a loop of symbolic links" in e700(lambda i=inputs: write_output(tmp_path / "a", "x", inputs=i))
+    assert os.readlink(tmp_path / "a") == str(tmp_path / "b") and leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_a_full_device_is_a_write_error_exit_74() -> None:
+    from archc.output import WriteError
+
+    with pytest.raises(WriteError) as err:
+        write_output("/dev/full", "x")
+    (d,) = err.value.diagnostics
+    assert d.code == "E700" and "No space left on device" in d.message and d.hint

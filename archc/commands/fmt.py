@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import EXIT_ERROR, EXIT_OK, add_limit_option, limits, print_diagnostics
-
-EXIT_CHANGES = 1  # --check: some file is not in standard form (as black/ruff format --check)
+from ._common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, add_limit_option, limits, print_diagnostics
 
 
 def register(sub: argparse._SubParsersAction) -> None:

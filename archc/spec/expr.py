@@ -24,6 +24,8 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from ..diagnostics import describe_char, first_invisible, is_invisible
+
 MAX_LENGTH = 1000
 MAX_NODES = 200
 INT_LIMIT = 10**18
@@ -150,16 +152,121 @@ def _parse(text: str, max_length: int) -> ast.expr:
                         "split the computation into parameters")
     if "\n" in text.strip() or "\r" in text:
         raise ExprError("E400", "an expression must fit on one line", 0, len(text))
+    _check_characters(text)
     try:
         tree = ast.parse(text.strip() and f"({text})", mode="eval")
     except SyntaxError as err:
-        off = max(0, (err.offset or 2) - 2)  # -1 for 1-based, -1 for the parenthesis we added
-        msg = (err.msg or "invalid syntax").replace("'(' was never closed", "unbalanced parentheses")
-        off = min(off, len(text))
-        raise ExprError("E400", f"syntax error in expression: {msg}", off, min(off + 1, len(text))) from None
-    except (ValueError, MemoryError, RecursionError):
-        raise ExprError("E400", "expression cannot be parsed", 0, len(text)) from None
+        raise _syntax_error(text, err) from None
+    except (MemoryError, RecursionError):
+        raise _too_deep(text) from None
     return tree.body
+
+
+def _check_characters(text: str) -> None:
+    """Characters no expression may hold, named and located before Python's parser sees them."""
+    at = first_invisible(text, lambda c: is_invisible(c) or "\ud800" <= c <= "\udfff")
+    if at < 0:
+        return
+    c = text[at]
+    if "\ud800" <= c <= "\udfff":
+        raise ExprError("E400", f"'\\u{ord(c):04x}' (a lone surrogate) is not a character", at, at + 1,
+                        "write the character itself")
+    raise ExprError("E400", f"invisible character {describe_char(c)} in the expression", at, at + 1,
+                    "delete it, or type a plain space")
+
+
+def _syntax_error(text: str, err: SyntaxError) -> ExprError:
+    """Python's SyntaxError in our terms: the reason, at the offending column of ``text`` (not of
+    the ``(text)`` that was parsed), naming the token that was not expected."""
+    closers = _brackets(text)
+    if closers is not None:
+        return closers
+    off = min(max(0, (err.offset or 2) - 2), len(text))  # -1 for 1-based, -1 for the parenthesis we added
+    msg = (err.msg or "invalid syntax").removesuffix(" (detected at line 1)")
+    if msg.startswith("invalid syntax"):
+        if "forgot a comma" in msg:  # Python's range covers both values: point at the second one
+            end = min(max(off + 1, (err.end_offset or 0) - 2), len(text))
+            token = _token_at(text, _last_token_start(text, off, end))
+            return ExprError("E400", f"syntax error in expression: an operator or a comma is missing before "
+                                     f"'{token}'", _last_token_start(text, off, end), end,
+                             "join the values with an operator (+, -, *, //), or separate them with a comma")
+        if not text[off:].strip():
+            last = text.rstrip()
+            word = _last_word(last)
+            return ExprError("E400", f"syntax error in expression: it ends too early, after '{word}'",
+                             max(0, len(last) - len(word)), max(1, len(last)), "complete the expression")
+        token = _token_at(text, off)
+        return ExprError("E400", f"syntax error in expression: unexpected '{token}'", off, off + len(token),
+                         _UNEXPECTED.get(token))
+    if msg.startswith("unexpected character after line continuation"):
+        at = text.find("\\")
+        off = at if at >= 0 else off
+        return ExprError("E400", "syntax error in expression: '\\' is only allowed inside quotes", off, off + 1)
+    return ExprError("E400", f"syntax error in expression: {msg}", off, min(off + 1, len(text)))
+
+
+_UNEXPECTED = {
+    ":": "ranges and slices are not allowed; YAML 1.1 reads 1:30 as a base-60 number",
+    "=": "use == to compare; name=value is only for a layer's keyword arguments",
+    "!": "use 'not' for negation, != to compare",
+    "&": "use 'and'", "|": "use 'or'",
+}
+
+
+def _token_at(text: str, off: int) -> str:
+    import re
+
+    m = re.compile(r"[^\W\d]\w*|\d[\w.]*|\*\*|//|==|!=|<=|>=|\S").match(text, off)
+    return m.group() if m else text[off:off + 1]
+
+
+def _last_token_start(text: str, off: int, end: int) -> int:
+    """Where the last token of ``text[off:end]`` starts: the value Python saw one too many."""
+    chunk = text[off:end].rstrip()
+    i = len(chunk)
+    while i > 0 and not chunk[i - 1].isspace():
+        i -= 1
+    return off + i if i < len(chunk) else off
+
+
+def _last_word(text: str) -> str:
+    parts = text.split()
+    return parts[-1] if parts else text
+
+
+def _brackets(text: str) -> ExprError | None:
+    """An unbalanced bracket: a closer that matches nothing or the wrong opener, or an opener
+    never closed, at its own column. Quoted strings are skipped; an unterminated one stops the
+    scan (Python's parser says so). None if the brackets balance."""
+    closes = {"(": ")", "[": "]", "{": "}"}
+    stack: list[tuple[str, int]] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "'\"":
+            j = i + 1
+            while j < n and text[j] != c:
+                j += 2 if text[j] == "\\" else 1
+            if j >= n:
+                return None
+            i = j + 1
+            continue
+        if c in "([{":
+            stack.append((c, i))
+        elif c in ")]}":
+            if not stack:
+                return ExprError("E400", f"syntax error in expression: '{c}' closes nothing", i, i + 1,
+                                 "remove it, or add the opening bracket it belongs to")
+            opener, at = stack.pop()
+            if closes[opener] != c:
+                return ExprError("E400", f"syntax error in expression: '{c}' cannot close the '{opener}' before it",
+                                 i, i + 1, f"close '{opener}' with '{closes[opener]}' first")
+        i += 1
+    if stack:
+        opener, at = stack[-1]
+        return ExprError("E400", f"syntax error in expression: '{opener}' is never closed", at, at + 1,
+                         f"add the '{closes[opener]}' that closes it")
+    return None
 
 
 class _Converter:

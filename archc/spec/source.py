@@ -23,15 +23,17 @@ scalars are errors that say how to write the value unambiguously:
 
 from __future__ import annotations
 
+import collections
 import math
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Union
 
 import yaml
 
-from ..diagnostics import Reporter, Span
+from ..diagnostics import Reporter, Span, describe_char, first_invisible
 from .expr import INT_LIMIT
 
 MAX_BYTES = 1_000_000
@@ -161,6 +163,44 @@ class _SpecLoader(yaml.SafeLoader):
         return yaml.ScalarToken("".join(chunks), True, start_mark, end_mark)
 
 
+class _LinearSimpleKeys:
+    """PyYAML's scanner keeps a possible simple key per flow level and scans all of them before
+    every token: with n brackets open on one line that is O(n) a token, O(n²) a document (16,000
+    nested ``[`` took 41 s, with ``--limit max_depth`` raised). The keys are saved in the order of
+    their position (a key is only ever added at the current position), and a key goes stale when
+    the scanner leaves its line or moves 1024 characters past it, so the stale ones are always the
+    oldest ones, and the nearest key is the oldest one: both become O(1) amortized. (An
+    OrderedDict: a plain dict whose oldest entries keep being deleted takes ever longer to find
+    its first live entry.)"""
+
+    possible_simple_keys: dict[int, yaml.scanner.SimpleKey]
+    line: int
+    index: int
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)  # type: ignore[call-arg]
+        self.possible_simple_keys = collections.OrderedDict()
+
+    def stale_possible_simple_keys(self) -> None:
+        keys = self.possible_simple_keys
+        while keys:
+            level, key = next(iter(keys.items()))
+            if key.line == self.line and self.index - key.index <= 1024:
+                return
+            if key.required:
+                raise yaml.scanner.ScannerError("while scanning a simple key", key.mark,
+                                                "could not find expected ':'", self.get_mark())  # type: ignore[attr-defined]
+            del keys[level]
+
+    def next_possible_simple_key(self) -> int | None:
+        keys = self.possible_simple_keys
+        return next(iter(keys.values())).token_number if keys else None
+
+
+class _Loader(_LinearSimpleKeys, _SpecLoader):
+    pass
+
+
 def _events(loader: _SpecLoader) -> Iterator[yaml.Event]:
     """``yaml.parse``, on a loader the caller keeps (to read what its scanner noted)."""
     try:
@@ -174,7 +214,7 @@ def archc_only_items(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, cut)`` character offsets of each flow item that only archc's scanner
     reads as one, and the character at which standard YAML would end it. The text must
     be YAML that :func:`parse_yaml` reads without a syntax error."""
-    loader = _SpecLoader(text)
+    loader = _Loader(text)
     for _ in _events(loader):
         pass
     return [(a.index, b.index, cut) for a, b, cut in loader.archc_only]
@@ -254,13 +294,17 @@ def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX
         reporter.error("E101", "spec contains a NUL byte; it is not a text file", Span(name, line, col, line, col + 1),
                        hint="a spec is a UTF-8 text file; remove the NUL byte")
         return None
+    # The stages after this one walk the tree recursively (a few frames a level): a raised
+    # max_depth is held to what Python's stack allows, so that the refusal is located here.
+    readable = _readable_depth()
+    depth_limit = min(max_depth, readable)
     # Each open collection: [node, pending key (maps only)].
     stack: list[list[object]] = []
     root: YNode | None = None
     documents = 0
     errors_before = len(reporter.errors)
     try:
-        loader = _SpecLoader(text)  # its reader refuses unprintable characters at once
+        loader = _Loader(text)  # its reader refuses unprintable characters at once
         for event in _events(loader):
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
@@ -281,19 +325,25 @@ def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX
                                    _mark_span(name, event.start_mark),
                                    hint="write the value out, or define a block with `blocks:` and call it twice")
                     return None
-                if event.tag is not None and not (isinstance(event, yaml.ScalarEvent) and event.tag == "!"):
+                if event.tag is not None:  # `! 3` too: the non-specific tag makes 3 a string in YAML
                     reporter.error("E107", f"YAML tags such as '{event.tag}' are not supported in specs",
                                    _mark_span(name, event.start_mark),
-                                   hint="specs use plain YAML: mappings, lists, strings, numbers and booleans")
+                                   hint="specs use plain YAML: mappings, lists, strings, numbers and booleans; "
+                                        "remove the tag, or quote the value if you mean text")
                     return None
             node: YNode | None = None
             if isinstance(event, yaml.ScalarEvent):
                 node = _scalar(name, event, reporter)
+                is_key = bool(stack) and isinstance(stack[-1][0], YMap) and stack[-1][1] is None
+                _invisible(name, text, event, is_key, reporter)
             elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if len(stack) >= max_depth:
-                    reporter.error("E103", f"spec nests deeper than {max_depth} levels",
-                                   _mark_span(name, event.start_mark),
-                                   hint="flatten the structure, or move parts into blocks")
+                if len(stack) >= depth_limit:  # located at the bracket or indentation that crosses it
+                    hint = "flatten the structure, or move parts into blocks"
+                    if depth_limit < max_depth:
+                        hint += (f"; {depth_limit} levels is as deep as archc can read with Python's stack "
+                                 f"(max_depth is {max_depth:,})")
+                    reporter.error("E103", f"spec nests deeper than {depth_limit} levels",
+                                   _mark_span(name, event.start_mark), hint=hint)
                     return None
                 span = _mark_span(name, event.start_mark)
                 opened: YNode = YMap({}, span) if isinstance(event, yaml.MappingStartEvent) else YSeq([], span)
@@ -319,9 +369,63 @@ def parse_yaml(name: str, text: str, reporter: Reporter, *, max_bytes: int = MAX
     return root
 
 
+def _invisible(name: str, text: str, event: yaml.ScalarEvent, is_key: bool, reporter: Reporter) -> None:
+    """Report a character that cannot be seen (a BOM, a zero-width or no-break space, a line
+    separator, a bidirectional mark, a control character) in a key or an unquoted value, at the
+    character itself: `name:` with a BOM after `na` would otherwise be an unknown key that looks
+    exactly like `name:` (and a missing `name`). Quoted values are text (a `doc:`), which may
+    hold any character; what is shown of it is escaped (:func:`~archc.diagnostics.printable`,
+    the emitter's docstrings)."""
+    if not is_key and event.style is not None:
+        return
+    start, end = event.start_mark.index, event.end_mark.index
+    at = first_invisible(text[start:end])
+    if at < 0:
+        if first_invisible(event.value) < 0:
+            return
+        span = _mark_span(name, event.start_mark, event.end_mark)  # written as an escape: "\u200b"
+        char = event.value[first_invisible(event.value)]
+    else:
+        line, col = _position(text, event.start_mark, start + at)
+        span = Span(name, line, col, line, col + 1)
+        char = text[start + at]
+    where = "key" if is_key else "value"
+    reporter.error("E101", f"invisible character {describe_char(char)} in the {where} "
+                           f"'{_clip(event.value)}'", span,
+                   hint="delete it (it cannot be seen, yet makes the text differ from what it looks like)"
+                        + ("" if is_key else "; quote the text if the character is meant"))
+
+
+def _position(text: str, start: object, index: int) -> tuple[int, int]:
+    """The 1-based line and column of ``text[index]``, counting line breaks as YAML does."""
+    line, col, i = start.line + 1, start.column + 1, start.index  # type: ignore[attr-defined]
+    while i < index:
+        c = text[i]
+        if c in "\n\x85\u2028\u2029" or (c == "\r" and text[i + 1:i + 2] != "\n"):
+            line, col = line + 1, 1
+        else:
+            col += 1
+        i += 1
+    return line, col
+
+
+# Python frames a YAML level costs the recursive stages at most: measured 2.4 for nested containers
+# in layers (the parser's deepest path), 2 for nested lists; tests/ir/test_budgets.py and
+# tests/test_robustness.py check that every form of nesting up to the cap fits.
+FRAMES_PER_LEVEL = 3
+
+
+def _readable_depth() -> int:
+    """How many levels of nesting the recursive stages can walk from the current stack depth."""
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return max(MAX_DEPTH, (sys.getrecursionlimit() - depth - 50) // FRAMES_PER_LEVEL)
+
+
 class _Mark:
-    def __init__(self, line: int, column: int):
-        self.line, self.column = line, column
+    def __init__(self, line: int, column: int, index: int = 0):
+        self.line, self.column, self.index = line, column, index
 
 
 def _start_mark(span: Span) -> _Mark:
@@ -364,7 +468,29 @@ def _report_yaml_error(name: str, err: yaml.YAMLError, reporter: Reporter) -> No
     hint = "check indentation and quoting; a value containing ': ' or starting with '{' or '[' must be quoted"
     if "\t" in problem or "tab" in problem:
         hint = "YAML does not allow tabs for indentation; use spaces"
-    reporter.error("E101", message, _mark_span(name, mark) if mark else Span(name, 1, 1, 1, 2), hint=hint)
+    span = _mark_span(name, mark) if mark else Span(name, 1, 1, 1, 2)
+    odd = _invisible_near(reporter.sources.get(name, ""), err)
+    if odd is not None:  # `na\u2028me:` breaks the line where no one sees a break: say so, there
+        line, col, char = odd
+        message = f"invisible character {describe_char(char)} breaks the YAML here: {problem}"
+        span, hint = Span(name, line, col, line, col + 1), "delete the character, or type a plain space or line break"
+    reporter.error("E101", message, span, hint=hint)
+
+
+def _invisible_near(text: str, err: yaml.YAMLError) -> tuple[int, int, str] | None:
+    """The first invisible character between the start of the line where YAML's error context
+    begins and the point of the error, with its line and column; None if there is none."""
+    marks = [m for m in (getattr(err, "context_mark", None), getattr(err, "problem_mark", None))
+             if m is not None and getattr(m, "index", None) is not None]
+    if not marks or not text:
+        return None
+    lo, hi = min(m.index for m in marks), max(m.index for m in marks) + 1
+    lo = text.rfind("\n", 0, lo) + 1
+    at = first_invisible(text[lo:hi])
+    if at < 0:
+        return None
+    line, col = _position(text, _Mark(0, 0, 0), lo + at)
+    return line, col, text[lo + at]
 
 
 def _mark_span(name: str, start: object, end: object | None = None) -> Span:
@@ -412,6 +538,11 @@ def _scalar(name: str, event: yaml.ScalarEvent, reporter: Reporter) -> YScalar:
     if tag == "int":
         text = raw.replace("_", "")
         base = 10 if _DEC_INT.match(raw) else 16 if _HEX_INT.match(raw) else 2 if _BIN_INT.match(raw) else 0
+        if base in (2, 16) and not text.lstrip("+-")[2:]:
+            # YAML 1.1 resolves `0x_` and `-0b__` as integers; underscores are not digits
+            reporter.error("E106", f"'{raw}' has no digits after its '{text.lstrip('+-')[:2]}' prefix", span,
+                           hint="write the digits (0x10, 0b101), or quote it if you mean text")
+            return YScalar(raw, span, raw)
         if base:
             # bounded before converting: int() of a long enough string is slow, or refused
             value = int(text, base) if len(text) <= 80 else INT_LIMIT + 1
