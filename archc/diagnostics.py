@@ -268,7 +268,9 @@ class Reporter:
     limit: int = 200  # a spec with hundreds of errors: stop collecting, the first ones matter
 
     def add(self, diag: Diagnostic) -> None:
-        if len(self.diagnostics) < self.limit and diag not in self.diagnostics:
+        # errors and warnings are capped apart: hundreds of warnings must never crowd out an error
+        same = sum(1 for d in self.diagnostics if d.severity == diag.severity)
+        if same < self.limit and diag not in self.diagnostics:
             self.diagnostics.append(diag)
 
     def error(
@@ -286,8 +288,8 @@ class Reporter:
 
     @property
     def full(self) -> bool:
-        """As many diagnostics as are kept: later stages may stop looking for more."""
-        return len(self.diagnostics) >= self.limit
+        """As many errors as are kept: later stages may stop looking for more."""
+        return len(self.errors) >= self.limit
 
     @property
     def errors(self) -> list[Diagnostic]:

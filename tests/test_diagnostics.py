@@ -199,3 +199,25 @@ def test_a_blank_doc_is_no_summary(cli, spec_file) -> None:
     path = spec_file('archc: 1\nname: t\ndoc: "\\r \\n"\ninput: [3, 8, 8]\nlayers: [relu]\n')
     result = cli("table", path)
     assert result.code == 0 and result.out.splitlines()[1].startswith("─")
+
+
+def test_warnings_never_crowd_out_errors() -> None:
+    # errors and warnings are kept up to the limit each: 250 warnings before an error must not drop
+    # it (a run with only warnings kept would end without the error it found)
+    from archc.diagnostics import ArchcError, Reporter
+
+    r = Reporter()
+    for k in range(250):
+        r.warn("W100", f"the output of 'a{k}' is never used")
+    assert len(r.warnings) == r.limit and not r.full
+    r.error("E505", "conv: out=4 cannot be split into groups=3")
+    assert [d.code for d in r.errors] == ["E505"]
+    try:
+        r.check()
+    except ArchcError as err:
+        assert [d.code for d in err.diagnostics] == ["E505"]
+    else:
+        raise AssertionError("check() must raise")
+    for k in range(300):
+        r.error("E505", f"error {k}")
+    assert r.full and len(r.errors) == r.limit

@@ -466,9 +466,18 @@ def _report_yaml_error(name: str, err: yaml.YAMLError, reporter: Reporter) -> No
     context = getattr(err, "context", None)
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
     hint = "check indentation and quoting; a value containing ': ' or starting with '{' or '[' must be quoted"
-    if "\t" in problem or "tab" in problem:
+    # PyYAML writes a tab as '\t' in its messages; "unacceptable" is no tab
+    if "\t" in problem or "'\\t'" in problem or re.search(r"\btabs?\b", problem):
         hint = "YAML does not allow tabs for indentation; use spaces"
     span = _mark_span(name, mark) if mark else Span(name, 1, 1, 1, 2)
+    text = reporter.sources.get(name, "")
+    if isinstance(err, yaml.reader.ReaderError) and 0 <= err.position < len(text):
+        # the reader refuses a character before any token exists: no mark, but its position
+        before = text[:err.position]
+        line, col = before.count("\n") + 1, err.position - (before.rfind("\n") + 1) + 1
+        char = text[err.position]
+        message = f"{describe_char(char)} is not allowed in YAML"
+        span, hint = Span(name, line, col, line, col + 1), "delete the character (YAML allows no control characters)"
     odd = _invisible_near(reporter.sources.get(name, ""), err)
     if odd is not None:  # `na\u2028me:` breaks the line where no one sees a break: say so, there
         line, col, char = odd

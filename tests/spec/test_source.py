@@ -133,3 +133,21 @@ def test_lone_surrogates_are_refused() -> None:
     assert [(d.code, d.span.line) for d in r.diagnostics] == [("E101", 1), ("E101", 2)]
     root, r = parse('a: "\\U0001F600 \\u00e9"\n')
     assert not r.diagnostics and root.items["a"][1].value == "\U0001F600 é"
+
+
+def test_a_control_character_is_located_and_named() -> None:
+    # PyYAML's reader refuses it before any token exists, with a position but no mark
+    text = "archc: 1\nlayers:\n  - c: conv(4, 3) \x07\n"
+    r = Reporter(sources={"f.yaml": text})
+    parse_yaml("f.yaml", text, r)
+    (d,) = r.errors
+    assert (d.code, d.span.line, d.span.col) == ("E101", 3, 19)
+    assert "U+0007" in d.message and "tab" not in (d.hint or "")
+
+
+def test_tab_indentation_gets_the_tab_hint() -> None:
+    text = "archc: 1\nlayers:\n\t- relu\n"
+    r = Reporter(sources={"f.yaml": text})
+    parse_yaml("f.yaml", text, r)
+    (d,) = r.errors
+    assert d.span.line == 3 and "tabs" in (d.hint or "")
