@@ -1,24 +1,29 @@
 """Diagram budgets: how much is handed to Graphviz's ``dot``, bounded before it runs.
 
-``dot``'s time and memory grow faster than the picture (measured with Graphviz 2.43,
-docs/untrusted-specs.md): boxes inside one cluster cost roughly quadratic time; every
-cluster gets rank arrays as long as the picture down to the cluster's bottom, so
-memory grows with *clusters × ranks* (~90 bytes a cell); and sibling clusters side by
-side (a ``parallel`` of many branches) add a separation constraint per pair. A valid
-spec of 100 KB (one ``parallel`` of 2,000 three-layer branches) once took ``dot`` 20 s
-and 1 GB. So every picture is measured here first, in four counts that follow those
-costs (:class:`Size`), each bounded by a field of :class:`~archc.limits.Limits`:
+``dot``'s time and memory grow faster than the picture, in several ways (measured
+with Graphviz 2.43, docs/untrusted-specs.md): boxes inside one cluster cost roughly
+quadratic time; an arrow that spans k ranks (layers of boxes) becomes k - 1 hidden
+nodes, and arrows that skip over each other (every layer reading every earlier one)
+make its crossing minimisation explode; every cluster gets rank arrays as long as the
+picture down to the cluster's bottom, so memory grows with *clusters × ranks*; and
+sibling clusters side by side (a ``parallel`` of many branches) add a constraint per
+pair. A valid spec of 100 KB (one ``parallel`` of 2,000 three-layer branches) once
+took ``dot`` 20 s and 1 GB. So every picture is measured here first (:class:`Size`,
+ranks by longest path, as ``dot`` ranks a graph whose arrows have length 1), each
+count bounded by a field of :class:`~archc.limits.Limits`:
 
 - ``max_diagram_nodes``: boxes (ops, folded blocks, input and output markers);
 - ``max_diagram_edges``: arrows, including the invisible ones that order branches;
+- ``max_diagram_edge_ranks``: the ranks arrows pass over (the hidden nodes ``dot`` adds);
 - ``max_diagram_clusters``: clusters (block instances, Sequentials, branches);
-- ``max_diagram_cluster_ranks``: the sum over clusters of the rank (layer of boxes,
-  counted from the top) of each cluster's lowest box.
+- ``max_diagram_cluster_ranks``: the sum over clusters of the rank of each cluster's
+  lowest box.
 
 Beyond a budget, :func:`plan` folds automatically when the caller left the depth open
 (the deepest ``depth`` that fits, said in the picture's title) and otherwise refuses
 with E606 at the spec entry that makes the picture large, with a hint naming
-``--depth``, ``--fold`` and ``--limit``.
+``--depth``, ``--fold`` and ``--limit``. ``dot`` itself still runs under a timeout
+(:mod:`.dot`), for shapes these counts do not foresee.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from ..ir.graph import Graph, path_str
 from ..limits import Limits
 from .fold import Cluster, Item, Options, View, build, counts
 
-MEASURES = ("nodes", "edges", "clusters", "cluster_ranks")
-WHAT = {"nodes": "boxes", "edges": "arrows", "clusters": "clusters", "cluster_ranks": "cluster ranks"}
+MEASURES = ("nodes", "edges", "edge_ranks", "clusters", "cluster_ranks")
+WHAT = {"nodes": "{:,} boxes", "edges": "{:,} arrows", "edge_ranks": "arrows passing over {:,} ranks",
+        "clusters": "{:,} clusters", "cluster_ranks": "clusters reaching down {:,} ranks in all"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Size:
 
     nodes: int
     edges: int
+    edge_ranks: int
     clusters: int
     cluster_ranks: int
 
@@ -59,8 +66,7 @@ def ranks(view: View) -> dict[int, int]:
     box on a cycle (which folding can make) keeps the rank it had reached."""
     succ: dict[int, list[int]] = {id(i): [] for i in view.items}
     indeg: Counter[int] = Counter()
-    pairs = [(e.src, e.dst) for e in view.edges] + list(view.hints)
-    for src, dst in pairs:
+    for src, dst in _pairs(view):
         if id(src) in succ and id(dst) in succ:
             succ[id(src)].append(id(dst))
             indeg[id(dst)] += 1
@@ -96,8 +102,13 @@ def _bottoms(view: View, rank: dict[int, int]) -> dict[int, int]:
 def measure(view: View) -> Size:
     rank = ranks(view)
     bottoms = _bottoms(view, rank)
-    return Size(len(view.items), len(view.edges) + len(view.hints), len(view.clusters),
+    spans = sum(max(rank.get(id(b), 0) - rank.get(id(a), 0) - 1, 0) for a, b in _pairs(view))
+    return Size(len(view.items), len(view.edges) + len(view.hints), spans, len(view.clusters),
                 sum(b + 1 for b in bottoms.values()))
+
+
+def _pairs(view: View) -> list[tuple[Item, Item]]:
+    return [(e.src, e.dst) for e in view.edges] + list(view.hints)
 
 
 # --- where the size comes from -----------------------------------------------------------
@@ -105,15 +116,15 @@ def measure(view: View) -> Size:
 def _contributions(view: View, measure_name: str) -> tuple[dict[int, int], dict[int, int]]:
     """What each box and each cluster (with everything in it) adds to one measure."""
     own: Counter[int] = Counter()
+    rank = ranks(view) if measure_name in ("edge_ranks", "cluster_ranks") else {}
     if measure_name == "nodes":
         for item in view.items:
             own[id(item)] += 1
-    elif measure_name == "edges":
-        for e in view.edges:
-            own[id(e.dst)] += 1
-        for _, dst in view.hints:
+    for src, dst in _pairs(view):  # an arrow counts where it arrives
+        if measure_name == "edges":
             own[id(dst)] += 1
-    rank = ranks(view) if measure_name == "cluster_ranks" else {}
+        elif measure_name == "edge_ranks":
+            own[id(dst)] += max(rank.get(id(dst), 0) - rank.get(id(src), 0) - 1, 0)
     bottoms = _bottoms(view, rank) if measure_name == "cluster_ranks" else {}
     total: dict[int, int] = {}
 
@@ -130,21 +141,22 @@ def _contributions(view: View, measure_name: str) -> tuple[dict[int, int], dict[
     return own, total
 
 
-def _site(x: Item | Cluster) -> tuple[Span | None, tuple[Note, ...], str]:
-    """The spec location a box or cluster comes from: the outermost repeat that made it (at
-    its count), else its own entry; with the rest of its trace and what to call it."""
+def _site(x: Item | Cluster) -> tuple[object, Span | None, tuple[Note, ...], str]:
+    """Which spec entry a box or cluster at some level comes from, as (key, span, trace, what):
+    the outermost repeat that made it (located at its count), else its entry in that level
+    (the first name of its module path, so an entry's merge and its layers go together)."""
     if isinstance(x, Cluster):
-        span, trace = x.scope.span, x.scope.trace
+        span, trace, path = x.scope.span, x.scope.trace, x.scope.path
     elif x.node is not None:
-        span, trace = x.node.span, x.node.trace
+        span, trace, path = x.node.span, x.node.trace, x.node.scope
     elif x.scopes:
-        span, trace = x.scopes[0].span, x.scopes[0].trace
+        span, trace, path = x.scopes[0].span, x.scopes[0].trace, x.scopes[0].path
     else:
-        return None, (), "the output"
+        return ("output", x.title), None, (), "the output"
     for k, note in enumerate(trace):
         if note.message.startswith("in repeat") and note.span is not None:
-            return note.span, trace[k + 1:], "this repeat"
-    return span, trace, "this entry"
+            return note.span, note.span, trace[k + 1:], "this repeat"
+    return path[: len(x.parent) + 1] or span, span, trace, "this entry"
 
 
 @dataclass(frozen=True)
@@ -170,14 +182,18 @@ def culprit(view: View, measure_name: str, limit: int) -> Culprit:
     if found is not None:
         return Culprit(found.scope.span, found.scope.trace, f"'{path_str(found.scope.path)}'",
                        total[id(found)])
-    sums: Counter[Span | None] = Counter()
-    about: dict[Span | None, tuple[tuple[Note, ...], str]] = {}
+    sums: Counter[object] = Counter()
+    about: dict[object, tuple[Span | None, tuple[Note, ...], str]] = {}
     for x in level:
-        span, trace, what = _site(x)
-        sums[span] += total[id(x)] if isinstance(x, Cluster) else own[id(x)]
-        about.setdefault(span, (trace, what))
-    span, amount = sums.most_common(1)[0] if sums else (None, 0)
-    trace, what = about.get(span, ((), "this entry"))
+        key, span, trace, what = _site(x)
+        sums[key] += total[id(x)] if isinstance(x, Cluster) else own[id(x)]
+        first = about.get(key)
+        if first is None or (span is not None and (first[0] is None or span.sort_key() < first[0].sort_key())):
+            about[key] = (span, trace, what)  # an entry is located where it starts
+    if not sums:
+        return Culprit(None, (), "nothing", 0)
+    key, amount = sums.most_common(1)[0]
+    span, trace, what = about[key]
     return Culprit(span, trace, what, amount)
 
 
@@ -196,8 +212,8 @@ class Plan:
         if self.full is None:
             return ""
         m = self.over
-        return (f"the full picture has {getattr(self.full, m):,} {WHAT[m]}, more than max_diagram_{m} "
-                f"({self.limit:,}): drawn with --depth {self.view.options.depth}")
+        return (f"the full picture has {WHAT[m].format(getattr(self.full, m))} (max_diagram_{m} is "
+                f"{self.limit:,}): drawn with --depth {self.view.options.depth}")
 
 
 def plan(graph: Graph, options: Options, limits: Limits) -> Plan:
@@ -240,8 +256,8 @@ def _refusal(view: View, size: Size, m: str, limits: Limits, options: Options,
              fitting: tuple[View, Size] | None) -> Diagnostic:
     limit = limit_of(limits, m)
     c = culprit(view, m, limit)
-    message = (f"the diagram would hand Graphviz {getattr(size, m):,} {WHAT[m]}, more than "
-               f"max_diagram_{m} ({limit:,}); {c.what} accounts for {c.amount:,} of them")
+    message = (f"too large a diagram for Graphviz: {WHAT[m].format(getattr(size, m))} (max_diagram_{m} is "
+               f"{limit:,}); {c.what} accounts for {c.amount:,}")
     ways = []
     if fitting is not None:
         ways.append(f"--depth {fitting[0].options.depth} fits ({fitting[1].nodes:,} boxes)")
