@@ -142,9 +142,9 @@ def _contributions(view: View, measure_name: str) -> tuple[dict[int, int], dict[
 
 
 def _site(x: Item | Cluster) -> tuple[object, Span | None, tuple[Note, ...], str]:
-    """Which spec entry a box or cluster at some level comes from, as (key, span, trace, what):
-    the outermost repeat that made it (located at its count), else its entry in that level
-    (the first name of its module path, so an entry's merge and its layers go together)."""
+    """Which top-level spec entry a box or cluster comes from, as (key, span, trace, what): the
+    outermost repeat that made it (located at its count), else its entry (the first name of
+    its module path, so that an entry's merge and its layers count together)."""
     if isinstance(x, Cluster):
         span, trace, path = x.scope.span, x.scope.trace, x.scope.path
     elif x.node is not None:
@@ -156,7 +156,7 @@ def _site(x: Item | Cluster) -> tuple[object, Span | None, tuple[Note, ...], str
     for k, note in enumerate(trace):
         if note.message.startswith("in repeat") and note.span is not None:
             return note.span, note.span, trace[k + 1:], "this repeat"
-    return path[: len(x.parent) + 1] or span, span, trace, "this entry"
+    return path[:1] or span, span, trace, "this entry"
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,8 @@ class Culprit:
 
 
 def culprit(view: View, measure_name: str, limit: int) -> Culprit:
-    """The smallest scope that alone exceeds the budget; failing that, the spec entry whose
-    boxes and clusters at the top contribute most."""
+    """The smallest scope that alone exceeds the budget; failing that, the top-level spec entry
+    (or repeat) whose boxes and clusters contribute most."""
     own, total = _contributions(view, measure_name)
     level: list[Item | Cluster] = view.top
     found: Cluster | None = None
@@ -262,7 +262,7 @@ def _refusal(view: View, size: Size, m: str, limits: Limits, options: Options,
     if fitting is not None:
         ways.append(f"--depth {fitting[0].options.depth} fits ({fitting[1].nodes:,} boxes)")
     else:
-        ways.append("no --depth folds enough: the boxes sit at the network's top level, outside any named group")
+        ways.append("even --depth 1 does not fit: the network's top level alone is too large")
     if any(scope.block is not None for scope in view.graph.scopes.values()):
         ways.append("--fold BLOCK folds every instance of a block")
     ways.append(f"--limit max_diagram_{m}=N raises the budget (Graphviz then needs more time and memory: "

@@ -145,7 +145,7 @@ def test_boxes_at_the_top_level_cannot_be_folded(tmp_path: Path) -> None:
         archc.diagram(path, limits=Limits().with_(max_diagram_nodes=50))
     (diag,) = err.value.diagnostics
     assert diag.code == "E606" and (diag.span.line, diag.span.col) == (5, 14)  # the repeat's count
-    assert "this repeat accounts for 60" in diag.message and "no --depth folds enough" in (diag.hint or "")
+    assert "this repeat accounts for 60" in diag.message and "even --depth 1 does not fit" in (diag.hint or "")
 
 
 def test_the_issue_15_spec_is_folded_to_fit(tmp_path: Path) -> None:
