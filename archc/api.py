@@ -133,7 +133,7 @@ def diagram(spec: Any, *, depth: int | None = None, direction: str = "TB",
     unless ``expand_repeats``. ``direction`` is ``"TB"`` (top to bottom) or ``"LR"``;
     ``show`` picks what op boxes carry besides the op: ``shapes``, ``params``,
     ``macs``, ``names``. ``.source`` is the DOT text; ``archc.render.export(d, "svg")``
-    runs Graphviz (stopped after ``timeout=`` seconds, 60 by default).
+    runs Graphviz (stopped after ``timeout=`` seconds, 30 by default).
 
     The picture is bounded by the diagram budgets of ``limits`` (boxes, arrows,
     clusters, cluster ranks; docs/untrusted-specs.md): with ``depth=None`` a picture

@@ -17,7 +17,10 @@ and measures in fresh processes:
 Plus two references: ResNet-1202 for CIFAR in full (the deepest shipped network), and
 the spec of issue 15 (one ``parallel`` of 2,000 branches ``[conv(2, 1), relu, conv(2, 1)]``),
 which archc now folds to fit (its note says how). Results and this command belong in
-docs/benchmarks.md ("Diagram budgets") and docs/untrusted-specs.md.
+docs/untrusted-specs.md ("Diagrams"), whose worst case docs/diagrams.md quotes.
+
+On a shared machine wall times stretch with the load; CPU times (archc's and dot's
+together, from ``wait4``) are what a quiet machine's wall times would be.
 """
 
 from __future__ import annotations
@@ -185,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
             spec = tmp / f"{name}.yaml"
             spec.write_text(make(n))
             s = size_of(make(n))
-            print(f"{name}: {what}, N = {n:,}: {s['nodes']:,} boxes, {s['edges']:,} arrows, {s['clusters']:,} "
-                  f"clusters, {s['cluster_ranks']:,} cluster ranks; spec {spec.stat().st_size / 1024:.0f} KiB")
+            print(f"{name}: {what}, N = {n:,}: {s['nodes']:,} boxes, {s['edges']:,} arrows over {s['edge_ranks']:,} "
+                  f"ranks, {s['clusters']:,} clusters, {s['cluster_ranks']:,} cluster ranks; spec "
+                  f"{spec.stat().st_size / 1024:.0f} KiB")
             measure_case(name, str(spec), [], args.runs, tmp)
     return 0
 

@@ -76,7 +76,7 @@ def export(dot: graphviz.Digraph, fmt: str, *, timeout: float | None = None) -> 
     """The picture in ``fmt`` (svg, png, pdf, or dot for the DOT text itself).
 
     Graphviz's ``dot`` is stopped after ``timeout`` seconds (default: the
-    ``max_dot_seconds`` limit, 60) with error E711, and never outlives this call."""
+    ``max_dot_seconds`` limit, 30) with error E711, and never outlives this call."""
     if fmt == "dot":
         return dot.source.encode("utf-8")
     if fmt not in FORMATS:

@@ -111,7 +111,10 @@ def run(source: str, fmt: str, timeout: float) -> bytes:
 
 def _run(exe: str, data: bytes, fmt: str, timeout: float) -> bytes:
     try:
-        with _blocked():  # a signal now would leave dot started but not yet ours to kill
+        # A signal between fork and Popen's return would leave dot running but not yet ours to
+        # kill, so they wait until proc exists. dot inherits the mask (it blocks them too), which is
+        # harmless: archc stops it with SIGKILL, and the CPU-time limit's signals are not blocked.
+        with _blocked():
             proc = subprocess.Popen([exe, f"-T{fmt}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, start_new_session=True)
             _cpu_limit(proc.pid, int(timeout) + 2)
