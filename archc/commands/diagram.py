@@ -38,7 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Draw SPEC with Graphviz: ops coloured by family with their output shapes, blocks as labelled "
                     "clusters with their totals, residual shortcuts and training-only heads drawn apart. "
                     "Writes SPECNAME.FORMAT in the current folder unless -o says otherwise; --format dot without "
-                    "-o prints the DOT text on stdout. svg, png and pdf need the Graphviz `dot` program; dot does not.")
+                    "-o prints the DOT text on stdout. svg, png and pdf need the Graphviz `dot` program; dot does not. "
+                    "A picture beyond the diagram budgets (--limit max_diagram_*=N) is folded to the deepest depth "
+                    "that fits when --depth is not given, else refused (E606); dot is stopped after max_dot_seconds "
+                    "(E711).")
     p.add_argument("spec", metavar="SPEC", help="a spec file or a shipped spec name")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="where to write the picture; '-' for stdout (default: SPECNAME.FORMAT, or stdout for "
