@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 HEAD = "archc: 1\nname: {name}\ninput: [3, 8, 8]\n"
-BRANCH = ["conv(2, 1)", "relu", "conv(2, 1)"]
+BRANCH = ['"conv(2, 1)"', "relu", '"conv(2, 1)"']  # quoted: standard YAML reads a call's commas as separators
 
 
 def parallel(n: int, layers: int = 3) -> str:
