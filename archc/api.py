@@ -152,7 +152,12 @@ def diagram(spec: Any, *, depth: int | None = None, direction: str = "TB",
     unless ``expand_repeats``. ``direction`` is ``"TB"`` (top to bottom) or ``"LR"``;
     ``show`` picks what op boxes carry besides the op: ``shapes``, ``params``,
     ``macs``, ``names``. ``.source`` is the DOT text; ``archc.render.export(d, "svg")``
-    runs Graphviz.
+    runs Graphviz (stopped after ``timeout=`` seconds, 30 by default).
+
+    The picture is bounded by the diagram budgets of ``limits`` (boxes, arrows,
+    clusters, cluster ranks; docs/untrusted-specs.md): with ``depth=None`` a picture
+    beyond them is folded to the deepest depth that fits (its title says so); with a
+    ``depth`` it is refused (:class:`ArchcError` E606).
 
         >>> d = archc.diagram("resnet50", depth=2)
         >>> d.render("resnet50", format="svg")
@@ -160,7 +165,8 @@ def diagram(spec: Any, *, depth: int | None = None, direction: str = "TB",
     from .render import draw
 
     graph = lower(spec, input=input, limits=limits, **overrides)
-    return draw(graph, depth=depth, direction=direction, show=show, fold=fold, expand_repeats=expand_repeats)
+    return draw(graph, depth=depth, direction=direction, show=show, fold=fold, expand_repeats=expand_repeats,
+                limits=limits)
 
 
 __all__ = ["analyze", "build", "compile_source", "diagram", "load", "loads", "lower"]

@@ -69,9 +69,11 @@ CODES: dict[str, str] = {
     "E603": "repeat count too large",
     "E604": "nesting too deep to expand",
     "E605": "expansion takes too many steps",
+    "E606": "diagram too large for Graphviz",
     # E7xx: output files
     "E700": "cannot write output",
     "E710": "Graphviz is not installed",
+    "E711": "Graphviz failed or took too long",
     "E720": "cannot emit PyTorch code for this spec",
     # E8xx: building and running modules
     "E800": "state_dict does not fit",

@@ -31,6 +31,14 @@ class Limits:
     max_numel: int = 1 << 40  # elements of one tensor (per sample)
     max_params: int = 10**12  # parameters of the whole network
     max_macs: int = 10**16  # multiply-accumulates of one forward pass
+    # What a diagram hands to Graphviz's dot, whose time and memory grow faster than the picture
+    # (archc/render/budget.py): the defaults keep dot to a few seconds and ~300 MB.
+    max_diagram_nodes: int = 4_500  # boxes (ResNet-1202 for CIFAR drawn in full has 4,212)
+    max_diagram_edges: int = 10_000  # arrows, invisible ones included
+    max_diagram_edge_ranks: int = 5_000  # ranks that arrows pass over (dot adds a node on each)
+    max_diagram_clusters: int = 1_000  # clusters (block instances, Sequentials, branches)
+    max_diagram_cluster_ranks: int = 2_000_000  # sum over clusters of the rank of their lowest box
+    max_dot_seconds: int = 30  # dot is stopped after this long, whatever the counts said
 
     @classmethod
     def names(cls) -> list[str]:

@@ -45,10 +45,10 @@ LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?:error\[E|wa
 # Codes no spec can cause: E500 is the fallback of a shape error without a specific code (every
 # shape rule has one); E720 is the emitter's fallback for a construct it cannot write (the one
 # the fuzzer found, an unnamed repeat in a module body, is now written: tests/emit/test_codegen.py);
-# E700 is about output files (tests/test_output.py), E710 about the Graphviz installation
+# E700 is about output files (tests/test_output.py), E710 and E711 about the Graphviz installation and run
 # (tests/render), E800-E802 about weights, devices and benchmark settings given to build and
 # bench, E810 about the torch installation (tests/test_no_torch.py); W100 is a warning.
-NOT_FROM_SPECS = {"E500", "E700", "E720", "E710", "E800", "E801", "E802", "E810", "W100"}
+NOT_FROM_SPECS = {"E500", "E700", "E720", "E710", "E711", "E800", "E801", "E802", "E810", "W100"}
 
 
 @dataclass(frozen=True)

@@ -82,3 +82,28 @@ def test_diff_and_bench_take_limits_too(cli) -> None:
     assert result.code == 2 and "error[E600]" in result.err, result.err
     result = cli("bench", "resnet18", "--device", "cpu", "--limit", "max_nodes=20")
     assert result.code == 2 and "error[E600]" in result.err, result.err
+
+
+def test_every_limit_is_documented() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "untrusted-specs.md").read_text(encoding="utf-8")
+    for name in Limits.names():
+        default = f"{getattr(Limits(), name):,}"
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, name
+        assert default in row or "2^" in row or "10^" in row, (name, row)
+
+
+def test_diagram_budgets_fold_or_refuse(cli, tmp_path) -> None:
+    out = tmp_path / "net.dot"
+    result = cli("diagram", "resnet50", "--format", "dot", "-o", out, "--limit", "max_diagram_nodes=100")
+    assert result.code == 0 and "note: the full picture has 177 boxes (max_diagram_nodes is 100)" in result.err
+    assert "to stay within the diagram budget" in out.read_text()
+    out.unlink()
+    result = cli("diagram", "resnet50", "--depth", "3", "-o", out, "--limit", "max_diagram_nodes=100")
+    assert result.code == 2 and "error[E606]" in result.err and "--depth 2 fits" in result.err, result.err
+    assert not list(tmp_path.iterdir())
+    result = cli("diagram", "resnet50", "--format", "dot", "-o", out, "--limit", "max_diagram_clusters=10",
+                 "--limit", "max_diagram_nodes=10")
+    assert result.code == 2 and "error[E606]" in result.err and "max_diagram_" in result.err, result.err

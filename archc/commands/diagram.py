@@ -38,7 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Draw SPEC with Graphviz: ops coloured by family with their output shapes, blocks as labelled "
                     "clusters with their totals, residual shortcuts and training-only heads drawn apart. "
                     "Writes SPECNAME.FORMAT in the current folder unless -o says otherwise; --format dot without "
-                    "-o prints the DOT text on stdout. svg, png and pdf need the Graphviz `dot` program; dot does not.")
+                    "-o prints the DOT text on stdout. svg, png and pdf need the Graphviz `dot` program; dot does not. "
+                    "A picture beyond the diagram budgets (--limit max_diagram_*=N) is folded to the deepest depth "
+                    "that fits when --depth is not given, else refused (E606); dot is stopped after max_dot_seconds "
+                    "(E711).")
     p.add_argument("spec", metavar="SPEC", help="a spec file or a shipped spec name")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="where to write the picture; '-' for stdout (default: SPECNAME.FORMAT, or stdout for "
@@ -76,16 +79,19 @@ def _format(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..api import load, lower
     from ..output import write_output
-    from ..render import draw, export
+    from ..render import export, layout, picture
 
     fmt = _format(args)
     budget = limits(args)
     program = load(args.spec, limits=budget)
     graph = lower(program, input=args.input, limits=budget, **overrides(args))
     fold = [name for group in (args.fold or []) for name in group]
-    dot = draw(graph, depth=args.depth, direction=args.direction, show=args.show, fold=fold,
-               expand_repeats=args.expand_repeats)
-    data = export(dot, fmt)
+    chosen = layout(graph, depth=args.depth, fold=fold, expand_repeats=args.expand_repeats, limits=budget)
+    if chosen.full is not None:
+        print(f"note: {chosen.note()}; --limit max_diagram_{chosen.over}=N draws more "
+              "(see docs/untrusted-specs.md)", file=sys.stderr)
+    dot = picture(chosen, direction=args.direction, show=args.show)
+    data = export(dot, fmt, timeout=budget.max_dot_seconds)
     target = args.output or (None if fmt == "dot" else f"{file_stem(program.name)}.{fmt}")
     if target is None or target == "-":
         if fmt == "dot":

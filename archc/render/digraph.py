@@ -209,7 +209,8 @@ class Drawer:
         opts = self.view.options
         notes = []
         if opts.depth is not None:
-            notes.append(f"scopes at depth {opts.depth} and deeper folded into single boxes")
+            why = " to stay within the diagram budget" if opts.auto else ""
+            notes.append(f"scopes at depth {opts.depth} and deeper folded into single boxes{why}")
         if opts.fold:
             notes.append("folded: " + ", ".join(sorted(opts.fold)))
         if notes and not opts.expand_repeats:

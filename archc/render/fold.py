@@ -44,6 +44,7 @@ class Options:
     depth: int | None = None
     fold: frozenset[str] = frozenset()
     expand_repeats: bool = False
+    auto: bool = False  # depth chosen to fit the diagram budget (archc.render.budget), not asked for
 
 
 @dataclass(eq=False)
@@ -119,10 +120,17 @@ def _folds(scope: Scope, opts: Options) -> bool:
         scope.block is not None and scope.block in opts.fold)
 
 
-def build(graph: Graph, options: Options | None = None) -> View:
-    opts = options or Options()
+def counts(graph: Graph) -> tuple[dict[str, Counts], dict[Path, Counts]]:
+    """Per node and per scope figures, which :func:`build` needs and which do not depend on
+    the options (so that views of one graph at several depths can share them)."""
     per_node = node_counts(graph)
-    per_scope = scope_counts(graph, per_node)
+    return per_node, scope_counts(graph, per_node)
+
+
+def build(graph: Graph, options: Options | None = None,
+          figures: tuple[dict[str, Counts], dict[Path, Counts]] | None = None) -> View:
+    opts = options or Options()
+    per_node, per_scope = figures or counts(graph)
     folded: dict[Path, Item] = {}
     owner: dict[str, Item] = {}
     items: list[Item] = []
