@@ -24,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import archc
 
 from ..oracle import State, oracle
+from .test_inference import randomize_norms, relative_error
 
 INFERENCE_TOLERANCE = 1e-5  # relative, fp32 (issue 13)
 
@@ -58,19 +59,6 @@ def expect(cond: bool, kind: type[Disagreement], message: str) -> None:
         raise kind(message)
 
 
-def randomize(model: torch.nn.Module, gen: torch.Generator) -> None:
-    """Batch norm statistics and affine parameters far from their initial values."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                if module.track_running_stats:
-                    module.running_mean.normal_(0.0, 0.5, generator=gen)
-                    module.running_var.uniform_(0.5, 2.0, generator=gen)
-                if module.affine:
-                    module.weight.uniform_(0.5, 1.5, generator=gen)
-                    module.bias.normal_(0.0, 0.2, generator=gen)
-
-
 def clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     # state_dict() tensors share storage with the module: the oracle gets its own copies
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -80,12 +68,8 @@ def as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
     return out if isinstance(out, tuple) else (out,)
 
 
-def relative_error(reference: torch.Tensor, other: torch.Tensor) -> float:
-    return ((reference - other).abs().max() / reference.abs().max().clamp_min(1e-12)).item()
-
-
 def agree(spec: Any, *, input: tuple[int, ...] | None = None, seed: int = 0, batch: int = 2,
-          inference: bool = True, backward: bool = True, **overrides: Any) -> None:
+          inference: bool = True, backward: bool = True, steps: int = 2, **overrides: Any) -> None:
     """Assert everything listed in the module docstring for ``spec``; raise a
     :class:`Disagreement` subclass saying what differs."""
     graph = archc.lower(spec, input=input, **overrides)
@@ -96,7 +80,7 @@ def agree(spec: Any, *, input: tuple[int, ...] | None = None, seed: int = 0, bat
     except Exception as err:  # an ArchcError (E720) or a crash: either way, no network
         raise BuildFails(f"build() fails: {type(err).__name__}: {err}") from err
     gen = torch.Generator().manual_seed(seed)
-    randomize(model, gen)
+    randomize_norms(model, gen)
     x = torch.randn(batch, *graph.input_shape, generator=gen)
 
     params = sum(p.numel() for p in model.parameters())
@@ -125,7 +109,7 @@ def agree(spec: Any, *, input: tuple[int, ...] | None = None, seed: int = 0, bat
     # train mode, fixed seed: outputs, heads and updated statistics, twice
     model.train()
     state = State(clone_state(model))
-    for step in range(2):
+    for step in range(steps):
         torch.manual_seed(seed + 1 + step)
         try:
             got_t = as_tuple(model(x))
