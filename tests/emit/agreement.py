@@ -27,6 +27,10 @@ from ..oracle import State, oracle
 from .test_inference import randomize_norms, relative_error
 
 INFERENCE_TOLERANCE = 1e-5  # relative, fp32 (issue 13)
+# A batch norm without running statistics normalises with the batch's own in eval mode too:
+# dividing by a small batch deviation (after a softmax, say) amplifies the fp32 rounding of the
+# folded weights before it, so such networks get test_inference.py's bound.
+BATCH_STATISTICS_TOLERANCE = 1e-4
 
 
 class Disagreement(AssertionError):
@@ -149,4 +153,7 @@ def agree(spec: Any, *, input: tuple[int, ...] | None = None, seed: int = 0, bat
         expect(plain.shape == folded.shape, InferenceDiffers,
                f"inference variant: output shape {tuple(folded.shape)}, plain {tuple(plain.shape)}")
         err = relative_error(plain, folded)
-        expect(err <= INFERENCE_TOLERANCE, InferenceDiffers, f"inference variant differs by {err:.3g} (relative)")
+        batch_stats = any(n.op is not None and n.op.family == "norm" and not getattr(n.attrs, "track_running_stats", 1)
+                          for n in graph.nodes.values())
+        bound = BATCH_STATISTICS_TOLERANCE if batch_stats else INFERENCE_TOLERANCE
+        expect(err <= bound, InferenceDiffers, f"inference variant differs by {err:.3g} (relative; bound {bound:g})")
