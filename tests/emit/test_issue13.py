@@ -1,0 +1,160 @@
+"""The five silent miscompiles of issue 13, one regression test each.
+
+Each is marked ``xfail(strict=True)`` with the exact kind of failure it shows today
+(``raises=``: any other failure is a real one), so it turns into a failure the day the
+emission redesign fixes it: then remove the mark.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import archc
+
+from .agreement import BuildFails, EvalDiffers, InferenceDiffers, agree
+
+ADD_IN_WHEN_GROUP = """
+archc: 1
+name: grp
+input: [8, 8, 8]
+blocks:
+  B:
+    params: {use: bool}
+    layers:
+      - conv: conv(8, 3, padding=1)
+      - {when: use, layers: [{from: [input, conv], merge: add}]}
+layers:
+  - b: B(true)
+"""
+
+FROM_IN_INFERENCE = """
+archc: 1
+name: from_inf
+input: [8, 8, 8]
+layers:
+  - a: conv(4, 1)
+  - b: {from: input, layers: conv(4, 3, padding=1)}
+  - {from: [a, b], merge: concat}
+"""
+
+WHEN_ON_FROM = """
+archc: 1
+name: when_from
+input: [8, 8, 8]
+blocks:
+  B:
+    params: {use: bool}
+    layers:
+      - conv: conv(8, 3, padding=1)
+      - add: {when: use, from: [input, conv], merge: add}
+layers:
+  - b: B(true)
+"""
+
+INIT_NORM_WITHOUT_AFFINE = """
+archc: 1
+name: init_norm
+input: [8, 8, 8]
+init: {norm: ones_zeros}
+layers:
+  - conv: conv(8, 3, padding=1)
+  - bn: bn(affine=false)
+"""
+
+
+def load(text: str) -> Any:
+    return archc.load("repro.yaml", text=text)
+
+
+@pytest.mark.xfail(strict=True, raises=EvalDiffers,
+                   reason="issue 13 repro 1: an add inside a `when:` group is dropped from forward "
+                          "(the table counts it; compile writes `conv = self.conv(x); return conv`)")
+def test_add_inside_a_when_group_runs() -> None:
+    agree(load(ADD_IN_WHEN_GROUP))
+
+
+def test_add_inside_a_when_group_lowers_with_the_add() -> None:
+    """What the table sees (holds today): the add is in the graph, reading the input and the conv."""
+    graph = archc.lower(load(ADD_IN_WHEN_GROUP))
+    adds = [n for n in graph.nodes.values() if n.op is not None and n.op.name == "add"]
+    assert len(adds) == 1 and graph.output == adds[0].id
+    assert [graph.nodes[i].op_name for i in adds[0].inputs] == ["input", "conv"]
+
+
+@pytest.mark.xfail(strict=True, raises=InferenceDiffers,
+                   reason="issue 13 repro 2: the inference variant drops `from:` entries and rewires the graph "
+                          "(torch.cat([a, a], 1) instead of torch.cat([a, b], 1)); its state_dict does not load")
+def test_inference_variant_keeps_from_entries() -> None:
+    agree(load(FROM_IN_INFERENCE))
+
+
+@pytest.mark.xfail(strict=True, raises=BuildFails,
+                   reason="issue 13 repro 3: `when:` on a `from:` container validates and counts, then "
+                          "compile fails with E720 located at 1:1")
+def test_when_on_a_from_container_compiles() -> None:
+    agree(load(WHEN_ON_FROM))
+
+
+@pytest.mark.xfail(strict=True, raises=BuildFails,
+                   reason="issue 13 repro 4: `init: {norm: ones_zeros}` with bn(affine=false) validates, then "
+                          "build() raises AttributeError ('NoneType' object has no attribute 'fill_')")
+def test_norm_init_skips_norms_without_affine_parameters() -> None:
+    agree(load(INIT_NORM_WITHOUT_AFFINE))
+
+
+# --- repro 5: compile cost linear in depth -------------------------------------------------------
+
+ARCHC = os.path.dirname(archc.__file__)
+
+
+def lines_run(fn: Callable[[], object]) -> int:
+    """Lines of archc's own code executed by ``fn()``: a measure of work that does not depend on
+    the machine or its load (a line inside a loop counts once per iteration)."""
+    count = 0
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def calls(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename.startswith(ARCHC) else None
+
+    old = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        fn()
+    finally:
+        sys.settrace(old)
+    return count
+
+
+def test_work_counter_sees_linear_work_as_linear() -> None:
+    """The measure itself: lowering and counting (linear in depth) double with the depth."""
+    program = archc.load("resnet_cifar")
+    archc.analyze(program, depth=20)  # warm caches
+    small = lines_run(lambda: archc.analyze(program, depth=602))
+    large = lines_run(lambda: archc.analyze(program, depth=1202))
+    assert 1.8 < large / small < 2.2, (small, large)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 13 repro 5: `archc compile` is quadratic in depth (emit/sequential.py "
+                          "_site_items scans every lookup item per repeat iteration)")
+def test_compile_work_is_linear_in_depth() -> None:
+    """Doubling resnet_cifar's depth (602 -> 1202 layers) must at most double compile's work, with
+    room for constant costs: 2.3×, where a quadratic emitter does about 2.8× here (and 4× in the
+    limit), and compile stays within 3× of the table's work (the issue asks 2× in time)."""
+    program = archc.load("resnet_cifar")
+    archc.compile_source(program, depth=20)  # warm caches
+    small = lines_run(lambda: archc.compile_source(program, depth=602))
+    large = lines_run(lambda: archc.compile_source(program, depth=1202))
+    table = lines_run(lambda: archc.analyze(program, depth=1202))
+    assert large / small < 2.3, f"compile work grows {large / small:.2f}× when the depth doubles"
+    assert large < 3 * table, f"compile does {large / table:.2f}× the table's work"

@@ -1,0 +1,234 @@
+"""The oracle: a tiny interpreter that runs archc's concrete IR with ``torch.nn.functional``.
+
+It reads what lowering produced (:class:`archc.ir.graph.Graph`: nodes in creation order,
+which is topological, each with its op, attributes, inputs and module path) and nothing
+that emission produced: no generated source, no ``torch_args``, no emit/ code. Each op
+is one ``F.*`` call written from the op's PyTorch documentation, so the oracle is an
+independent reading of "what network does this spec describe". Tests only.
+
+    out = oracle(graph, state, x, training=False)
+
+``state`` maps state_dict keys (``<module path>.weight``, ``.bias``, ``.running_mean``,
+``.running_var``, ``.num_batches_tracked``) to tensors, e.g. a *clone* of an archc-built
+module's ``state_dict()`` (its tensors share storage with the module, and in training
+the oracle updates batch norm statistics in place, exactly as ``nn.BatchNorm2d`` does).
+
+In eval mode it returns the main output; in training it runs the training-only heads
+too and returns ``(main, *heads)`` in ``train_outputs`` order when there are heads,
+as the emitted network does. Nodes run in creation order (the spec's order), so
+dropout draws its random numbers in the order the network's ``forward`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from archc.ir.graph import Graph, Node, path_str
+
+Tensor = torch.Tensor
+Impl = Callable[[Node, list[Tensor], "State", bool], Tensor]
+
+
+class State:
+    """The parameters and buffers, by module path; remembers which keys were read."""
+
+    def __init__(self, tensors: MutableMapping[str, Tensor]):
+        self.tensors = tensors
+        self.read: set[str] = set()
+
+    def get(self, node: Node, name: str) -> Tensor | None:
+        key = f"{path_str(node.scope)}.{name}"
+        if key not in self.tensors:
+            return None
+        self.read.add(key)
+        return self.tensors[key]
+
+    def need(self, node: Node, name: str) -> Tensor:
+        value = self.get(node, name)
+        if value is None:
+            raise KeyError(f"{node.id}: no '{path_str(node.scope)}.{name}' in the state")
+        return value
+
+
+# --- the ops, each written from the PyTorch documentation of the module it stands for ------
+
+
+def _conv(conv: Callable[..., Tensor], n: int) -> Impl:
+    def run(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+        a = node.attrs
+        weight, bias = state.need(node, "weight"), state.get(node, "bias") if a.bias else None
+        x = ins[0]
+        if a.padding_mode == "zeros":
+            return conv(x, weight, bias, a.stride, a.padding, a.dilation, a.groups)
+        # nn.ConvNd with another padding mode: F.pad with that mode, then an unpadded convolution.
+        # F.pad lists the last dimension first, each as (before, after).
+        kernel = _ntuple(a.kernel, n)
+        dilation = _ntuple(a.dilation, n)
+        if a.padding == "valid":
+            before_after = [(0, 0)] * n
+        elif a.padding == "same":
+            before_after = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation)]
+        else:
+            before_after = [(p, p) for p in _ntuple(a.padding, n)]
+        pad = [v for pair in reversed(before_after) for v in pair]
+        return conv(F.pad(x, pad, mode=a.padding_mode), weight, bias, a.stride, 0, a.dilation, a.groups)
+
+    return run
+
+
+def _ntuple(value: Any, n: int) -> tuple[int, ...]:
+    return (value,) * n if isinstance(value, int) else tuple(value)
+
+
+def _linear(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    return F.linear(ins[0], state.need(node, "weight"), state.get(node, "bias") if node.attrs.bias else None)
+
+
+def _batch_norm(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    # nn.modules.batchnorm._BatchNorm.forward, step by step
+    a = node.attrs
+    weight = state.need(node, "weight") if a.affine else None
+    bias = state.need(node, "bias") if a.affine else None
+    mean = var = None
+    factor = 0.0 if a.momentum is None else a.momentum
+    if a.track_running_stats:
+        mean, var = state.need(node, "running_mean"), state.need(node, "running_var")
+        count = state.need(node, "num_batches_tracked")
+        if training:
+            count.add_(1)
+            factor = 1.0 / float(count) if a.momentum is None else a.momentum  # None: cumulative average
+    # without running statistics it normalises with the batch's own, in eval mode too
+    use_batch = training or not a.track_running_stats
+    return F.batch_norm(ins[0], mean, var, weight, bias, use_batch, factor, a.eps)
+
+
+def _lrn(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    a = node.attrs
+    return F.local_response_norm(ins[0], a.size, a.alpha, a.beta, a.k)
+
+
+def _maxpool(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    a = node.attrs
+    return F.max_pool2d(ins[0], a.kernel, a.stride, a.padding, a.dilation, a.ceil_mode)
+
+
+def _avgpool(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    a = node.attrs
+    return F.avg_pool2d(ins[0], a.kernel, a.stride, a.padding, a.ceil_mode, a.count_include_pad, a.divisor_override)
+
+
+def _adaptive(pool: Callable[..., Tensor]) -> Impl:
+    def run(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+        return pool(ins[0], node.attrs.output_size)
+
+    return run
+
+
+def _elementwise(fn: Callable[[Tensor], Tensor]) -> Impl:
+    def run(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+        return fn(ins[0])
+
+    return run
+
+
+def _leaky_relu(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    return F.leaky_relu(ins[0], node.attrs.negative_slope)
+
+
+def _gelu(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    return F.gelu(ins[0], approximate=node.attrs.approximate)
+
+
+def _softmax(fn: Callable[..., Tensor]) -> Impl:
+    def run(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+        return fn(ins[0], dim=node.attrs.dim)  # PyTorch numbering: the batch is dim 0
+
+    return run
+
+
+def _dropout(fn: Callable[..., Tensor]) -> Impl:
+    # F.dropout draws one Bernoulli sample per element (dropout2d: per channel) from the global
+    # generator, in place or not alike, so running nodes in the network's order draws the same mask
+    def run(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+        return fn(ins[0], node.attrs.p, training)
+
+    return run
+
+
+def _flatten(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    return torch.flatten(ins[0], node.attrs.start_dim, node.attrs.end_dim)
+
+
+def _pad(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    # nn.ConstantPad3d: the last three dimensions (C, H, W of an image batch), last first
+    return F.pad(ins[0], list(node.attrs.padding), mode="constant", value=node.attrs.value)
+
+
+def _identity(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    return ins[0]
+
+
+def _concat(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    return torch.cat(ins, node.attrs.dim)
+
+
+def _add(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    # left to right, as `a + b + c` evaluates (float addition is commutative, not associative)
+    out = ins[0]
+    for other in ins[1:]:
+        out = out + other
+    return out
+
+
+OPS: Mapping[str, Impl] = {
+    "conv": _conv(F.conv2d, 2),
+    "conv1d": _conv(F.conv1d, 1),
+    "linear": _linear,
+    "bn": _batch_norm,
+    "bn1d": _batch_norm,
+    "lrn": _lrn,
+    "maxpool": _maxpool,
+    "avgpool": _avgpool,
+    "adaptive_avgpool": _adaptive(F.adaptive_avg_pool2d),
+    "adaptive_maxpool": _adaptive(F.adaptive_max_pool2d),
+    "relu": _elementwise(F.relu),
+    "relu6": _elementwise(F.relu6),
+    "leaky_relu": _leaky_relu,
+    "tanh": _elementwise(torch.tanh),
+    "sigmoid": _elementwise(torch.sigmoid),
+    "gelu": _gelu,
+    "silu": _elementwise(F.silu),
+    "softmax": _softmax(F.softmax),
+    "log_softmax": _softmax(F.log_softmax),
+    "dropout": _dropout(F.dropout),
+    "dropout2d": _dropout(F.dropout2d),
+    "flatten": _flatten,
+    "pad": _pad,
+    "identity": _identity,
+    "concat": _concat,
+    "add": _add,
+}
+
+
+def oracle(graph: Graph, state: MutableMapping[str, Tensor] | State, x: Tensor, *,
+           training: bool = False) -> Tensor | tuple[Tensor, ...]:
+    """Run ``graph`` on the batch ``x`` with the parameters and buffers in ``state``."""
+    st = state if isinstance(state, State) else State(state)
+    values: dict[str, Tensor] = {graph.input: x}
+    for nid, node in graph.nodes.items():
+        if node.op is None:
+            if nid != graph.input:
+                raise ValueError(f"{nid!r} has no op: the graph came from a spec with errors")
+            continue
+        if node.training_only and not training:
+            continue  # a side head: the network does not run it in eval mode
+        values[nid] = OPS[node.op.name](node, [values[i] for i in node.inputs], st, training)
+    assert graph.output is not None
+    main = values[graph.output]
+    if training and graph.heads:
+        return (main, *(values[h.node] for h in graph.heads))
+    return main

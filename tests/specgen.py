@@ -1,0 +1,593 @@
+"""A hypothesis strategy for *valid* specs that use every construct of the language.
+
+:func:`cases` draws a :class:`Case`: one or more spec files (a main spec, maybe a file it
+imports blocks from, maybe a base spec it ``extends``) plus parameter overrides. The
+constructs (docs/language.md): blocks with parameters (required, with defaults,
+block-typed), inline blocks, ``repeat`` with index expressions (named: a Sequential;
+unnamed: spliced; zero times), ``when:`` on groups, named entries, parallel, residual,
+repeat and ``from:`` containers and on a residual's shortcut, ``from:`` DAGs (of the
+network's and of a block's points, and ``input``), ``parallel`` merged by concat and add,
+residuals with identity and projection shortcuts (every way of writing one), side heads
+with ``train_outputs``, ``imports`` and ``extends``, named and unnamed entries, shared
+parameter-free modules, ``init:`` schemes, and every op.
+
+Validity: the generator makes shape-sensible choices (small images, few channels), and
+archc lowers each candidate entry as it is added: an entry that does not lower is left
+out, so every drawn case is a valid spec. (The checks that matter compare archc's output
+with the oracle and with torch, never with archc's own view of validity.)
+
+Each case carries ``tags``: the constructs its final spec uses, for a coverage meta-test
+and for routing the combinations that miscompile today (tests/test_differential.py).
+``avoid`` names tags the generator must not produce.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+import archc
+from archc.diagnostics import ArchcError
+
+# Every construct a spec can use; the coverage test checks the generator reaches each.
+TAGS = frozenset({
+    "block", "block_default", "block_param", "block_call_in_block", "inline_block", "block_layers",
+    "block_residual", "block_parallel", "block_repeat",
+    "repeat_named", "repeat_spliced", "repeat_index", "repeat_zero", "repeat_in_block",
+    "when_group", "when_group_named", "when_parallel", "when_residual_container", "when_repeat", "when_from",
+    "when_false", "when_in_block", "when_shortcut", "when_spliced",
+    "from_merge", "from_single", "from_input", "from_in_block", "from_layers",
+    "parallel_concat", "parallel_add", "residual_identity", "residual_projection", "shortcut_named",
+    "shortcut_list", "shortcut_call", "residual_then",
+    "container_branch", "named_group", "init_norm_no_affine", "norm_after_norm",
+    "head", "train_outputs", "imports", "extends", "overrides", "unnamed_shared", "sequential_list",
+    "named_call", "group_named", "group_spliced", "init", "classifier",
+})
+
+POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "leaky_relu(0.1)", "gelu(approximate='tanh')",
+             "identity", "lrn(3)", "softmax(dim=1)", "log_softmax(dim=1)"]
+DROPOUT = ["dropout(0.3)", "dropout2d(0.2)", "dropout(0.0)", "dropout"]
+
+
+@dataclass
+class Case:
+    files: dict[str, str]
+    main: str = "spec.yaml"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    tags: frozenset[str] = frozenset()
+
+    def write(self, root: Path) -> Path:
+        """The files in a fresh folder under ``root`` (named by their content); the main spec's path."""
+        digest = hashlib.sha256(repr(sorted(self.files.items())).encode()).hexdigest()[:16]
+        where = root / digest
+        where.mkdir(parents=True, exist_ok=True)
+        for name, text in self.files.items():
+            (where / name).write_text(text, encoding="utf-8")
+        return where / self.main
+
+    def show(self) -> str:
+        """All files, for a failure message or a reproducer."""
+        parts = [f"# --- {name}\n{text}" for name, text in self.files.items()]
+        if self.overrides:
+            parts.append(f"# overrides: {self.overrides}")
+        return "\n".join(parts)
+
+
+_WORK = Path(tempfile.mkdtemp(prefix="archc-specgen-"))
+atexit.register(shutil.rmtree, _WORK, ignore_errors=True)
+
+
+def dump(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True)
+
+
+def lowers(files: dict[str, str], main: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The graph of the spec, or None where archc refuses it."""
+    path = Case(files, main).write(_WORK)
+    try:
+        return archc.lower(archc.load(path), **(overrides or {}))
+    except ArchcError:
+        return None
+
+
+class Gen:
+    """One draw: decisions come from ``draw``, so hypothesis can shrink them."""
+
+    def __init__(self, draw: st.DrawFn, avoid: frozenset[str]):
+        self.draw = draw
+        self.avoid = avoid
+        self.counter = 0
+
+    def pick(self, options: list[Any]) -> Any:
+        return self.draw(st.sampled_from(options))
+
+    def coin(self, p: float = 0.5) -> bool:
+        return self.draw(st.integers(0, 99)) < int(p * 100)
+
+    def num(self, lo: int, hi: int) -> int:
+        return self.draw(st.integers(lo, hi))
+
+    def ok(self, *tags: str) -> bool:
+        return not any(t in self.avoid for t in tags)
+
+    def fresh(self, prefix: str = "n") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    # --- leaves: ops, with channels given as an expression ------------------------------------
+
+    def conv(self, out: str, stride: str = "1") -> str:
+        k = self.pick([1, 3])
+        extra = ""
+        if self.coin(0.2):
+            extra += ", bias=false"
+        if self.coin(0.1) and k == 3:
+            extra += ", padding_mode='reflect'"
+        s = "" if stride == "1" else f", stride={stride}"
+        return f"conv({out}, {k}{s}, padding={k // 2}{extra})"
+
+    def norm(self) -> str:
+        return self.pick(["bn()", "bn()", "bn(eps=0.001)", "bn(affine=false)", "bn(momentum=none)",
+                          "bn(track_running_stats=false)"])
+
+    def free_op(self) -> str:
+        """A parameter-free op that keeps the shape."""
+        return self.pick(POINTWISE + DROPOUT + ["maxpool(3, stride=1, padding=1)",
+                                                "avgpool(3, stride=1, padding=1, count_include_pad=false)"])
+
+    def unit(self, out: str, stride: str = "1", *, t: set[str] | None = None, extras: bool = False) -> list[Any]:
+        """A short unnamed list (numbered like nn.Sequential): a convolution to ``out`` channels,
+        maybe a norm and an op; with ``extras``, maybe a conditional norm and a spliced repeat
+        (VGG's features)."""
+        items: list[Any] = [self.conv(out, stride)]
+        if self.coin(0.5):
+            items.append(self.norm())
+            if self.coin(0.1):
+                items.append(self.norm())  # two in a row: the inference pass must fold only the first
+        if self.coin(0.7):
+            items.append(self.free_op())
+        if extras and t is not None and self.coin(0.4):
+            items.append({"when": self.pick(["input.channels % 2 == 0", "true", "false"]), "layers": self.norm()})
+            t.add("when_group")
+        if extras and t is not None and self.coin(0.4):
+            items.append({"repeat": self.num(0, 2), "each": [self.conv(f"{out} + i"), self.free_op()]})
+            t |= {"repeat_spliced", "repeat_index"}
+        return items
+
+    # --- blocks ----------------------------------------------------------------------------------
+
+    def blocks(self, tags: dict[str, set[str]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k in range(self.num(0, 3)):
+            name = f"B{k}"
+            t: set[str] = {"block"}
+            params: dict[str, Any] = {"width": "int"}
+            strided = self.coin(0.3)
+            if strided:
+                params["stride"] = 1
+                t.add("block_default")
+            flag = self.coin(0.5) and self.ok("when_in_block")
+            if flag:
+                params["flag"] = self.coin()
+                t.add("block_default")
+            inner = None
+            if out and self.coin(0.4):
+                inner = self.pick(sorted(out))
+                if self.coin(0.5) and self.ok("block_param"):
+                    params["inner"] = inner
+                    t |= {"block_param", "block_default"}
+                t |= {"block_call_in_block"} | tags[inner]
+            kinds = ["layers", "residual", "parallel", "repeat", "inline"]
+            kind = self.pick([k for k in kinds if self.ok(f"block_{k}" if k != "inline" else "inline_block")])
+            stride = "stride" if strided else "1"
+            call_inner = None
+            if inner is not None:
+                callee = "inner" if "inner" in params else inner
+                call_inner = f"{callee}(width)"
+            defn: dict[str, Any] = {"params": params}
+            if kind in ("layers", "inline"):
+                t.add("block_layers" if kind == "layers" else "inline_block")
+                if kind == "inline":
+                    defn["inline"] = True
+                named = kind == "layers" and self.coin(0.7)
+                defn["layers"] = self.block_layers(stride, flag, call_inner, t, named=named)
+            elif kind == "residual":
+                t.add("block_residual")
+                defn["residual"] = self.residual_body("width", stride, flag, call_inner, t)
+            elif kind == "parallel":
+                t.add("block_parallel")
+                merge = self.pick(["concat", "add"])
+                branches = {"p1": self.unit("width", stride), "p2": self.conv("width", stride)}
+                if call_inner and stride == "1":
+                    branches["p3"] = call_inner
+                if flag and self.ok("when_parallel") and self.ok("container_branch"):
+                    branches["p4"] = {"when": "flag", "layers": self.unit("width", stride)}
+                    t |= {"when_in_block", "when_parallel", "container_branch"}
+                defn["parallel"] = branches
+                if merge == "add" or self.coin(0.5):
+                    defn["merge"] = merge
+                t.add(f"parallel_{merge}")
+            else:
+                t |= {"block_repeat", "repeat_index", "repeat_in_block"}
+                if call_inner is not None:
+                    each = call_inner
+                else:
+                    # the index changes the kernel, not the shape, so any caller's shapes still fit
+                    s = ", stride=stride if i == 0 else 1" if strided else ""
+                    each = [f"conv(width, 1 + 2 * (i % 2){s}, padding=i % 2)", self.free_op()]
+                defn["repeat"] = self.pick([1, 2, "1 + width % 2"])
+                defn["each"] = each
+            out[name] = defn
+            tags[name] = t
+        return out
+
+    def block_layers(self, stride: str, flag: bool, call_inner: str | None, t: set[str], named: bool) -> list[Any]:
+        """A block's ``layers``: named (module mode) or not (a Sequential's numbering)."""
+        items: list[Any] = []
+        first = self.unit("width", stride, t=t, extras=not named)
+        if named:
+            items.append({"c1": first[0]})
+            items += [{"n1": x} if x.startswith("bn") else x for x in first[1:]]
+        else:
+            items += first
+        if call_inner is not None:
+            items.append({"sub": call_inner} if named else call_inner)
+        if flag:
+            t |= {"when_in_block", "when_group"} | ({"when_spliced"} if named else set())
+            group = {"when": self.pick(["flag", "not flag"]), "layers": [self.norm() if not named else self.free_op()]}
+            items.append(group)
+        if named and stride == "1" and self.coin(0.7) and self.ok("from_in_block"):
+            # a block's own points and its input: `from: [input, c1]` (the shape is kept: width channels)
+            merge = self.pick(["concat", "add"])
+            ref = {"from": ["input", "c1"], "merge": merge}
+            if merge == "add":
+                items.insert(1, {"fit": "conv(input.channels, 1)"})
+                ref["from"] = ["input", "fit"]
+            t |= {"from_in_block", "from_input", "from_merge"}
+            if flag and self.coin(0.5) and self.ok("when_from"):
+                ref["when"] = "flag"
+                t.add("when_from")
+            items.append({"joined": ref})
+        if named and self.coin(0.3):
+            items.append(self.free_op())
+            t.add("unnamed_shared")
+        return items
+
+    def residual_body(self, width: str, stride: str, flag: bool, call_inner: str | None, t: set[str]) -> dict:
+        """A residual; without a projection the body keeps the shape (the identity shortcut)."""
+        projection = self.coin(0.7)
+        if not projection:
+            width, stride = "input.channels", "1"
+        body: list[Any] = [{"conv1": self.conv(width, stride)}]
+        if self.coin(0.6):
+            body.append({"bn1": self.norm()})
+        body.append(self.pick(["relu", "relu", "silu", "dropout(0.2)"]))
+        if call_inner is not None and projection:
+            body.append({"inner_call": call_inner.replace("(width)", f"({width})")})
+        res: dict[str, Any] = {"body": body}
+        if projection:
+            how = self.pick([k for k in ("named", "list", "call") if self.ok(f"shortcut_{k}")])
+            s = "" if stride == "1" else f", stride={stride}"
+            proj = f"conv({width}, 1{s}, bias=false)"
+            if how == "named":
+                res["shortcut"] = {"downsample": [proj, self.norm()]}
+            elif how == "list":
+                res["shortcut"] = [proj, self.norm()]
+            else:
+                res["shortcut"] = proj
+            t |= {f"shortcut_{how}", "residual_projection"}
+            if self.coin(0.4) and self.ok("when_shortcut"):
+                # ResNet's condition: the projection exactly where the body changes the shape
+                res["when"] = f"{stride} != 1 or input.channels != {width}"
+                t.add("when_shortcut")
+        else:
+            t.add("residual_identity")
+        if self.coin(0.6):
+            res["then"] = self.pick(["relu", "leaky_relu(0.1)", "identity"])
+            t.add("residual_then")
+        return res
+
+    # --- the network -------------------------------------------------------------------------------------
+
+    def arg_expr(self, net: dict[str, Any]) -> str:
+        """A channel count: a literal or an expression of the network's parameters."""
+        options = [str(self.num(1, 6))]
+        if "width" in net:
+            options += ["width", "width + 1", "width * 2", "max(width - 1, 1)"]
+        return self.pick(options)
+
+    def condition(self, net: dict[str, Any]) -> str:
+        options = ["true", "false", "input.channels % 2 == 0", "input.height > 4"]
+        if "flag" in net:
+            options += ["flag", "not flag", "depth > 0 and flag"]
+        return self.pick(options)
+
+    def entry(self, ctx: Ctx) -> tuple[Any, set[str], bool]:
+        """One top-level candidate: (YAML item, tags, is_head)."""
+        kinds = ["op", "op", "free", "list", "block", "block", "parallel", "residual", "repeat", "group", "from",
+                 "head", "head", "downsample"]
+        kind = self.pick(kinds)
+        name = self.fresh()
+        w = self.arg_expr(ctx.net)
+        t: set[str] = set()
+        when = self.condition(ctx.net) if self.coin(0.25) else None
+        if when == "false":
+            t.add("when_false")
+        if kind == "op":
+            t.add("named_call")
+            return {name: self.pick([self.conv(w), self.norm(), self.free_op(), "pad([1, 1, 0, 0, 0, 2])",
+                                     "conv(" + w + ", 3, padding='same', dilation=2)"])}, t, False
+        if kind == "free":
+            t.add("unnamed_shared")
+            return self.pick(["relu", "relu", "dropout(0.3)", "tanh", "identity"]), t, False
+        if kind == "downsample":
+            t.add("named_call")
+            return {name: self.pick(["maxpool(2)", "avgpool(2)", "maxpool(3, stride=2, padding=1, ceil_mode=true)",
+                                     self.conv(w, "2"), "adaptive_avgpool([4, 4])", "adaptive_maxpool(4)"])}, t, False
+        if kind == "list":
+            t.add("sequential_list")
+            return {name: self.unit(w, t=t, extras=True)}, t, False
+        if kind == "block":
+            if not ctx.blocks:
+                return {name: self.conv(w)}, {"named_call"}, False
+            b = self.pick(sorted(ctx.blocks))
+            t |= {"block"} | ctx.block_tags[b]
+            args = [w]
+            defn = ctx.blocks[b]
+            if "stride" in defn["params"] and self.coin(0.5):
+                args.append(f"stride={self.pick([1, 2])}")
+            if "flag" in defn["params"] and self.coin(0.5):
+                args.append(f"flag={self.pick(['true', 'false', 'flag'] if 'flag' in ctx.net else ['true', 'false'])}")
+            if "inner" in defn["params"] and self.coin(0.5):
+                others = [o for o in sorted(ctx.blocks) if o != b and "inner" not in ctx.blocks[o]["params"]
+                          and "inline" not in ctx.blocks[o]]
+                if others:
+                    other = self.pick(others)
+                    args.append(f"inner={other}")
+                    t |= ctx.block_tags[other]
+            call = f"{b}({', '.join(args)})"
+            if "inline" in defn:
+                # spliced into a list numbered like nn.Sequential (VGG's features)
+                return {name: [call, f"{b}({w})"] if self.coin(0.5) else [call]}, t, False
+            return {name: call}, t, False
+        if kind == "parallel":
+            merge = self.pick(["concat", "add"])
+            t.add(f"parallel_{merge}")
+            branches: dict[str, Any] = {"a": self.unit(w, t=t), "b": self.conv(w)}
+            modules = sorted(b for b in ctx.blocks if "inline" not in ctx.blocks[b])
+            if self.coin(0.3) and modules:
+                blk = self.pick(modules)
+                branches["c"] = f"{blk}({w})"
+                t |= ctx.block_tags[blk]
+            if self.coin(0.3) and self.ok("container_branch"):
+                branches["d"] = {"when": self.condition(ctx.net), "layers": [self.conv(w)]}
+                t |= {"when_group_named", "container_branch"}
+            value: dict[str, Any] = {"parallel": branches}
+            if merge == "add" or self.coin(0.5):
+                value["merge"] = merge
+            if when:
+                value["when"] = when
+                t.add("when_parallel")
+            return {name: value}, t, False
+        if kind == "residual":
+            stride = self.pick(["1", "2"])
+            res = self.residual_body(w, stride, False, None, t)
+            value = {"residual": res}
+            if when:
+                value["when"] = when
+                t.add("when_residual_container")
+            return {name: value}, t, False
+        if kind == "repeat":
+            count = self.pick([0, 1, 2, 3, "depth"] if "depth" in ctx.net else [0, 1, 2, 3])
+            t |= {"repeat_zero"} if count == 0 else set()
+            index = self.pick(["i", "j"])
+            if self.coin(0.3):
+                # unnamed: spliced into this list, whose layers need names unless parameter-free (shared)
+                value = {"repeat": count, "each": [self.free_op(), self.free_op()]}
+                t |= {"repeat_spliced", "unnamed_shared"}
+            else:
+                t |= {"repeat_named", "repeat_index"}
+                each: Any = [self.conv(f"{w} + {index}"), self.free_op()]
+                modules = sorted(b for b in ctx.blocks if "inline" not in ctx.blocks[b])
+                if modules and self.coin(0.4):
+                    blk = self.pick(modules)
+                    each = f"{blk}({w} + {index} * 2)"
+                    t |= ctx.block_tags[blk]
+                value = {"repeat": count, "each": each}
+            if index != "i":
+                value["index"] = index
+            if when:
+                value["when"] = when
+                t.add("when_repeat")
+                if "repeat_spliced" in t:
+                    t.add("when_spliced")
+            return (value if "repeat_spliced" in t else {name: value}), t, False
+        if kind == "group":
+            if self.coin(0.5):
+                t.add("group_spliced")
+                value = {"layers": [{f"{name}a": self.conv(w)}, self.free_op()]}
+                if when:
+                    value["when"] = when
+                    t |= {"when_group", "when_spliced"}
+                return value, t, False
+            t |= {"group_named", "named_group"}
+            value = {"layers": self.unit(w, t=t)}
+            if when:
+                value["when"] = when
+                t.add("when_group_named")
+            return {name: value}, t, False
+        if kind == "from":
+            by_size: dict[tuple[int, ...], list[str]] = {}
+            for p, shape in sorted(ctx.points.items()):
+                by_size.setdefault(shape[1:], []).append(p)
+            group = by_size[self.pick(sorted(by_size))]
+            refs = self.draw(st.lists(st.sampled_from(group), min_size=1, max_size=3))
+            value = {"from": refs[0] if len(refs) == 1 else refs}
+            t.add("from_single" if len(refs) == 1 else "from_merge")
+            t |= {"from_input"} if "input" in refs else set()
+            if len(refs) > 1:
+                same = len({ctx.points[r] for r in refs}) == 1
+                value["merge"] = self.pick(["concat", "add"] if same else ["concat"])
+            if self.coin(0.6):
+                value["layers"] = self.unit(w, t=t)
+                t |= {"from_layers", "named_group"}
+            if when:
+                value["when"] = when
+                t.add("when_from")
+            return {name: value}, t, False
+        # a side head, from a named point
+        ref = self.pick(sorted(ctx.points))
+        t.add("head")
+        value = {"from": ref, "training_only": True,
+                 "layers": [*self.unit(w, t=t), "adaptive_avgpool(1)", "flatten", f"linear({self.num(1, 4)})"]}
+        return {f"aux{name}": value}, t, True
+
+
+@dataclass
+class Ctx:
+    net: dict[str, Any]
+    blocks: dict[str, Any]
+    block_tags: dict[str, set[str]]
+    points: dict[str, tuple[int, ...]]
+    shape: tuple[int, ...]
+
+
+def _output_shape(graph: Any) -> tuple[int, ...]:
+    return graph.nodes[graph.output].shape
+
+
+def graph_tags(graph: Any) -> set[str]:
+    """Tags that only the expanded network shows: ``norm_after_norm``, a batch norm whose input
+    is a batch norm, dropout between them aside (what the inference pass folds twice)."""
+    nodes = graph.nodes
+
+    def producer(nid: str) -> Any:
+        node = nodes[nid]
+        while node.op is not None and node.op.family == "dropout":
+            node = nodes[node.inputs[0]]
+        return node
+
+    for node in nodes.values():
+        if node.op is not None and node.op.family == "norm" and node.op.name != "lrn":
+            before = producer(node.inputs[0])
+            if before.op is not None and before.op.name == node.op.name:
+                return {"norm_after_norm"}
+    return set()
+
+
+@st.composite
+def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
+    """A valid spec (see the module docstring) that uses none of the constructs in ``avoid``."""
+    g = Gen(draw, avoid)
+    channels = g.num(1, 4)
+    size = g.pick([6, 8])
+    net: dict[str, Any] = {}
+    if g.coin(0.7):
+        net = {"width": g.num(2, 5), "flag": g.coin(), "depth": g.num(0, 2)}
+    block_tags: dict[str, set[str]] = {}
+    blocks = g.blocks(block_tags)
+    doc: dict[str, Any] = {"archc": 1, "name": "gen", "input": [channels, size, size]}
+    if net:
+        doc["params"] = net
+    if g.coin(0.3) and g.ok("init"):
+        doc["init"] = {"conv": g.pick(["kaiming_normal_fan_out", "xavier_uniform", "trunc_normal"]),
+                       "linear": g.pick(["normal", "xavier_uniform"]), "std": 0.02}
+        if g.coin(0.5):
+            doc["init"]["norm"] = "ones_zeros"
+    files: dict[str, str] = {}
+    lib = sorted(blocks)[: g.num(0, len(blocks))] if blocks and g.coin(0.3) and g.ok("imports") else []
+    tags: set[str] = set()
+    if lib:
+        # blocks only use earlier blocks, so a prefix of them can live in a file of their own
+        # (an imported file is a spec of its own, so it has an input and layers)
+        files["_lib.yaml"] = dump({"archc": 1, "name": "lib", "input": [1, 4, 4],
+                                   "blocks": {b: blocks[b] for b in lib}, "layers": ["identity"]})
+        doc["imports"] = [{"from": "_lib.yaml", "blocks": lib}]
+    own = {b: d for b, d in blocks.items() if b not in lib}
+    if own:
+        doc["blocks"] = own
+    layers: list[Any] = []
+    ctx = Ctx(net, blocks, block_tags, {"input": (channels, size, size)}, (channels, size, size))
+    heads: list[str] = []
+
+    def attempt(*items: Any) -> Any:
+        files["spec.yaml"] = dump({**doc, "layers": [*layers, *items]})
+        return lowers(files, "spec.yaml")
+
+    for _ in range(g.num(1, 6)):
+        item, t, head = g.entry(ctx)
+        if any(x in avoid for x in t):
+            continue
+        graph = attempt(item)
+        if graph is None:
+            continue
+        layers.append(item)
+        tags |= t
+        if head:
+            heads.append(next(iter(item)))
+            continue
+        ctx.shape = _output_shape(graph)
+        if isinstance(item, dict) and len(item) == 1 and next(iter(item)) not in ("layers", "repeat", "from") \
+                and not any(k in item for k in ("when",)):
+            ctx.points[next(iter(item))] = ctx.shape
+    if not layers:
+        layers.append("identity")
+    if g.coin(0.5):
+        tail = ["adaptive_avgpool(1)", "flatten", {"fc": f"linear({g.num(1, 5)})"}]
+        if g.coin(0.5):
+            tail[2:2] = [{"hidden": "linear(6)"}, {"hidden_bn": "bn1d()"}, g.pick(["relu", "gelu", "dropout(0.5)"])]
+        if attempt(*tail) is not None:
+            layers += tail
+            tags.add("classifier")
+    if len(heads) == 1 and g.coin(0.5):
+        second = {"aux_input": {"from": "input", "training_only": True,
+                                "layers": ["adaptive_avgpool(1)", "flatten", f"linear({g.num(1, 3)})"]}}
+        if attempt(second) is not None:
+            layers.append(second)
+            heads.append("aux_input")
+    if len(heads) >= 2 and g.coin(0.5) and g.ok("train_outputs"):
+        doc["train_outputs"] = list(reversed(heads))
+        tags.add("train_outputs")
+    if "norm" in doc.get("init", {}) and any("affine=false" in text for text in [*files.values(), dump(layers)]):
+        tags.add("init_norm_no_affine")
+        if "init_norm_no_affine" in avoid:
+            del doc["init"]["norm"]
+            tags.discard("init_norm_no_affine")
+    files["spec.yaml"] = dump({**doc, "layers": layers})
+    graph = lowers(files, "spec.yaml")
+    assert graph is not None, Case(files).show()
+    tags |= graph_tags(graph)
+    if "init" in doc:
+        tags.add("init")
+    if lib:
+        tags.add("imports")
+    case = Case(dict(files), "spec.yaml", tags=frozenset(tags))
+    if net and g.coin(0.3) and g.ok("extends"):
+        # a variant of this spec: another name and input, other parameter defaults
+        variant: dict[str, Any] = {"archc": 1, "extends": "base.yaml", "name": "variant"}
+        changed = {k: v for k, v in {"width": g.num(1, 4), "flag": g.coin(), "depth": g.num(0, 2)}.items()
+                   if g.coin(0.5)}
+        if changed:
+            variant["params"] = changed
+        if g.coin(0.3):
+            variant["input"] = [channels, size + 2, size + 2]
+        trial = {**{k: v for k, v in files.items() if k != "spec.yaml"}, "base.yaml": files["spec.yaml"],
+                 "spec.yaml": dump(variant)}
+        if lowers(trial, "spec.yaml") is not None:
+            case = Case(trial, "spec.yaml", tags=frozenset(tags | {"extends"}))
+    if net and g.coin(0.2) and g.ok("overrides"):
+        overrides = {k: v for k, v in {"width": g.num(1, 4), "flag": g.coin()}.items() if g.coin(0.6)}
+        if overrides and lowers(case.files, case.main, overrides) is not None:
+            case.overrides = overrides
+            case.tags = case.tags | {"overrides"}
+    case.tags = case.tags | graph_tags(lowers(case.files, case.main, case.overrides))
+    return case
+
