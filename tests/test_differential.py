@@ -38,7 +38,6 @@ AVOID = frozenset({
     "when_spliced",  # an unnamed `when:` group or repeat in a list of named layers is dropped
     "when_from",  # `when:` on a `from:` container: E720 (issue 13 repro 3)
     "container_branch",  # a parallel branch written as a container: E720
-    "init_norm_no_affine",  # init: {norm: ones_zeros} with bn(affine=false) crashes (issue 13 repro 4)
 })
 # Constructs whose inference variant is wrong today: the main test checks all but that.
 NO_INFERENCE = frozenset({
@@ -140,16 +139,6 @@ layers:
   - p: {parallel: {a: conv(4, 1), b: {layers: [conv(4, 1)]}}}
 """, BuildFails, "a parallel branch written as a container (`{layers: ...}`, `{when: ..., layers: ...}`) "
                  "validates and counts, then compile fails with E720 'containers as branches' at 1:1"),
-    ("init_norm_without_affine", """
-archc: 1
-name: g
-input: [2, 8, 8]
-init: {norm: ones_zeros}
-layers:
-  - c: conv(4, 1)
-  - n: bn(affine=false)
-""", BuildFails, "init: {norm: ones_zeros} with bn(affine=false): build() raises AttributeError "
-                 "(issue 13 repro 4)"),
     ("named_group_in_inference", """
 archc: 1
 name: g

@@ -1,7 +1,8 @@
 """The five silent miscompiles of issue 13, one regression test each.
 
-Each is marked ``xfail(strict=True)`` with the exact kind of failure it shows today
-(``raises=``: any other failure is a real one), so it turns into a failure the day the
+Repros 4 (init of a norm without affine parameters) and 5 (compile cost linear in depth) are
+fixed. The others are marked ``xfail(strict=True)`` with the exact kind of failure they show
+today (``raises=``: any other failure is a real one), so each turns into a failure the day the
 emission redesign fixes it: then remove the mark.
 """
 
@@ -100,10 +101,8 @@ def test_when_on_a_from_container_compiles() -> None:
     agree(load(WHEN_ON_FROM))
 
 
-@pytest.mark.xfail(strict=True, raises=BuildFails,
-                   reason="issue 13 repro 4: `init: {norm: ones_zeros}` with bn(affine=false) validates, then "
-                          "build() raises AttributeError ('NoneType' object has no attribute 'fill_')")
 def test_norm_init_skips_norms_without_affine_parameters() -> None:
+    # repro 4, fixed: `init: {norm: ones_zeros}` with bn(affine=false) crashed build() on a None weight
     agree(load(INIT_NORM_WITHOUT_AFFINE))
 
 
@@ -144,13 +143,10 @@ def test_work_counter_sees_linear_work_as_linear() -> None:
     assert 1.8 < large / small < 2.2, (small, large)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 13 repro 5: `archc compile` is quadratic in depth (emit/sequential.py "
-                          "_site_items scans every lookup item per repeat iteration)")
 def test_compile_work_is_linear_in_depth() -> None:
     """Doubling resnet_cifar's depth (602 -> 1202 layers) must at most double compile's work, with
-    room for constant costs: 2.3×, where a quadratic emitter does about 2.8× here (and 4× in the
-    limit), and compile stays within 3× of the table's work (the issue asks 2× in time)."""
+    room for constant costs: 2.3×, where the quadratic emitter of repro 5 did about 2.8× here (and 4×
+    in the limit), and compile stays within 3× of the table's work (the issue asks 2× in time)."""
     program = archc.load("resnet_cifar")
     archc.compile_source(program, depth=20)  # warm caches
     small = lines_run(lambda: archc.compile_source(program, depth=602))
