@@ -23,6 +23,7 @@ from archc.commands._common import EXIT_IO, count_arg, limit_arg, setting_arg, s
 from archc.output import ConsoleStream, StreamError, console
 
 from .conftest import ROOT
+from .work import lines_run
 
 FULL = Path("/dev/full")
 needs_dev_full = pytest.mark.skipif(not FULL.exists(), reason="no /dev/full on this system")
@@ -267,24 +268,6 @@ def test_numeric_options_agree(cli) -> None:
 
 # --- the cost of nesting -----------------------------------------------------------------
 
-def lines_executed(call) -> int:
-    """The lines of Python that ``call()`` executes: a count of work, the same on any machine."""
-    count = 0
-
-    def trace(frame: object, event: str, arg: object) -> object:
-        nonlocal count
-        if event == "line":
-            count += 1
-        return trace
-
-    sys.settrace(trace)
-    try:
-        call()
-    finally:
-        sys.settrace(None)
-    return count
-
-
 def test_reading_nested_brackets_costs_linear_work() -> None:
     """PyYAML's scanner rescanned every open flow level before each token: O(n²) for n nested
     brackets on one line (16,000 took 41 s with max_depth raised). Twice the nesting must now
@@ -295,7 +278,7 @@ def test_reading_nested_brackets_costs_linear_work() -> None:
     def read(n: int) -> int:
         text = "archc: 1\nname: n\ninput: [3, 8, 8]\nparams: {x: " + "[" * n + "]" * n + "}\nlayers: [relu]\n"
         reporter = Reporter()
-        work = lines_executed(lambda: parse_yaml("n.yaml", text, reporter, max_depth=10**6))
+        work = lines_run(lambda: parse_yaml("n.yaml", text, reporter, max_depth=10**6))
         assert reporter.errors == []  # read to the end, not refused: the stack allowed it
         return work
 

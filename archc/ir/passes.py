@@ -105,12 +105,14 @@ def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
         users[producer.id] = users.pop(node.id)
         del nodes[node.id]
 
-    # 4. scopes: heads go, and so does any container whose every node went
+    # 4. scopes: heads go, and so does any container whose every node went, or an empty one
+    # (a repeat of zero) that reads what the main output does not need
     keep_scopes: dict[Path, Scope] = {}
     inside = {p for n in nodes.values() for p in _prefixes(n.scope)}
     had = {p for n in graph.nodes.values() for p in _prefixes(n.scope)}
     for path, scope in graph.scopes.items():
-        if path and (scope.training_only or (path in had and path not in inside)):
+        if path and (scope.training_only or (path in had and path not in inside)
+                     or (path not in inside and resolve(scope.input) not in nodes)):
             continue
         keep_scopes[path] = dataclasses.replace(scope, input=resolve(scope.input),
                                                 output=resolve(scope.output) if scope.output else None)

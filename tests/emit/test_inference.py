@@ -358,3 +358,32 @@ def test_a_state_dict_that_does_not_fit_is_a_clear_error(cli) -> None:
         archc.build("resnet50", inference=True, state_dict=wrong)
     assert info.value.diagnostics[0].code == "E800"
     assert "fc.weight" in info.value.diagnostics[0].message
+
+
+def test_an_empty_repeat_after_a_dead_layer_is_dropped_with_it() -> None:
+    # found by tests/test_differential.py: n2's output is never used, so the inference pass drops
+    # it, and the empty repeat n3 that reads it kept pointing at the dropped node (KeyError)
+    text = """
+        archc: 1
+        name: g
+        input: [3, 8, 8]
+        blocks:
+          Unit:
+            params: {width: int}
+            layers:
+              - conv: conv(width, 3, padding=1)
+        layers:
+          - n0: relu
+          - n2: conv(1, 1, bias=false)
+          - n3: {repeat: 0, each: Unit(4)}
+          - n4: {from: [n0, n0], merge: concat}
+          - pool: adaptive_avgpool(1)
+          - flat: flatten
+          - fc: linear(1)
+    """
+    program = archc.loads(textwrap.dedent(text).lstrip("\n"), name="g.yaml")
+    plain = archc.build(program).eval()
+    fast = archc.build(program, inference=True, state_dict=plain.state_dict())
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(plain(x), fast(x))

@@ -9,7 +9,6 @@ emission redesign fixes it: then remove the mark.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 import archc
 
+from .. import work
 from .agreement import BuildFails, EvalDiffers, InferenceDiffers, agree
 
 ADD_IN_WHEN_GROUP = """
@@ -113,25 +113,8 @@ ARCHC = os.path.dirname(archc.__file__)
 
 def lines_run(fn: Callable[[], object]) -> int:
     """Lines of archc's own code executed by ``fn()``: a measure of work that does not depend on
-    the machine or its load (a line inside a loop counts once per iteration)."""
-    count = 0
-
-    def local(frame: Any, event: str, arg: Any) -> Any:
-        nonlocal count
-        if event == "line":
-            count += 1
-        return local
-
-    def calls(frame: Any, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename.startswith(ARCHC) else None
-
-    old = sys.gettrace()
-    sys.settrace(calls)
-    try:
-        fn()
-    finally:
-        sys.settrace(old)
-    return count
+    the machine or its load."""
+    return work.lines_run(fn, within=ARCHC)
 
 
 def test_work_counter_sees_linear_work_as_linear() -> None:
