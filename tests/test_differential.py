@@ -43,7 +43,6 @@ AVOID = frozenset({
 # Constructs whose inference variant is wrong today: the main test checks all but that.
 NO_INFERENCE = frozenset({
     "named_group",  # a named `{layers: ...}` container (with or without from:) vanishes (issue 13 repro 2)
-    "norm_after_norm",  # conv, bn, bn: both folded into the conv, each from its plain weights
 })
 
 
@@ -164,14 +163,6 @@ layers:
   - n2: conv(4, 1)
 """, InferenceDiffers, "the inference variant drops a named `{from: ..., layers: ...}` entry and rewires n2 to "
                        "n0 (issue 13 repro 2)"),
-    ("two_norms_in_inference", """
-archc: 1
-name: g
-input: [2, 8, 8]
-layers: [conv(2, 1), bn(), bn()]
-""", InferenceDiffers, "conv, bn, bn (or conv, bn, dropout, bn): the inference pass folds both norms into the "
-                       "conv, and fold_state_dict folds each from the plain conv's weights, so the first fold is "
-                       "lost (relative error ~0.4)"),
 ]
 
 

@@ -89,13 +89,17 @@ def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
     for node in nodes.values():
         for i in node.inputs:
             users[i].append(node.id)
+    absorbed: set[str] = set()  # layers that took in a norm already
     for node in list(nodes.values()):
         if node.op is None or not node.op.folds_after:
             continue
         producer = nodes[node.inputs[0]]
-        if not _foldable(producer, node) or users[producer.id] != [node.id]:
+        # one norm per layer: fold_state_dict folds each pair from the plain layer's weights, so a
+        # second norm (conv, bn, bn; or conv, bn, dropout, bn) would lose the first fold
+        if not _foldable(producer, node) or users[producer.id] != [node.id] or producer.id in absorbed:
             folding.kept_norms.append(node.id)
             continue
+        absorbed.add(producer.id)
         folding.norms.append(FoldedNorm(producer.id, node.id, node.attrs.eps, node.attrs.affine,
                                         producer.attrs.bias))
         producer.attrs = producer.attrs.model_copy(update={"bias": True})

@@ -182,8 +182,6 @@ SUITE = suite_specs()
 # Specs of the suite that miscompile today (issue 13), by a line of their text.
 DROPS_WHEN = ("issue 13: an unnamed `when:` group in a list of named layers is dropped from the module even "
               "where the condition is true; the table counts it")
-FOLDS_TWICE = ("issue 13: two batch norms in a row are both folded into the convolution before them, each from "
-               "its plain weights, so the first fold is lost")
 # a line of the spec's text -> (why it fails today, how)
 SUITE_KNOWN: dict[str, tuple[str, type[Exception]]] = {
     # tests/analysis/test_memory.py: `from:` merges of earlier points
@@ -192,7 +190,6 @@ SUITE_KNOWN: dict[str, tuple[str, type[Exception]]] = {
     "dec1: {from: [up, enc1], merge: concat": (DROPS_FROM, InferenceDiffers),  # tests/ir/test_lower.py: a U-Net
     "name: dag": (DROPS_FROM, InferenceDiffers),  # tests/emit/constructs.py: a from: DAG
     "name: conditions": (DROPS_WHEN, CountsDiffer),  # tests/emit/constructs.py: when: on a group
-    "plain: bn(affine=false)": (FOLDS_TWICE, InferenceDiffers),  # tests/emit/test_codegen.py: bn after bn
 }
 
 
