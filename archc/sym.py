@@ -29,6 +29,13 @@ difference). Structurally equal expressions are ``==`` (checked first), so they 
 ``dict`` keys; two different expressions with the same hash in one dict would be compared
 symbolically there and refuse (SymbolicBranch) rather than collide silently. The
 simplifier's own keys compare structurally, so it never depends on that.
+
+Parameters that are not numbers have symbols too. A list (``depths: [3, 4, 6, 3]``) is a
+:class:`SymList`: ``depths[k]`` and ``depths[i]`` are integer expressions (:class:`Item`)
+and :func:`sym_len` its length, while a list of values indexed by a symbol prints as
+``[64, 128, 256][i]``; the list itself is no number, and using it as one raises
+:class:`NotSymbolic`. A block (ResNet's ``block``) is a :class:`SymBlock`, a name that
+expressions pass along for the lowerer to resolve.
 """
 
 from __future__ import annotations
@@ -318,6 +325,129 @@ class Cond(Sym):
         return (_K(self.c), _k(self.a), _k(self.b))
 
 
+class Item(Sym):
+    """``seq[index]``: an item of a list symbol (any index), or of a list of values at a
+    symbolic index (``[64, 128, 256][i]``); see :func:`item`."""
+
+    __slots__ = ("index", "is_bool", "seq")
+
+    def __init__(self, seq: SymList | tuple[Value, ...], index: Value) -> None:
+        object.__setattr__(self, "seq", seq)
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "is_bool", seq.is_bool if isinstance(seq, SymList) else _is_bool(seq[0]))
+
+    def _key(self) -> tuple[Any, ...]:
+        seq = self.seq
+        return (seq._key() if isinstance(seq, SymList) else tuple(map(_k, seq)), _k(self.index))
+
+
+class Len(Sym):
+    """``len(seq)`` of a list symbol (a list of values has a plain length)."""
+
+    __slots__ = ("seq",)
+
+    def __init__(self, seq: SymList) -> None:
+        object.__setattr__(self, "seq", seq)
+
+    def _key(self) -> tuple[Any, ...]:
+        return self.seq._key()
+
+
+# --- parameters that are not numbers -------------------------------------------------------
+
+class SymList:
+    """A list-valued parameter (``depths``) as a symbol: ``depths[k]`` is an :class:`Item`
+    (an integer expression, boolean with ``boolean=True``) and :func:`sym_len` its length.
+    It is not a number: arithmetic, ``int()``, ``len()`` and iteration raise
+    :class:`NotSymbolic`, truth :class:`SymbolicBranch`. Equal (``==``) to itself only;
+    comparing it with another list depends on the values, so that raises SymbolicBranch."""
+
+    __slots__ = ("is_bool", "name")
+    type_name = "list"  # what the spec language calls it (archc.spec.expr.type_of)
+
+    def __init__(self, name: str, boolean: bool = False) -> None:
+        if not name.isidentifier():
+            raise ValueError(f"a symbol needs an identifier for a name, got {name!r}")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "is_bool", boolean)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("symbolic expressions are immutable")
+
+    def _key(self) -> tuple[Any, ...]:
+        return ("list", self.name, self.is_bool)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __eq__(self, other: object) -> Any:  # type: ignore[override]
+        if isinstance(other, SymList) and self._key() == other._key():
+            return True
+        if isinstance(other, (SymList, tuple, list)):
+            raise SymbolicBranch(f"whether {self.name} equals {other!r} depends on its values")
+        return NotImplemented  # a list never equals a number or a string
+
+    def __ne__(self, other: object) -> Any:  # type: ignore[override]
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __getitem__(self, index: Any) -> Any:
+        return item(self, index)
+
+    def _not_a_number(self, *_: Any) -> Any:
+        raise NotSymbolic(f"{self.name} is a list of symbolic values; a number or concrete values are needed here")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _not_a_number
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __neg__ = __pos__ = _not_a_number
+    __lt__ = __le__ = __gt__ = __ge__ = __index__ = __int__ = __len__ = __iter__ = _not_a_number
+
+    def __bool__(self) -> bool:
+        raise SymbolicBranch(f"whether {self.name} is empty depends on its values")
+
+    def __repr__(self) -> str:
+        return f"SymList<{self.name}>"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SymBlock:
+    """A block-valued parameter (ResNet's ``block: Bottleneck``) as a symbol: a value that
+    expressions pass along unchanged (e.g. as a call's argument); what calling it means is
+    the lowerer's to decide. Equal to itself only; to another block, SymbolicBranch."""
+
+    __slots__ = ("name",)
+    type_name = "block"
+
+    def __init__(self, name: str) -> None:
+        if not name.isidentifier():
+            raise ValueError(f"a symbol needs an identifier for a name, got {name!r}")
+        object.__setattr__(self, "name", name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("symbolic expressions are immutable")
+
+    def __hash__(self) -> int:
+        return hash(("block", self.name))
+
+    def __eq__(self, other: object) -> Any:  # type: ignore[override]
+        if isinstance(other, SymBlock) and other.name == self.name:
+            return True
+        if getattr(other, "type_name", None) == "block":
+            raise SymbolicBranch(f"whether {self.name} is {other!r} depends on the block passed")
+        return NotImplemented
+
+    def __ne__(self, other: object) -> Any:  # type: ignore[override]
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __repr__(self) -> str:
+        return f"SymBlock<{self.name}>"
+
+    def __str__(self) -> str:
+        return self.name
+
+
 # --- constructors that simplify ----------------------------------------------------------
 
 def _linear(x: Value) -> tuple[int, list[tuple[Sym, int, bool]]]:
@@ -515,22 +645,49 @@ def cond(c: Any, a: Any, b: Any) -> Any:
     return Cond(c, a, b)
 
 
+def item(seq: Any, index: Any) -> Any:
+    """``seq[index]`` that works when ``seq`` is a :class:`SymList` or ``index`` is symbolic.
+    A list of values at a symbolic index must hold integers only or booleans only (the
+    expression is one or the other); anything else raises :class:`NotSymbolic`."""
+    if isinstance(seq, list):
+        seq = tuple(seq)
+    _int(index)
+    if isinstance(seq, SymList):
+        return Item(seq, index)
+    if not isinstance(index, Sym):
+        return seq[index]  # plain Python: IndexError out of range
+    if not seq:
+        raise IndexError("index into an empty list")
+    kinds = {_is_bool(v) for v in seq}
+    if len(kinds) > 1 or not all(isinstance(v, (int, Sym)) for v in seq):
+        raise NotSymbolic(f"items of {seq!r} are not all integers or all booleans: "
+                          "a symbolic index needs concrete values")
+    return Item(seq, index)
+
+
+def sym_len(seq: Any) -> Value:
+    """``len(seq)`` that works on a :class:`SymList`."""
+    if isinstance(seq, SymList):
+        return Len(seq)
+    return len(seq)
+
+
 def is_symbolic(value: Any) -> bool:
     """Is ``value`` a symbol or holds one (tuples and lists looked into)?"""
     if isinstance(value, (tuple, list)):
         return any(is_symbolic(v) for v in value)
-    return isinstance(value, Sym)
+    return isinstance(value, (Sym, SymList, SymBlock))
 
 
 # --- reading expressions ---------------------------------------------------------------
 
-def _rebuild(e: Any, leaf: Callable[[Symbol], Any]) -> Any:
+def _rebuild(e: Any, leaf: Callable[[Symbol | SymList | SymBlock], Any]) -> Any:
     """The expression with each symbol replaced by ``leaf(symbol)``, rebuilt through the
     simplifying constructors (plain ints in: Python's own arithmetic)."""
+    if isinstance(e, (Symbol, SymList, SymBlock)):
+        return leaf(e)
     if not isinstance(e, Sym):
         return e
-    if isinstance(e, Symbol):
-        return leaf(e)
 
     def r(x: Any) -> Any:
         return _rebuild(x, leaf)
@@ -564,6 +721,10 @@ def _rebuild(e: Any, leaf: Callable[[Symbol], Any]) -> Any:
         return _logic(e.fn, done)
     if isinstance(e, Not):
         return not_(r(e.x))
+    if isinstance(e, Item):  # every item is rebuilt, as Python evaluates a whole list literal
+        return item(r(e.seq) if isinstance(e.seq, SymList) else tuple(map(r, e.seq)), r(e.index))
+    if isinstance(e, Len):
+        return sym_len(r(e.seq))
     if isinstance(e, Cond):
         c = r(e.c)
         if isinstance(c, bool):  # only the branch taken is evaluated, as in Python
@@ -572,10 +733,11 @@ def _rebuild(e: Any, leaf: Callable[[Symbol], Any]) -> Any:
     raise TypeError(f"not an expression: {e!r}")
 
 
-def evaluate(e: Any, env: Mapping[str, int | bool]) -> Any:
-    """The value of ``e`` with every symbol taken from ``env`` (a missing one is a KeyError)."""
+def evaluate(e: Any, env: Mapping[str, Any]) -> Any:
+    """The value of ``e`` with every symbol taken from ``env`` (a missing one is a KeyError);
+    a list symbol's value is a tuple or list (an index out of its range is an IndexError)."""
     value = _rebuild(e, lambda s: env[s.name])
-    if isinstance(value, Sym):
+    if isinstance(value, (Sym, SymList, SymBlock)):
         raise SymbolicBranch(f"{to_python(value)} still has symbols")  # unreachable with a full env
     return value
 
@@ -595,7 +757,7 @@ def simplify(e: Any) -> Any:
 
 def free_symbols(e: Any) -> frozenset[str]:
     """The names of the symbols in ``e``."""
-    if isinstance(e, Symbol):
+    if isinstance(e, (Symbol, SymList, SymBlock)):
         return frozenset((e.name,))
     if not isinstance(e, Sym):
         return frozenset()
@@ -609,6 +771,10 @@ def free_symbols(e: Any) -> frozenset[str]:
         parts = e.args
     elif isinstance(e, Not):
         parts = (e.x,)
+    elif isinstance(e, Item):
+        parts = (e.seq, e.index) if isinstance(e.seq, SymList) else (*e.seq, e.index)
+    elif isinstance(e, Len):
+        parts = (e.seq,)
     else:
         parts = (e.c, e.a, e.b)  # type: ignore[attr-defined]
     return frozenset().union(*(free_symbols(p) for p in parts))
@@ -630,8 +796,13 @@ def _print(e: Any) -> tuple[str, int]:
         return repr(e), _P_ATOM
     if isinstance(e, int):
         return str(e), (_P_ATOM if e >= 0 else _P_NEG)
-    if isinstance(e, Symbol):
+    if isinstance(e, (Symbol, SymList, SymBlock)):
         return e.name, _P_ATOM
+    if isinstance(e, Item):  # a list of values prints as a list literal: ``[64, 128, 256][i]``
+        seq = _print(e.seq)[0] if isinstance(e.seq, SymList) else f"[{', '.join(_print(v)[0] for v in e.seq)}]"
+        return f"{seq}[{_print(e.index)[0]}]", _P_ATOM
+    if isinstance(e, Len):
+        return f"len({e.seq.name})", _P_ATOM
     if isinstance(e, Sum):
         return _print_sum(e)
     if isinstance(e, Mul):

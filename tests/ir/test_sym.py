@@ -18,15 +18,19 @@ from hypothesis import strategies as st
 from archc.sym import (
     NotSymbolic,
     Sym,
+    SymBlock,
     SymbolicBranch,
+    SymList,
     and_,
     cond,
     evaluate,
     free_symbols,
+    item,
     not_,
     or_,
     simplify,
     substitute,
+    sym_len,
     sym_max,
     sym_min,
     to_python,
@@ -272,3 +276,65 @@ def test_expressions_that_python_hashes_alike_stay_apart() -> None:
     assert hash(a - b) != hash(a - 2 * b) and hash(sym_min(c, -1)) != hash(sym_min(c, -2))
     use = Sym("u", boolean=True)
     assert len({a - b: 0, a - 2 * b: 1, cond(use, 1, True): 2, cond(use, 2, 1): 3}) == 4
+
+
+LISTS = {"depths": (3, 4, 6, 3), "flags": (True, False), "i": 1, "a": 7}
+
+
+@pytest.mark.parametrize(("build_it", "text", "value"), [
+    (lambda d, f, i, a: d[0], "depths[0]", 3),
+    (lambda d, f, i, a: d[-1], "depths[-1]", 3),
+    (lambda d, f, i, a: d[i] * 2 + d[0], "depths[i] * 2 + depths[0]", 11),
+    (lambda d, f, i, a: sym_len(d) - 1, "len(depths) - 1", 3),
+    (lambda d, f, i, a: d[sym_len(d) - i], "depths[len(depths) - i]", 3),
+    (lambda d, f, i, a: item((64, 128, 256), i), "[64, 128, 256][i]", 128),
+    (lambda d, f, i, a: item([a, a * 2], i - 1) // 2, "[a, a * 2][i - 1] // 2", 3),
+    (lambda d, f, i, a: not_(f[i]) & item((True, False), i - 1), "not flags[i] and [True, False][i - 1]", True),
+    (lambda d, f, i, a: cond(d[i] > 3, d[i], -d[0]), "depths[i] if depths[i] > 3 else -depths[0]", 4),
+])
+def test_list_items_print_and_evaluate_like_python(build_it: Any, text: str, value: Any) -> None:
+    e = build_it(SymList("depths"), SymList("flags", boolean=True), Sym("i"), Sym("a"))
+    assert to_python(e) == text
+    assert evaluate(e, LISTS) == value and type(evaluate(e, LISTS)) is type(value)
+    assert eval(to_python(e), {}, dict(LISTS)) == value  # our own printed text, in a test only
+    assert simplify(e).same(e) and hash(simplify(e)) == hash(e)
+    assert free_symbols(e) <= set(LISTS)
+
+
+def test_list_items_substitute_and_compare_structurally() -> None:
+    d, i = SymList("depths"), Sym("i")
+    assert d[i] + d[0] == d[0] + d[i] and hash(d[i] + 1) == hash(SymList("depths")[i] + 1)
+    assert (d[0] == d[1]) is not True and (d[0] - d[0] == 0) is True
+    assert to_python(substitute(d[i] + 1, {"depths": (5, 6)})) == "[5, 6][i] + 1"
+    assert substitute(d[i] + 1, {"depths": [5, 6], "i": -1}) == 7
+    assert to_python(substitute(d[i], {"i": Sym("k") + 1})) == "depths[k + 1]"
+    assert free_symbols(sym_len(d)) == {"depths"} and evaluate(sym_len(d), {"depths": ()}) == 0
+    with pytest.raises(IndexError):
+        evaluate(d[i], {"depths": (1, 2), "i": 2})
+    assert to_python(SymBlock("block")) == "block" and free_symbols(SymBlock("block")) == {"block"}
+    assert substitute(SymBlock("block"), {"block": "Bottleneck"}) == "Bottleneck"
+
+
+@pytest.mark.parametrize("use", [
+    lambda d: d + 1, lambda d: 2 * d, lambda d: Sym("a") - d, lambda d: -d, lambda d: d // 2, lambda d: int(d),
+    lambda d: len(d), lambda d: list(d), lambda d: range(d), lambda d: d < d, lambda d: 3 in d,
+    lambda d: item(("relu", "gelu"), Sym("i")), lambda d: item((1, True), Sym("i")),
+])
+def test_a_list_symbol_is_not_a_number(use: Any) -> None:
+    with pytest.raises(NotSymbolic):
+        use(SymList("depths"))
+
+
+def test_list_and_block_symbols_refuse_what_depends_on_their_values() -> None:
+    d = SymList("depths")
+    assert d == SymList("depths") and (d != SymList("depths")) is False
+    for unknown in (lambda: bool(d), lambda: d == SymList("widths"), lambda: d == (3, 4),
+                    lambda: operator.ne((3, 4), d), lambda: SymBlock("block") == SymBlock("other")):
+        with pytest.raises(SymbolicBranch):
+            unknown()
+    assert (d == 3) is False and (d != "x") is True and (Sym("a") == d) is False
+    assert SymBlock("block") == SymBlock("block") and (SymBlock("block") == 3) is False
+    with pytest.raises(TypeError):
+        d[Sym("use", boolean=True)]
+    with pytest.raises(ValueError, match="identifier"):
+        SymList("two words")
