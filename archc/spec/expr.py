@@ -13,6 +13,14 @@ bounded: expression length, node count and integer magnitude all have limits, an
 division by zero is a diagnostic. The same AST renders back to Python source for
 emission (:func:`to_source`), so only re-rendered validated syntax reaches code.
 
+Values may be symbolic (:mod:`archc.sym`): a block definition is lowered once with its
+parameters and input sizes as symbols, so evaluation builds ``planes * 4`` or
+``stride if i == 0 else 1`` where values are unknown. Symbolic evaluation follows the
+concrete rules (the same type errors, short-circuits on concrete operands) and raises
+:class:`~archc.sym.SymbolicBranch` or :class:`~archc.sym.NotSymbolic` where the result
+cannot be an expression (a float meeting a symbol, a string chosen by a symbol, a
+symbolic list joined to another).
+
 A *layer call* (``conv(64, 3, stride=2)``) is parsed by :func:`parse_call` into a
 :class:`CallExpr`: the callee is a name, the arguments are expressions.
 """
@@ -21,10 +29,12 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from ..diagnostics import describe_char, first_invisible, is_invisible
+from ..sym import NotSymbolic, Sym, SymList, and_, cond, item, not_, or_, sym_len, sym_max, sym_min
 
 MAX_LENGTH = 1000
 MAX_NODES = 200
@@ -411,9 +421,9 @@ def parse_call(text: str, *, max_length: int = MAX_LENGTH, max_nodes: int = MAX_
 class ShapeView:
     """What ``input.<field>`` reads: the input shape of the enclosing block or network."""
 
-    shape: tuple[int, ...] | None
+    shape: tuple[int | Sym, ...] | None
 
-    def field(self, name: str) -> int | None:
+    def field(self, name: str) -> int | Sym | None:
         if self.shape is None:
             return None
         rank = len(self.shape)
@@ -442,6 +452,8 @@ UNKNOWN = Unknown()
 
 
 def type_of(value: object) -> str:
+    if isinstance(value, Sym):
+        return "bool" if value.is_bool else "int"
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -457,13 +469,17 @@ def type_of(value: object) -> str:
     return getattr(value, "type_name", type(value).__name__)
 
 
-def _num(value: object, node: Expr, what: str) -> int | float:
+def _num(value: object, node: Expr, what: str) -> int | float | Sym:
+    if isinstance(value, Sym) and not value.is_bool:
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ExprError("E402", f"{what} needs a number, got {type_of(value)} {show(value)}", node.off, node.end)
     return value
 
 
-def _bool(value: object, node: Expr, what: str) -> bool:
+def _bool(value: object, node: Expr, what: str) -> bool | Sym:
+    if isinstance(value, Sym) and value.is_bool:
+        return value
     if not isinstance(value, bool):
         raise ExprError("E402", f"{what} needs true or false, got {type_of(value)} {show(value)}", node.off, node.end,
                         "compare explicitly, e.g. `x != 0`")
@@ -529,10 +545,14 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
         left, right = _evaluate(node.left, env), _evaluate(node.right, env)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
-        if node.op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+        if node.op == "+" and isinstance(left, (tuple, SymList)) and isinstance(right, (tuple, SymList)):
+            if isinstance(left, SymList) or isinstance(right, SymList):
+                raise NotSymbolic(f"{show(left)} + {show(right)} joins a list symbol: its length is unknown")
             _check_list(len(left) + len(right), node)
             return left + right
         a, b = _num(left, node.left, f"'{node.op}'"), _num(right, node.right, f"'{node.op}'")
+        if isinstance(a, Sym) or isinstance(b, Sym):
+            return _symbolic_arith(node, a, b)
         if node.op in ("//", "%") and b == 0:
             raise ExprError("E403", f"division by zero in '{node.op}'", node.off, node.end)
         if node.op == "*" and isinstance(a, int) and isinstance(b, int) and a and b and \
@@ -546,60 +566,76 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
         if value is UNKNOWN:
             return UNKNOWN
         if node.op == "not":
-            return not _bool(value, node.operand, "'not'")
+            return not_(_bool(value, node.operand, "'not'"))
         v = _num(value, node.operand, f"unary '{node.op}'")
         return -v if node.op == "-" else v
     if isinstance(node, BoolOp):
-        result: object = node.op == "and"
-        for item in node.values:
-            value = _evaluate(item, env)
+        deciding = node.op == "or"  # the concrete value that ends an ``or`` (True) or an ``and`` (False)
+        pending: list[object] = []  # symbolic operands so far
+        for part in node.values:
+            value = _evaluate(part, env)
             if value is UNKNOWN:
                 return UNKNOWN
-            b = _bool(value, item, f"'{node.op}'")
-            if node.op == "and" and not b:
-                return False
-            if node.op == "or" and b:
-                return True
-        return result
+            b = _bool(value, part, f"'{node.op}'")
+            if b is deciding:  # Python stops here: later operands are never evaluated
+                return deciding
+            if isinstance(b, Sym):
+                pending.append(b)
+        return (or_ if deciding else and_)(*pending)
     if isinstance(node, Compare):
         left = _evaluate(node.left, env)
+        pairs: list[object] = []  # symbolic results of the pairs so far (a < b < c is a < b and b < c)
         for op, right_node in zip(node.ops, node.rights):
             right = _evaluate(right_node, env)
             if left is UNKNOWN or right is UNKNOWN:
                 return UNKNOWN
             if op in ("==", "!="):
                 same = type_of(left) == type_of(right) or {type_of(left), type_of(right)} == {"int", "float"}
-                ok = same and left == right
-                if not (ok if op == "==" else not ok):
-                    return False
+                if same and _mixes_float(left, right):
+                    raise NotSymbolic(f"{show(left)} {op} {show(right)} compares a symbol with a float")
+                equal = same and left == right  # Sym: symbolic unless decided; a symbolic list: SymbolicBranch
+                result = equal if op == "==" else not_(equal) if isinstance(equal, Sym) else not equal
             else:
                 if isinstance(left, str) and isinstance(right, str):
                     a, b = left, right  # type: ignore[assignment]
                 else:
                     a, b = _num(left, node.left, f"'{op}'"), _num(right, right_node, f"'{op}'")
-                if not {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]:  # type: ignore[operator]
-                    return False
+                    if _mixes_float(a, b):
+                        raise NotSymbolic(f"{show(a)} {op} {show(b)} compares a symbol with a float")
+                result = _ORDER[op](a, b)
+            if result is False:  # Python stops here: later operands are never evaluated
+                return False
+            if isinstance(result, Sym):
+                pairs.append(result)
             left = right
-        return True
+        return and_(*pairs)
     if isinstance(node, IfExp):
         test = _evaluate(node.test, env)
         if test is UNKNOWN:
             return UNKNOWN
-        return _evaluate(node.body if _bool(test, node.test, "'if'") else node.orelse, env)
+        if isinstance(_bool(test, node.test, "'if'"), Sym):
+            return _symbolic_if(node, test, _evaluate(node.body, env), _evaluate(node.orelse, env))
+        return _evaluate(node.body if test else node.orelse, env)
     if isinstance(node, Func):
         args = [_evaluate(a, env) for a in node.args]
         if any(a is UNKNOWN for a in args):
             return UNKNOWN
         if node.func == "len":
-            if len(args) != 1 or not isinstance(args[0], tuple):
+            if len(args) != 1 or not isinstance(args[0], (tuple, SymList)):
                 raise ExprError("E402", "len() takes one list", node.off, node.end)
-            return len(args[0])
+            return sym_len(args[0])
         arg_nodes: list[Expr] = list(node.args)
+        if len(args) == 1 and isinstance(args[0], SymList):
+            raise NotSymbolic(f"{node.func}({show(args[0])}) needs the values of the list")
         if len(args) == 1 and isinstance(args[0], tuple):  # min([a, b]) as well as min(a, b)
             args, arg_nodes = list(args[0]), [node.args[0]] * len(args[0])
         if not args:
             raise ExprError("E402", f"{node.func}() needs at least one value", node.off, node.end)
         nums = [_num(a, n, f"{node.func}()") for a, n in zip(args, arg_nodes)]
+        if any(isinstance(n, Sym) for n in nums):
+            if _mixes_float(*nums):
+                raise NotSymbolic(f"{node.func}() of symbols and floats")
+            return (sym_min if node.func == "min" else sym_max)(*nums)
         return min(nums) if node.func == "min" else max(nums)
     if isinstance(node, ListLit):
         _check_list(len(node.items), node)
@@ -608,15 +644,48 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
         seq, idx = _evaluate(node.value, env), _evaluate(node.index, env)
         if seq is UNKNOWN or idx is UNKNOWN:
             return UNKNOWN
-        if not isinstance(seq, tuple):
+        if not isinstance(seq, (tuple, SymList)):
             raise ExprError("E402", f"cannot index a {type_of(seq)}", node.value.off, node.value.end)
         at = node.index
-        if isinstance(idx, bool) or not isinstance(idx, int):
+        if type_of(idx) != "int":
             raise ExprError("E402", f"a list index must be an integer, got {type_of(idx)}", at.off, at.end)
-        if not -len(seq) <= idx < len(seq):
-            raise ExprError("E402", f"index {idx} is out of range for a list of {len(seq)}", at.off, at.end)
+        if isinstance(seq, SymList) or (isinstance(idx, Sym) and seq):  # the range is checked with values
+            return item(seq, idx)
+        if isinstance(idx, Sym) or not -len(seq) <= idx < len(seq):
+            raise ExprError("E402", f"index {show(idx)} is out of range for a list of {len(seq)}", at.off, at.end)
         return seq[idx]
     raise ExprError("E400", f"cannot evaluate {type(node).__name__}", node.off, node.end)  # pragma: no cover
+
+
+_ORDER: dict[str, Callable[[object, object], object]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _mixes_float(*values: object) -> bool:
+    """Symbols are integers: a float among them has no exact symbolic meaning."""
+    return any(isinstance(v, Sym) for v in values) and any(isinstance(v, float) for v in values)
+
+
+def _symbolic_arith(node: BinOp, a: int | float | Sym, b: int | float | Sym) -> object:
+    if _mixes_float(a, b):
+        raise NotSymbolic(f"{show(a)} {node.op} {show(b)} mixes a symbol and a float")
+    if node.op in ("//", "%") and not isinstance(b, Sym) and b == 0:
+        raise ExprError("E403", f"division by zero in '{node.op}'", node.off, node.end)
+    result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,  # type: ignore[operator]
+              "//": lambda: a // b, "%": lambda: a % b}[node.op]()  # type: ignore[operator]
+    return _check_int(result, node)  # a constant folded from symbols (i - i) is checked as any other
+
+
+def _symbolic_if(node: IfExp, test: Sym, body: object, orelse: object) -> object:
+    """``body if test else orelse`` for a symbolic test: both branches integers or both booleans
+    (an expression is one or the other); both were evaluated, so an error in either is raised."""
+    if body is UNKNOWN or orelse is UNKNOWN:
+        return UNKNOWN
+    kinds = {type_of(body), type_of(orelse)}
+    if len(kinds) != 1 or not kinds <= {"int", "bool"}:
+        raise NotSymbolic(f"`{to_source(node)}` chooses a {' or '.join(sorted(kinds))} by a symbol; "
+                          "only integers or booleans can be chosen symbolically")
+    return cond(test, body, orelse)
 
 
 def children(node: Expr | CallExpr) -> tuple[Expr, ...]:
