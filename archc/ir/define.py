@@ -1,0 +1,647 @@
+"""Lowering into the module IR (:mod:`archc.ir.module`): each block definition once, with
+its parameters and its input's sizes as symbols.
+
+It runs on a program that :mod:`archc.ir.lower` lowered without error, so it reports
+nothing: every name resolves, every argument binds, every shape fits. What it decides
+is how each construct is written once for all instances:
+
+- an expression is evaluated with symbols (:mod:`archc.sym`), so ``planes * 4`` stays
+  ``planes * 4`` and ``stride if i == 0 else 1`` a conditional;
+- a ``when:`` that a parameter decides becomes an :class:`~archc.ir.module.If`; a
+  residual's projection shortcut is taken under the condition that the body changes
+  the shape (``stride != 1 or in_channels != planes * 4``), computed from the shapes;
+- a ``repeat:`` becomes a :class:`~archc.ir.module.Loop` whose body is lowered once for a
+  symbolic index, with the running input's sizes as fresh symbols;
+- a block call becomes an :class:`~archc.ir.module.Instance`; its output's sizes are the
+  callee's, with the call's arguments put in for the parameters, or fresh symbols where
+  the callee is a block-typed parameter (only known when the module is built).
+
+What cannot be written once raises :class:`Unsymbolic`, naming the entry and why.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..diagnostics import Span
+from ..ops import Op, Registry, bind, registry
+from ..spec import model as m
+from ..spec.expr import ExprError, ShapeView, evaluate
+from ..spec.loader import BlockRef, Program, Unit
+from ..sym import NotSymbolic, Sym, SymBlock, SymbolicBranch, SymList, free_symbols, is_symbolic, or_, substitute
+from .graph import Graph
+from .module import Container, Definition, Dims, Head, If, Instance, Layer, Loop, Merge, ModuleIR, Param, Stmt
+from .naming import Namer, list_mode
+from .params import default_type, value_type, with_names
+
+__all__ = ["Unsymbolic", "define"]
+
+INPUT_DIMS = {1: ("in_features",), 2: ("in_channels", "in_length"), 3: ("in_channels", "in_height", "in_width")}
+
+
+class Unsymbolic(Exception):
+    """A definition that cannot be written once for all its instances."""
+
+    def __init__(self, message: str, span: Span | None = None):
+        super().__init__(message)
+        self.span = span
+
+
+@dataclass
+class Frame:
+    env: Mapping[str, Any]
+    unit: Unit
+    input_id: str
+    body: list[Stmt]
+    names: dict[str, str] = field(default_factory=dict)
+    parent: Frame | None = None
+    training_only: bool = False
+
+    def child(self, env: Mapping[str, Any] | None = None, *, body: list[Stmt] | None = None,
+              training_only: bool = False) -> Frame:
+        return Frame(env if env is not None else self.env, self.unit, self.input_id,
+                     body if body is not None else self.body, parent=self,
+                     training_only=self.training_only or training_only)
+
+    def lookup(self, name: str) -> str | None:
+        frame: Frame | None = self
+        while frame is not None:
+            if name in frame.names:
+                return frame.names[name]
+            frame = frame.parent
+        return None
+
+
+class Definer:
+    def __init__(self, program: Program, graph: Graph, ops: Registry | None = None):
+        self.program = program
+        self.graph = graph
+        self.ops = ops or registry()
+        self.definitions: dict[str, Definition] = {}
+        self._keys: dict[tuple[int, int], str] = {}  # (definition, input rank) -> key
+        self._busy: set[str] = set()
+        self.d: Definition | None = None
+        self._shapes: dict[str, Dims] = {}
+        self._n = 0
+
+    # --- definitions -------------------------------------------------------------------
+
+    def run(self) -> ModuleIR:
+        unit = self.program.unit
+        spec = unit.spec
+        params = [Param(name, _kind(value), value, False) for name, value in self.graph.params.items()]
+        shape = tuple(self.graph.input_shape)
+        env = ChainMap({**{p.name: _symbol(p.name, p.kind) for p in params}, "input": ShapeView(shape)}, unit.blocks)
+        d = Definition("", self.program.name, params, len(shape), shape, "layers", "module", span=spec.span,
+                       doc=self.program.doc)
+        items = spec.layers or ()
+        d.mode = list_mode(items)
+
+        def body(frame: Frame) -> str:
+            return self.entries(items, "x", frame, Namer(d.mode, _reserved(items)))
+
+        self._define(d, env, unit, body)
+        return ModuleIR(self.definitions, d)
+
+    def definition(self, block: BlockRef, rank: int) -> Definition:
+        """The module IR of ``block`` for inputs of ``rank`` dimensions (lowered once)."""
+        ident = (id(block.defn), rank)
+        key = self._keys.get(ident)
+        if key is not None:
+            if key in self._busy:
+                raise Unsymbolic(f"block '{block.name}' uses itself", block.defn.name_span)
+            return self.definitions[key]
+        key = block.name if rank == 3 else f"{block.name}@{rank}"
+        while key in self.definitions or key in self._busy:
+            key += "_"
+        self._keys[ident] = key
+        defn = block.defn
+        params = []
+        scope: ChainMap[str, Any] = ChainMap({}, block.unit.blocks)
+        for decl in defn.params:
+            kind = decl.type or default_type(decl, scope) or "int"
+            # a default may read the parameters before it: an expression of their symbols
+            default = None if decl.default is None else self.eval(decl.default.expr, scope, decl.default.loc.span)
+            params.append(Param(decl.name, kind, default, decl.default is None))
+            scope.maps[0][decl.name] = _symbol(decl.name, kind)
+        names = INPUT_DIMS.get(rank)
+        if names is None:
+            raise Unsymbolic(f"block '{block.name}' takes a rank-{rank} input", defn.name_span)
+        shape = tuple(Sym(n) for n in names)
+        d = Definition(key, block.name, params, rank, shape, defn.kind, "module", span=defn.name_span, doc=defn.doc)
+        env = ChainMap({**scope.maps[0], "input": ShapeView(shape)}, block.unit.blocks)
+        namer = self.body_namer(defn)
+        d.mode = namer.mode
+
+        def body(frame: Frame) -> str:
+            return self.body(defn, "x", frame, namer, None)
+
+        self._busy.add(key)
+        try:
+            self._define(d, env, block.unit, body)
+        finally:
+            self._busy.discard(key)
+        self.definitions[key] = d
+        return d
+
+    def _define(self, d: Definition, env: Mapping[str, Any], unit: Unit, run: Any) -> None:
+        saved = self.d, self._shapes, self._n
+        self.d, self._shapes, self._n = d, {"x": d.input_shape}, 0
+        try:
+            frame = Frame(env, unit, "x", d.body)
+            d.output = run(frame)
+            d.out_shape = self._shapes[d.output]
+        finally:
+            self.d, self._shapes, self._n = saved
+
+    # --- values ------------------------------------------------------------------------------
+
+    def new(self, shape: Dims) -> str:
+        self._n += 1
+        out = f"v{self._n}"
+        self._shapes[out] = tuple(shape)
+        return out
+
+    def fresh(self, what: str, value: str, rank: int) -> Dims:
+        assert self.d is not None
+        dims = []
+        for k in range(rank):
+            name = f"_{what}_{value}_{k}"
+            self.d.fresh[name] = (what, value, k)
+            dims.append(Sym(name))
+        return tuple(dims)
+
+    def shape(self, value: str) -> Dims:
+        return self._shapes[value]
+
+    def eval(self, expr: Any, env: Mapping[str, Any], span: Span) -> Any:
+        try:
+            return evaluate(expr, env)
+        except (ExprError, SymbolicBranch, NotSymbolic) as err:
+            raise Unsymbolic(f"cannot evaluate this expression once for every instance: {err}", span) from None
+
+    def when(self, code: m.Code | None, env: Mapping[str, Any]) -> Any:
+        if code is None:
+            return True
+        return self.eval(code.expr, env, code.loc.span)
+
+    # --- lists and entries ---------------------------------------------------------------------
+
+    def body_namer(self, b: m.BodyFields) -> Namer:
+        kind = b.kind
+        if kind == "layers":
+            assert b.layers is not None
+            items = (b.layers,) if isinstance(b.layers, m.Call) else b.layers.items
+            return Namer(list_mode(items), _reserved(items))
+        if kind == "repeat":
+            return Namer("sequential")
+        if kind == "residual":
+            assert b.residual is not None
+            items = (*b.residual.body, *b.residual.then)
+            return Namer("module", _reserved(items))
+        return Namer("module")
+
+    def entries(self, items: tuple[m.Entry, ...], x: str, frame: Frame, namer: Namer) -> str:
+        for item in items:
+            x = self.entry(item, x, frame, namer)
+        return x
+
+    def entry(self, item: m.Entry, x: str, frame: Frame, namer: Namer) -> str:
+        if isinstance(item, m.Call):
+            return self.call_in_list(item, x, frame, namer)
+        if isinstance(item, m.Named):
+            namer.take()
+            before = len(frame.body)
+            out = self.value(item.value, x, frame, item.name, absent=False)
+            # a named entry takes its list's number (nn.Sequential numbers every child), present or not
+            if out is None:
+                frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
+                                     output=x, absent=True, pos=True))
+                return x
+            if len(frame.body) > before and frame.body[-1].out == out:
+                frame.body[-1].pos = True
+            frame.names[item.name] = out
+            if isinstance(item.value, m.Container) and item.value.training_only:
+                frame.body.append(Head(out=self.new(self.shape(out)), shape=self.shape(out), span=item.span,
+                                       name=item.name, value=out, training_only=True))
+                return x
+            return out
+        return self.container_in_list(item, x, frame, namer)
+
+    def value(self, v: m.Call | m.Seq | m.Container, x: str, frame: Frame, name: str, *,
+              absent: bool = True) -> str | None:
+        """A named value. Under a `when:` that decides per instance, a branch is ``absent`` where the
+        condition fails; a named entry of a list passes its input on instead."""
+        if isinstance(v, m.Call):
+            return self.call_at(v, x, frame, name)
+        if isinstance(v, m.Seq):
+            return self.sequential(v.items, x, frame, name, v.span)
+        return self.container_at(v, x, frame, name, absent=absent)
+
+    def sequential(self, items: tuple[m.Entry, ...], x: str, frame: Frame, name: str | None, span: Span, *,
+                   pos: bool = False) -> str:
+        namer = Namer(list_mode(items, named_list=True), _reserved(items))
+        body: list[Stmt] = []
+        inner = frame.child(body=body)
+        out = self.entries(items, x, inner, namer)
+        return self._container("sequential", "Sequential", name, namer.mode, x, body, out, span, frame, pos)
+
+    def _container(self, kind: str, label: str, name: str | None, mode: str, x: str, body: list[Stmt], out: str,
+                   span: Span, frame: Frame, pos: bool) -> str:
+        value = self.new(self.shape(out))
+        frame.body.append(Container(out=value, shape=self.shape(out), span=span, kind=kind, name=name, mode=mode,
+                                    input=x, body=body, output=out, label=label, training_only=frame.training_only,
+                                    pos=pos))
+        return value
+
+    def guarded(self, cond: Any, x: str, frame: Frame, span: Span, absent: bool, run: Any) -> str | None:
+        """``run(frame)`` where ``cond`` holds: directly when it is true, not at all when it is false,
+        else inside an :class:`If`."""
+        if cond is True:
+            return run(frame)
+        if cond is False:
+            return None if absent else x
+        body: list[Stmt] = []
+        inner = frame.child(body=body)
+        out = run(inner)
+        if out is None:  # nothing inside (e.g. a `when:` inside that is false)
+            return None if absent else x
+        frame.names.update(inner.names)  # names defined inside are visible where the condition holds
+        shape = self.shape(out) if absent else _choose(cond, self.shape(out), self.shape(x))
+        value = self.new(shape)
+        frame.body.append(If(out=value, shape=shape, span=span, cond=cond, input=x, body=body, output=out,
+                             absent=absent, training_only=frame.training_only))
+        return value
+
+    def inputs(self, c: m.Container, x: str, frame: Frame, site: tuple[str, ...]) -> str:
+        if not c.from_:
+            return x
+        ids = []
+        for ref in c.from_:
+            found = frame.input_id if ref.name == "input" else frame.lookup(ref.name)
+            if found is None:
+                raise Unsymbolic(f"'{ref.name}' is defined only under a condition", ref.span)
+            ids.append(found)
+        if len(ids) == 1:
+            return ids[0]
+        return self.merge(c.merge or "concat", ids, [True] * len(ids), c.dim, "from", site, c.span, frame)
+
+    def container_at(self, c: m.Container, x: str, frame: Frame, name: str | None, *,
+                     absent: bool = True) -> str | None:
+        def run(f: Frame) -> str | None:
+            x_in = self.inputs(c, x, f, ("child", name) if name is not None else ("take",))
+            sub = f.child(training_only=c.training_only)
+            kind = c.kind
+            if kind == "ref":
+                return x_in
+            if kind == "layers":
+                assert c.layers is not None
+                if isinstance(c.layers, m.Call):
+                    return self.call_at(c.layers, x_in, sub, name)
+                return self.sequential(c.layers.items, x_in, sub, name, c.span)
+            namer = self.body_namer(c)
+            body: list[Stmt] = []
+            out = self.body(c, x_in, sub.child(body=body), namer, name)
+            kind_ = "sequential" if kind == "repeat" else kind
+            label = "Sequential" if kind == "repeat" else kind
+            return self._container(kind_, label, name, namer.mode, x_in, body, out, c.span, sub, False)
+
+        return self.guarded(self.when(c.when, frame.env), x, frame, c.span, absent, run)
+
+    def container_in_list(self, c: m.Container, x: str, frame: Frame, namer: Namer) -> str:
+        def run(f: Frame) -> str:
+            kind = c.kind
+            if kind in ("parallel", "residual"):
+                namer.take()
+                cbody: list[Stmt] = []
+                inner_namer = self.body_namer(c)
+                sub = f.child(training_only=c.training_only)
+                x_in = self.inputs(c, x, sub, ("here",))
+                out = self.body(c, x_in, sub.child(body=cbody), inner_namer, None)
+                return self._container(kind, kind, None, inner_namer.mode, x_in, cbody, out, c.span, sub, True)
+            if kind == "ref":
+                namer.take()
+                return self.inputs(c, x, f, ("take",))
+            x_in = self.inputs(c, x, f, ("peek",))
+            sub = f.child(training_only=True) if c.training_only else f
+            if kind == "layers":
+                assert c.layers is not None
+                items = (c.layers,) if isinstance(c.layers, m.Call) else c.layers.items
+                out = self.entries(items, x_in, sub, namer)
+            else:
+                out = self.repeat(c, x_in, sub, namer, None)
+            if sub is not f:
+                f.names.update(sub.names)
+            return out
+
+        if c.training_only:
+            raise Unsymbolic("a training-only head needs a name", c.span)
+        cond = self.when(c.when, frame.env)
+        out = self.guarded(cond, x, frame, c.span, False, run)
+        return x if out is None else out
+
+    def body(self, b: m.BodyFields, x: str, frame: Frame, namer: Namer, name: str | None) -> str:
+        kind = b.kind
+        if kind == "layers":
+            assert b.layers is not None
+            items = (b.layers,) if isinstance(b.layers, m.Call) else b.layers.items
+            return self.entries(items, x, frame, namer)
+        if kind == "repeat":
+            return self.repeat(b, x, frame, namer, name)
+        if kind == "parallel":
+            return self.parallel(b, x, frame)
+        assert b.residual is not None
+        return self.residual(b.residual, x, frame, namer)
+
+    def repeat(self, b: m.BodyFields, x: str, frame: Frame, namer: Namer, name: str | None) -> str:
+        assert b.repeat is not None and b.each is not None
+        count = self.eval(b.repeat.expr, frame.env, b.repeat.loc.span)
+        items = (b.each,) if isinstance(b.each, m.Call) else b.each.items
+        rank = len(self.shape(x))
+        loop_out = f"v{self._n + 1}"  # the value the loop will produce: its fresh symbols' owner
+        carried = self.fresh("carried", loop_out, rank)
+        self._n += 1
+        body_in = self.new(carried)
+        body: list[Stmt] = []
+        env = with_names(frame.env, {b.index: Sym(b.index)})
+        sub = frame.child(env, body=body)
+        out = self.entries(items, body_in, sub, namer)
+        if len(self.shape(out)) != rank:
+            raise Unsymbolic("a repeat whose body changes the rank of its input", b.repeat.loc.span)
+        shape = self.fresh("output", loop_out, rank)
+        self._shapes[loop_out] = shape
+        frame.body.append(Loop(out=loop_out, shape=shape, span=b.repeat.loc.span, index=b.index, count=count,
+                               input=x, carried=carried, body_input=body_in, body=body, output=out,
+                               where=name or "", training_only=frame.training_only))
+        return loop_out
+
+    def parallel(self, b: m.BodyFields, x: str, frame: Frame) -> str:
+        assert b.parallel is not None
+        outs: list[str] = []
+        present: list[Any] = []
+        for branch in b.parallel:
+            before = len(frame.body)
+            out = self.value(branch.value, x, frame.child(), branch.name)
+            if out is None:
+                continue
+            added = frame.body[before:]
+            guard = added[-1].cond if added and isinstance(added[-1], If) and added[-1].out == out else True
+            outs.append(out)
+            present.append(guard)
+        if not outs:
+            return x
+        if len(outs) == 1 and present[0] is True:
+            return outs[0]
+        return self.merge(b.merge or "concat", outs, present, b.dim, "parallel", ("here",), b.merge_span or b.span,
+                          frame)
+
+    def residual(self, res: m.Residual, x: str, frame: Frame, namer: Namer) -> str:
+        body = self.entries(res.body, x, frame, namer)
+        shape_in, shape_body = self.shape(x), self.shape(body)
+        if res.when is not None:
+            use = self.eval(res.when.expr, frame.env, res.when.loc.span)
+        elif len(shape_in) != len(shape_body):
+            use = True
+        else:  # the spatial sizes first: `stride != 1 or in_channels != planes * 4` reads as torchvision's
+            use = or_(*(_changes(a, b) for a, b in (*zip(shape_in[1:], shape_body[1:]), (shape_in[0], shape_body[0]))))
+        shortcut = x
+        sc = res.shortcut
+        if sc is not None and use is not False:
+            def run(f: Frame) -> str | None:
+                if isinstance(sc, m.Named):
+                    return self.value(sc.value, x, f, sc.name)
+                if isinstance(sc, m.Seq):
+                    return self.sequential(sc.items, x, f, "shortcut", sc.span)
+                if isinstance(sc, m.Call):
+                    return self.call_at(sc, x, f, "shortcut")
+                return self.container_at(sc, x, f, "shortcut")
+
+            shortcut = self.guarded(use, x, frame, getattr(sc, "span", res.span), False, run) or x
+        out = self.merge("add", [body, shortcut], [True, True], 1, "residual", ("here",), res.span, frame)
+        return self.entries(res.then, out, frame, namer)
+
+    def merge(self, kind: str, ins: list[str], present: list[Any], dim: int, role: str, site: tuple[str, ...],
+              span: Span, frame: Frame) -> str:
+        op = self.ops.get(kind)
+        attrs = bind(op, [], {"dim": dim} if kind == "concat" else {})
+        shapes = [self.shape(i) for i in ins]
+        try:
+            if all(p is True for p in present):
+                shape = op.output_shape(tuple(shapes), attrs)
+            else:
+                shape = _merge_maybe(kind, op, attrs, shapes, present)
+        except (NotSymbolic, SymbolicBranch) as err:
+            raise Unsymbolic(f"{kind}: {err}", span) from None
+        value = self.new(shape)
+        frame.body.append(Merge(out=value, shape=tuple(shape), span=span, op=op, attrs=attrs, inputs=tuple(ins),
+                                present=tuple(present), role=role, site=site, training_only=frame.training_only))
+        return value
+
+    # --- calls --------------------------------------------------------------------------------
+
+    def resolve(self, call: m.Call, frame: Frame) -> Op | BlockRef | SymBlock:
+        name = call.call.callee
+        if name in frame.env:
+            value = frame.env[name]
+            if isinstance(value, (BlockRef, SymBlock)):
+                return value
+        return self.ops.get(name)
+
+    def call_in_list(self, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:
+        target = self.resolve(call, frame)
+        if isinstance(target, BlockRef) and target.defn.inline:
+            return self.inline(target, call, x, frame, namer)
+        if isinstance(target, (BlockRef, SymBlock)):
+            namer.take()
+            return self.instance(target, call, x, frame, None, pos=True)
+        attrs = self.bind_attrs(target, call, frame)
+        if namer.mode == "sequential":
+            namer.take()
+            return self.layer(target, call, attrs, x, frame, None, pos=True)
+        name, _ = namer.unnamed(target.name, _hashable(attrs), target.stateful)
+        return self.layer(target, call, attrs, x, frame, name, shared=not target.stateful)
+
+    def call_at(self, call: m.Call, x: str, frame: Frame, name: str | None, *, pos: bool = False) -> str:
+        target = self.resolve(call, frame)
+        if isinstance(target, (BlockRef, SymBlock)):
+            return self.instance(target, call, x, frame, name, pos=pos)
+        return self.layer(target, call, self.bind_attrs(target, call, frame), x, frame, name, pos=pos)
+
+    def bind_attrs(self, op: Op, call: m.Call, frame: Frame) -> Any:
+        args = [self.eval(a, frame.env, call.span) for a in call.call.args]
+        kwargs = {k.name: self.eval(k.value, frame.env, call.span) for k in call.call.kwargs}
+        if not any(is_symbolic(v) for v in (*args, *kwargs.values())):
+            return bind(op, args, kwargs)
+        fields = list(op.Attrs.model_fields)
+        data = dict(zip(fields, args))
+        for key, value in kwargs.items():
+            data[op.arg_aliases.get(key, key)] = value
+        return op.Attrs.model_construct(**data)
+
+    def layer(self, op: Op, call: m.Call, attrs: Any, x: str, frame: Frame, name: str | None, *,
+              shared: bool = False, pos: bool = False) -> str:
+        ins = (self.shape(x),)
+        try:
+            shape = op.output_shape(ins, attrs)
+        except (NotSymbolic, SymbolicBranch) as err:
+            raise Unsymbolic(f"{op.name}: {err}", call.span) from None
+        value = self.new(shape)
+        frame.body.append(Layer(out=value, shape=tuple(shape), span=call.span, op=op, attrs=attrs, inputs=(x,),
+                                name=name, shared=shared, pos=pos, training_only=frame.training_only))
+        return value
+
+    def args(self, block: BlockRef | SymBlock, call: m.Call, frame: Frame) -> tuple[dict[str, Any], tuple[str, ...]]:
+        c = call.call
+        if isinstance(block, SymBlock):
+            # the callee is only known when the module is built: pass the arguments as written
+            if c.kwargs and c.args:
+                pass
+            values = {f"#{k}": self.eval(a, frame.env, call.span) for k, a in enumerate(c.args)}
+            values.update({k.name: self.eval(k.value, frame.env, call.span) for k in c.kwargs})
+            return values, tuple(values)
+        decls = block.defn.params
+        values: dict[str, Any] = {}
+        for decl, arg in zip(decls, c.args):
+            values[decl.name] = self.eval(arg, frame.env, call.span)
+        for kw in c.kwargs:
+            values[kw.name] = self.eval(kw.value, frame.env, call.span)
+        given = tuple(d.name for d in decls if d.name in values)
+        scope = ChainMap(values, block.unit.blocks)
+        for decl in decls:
+            if decl.name not in values:
+                assert decl.default is not None
+                values[decl.name] = self.eval(decl.default.expr, scope, decl.default.loc.span)
+        return {d.name: values[d.name] for d in decls}, given
+
+    def instance(self, block: BlockRef | SymBlock, call: m.Call, x: str, frame: Frame, name: str | None, *,
+                 pos: bool = False) -> str:
+        args, given = self.args(block, call, frame)
+        value = f"v{self._n + 1}"
+        self._n += 1
+        rank = len(self.shape(x))
+        if isinstance(block, BlockRef):
+            d = self.definition(block, rank)
+            mapping = {**args, **dict(zip(INPUT_DIMS[rank], self.shape(x)))}
+            own = {p.name for p in d.params} | set(INPUT_DIMS[rank])
+            if all(free_symbols(dim) <= own for dim in d.out_shape):
+                try:
+                    shape = tuple(substitute(dim, mapping) for dim in d.out_shape)
+                except (NotSymbolic, SymbolicBranch, TypeError) as err:
+                    raise Unsymbolic(f"{block.name}: {err}", call.span) from None
+            else:
+                shape = self.fresh("output", value, len(d.out_shape))
+            key, param = d.key, None
+        else:
+            shape = self.fresh("output", value, rank)
+            key, param = None, block.name
+        self._shapes[value] = shape
+        frame.body.append(Instance(out=value, shape=shape, span=call.span, block=key, param=param, args=args,
+                                   given=given, input=x, name=name, pos=pos, training_only=frame.training_only))
+        return value
+
+    def inline(self, block: BlockRef, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:
+        args, _ = self.args(block, call, frame)
+        env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
+        inner = Frame(env, block.unit, x, frame.body, training_only=frame.training_only)
+        return self.body(block.defn, x, inner, namer, None)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _reserved(items: tuple[m.Entry, ...]) -> set[str]:
+    return {i.name for i in items if isinstance(i, m.Named)}
+
+
+def _kind(value: Any) -> str:
+    return value_type(value)
+
+
+def _symbol(name: str, kind: str) -> Any:
+    if kind == "bool":
+        return Sym(name, boolean=True)
+    if kind == "list":
+        return SymList(name)
+    if kind == "block":
+        return SymBlock(name)
+    if kind in ("int", "float"):
+        return Sym(name)
+    raise Unsymbolic(f"a {kind} parameter ('{name}') cannot be a symbol")
+
+
+def _hashable(attrs: Any) -> Any:
+    """Attributes as the namer's key: symbolic ones compared by structure, never symbolically."""
+    if any(is_symbolic(v) for v in dict(attrs).values()):
+        return tuple((k, _Key(v)) for k, v in dict(attrs).items())
+    return attrs
+
+
+class _Key:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return hash(self.value) if isinstance(self.value, Sym) else hash(repr(self.value))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Key):
+            return False
+        a, b = self.value, other.value
+        if isinstance(a, Sym) or isinstance(b, Sym):
+            return isinstance(a, Sym) and a.same(b)
+        return bool(a == b)
+
+
+def _changes(a: Any, b: Any) -> Any:
+    """Does a size ``a`` become a different ``b``? A strided window, ``(a - 1) // s + 1``, changes
+    the size exactly where ``s != 1`` for sizes of 2 or more: that is the condition written (as
+    torchvision writes its shortcut's), so a block's class needs no spatial sizes. For a size of
+    1 it would differ (a stride changes nothing there); the instantiation check (emit/writer.py)
+    refuses such a network rather than write a different one."""
+    from ..sym import Binary, Sum
+
+    if isinstance(b, Sum) and b.const == 1 and len(b.terms) == 1:
+        term, coeff, _ = b.terms[0]
+        if coeff == 1 and isinstance(term, Binary) and term.op == "//" and _same(term.a, a - 1):
+            return term.b != 1
+    return a != b
+
+
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, Sym) or isinstance(y, Sym):
+        return isinstance(x, Sym) and x.same(y)
+    return bool(x == y)
+
+
+def _choose(cond: Any, a: Dims, b: Dims) -> Dims:
+    from ..sym import cond as sym_cond
+
+    if len(a) != len(b):
+        raise Unsymbolic("a `when:` that changes the rank of its input")
+    return tuple(sym_cond(cond, p, q) for p, q in zip(a, b))
+
+
+def _merge_maybe(kind: str, op: Op, attrs: Any, shapes: list[Dims], present: list[Any]) -> Dims:
+    """The merged shape where some inputs exist only under a condition: a concat's size along
+    its dimension counts each present input; the others are the first input's."""
+    from ..sym import cond as sym_cond
+
+    first = shapes[0]
+    if kind != "concat":
+        return first
+    rank = len(first)
+    dim = attrs.dim - 1 if attrs.dim > 0 else attrs.dim + rank
+    total: Any = 0
+    for shape, p in zip(shapes, present):
+        total = total + (shape[dim] if p is True else sym_cond(p, shape[dim], 0))
+    return tuple(total if k == dim else d for k, d in enumerate(first))
+
+
+def define(program: Program, graph: Graph) -> ModuleIR:
+    """The module IR of a program that lowered to ``graph`` without error."""
+    return Definer(program, graph).run()

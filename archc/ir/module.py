@@ -1,0 +1,165 @@
+"""The module IR: one graph per block definition (and one for the network) whose sizes are
+expressions of the definition's parameters and of its input's sizes.
+
+Where the concrete :class:`~archc.ir.graph.Graph` holds every repeat unrolled and every
+block instance expanded, the module IR holds each definition once, as PyTorch code is
+written: a block's body is a list of statements over *values* (tensors), and the sizes
+of those values are :mod:`archc.sym` expressions (``planes * 4``,
+``(in_height - 1) // stride + 1``). What varies between instances is an expression;
+what is decided per instance is a statement:
+
+- :class:`Layer`: an op module (attributes as expressions);
+- :class:`Instance`: a block instance, of a definition or of a block-typed parameter;
+- :class:`Merge`: concat or add of values (a residual's add, parallel branches, ``from:``);
+- :class:`Container`: a module of its own with a body (an ``nn.Sequential``, parallel
+  branches, a residual);
+- :class:`If`: a ``when:`` whose truth depends on parameters (and a residual's projection
+  shortcut, taken where the body changes the shape);
+- :class:`Loop`: a ``repeat:``, its body written once for a symbolic index, the input's
+  sizes carried from one iteration to the next;
+- :class:`Head`: a training-only side output.
+
+It is plain data: nothing here refers to the spec's objects, so every later stage
+(instantiation, emission, passes) reads this and never the spec. Statements keep the
+source span they came from for diagnostics.
+
+Symbols: a definition's parameters by their names; its input's sizes ``in_channels``,
+``in_height``, ``in_width`` (``in_length`` for a 1-d signal); and *fresh* symbols, which
+stand for a size that only exists when the module is built (the output of an instance of
+a block-typed parameter, a loop's running input, a loop's result). :attr:`Definition.fresh`
+says what each fresh symbol stands for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..diagnostics import Span
+
+Dims = tuple[Any, ...]  # a symbolic shape, batch excluded: ints and archc.sym expressions
+
+
+@dataclass(slots=True, kw_only=True)
+class Stmt:
+    out: str  # the value it produces (unique within its definition)
+    shape: Dims
+    span: Span
+    training_only: bool = False
+    # takes the next number of its list when it runs (an unnamed entry of a numbered list, or a
+    # named one: nn.Sequential numbers every child)
+    pos: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class Layer(Stmt):
+    op: Any  # archc.ops.base.Op
+    attrs: Any  # the op's Attrs, fields possibly symbolic
+    inputs: tuple[str, ...]
+    name: str | None  # its attribute name; None: numbered by position in an nn.Sequential
+    shared: bool = False  # a parameter-free op named after itself and shared by identical uses
+
+
+@dataclass(slots=True, kw_only=True)
+class Instance(Stmt):
+    block: str | None  # the definition's key, or None for a block-typed parameter
+    param: str | None  # the parameter holding the block (``block`` in ResNet's Stage)
+    args: dict[str, Any]  # parameter -> value (expressions of the caller's symbols)
+    input: str
+    name: str | None
+    given: tuple[str, ...] = ()  # the arguments the call writes (the rest are defaults)
+
+
+@dataclass(slots=True, kw_only=True)
+class Merge(Stmt):
+    op: Any
+    attrs: Any
+    inputs: tuple[str, ...]
+    present: tuple[Any, ...]  # per input: True, or a boolean expression (a branch behind `when:`)
+    role: str  # residual | parallel | from
+    # where its id comes from: ("here",) the current path; ("child", name) a named entry's
+    # path; ("take",) / ("peek",) the list's next number, taken or not
+    site: tuple[str, ...] = ("here",)
+
+
+@dataclass(slots=True, kw_only=True)
+class Container(Stmt):
+    kind: str  # sequential | parallel | residual
+    name: str | None
+    mode: str  # how unnamed entries are named: sequential | module
+    input: str
+    body: list[Stmt]
+    output: str
+    label: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class If(Stmt):
+    cond: Any  # a boolean expression
+    input: str
+    body: list[Stmt]
+    output: str  # the body's value when cond holds
+    absent: bool  # when it does not: no value at all (a branch, a named entry), else ``input``
+
+
+@dataclass(slots=True, kw_only=True)
+class Loop(Stmt):
+    index: str
+    count: Any  # an int expression
+    input: str
+    carried: Dims  # fresh symbols: the running input's sizes inside the body
+    body_input: str
+    body: list[Stmt]
+    output: str  # the body's value: the next iteration's input
+    where: str = ""  # the path of the list it repeats in, for notes
+
+
+@dataclass(slots=True, kw_only=True)
+class Head(Stmt):
+    name: str
+    value: str
+
+
+@dataclass
+class Param:
+    name: str
+    kind: str  # int | float | bool | str | list | block
+    default: Any = None  # an expression of earlier parameters, or a value; None: required
+    required: bool = True
+
+
+@dataclass
+class Definition:
+    """One block definition (or the network, ``key == ""``) lowered with symbols."""
+
+    key: str
+    name: str
+    params: list[Param]
+    rank: int  # of the input
+    input_shape: Dims  # in_channels, in_height, in_width (concrete for the network)
+    kind: str  # the body's kind: layers | repeat | parallel | residual
+    mode: str
+    body: list[Stmt] = field(default_factory=list)
+    output: str = "x"
+    out_shape: Dims = ()
+    # fresh symbol -> (what, value id, dimension): "output" of an instance or a loop, "carried"
+    # (a loop's running input)
+    fresh: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+    span: Span | None = None
+    doc: str = ""
+
+
+@dataclass
+class ModuleIR:
+    """Every definition the network uses (callees before callers) and the network's own."""
+
+    definitions: dict[str, Definition]
+    network: Definition
+
+
+def walk(body: list[Stmt]):  # type: ignore[no-untyped-def]
+    """Every statement of a body, nested ones included, in order."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (Container, If, Loop)):
+            yield from walk(stmt.body)
