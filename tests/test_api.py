@@ -62,7 +62,8 @@ def test_every_api_function_takes_text_and_a_mapping() -> None:
     for spec in (TEXT, yaml.safe_load(TEXT)):
         assert archc.lower(spec).nodes["fc"].shape == (10,)
         source = archc.compile_source(spec)
-        assert "class Small(nn.Module):" in source and "self.fc = nn.Linear(16, 10)" in source
+        assert "class Small(nn.Module):" in source and "self.fc = nn.Linear(2 * width, num_classes)" in source
+        assert "def __init__(self, width: int = 8, num_classes: int = 10) -> None:" in source
         assert "Unit" in archc.diagram(spec).source
         assert archc.analyze(spec, num_classes=4).output_shape == (4,)
 

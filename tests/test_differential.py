@@ -10,11 +10,9 @@ CI runs ``ARCHC_DIFFERENTIAL_EXAMPLES`` generated specs (default 300), the same 
 to explore new ones: ``ARCHC_DIFFERENTIAL_RANDOM=1 ARCHC_DIFFERENTIAL_EXAMPLES=5000 pytest
 tests/test_differential.py``.
 
-Some constructs miscompile today (issue 13). The generator still produces them, but the
-main test leaves them out (``AVOID``) or skips only the inference check for them
-(``NO_INFERENCE``); each has a minimal reproducer (shrunk by hypothesis, then by hand) in
-``MISCOMPILES``, an expected failure that turns into a failure once it is fixed: then
-remove the reproducer and its exclusion.
+Some constructs used to miscompile (issue 13): each has a minimal reproducer (shrunk by
+hypothesis, then by hand) in ``REPRODUCERS``, a regression test now that emission prints the
+module IR.
 """
 
 from __future__ import annotations
@@ -34,22 +32,10 @@ from .test_property import networks
 
 EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
 
-# Constructs left out of the main test, each for a miscompile in MISCOMPILES:
-AVOID = frozenset({
-    "when_spliced",  # an unnamed `when:` group or repeat in a list of named layers is dropped
-    "when_from",  # `when:` on a `from:` container: E720 (issue 13 repro 3)
-    "container_branch",  # a parallel branch written as a container: E720
-})
-# Constructs whose inference variant is wrong today: the main test checks all but that.
-NO_INFERENCE = frozenset({
-    "named_group",  # a named `{layers: ...}` container (with or without from:) vanishes (issue 13 repro 2)
-})
-
-
 def check(case: Case, root: Path) -> None:
     path = case.write(root)
     try:
-        agree(archc.load(path), inference=not case.tags & NO_INFERENCE, **case.overrides)
+        agree(archc.load(path), **case.overrides)
     except Disagreement as err:
         raise type(err)(f"{err}\n{case.show()}") from err
 
@@ -66,7 +52,7 @@ def _settings(examples: int) -> settings:
 
 
 @_settings(EXAMPLES)
-@given(cases(AVOID))
+@given(cases())
 def test_generated_specs_agree_with_the_oracle(tmp_path_factory: pytest.TempPathFactory, case: Case) -> None:
     check(case, tmp_path_factory.getbasetemp() / "differential")
 
@@ -95,20 +81,9 @@ def test_the_generator_uses_every_construct() -> None:
     assert not TAGS - _SEEN, f"constructs the generator never drew: {sorted(TAGS - _SEEN)}"
 
 
-@settings(max_examples=60, deadline=None, database=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-@given(cases(AVOID))
-def _draw_avoiding(case: Case) -> None:
-    assert not case.tags & AVOID, sorted(case.tags & AVOID)
+# --- the miscompiles the fuzzer found (issue 13), minimal, now regression tests ---------------------
 
-
-def test_the_generator_leaves_out_what_it_is_asked_to() -> None:
-    _draw_avoiding()
-
-
-# --- the miscompiles the fuzzer found, minimal ---------------------------------------------------------
-
-MISCOMPILES = [
+REPRODUCERS = [
     ("when_group_in_named_list", """
 archc: 1
 name: g
@@ -166,14 +141,12 @@ layers:
 ]
 
 
-@pytest.mark.parametrize("text", [
-    pytest.param(text, marks=pytest.mark.xfail(strict=True, raises=kind, reason=f"issue 13: {reason}"), id=name)
-    for name, text, kind, reason in MISCOMPILES])
-def test_known_miscompile(text: str) -> None:
+@pytest.mark.parametrize("text", [pytest.param(text, id=name) for name, text, _, _ in REPRODUCERS])
+def test_reproducer(text: str) -> None:
     agree(archc.load("repro.yaml", text=text))
 
 
 def test_the_reproducers_lower() -> None:
     """Each reproducer is a valid spec (the table accepts it), so its failure is emission's."""
-    for name, text, _, _ in MISCOMPILES:
+    for name, text, _, _ in REPRODUCERS:
         assert archc.analyze(archc.load(f"{name}.yaml", text=text)).totals.params > 0, name

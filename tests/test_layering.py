@@ -36,15 +36,12 @@ LAYERS: list[tuple[str, ...]] = [
 
 # Imports the layering allows but the design does not: "no stage after lowering reads the spec".
 # (importer's unit, imported unit) -> why it is still there.
-NOT_YET = {
-    ("emit", "spec"): "issue 13: emission re-walks the spec AST instead of printing the IR",
-}
+NOT_YET: dict[tuple[str, str], str] = {}
 AFTER_LOWERING = ("analysis", "render", "emit")
 
 # Import cycles that exist today, each to be removed by issue 13's redesign. A cycle found must lie
 # within one of these; a new one fails. Delete an entry once its cycle is gone.
 KNOWN_CYCLES = [
-    {"archc.emit.bodies", "archc.emit.classes", "archc.emit.sequential"},  # issue 13
     # type-only: table.py names Report and Row in annotations (under TYPE_CHECKING); at run time
     # only report.py imports table.py (tests/test_api_imports.py checks there is no runtime cycle)
     {"archc.analysis.report", "archc.analysis.table"},

@@ -10,31 +10,21 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ..analysis.counts import node_counts, totals
 from ..diagnostics import ArchcError, Diagnostic
 from ..ir.graph import Graph
-from ..spec.loader import Program
-from .module import ModuleEmitter
-from .values import Unsupported
+from .classdef import Unsupported
+from .printer import Unprintable
+from .writer import write_module
 
 
-def compile_graph(graph: Graph, program: Program, *, inference: bool = False) -> str:
+def compile_graph(graph: Graph, program: Any, *, inference: bool = False) -> str:
     """The Python source of a module that builds ``graph``'s network; with ``inference``, the
-    inference variant (see :mod:`archc.ir.passes`), which also holds ``fold_state_dict``."""
-    folding = None
-    if inference:
-        from ..ir.passes import inference_graph
-
-        graph, folding = inference_graph(graph)
-    t = totals(graph, node_counts(graph))
+    inference variant (see :mod:`archc.ir.fold`), which also holds ``fold_state_dict``."""
     try:
-        source = ModuleEmitter(graph, program, source_name=program.leaf.file, params=t.params, macs=t.macs,
-                               folding=folding).emit()
-    except Unsupported as err:  # not even a class specialised to one instance can be written
-        span = err.span or program.leaf.span
-        raise ArchcError([Diagnostic("E720", f"archc cannot write PyTorch code for this spec yet: {err}", span,
-                                     "validate and table accept it; rewriting the entry usually helps (e.g. give "
-                                     "an unnamed container a name); please report the spec")],
+        source = write_module(graph, program, source_name=program.leaf.file, inference=inference)
+    except (Unsupported, Unprintable) as err:  # refused, never written wrong
+        raise ArchcError([Diagnostic("E720", f"archc cannot write PyTorch code for this spec yet: {err}",
+                                     program.leaf.span, "validate and table accept it; please report the spec")],
                          program.sources) from None
     try:
         ast.parse(source)

@@ -72,3 +72,31 @@ def wrap(line: str, width: int = WIDTH) -> list[str]:
             *wrap(f"{indent}    {arg}", width)[:-1], wrap(f"{indent}    {arg}", width)[-1] + ","]
     out.append(f"{indent})")
     return out
+
+
+def docstring(text: str, indent: int) -> str:
+    """A docstring for spec text, which cannot break out of its literal: the text is
+    checked to read back unchanged, and falls back to an escaped repr otherwise."""
+    import ast
+
+    pad = " " * indent
+    if not all(c.isprintable() for c in text.replace("\n", "").replace("\r", "")):
+        # control, invisible or bidirectional characters stay out of the source, escaped: they could
+        # drive a terminal showing the file, or make the code read differently from what it is
+        return pad + repr(text)
+    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').replace("\r", "")
+    lines = body.split("\n")
+    # blank lines stay empty: indenting them would leave trailing whitespace (ruff W293)
+    candidate = '"""' + "\n".join(line.rstrip() if k == 0 or not line.strip() else pad + line.rstrip()
+                                   for k, line in enumerate(lines))
+    candidate += ('\n' + pad + '"""') if len(lines) > 1 else '"""'
+    if candidate.endswith('\\"""') or candidate.count('"""') != 2:
+        return pad + repr(text)
+    try:
+        value = ast.literal_eval(candidate)
+    except (SyntaxError, ValueError):
+        return pad + repr(text)
+    expected = "\n".join(line.rstrip() for line in text.replace("\r", "").split("\n"))
+    if value.replace("\n" + pad, "\n").rstrip("\n") != expected.rstrip("\n"):
+        return pad + repr(text)
+    return pad + candidate

@@ -14,10 +14,10 @@ Which modules a scheme reaches is each op's own fact (:attr:`archc.ops.base.Op.i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..ir.graph import Graph
 from ..ops import registry
-from ..spec import model as m
 
 CONV = {
     "kaiming_normal_fan_out": 'nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")',
@@ -44,7 +44,7 @@ def _isinstance(classes: Sequence[str]) -> str:
     return classes[0] if len(classes) == 1 else f"({', '.join(classes)})"
 
 
-def init_method(spec: m.InitSpec | None, codes: Sequence[object], network: str, graph: Graph) -> list[str]:
+def init_method(spec: Any, codes: Sequence[object], network: str, graph: Graph) -> list[str]:
     """Lines appended to the network's ``__init__`` (empty when defaults are kept)."""
     if spec is None:
         return []

@@ -34,7 +34,7 @@ from ..spec.loader import BlockRef, Program, Unit
 from ..sym import NotSymbolic, Sym, SymBlock, SymbolicBranch, SymList, free_symbols, is_symbolic, or_, substitute
 from .graph import Graph
 from .module import Container, Definition, Dims, Head, If, Instance, Layer, Loop, Merge, ModuleIR, Param, Stmt
-from .naming import Namer, list_mode
+from .naming import Namer, body_namer, list_mode, list_namer
 from .params import default_type, value_type, with_names
 
 __all__ = ["Unsymbolic", "define"]
@@ -92,7 +92,7 @@ class Definer:
     def run(self) -> ModuleIR:
         unit = self.program.unit
         spec = unit.spec
-        params = [Param(name, _kind(value), value, False) for name, value in self.graph.params.items()]
+        params = [Param(name, value_type(value), value, False) for name, value in self.graph.params.items()]
         shape = tuple(self.graph.input_shape)
         env = ChainMap({**{p.name: _symbol(p.name, p.kind) for p in params}, "input": ShapeView(shape)}, unit.blocks)
         d = Definition("", self.program.name, params, len(shape), shape, "layers", "module", span=spec.span,
@@ -101,7 +101,7 @@ class Definer:
         d.mode = list_mode(items)
 
         def body(frame: Frame) -> str:
-            return self.entries(items, "x", frame, Namer(d.mode, _reserved(items)))
+            return self.entries(items, "x", frame, list_namer(items))
 
         self._define(d, env, unit, body)
         return ModuleIR(self.definitions, d)
@@ -130,10 +130,13 @@ class Definer:
         names = INPUT_DIMS.get(rank)
         if names is None:
             raise Unsymbolic(f"block '{block.name}' takes a rank-{rank} input", defn.name_span)
+        taken = {decl.name for decl in defn.params}
+        names = tuple(_unique(n, taken) for n in names)  # a parameter may be called in_channels
         shape = tuple(Sym(n) for n in names)
-        d = Definition(key, block.name, params, rank, shape, defn.kind, "module", span=defn.name_span, doc=defn.doc)
+        d = Definition(key, block.name, params, rank, shape, defn.kind, "module", span=defn.name_span, doc=defn.doc,
+                       inline=defn.inline)
         env = ChainMap({**scope.maps[0], "input": ShapeView(shape)}, block.unit.blocks)
-        namer = self.body_namer(defn)
+        namer = body_namer(defn)
         d.mode = namer.mode
 
         def body(frame: Frame) -> str:
@@ -190,20 +193,6 @@ class Definer:
 
     # --- lists and entries ---------------------------------------------------------------------
 
-    def body_namer(self, b: m.BodyFields) -> Namer:
-        kind = b.kind
-        if kind == "layers":
-            assert b.layers is not None
-            items = (b.layers,) if isinstance(b.layers, m.Call) else b.layers.items
-            return Namer(list_mode(items), _reserved(items))
-        if kind == "repeat":
-            return Namer("sequential")
-        if kind == "residual":
-            assert b.residual is not None
-            items = (*b.residual.body, *b.residual.then)
-            return Namer("module", _reserved(items))
-        return Namer("module")
-
     def entries(self, items: tuple[m.Entry, ...], x: str, frame: Frame, namer: Namer) -> str:
         for item in items:
             x = self.entry(item, x, frame, namer)
@@ -243,7 +232,7 @@ class Definer:
 
     def sequential(self, items: tuple[m.Entry, ...], x: str, frame: Frame, name: str | None, span: Span, *,
                    pos: bool = False) -> str:
-        namer = Namer(list_mode(items, named_list=True), _reserved(items))
+        namer = list_namer(items, named_list=True)
         body: list[Stmt] = []
         inner = frame.child(body=body)
         out = self.entries(items, x, inner, namer)
@@ -302,7 +291,7 @@ class Definer:
                 if isinstance(c.layers, m.Call):
                     return self.call_at(c.layers, x_in, sub, name)
                 return self.sequential(c.layers.items, x_in, sub, name, c.span)
-            namer = self.body_namer(c)
+            namer = body_namer(c)
             body: list[Stmt] = []
             out = self.body(c, x_in, sub.child(body=body), namer, name)
             kind_ = "sequential" if kind == "repeat" else kind
@@ -317,7 +306,7 @@ class Definer:
             if kind in ("parallel", "residual"):
                 namer.take()
                 cbody: list[Stmt] = []
-                inner_namer = self.body_namer(c)
+                inner_namer = body_namer(c)
                 sub = f.child(training_only=c.training_only)
                 x_in = self.inputs(c, x, sub, ("here",))
                 out = self.body(c, x_in, sub.child(body=cbody), inner_namer, None)
@@ -524,8 +513,9 @@ class Definer:
         rank = len(self.shape(x))
         if isinstance(block, BlockRef):
             d = self.definition(block, rank)
-            mapping = {**args, **dict(zip(INPUT_DIMS[rank], self.shape(x)))}
-            own = {p.name for p in d.params} | set(INPUT_DIMS[rank])
+            inputs = [str(s) for s in d.input_shape]
+            mapping = {**args, **dict(zip(inputs, self.shape(x)))}
+            own = {p.name for p in d.params} | set(inputs)
             if all(free_symbols(dim) <= own for dim in d.out_shape):
                 try:
                     shape = tuple(substitute(dim, mapping) for dim in d.out_shape)
@@ -552,12 +542,10 @@ class Definer:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _reserved(items: tuple[m.Entry, ...]) -> set[str]:
-    return {i.name for i in items if isinstance(i, m.Named)}
-
-
-def _kind(value: Any) -> str:
-    return value_type(value)
+def _unique(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name += "_"
+    return name
 
 
 def _symbol(name: str, kind: str) -> Any:

@@ -18,7 +18,11 @@ from .graph import Graph, Head, Node, Path, Scope, path_str
 from .module import Container, Definition, Dims, If, Instance, Layer, Loop, Merge, ModuleIR, Stmt
 from .module import Head as HeadStmt
 
-__all__ = ["instantiate"]
+__all__ = ["Unsplicable", "instantiate"]
+
+
+class Unsplicable(Exception):
+    """An instance the module IR cannot stand for (a block-typed parameter holding an inline block)."""
 
 Resolve = Callable[[Any, int], Definition]  # a block value and an input rank -> its definition
 
@@ -50,6 +54,7 @@ class Instantiator:
         self.name = name
         self.graph: Graph = Graph(name, ())
         self.uses: dict[str, int] = {}
+        self.spliced: dict[tuple[str, str], set[bool]] = {}  # dynamic instances: spliced (inline) or not
         self.key = ""  # the definition whose statements run now (nodes record it as their origin)
         self.training_only = False  # inside an instance that only runs in training (a side head)
 
@@ -110,7 +115,8 @@ class Instantiator:
             x = vals[stmt.input]
             assert x is not None
             scope = self.graph.add_scope(Scope(child, stmt.kind, stmt.label, stmt.span, x, mode=stmt.mode,
-                                               training_only=stmt.training_only or self.training_only))
+                                               training_only=stmt.training_only or self.training_only,
+                                               call=(self.key, stmt.out)))
             self.body(stmt.body, env, vals, child, _Numbers())
             vals[stmt.out] = scope.output = vals[stmt.output]
         elif isinstance(stmt, If):
@@ -157,11 +163,26 @@ class Instantiator:
         else:
             d = self.resolve(env[stmt.param], len(in_shape))
             args = _bind_args(d, args)
+            self.spliced.setdefault((self.key, stmt.out), set()).add(d.inline and stmt.name is None)
+            if d.inline and stmt.name is None:  # an inline block passed as a value: spliced in, as lowering does
+                inner_env: dict[str, Any] = {**args, **{str(s): v for s, v in zip(d.input_shape, in_shape)}}
+                inner_vals: dict[str, str | None] = {"x": x}
+                saved_key, self.key = self.key, d.key
+                try:
+                    self.body(d.body, inner_env, inner_vals, path, numbers)
+                finally:
+                    self.key = saved_key
+                out = inner_vals[d.output]
+                assert out is not None
+                vals[stmt.out] = out
+                self._bind(stmt.shape, self.shape(out), env)
+                return
         name = self._name(stmt, numbers)
         child = (*path, name)
         training_only = stmt.training_only or self.training_only
         scope = self.graph.add_scope(Scope(child, "block", d.name, stmt.span, x, block=d.name, args=args,
-                                           training_only=training_only, origin=d.key))
+                                           training_only=training_only, origin=d.key, call=(self.key, stmt.out),
+                                           mode=d.mode))
         inner: dict[str, Any] = {**args, **{str(s): v for s, v in zip(d.input_shape, in_shape)}}
         inner_vals: dict[str, str | None] = {"x": x}
         saved = self.training_only, self.key

@@ -34,7 +34,7 @@ from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate, show, typ
 from ..spec.loader import BlockRef, Program, Unit
 from .expansion import Estimator, TooBig
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
-from .naming import Namer, list_mode
+from .naming import Namer, body_namer, list_namer
 from .params import SetValue, block_args, network_params, value_type, with_names
 
 __all__ = ["Lowerer", "SetValue", "lower"]
@@ -114,7 +114,7 @@ class Lowerer:
             return g
         g.add(Node("input", None, None, (), (), spec.span, shape=shape, module=False))
         frame = Frame(ChainMap({**params, "input": ShapeView(shape)}, unit.blocks), unit, "input")
-        namer = self.namer(spec.layers, frame)
+        namer = list_namer(spec.layers)
         top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input", origin=spec, mode=namer.mode,
                                 env=frame.env))
         try:
@@ -232,11 +232,6 @@ class Lowerer:
         where = "the network input" if node.op is None and nid == "input" else f"'{node.id}'"
         return Note(f"{what}: {fmt_shape(node.shape)} from {where}", node.span)
 
-    def namer(self, items: tuple[m.Entry, ...], frame: Frame, *, named_list: bool = False,
-              mode: str | None = None) -> Namer:
-        reserved = {i.name for i in items if isinstance(i, m.Named)}
-        return Namer(mode or list_mode(items, named_list=named_list), reserved)
-
     def add(self, node: Node, frame: Frame, *, shared: bool = False) -> str:
         if node.id in self.graph.nodes:
             first = self.graph.nodes[node.id]
@@ -340,7 +335,7 @@ class Lowerer:
     def _sequential(self, items: tuple[m.Entry, ...], x: str, path: Path, frame: Frame, span: Span,
                     origin: Any) -> str:
         inner = frame.child()
-        namer = self.namer(items, inner, named_list=True)
+        namer = list_namer(items, named_list=True)
         scope = self.graph.add_scope(Scope(path, "sequential", "Sequential", span, x, training_only=frame.training_only,
                                            trace=frame.trace, origin=origin, mode=namer.mode, env=frame.env,
                                            site=frame.site))
@@ -438,7 +433,7 @@ class Lowerer:
                 return self.call_at(c.layers, x_in, path, sub)
             return self.sequential(c.layers.items, x_in, path, sub, c.span, c.layers)
         label = {"parallel": "parallel", "residual": "residual", "repeat": "Sequential"}[kind]
-        namer = self.body_namer(c, sub)
+        namer = body_namer(c)
         scope = self.graph.add_scope(Scope(path, "sequential" if kind == "repeat" else kind, label, c.span, x_in,
                                            training_only=sub.training_only, trace=sub.trace, origin=c,
                                            mode=namer.mode, env=sub.env, site=sub.site))
@@ -479,19 +474,6 @@ class Lowerer:
             self._head((*path, str(namer.position)), out, c.span, frame)
             return x
         return out
-
-    def body_namer(self, b: m.BodyFields, frame: Frame) -> Namer:
-        """How the entries of a block's or container's body are named."""
-        kind = b.kind
-        if kind == "layers":
-            assert b.layers is not None
-            return self.namer((b.layers,) if isinstance(b.layers, m.Call) else b.layers.items, frame)
-        if kind == "repeat":
-            return Namer("sequential")
-        if kind == "residual":
-            assert b.residual is not None
-            return self.namer((*b.residual.body, *b.residual.then), frame, mode="module")
-        return Namer("module")
 
     def body(self, b: m.BodyFields, x: str, path: Path, frame: Frame, namer: Namer) -> str:
         """A block's or container's body, emitted into ``path`` with ``namer`` naming its entries."""
@@ -735,7 +717,7 @@ class Lowerer:
                              defn.name_span, "remove `inline: true`, or wrap the body in `layers:`", trace)
                 return x
             return self.body(defn, x, path, inner, namer)
-        namer = self.body_namer(defn, inner)
+        namer = body_namer(defn)
         scope = self.graph.add_scope(Scope(path, "block", block.name, call.span, x, block=block.name, args=args,
                                            training_only=frame.training_only, trace=frame.trace, origin=block,
                                            mode=namer.mode, env=inner.env, site=frame.site, call=call))

@@ -147,6 +147,7 @@ class Definition:
     fresh: dict[str, tuple[str, str, int]] = field(default_factory=dict)
     span: Span | None = None
     doc: str = ""
+    inline: bool = False  # spliced into the list that calls it (VGG's stages)
 
 
 @dataclass

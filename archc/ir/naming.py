@@ -82,3 +82,23 @@ class Namer:
         with contextlib.suppress(TypeError):
             self.names[key] = name
         return name, True
+
+
+def list_namer(items: tuple[m.Entry, ...], *, named_list: bool = False, mode: str | None = None) -> Namer:
+    """The namer of one list of entries (its named entries' names reserved)."""
+    reserved = {i.name for i in items if isinstance(i, m.Named)}
+    return Namer(mode or list_mode(items, named_list=named_list), reserved)
+
+
+def body_namer(b: m.BodyFields) -> Namer:
+    """How the entries of a block's or container's body are named."""
+    kind = b.kind
+    if kind == "layers":
+        assert b.layers is not None
+        return list_namer((b.layers,) if isinstance(b.layers, m.Call) else b.layers.items)
+    if kind == "repeat":
+        return Namer("sequential")
+    if kind == "residual":
+        assert b.residual is not None
+        return list_namer((*b.residual.body, *b.residual.then), mode="module")
+    return Namer("module")

@@ -55,11 +55,15 @@ class Folding:
     dropouts: list[str] = field(default_factory=list)  # plain paths of the dropout layers removed
     heads: list[str] = field(default_factory=list)  # names of the training-only heads removed
     kept_norms: list[str] = field(default_factory=list)  # batch norms that could not be folded (plain paths)
+    kept: set[str] = field(default_factory=set)  # plain ids of the nodes the inference graph keeps
+    kept_scopes: set[Path] = field(default_factory=set)  # plain paths of the containers it keeps
 
 
-def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
+def inference_graph(graph: Graph, allow: set[str] | None = None) -> tuple[Graph, Folding]:
     """The network as it runs in eval mode, with heads and dropout dropped and batch norms
-    folded (see the module docstring); and how the plain state_dict maps onto it."""
+    folded (see the module docstring); and how the plain state_dict maps onto it. With
+    ``allow``, only the norms it names may fold (emission folds a norm of a block's class in
+    all its instances or in none)."""
     folding = Folding(heads=[h.name for h in graph.heads])
     nodes = {nid: dataclasses.replace(n) for nid, n in graph.nodes.items()}
     alias: dict[str, str] = {}  # removed node -> the node that now stands for its output
@@ -96,7 +100,8 @@ def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
         producer = nodes[node.inputs[0]]
         # one norm per layer: fold_state_dict folds each pair from the plain layer's weights, so a
         # second norm (conv, bn, bn; or conv, bn, dropout, bn) would lose the first fold
-        if not _foldable(producer, node) or users[producer.id] != [node.id] or producer.id in absorbed:
+        if not _foldable(producer, node) or users[producer.id] != [node.id] or producer.id in absorbed \
+                or (allow is not None and node.id not in allow):
             folding.kept_norms.append(node.id)
             continue
         absorbed.add(producer.id)
@@ -109,6 +114,8 @@ def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
         users[producer.id] = users.pop(node.id)
         del nodes[node.id]
 
+    folding.kept = set(nodes)
+
     # 4. scopes: heads go, and so does any container whose every node went, or an empty one
     # (a repeat of zero) that reads what the main output does not need
     keep_scopes: dict[Path, Scope] = {}
@@ -120,6 +127,8 @@ def inference_graph(graph: Graph) -> tuple[Graph, Folding]:
             continue
         keep_scopes[path] = dataclasses.replace(scope, input=resolve(scope.input),
                                                 output=resolve(scope.output) if scope.output else None)
+
+    folding.kept_scopes = set(keep_scopes)
 
     # 5. an nn.Sequential that lost entries numbers the rest anew
     local = _renumbered(graph, nodes, keep_scopes)

@@ -154,7 +154,7 @@ def test_conditional_layers_and_loops_in_a_generic_class() -> None:
     """
     src = source(text)
     stage = src.split("class Stage(")[1].split("\nclass ")[0]
-    assert "for i in range(convs):" in stage and "if batch_norm:" in stage, stage
+    assert "for _ in range(convs):" in stage and "if batch_norm:" in stage, stage
     model = build(text)
     keys = list(model.state_dict())
     assert "s1.0.weight" in keys and "s1.1.weight" not in keys  # s1: conv, relu, conv, relu, pool
@@ -194,8 +194,9 @@ def test_hostile_names_give_safe_code() -> None:
     assert model(torch.randn(1, 3, 8, 8)).shape == (1, 3, 8, 8)
 
 
-def test_falls_back_to_specialised_classes_when_no_expression_fits() -> None:
-    # the linear's input size depends on each instance's spatial size, which no parameter gives
+def test_a_size_read_from_the_input_makes_its_sizes_constructor_arguments() -> None:
+    # the linear's input size depends on each instance's spatial size, which no parameter gives: the
+    # one class takes the input's height and width too (issue 13: no class per instance)
     text = """
         archc: 1
         name: t
@@ -207,7 +208,8 @@ def test_falls_back_to_specialised_classes_when_no_expression_fits() -> None:
           - h2: {from: input, layers: Head(4)}
     """
     src = source(text)
-    assert "class Head(" in src and "class Head_2(" in src
+    assert "class Head(" in src and "class Head_2(" not in src
+    assert "def __init__(self, in_channels: int, in_height: int, in_width: int, k: int) -> None:" in src
     model = build(text)
     assert model.h1.fc.in_features == 3 * 8 * 8 and model.h2.fc.in_features == 3 * 4 * 4
 

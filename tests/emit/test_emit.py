@@ -96,7 +96,26 @@ def test_reads_like_torchvision() -> None:
     assert "self.relu = nn.ReLU(inplace=True)" in source
     assert "out += identity" in source
     assert "class Stage(nn.Sequential):" in source and "for i in range(depth):" in source
-    assert "self.layer2 = Stage(256, Bottleneck, 128, 4, stride=2)" in source
+    # the network class takes the spec's parameters, as torchvision's ResNet(block, layers, num_classes)
+    # does (issue 13): sizes that follow from them are read from the stage built before
+    assert "block: type[nn.Module] = Bottleneck," in source and "num_classes: int = 1000," in source
+    assert "self.layer2 = Stage(self.layer1.out_channels, block, 128, depths[1], stride=2)" in source
+    assert "self.fc = nn.Linear(self.layer4.out_channels, num_classes)" in source
+
+
+def test_the_network_class_takes_the_spec_parameters() -> None:
+    """``ResNet50(num_classes=37)`` works without compiling again (issue 13)."""
+    import torch
+
+    from archc.emit import exec_source
+
+    module = exec_source(archc.compile_source("resnet18", input=(3, 32, 32)), "resnet18")
+    model = module.ResNet18(num_classes=37).eval()
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 37)
+    deeper = module.ResNet18(depths=(1, 1, 2, 1))
+    assert deeper.layer3[1].conv1.in_channels == 256 and len(deeper.layer1) == 1
+    expected = archc.analyze("resnet18", depths=[1, 1, 2, 1], num_classes=37).totals.params
+    assert sum(p.numel() for p in module.ResNet18(depths=(1, 1, 2, 1), num_classes=37).parameters()) == expected
 
 
 def test_heads_only_in_training_in_documented_order() -> None:

@@ -292,7 +292,7 @@ def test_a_point_read_after_its_dropout_is_removed() -> None:
     """
     program = archc.load("dropref.yaml", text=textwrap.dedent(text))
     source = archc.compile_source(program, inference=True)
-    assert "x = self.a(x)\n        out = self.b(x)" in source and "merged = x + c" in source
+    assert "a = self.a(x)\n        x = self.b(a)" in source and "m = a + c" in source
     err, _ = compare(program, (3, 8, 8))
     assert err < TOLERANCE
 

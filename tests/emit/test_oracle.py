@@ -20,7 +20,6 @@ import ast
 import re
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -32,10 +31,7 @@ from archc.spec.loader import shipped_names
 from ..conftest import ROOT
 from ..ops.test_ops_vs_torch import SAMPLES, _attrs
 from ..oracle import OPS
-from .agreement import CountsDiffer, InferenceDiffers, agree
-
-DROPS_FROM = ("issue 13 (repro 2): the inference variant drops named `from:` entries and rewires the graph, so "
-              "the plain network's state_dict does not load into it")
+from .agreement import agree
 
 
 def test_every_registered_op_has_an_oracle() -> None:
@@ -179,35 +175,10 @@ def suite_specs() -> list[tuple[str, int, str]]:
 
 SUITE = suite_specs()
 
-# Specs of the suite that miscompile today (issue 13), by a line of their text.
-DROPS_WHEN = ("issue 13: an unnamed `when:` group in a list of named layers is dropped from the module even "
-              "where the condition is true; the table counts it")
-# a line of the spec's text -> (why it fails today, how)
-SUITE_KNOWN: dict[str, tuple[str, type[Exception]]] = {
-    # tests/analysis/test_memory.py: `from:` merges of earlier points
-    "name: memory_rules": (DROPS_FROM, InferenceDiffers),
-    "h2: {from: input, layers: Head(4)}": (DROPS_FROM, InferenceDiffers),  # tests/emit/test_codegen.py
-    "dec1: {from: [up, enc1], merge: concat": (DROPS_FROM, InferenceDiffers),  # tests/ir/test_lower.py: a U-Net
-    "name: dag": (DROPS_FROM, InferenceDiffers),  # tests/emit/constructs.py: a from: DAG
-    "name: conditions": (DROPS_WHEN, CountsDiffer),  # tests/emit/constructs.py: when: on a group
-}
-
-
-def suite_case(path: str, line: int, text: str) -> Any:
-    known = [value for key, value in SUITE_KNOWN.items() if key in text]
-    marks = [pytest.mark.xfail(strict=True, raises=known[0][1], reason=known[0][0])] if known else []
-    return pytest.param(path, line, text, marks=marks, id=f"{path}:{line}")
-
-
-def test_known_suite_miscompiles_are_in_the_suite() -> None:
-    for key in SUITE_KNOWN:
-        assert any(key in text for _, _, text in SUITE), f"no spec of the suite holds {key!r}: update SUITE_KNOWN"
-
-
 def test_the_suite_holds_specs() -> None:
     assert len(SUITE) >= 30, len(SUITE)
 
 
-@pytest.mark.parametrize(("path", "line", "text"), [suite_case(*case) for case in SUITE])
+@pytest.mark.parametrize(("path", "line", "text"), SUITE, ids=[f"{p}:{n}" for p, n, _ in SUITE])
 def test_suite_spec(path: str, line: int, text: str) -> None:
     agree(archc.load("suite.yaml", text=text))

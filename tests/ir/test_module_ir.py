@@ -28,7 +28,7 @@ from archc.sym import to_python
 from ..conftest import ROOT
 from ..emit.test_oracle import DOC_BLOCKS, DOC_FILES, OP_CASES, SUITE, op_spec
 from ..specgen import Case, cases
-from ..test_differential import MISCOMPILES
+from ..test_differential import REPRODUCERS
 
 EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
 
@@ -57,7 +57,7 @@ def differences(a: Graph, b: Graph) -> list[str]:
         t = b.scopes.get(path)
         if t is None:
             continue
-        for what in ("kind", "label", "input", "output", "training_only", "block", "args"):
+        for what in ("kind", "label", "input", "output", "training_only", "block", "args", "mode"):
             if getattr(s, what) != getattr(t, what):
                 out.append(f"scope {path}: {what} {getattr(s, what)!r} vs {getattr(t, what)!r}")
     if a.output != b.output:
@@ -102,7 +102,7 @@ def test_op_sample(name: str, call: str, shapes: list[tuple[int, ...]]) -> None:
     check(archc.load("op_sample.yaml", text=op_spec(call, shapes)))
 
 
-@pytest.mark.parametrize("text", [t for _, t, _, _ in MISCOMPILES], ids=[n for n, _, _, _ in MISCOMPILES])
+@pytest.mark.parametrize("text", [t for _, t, _, _ in REPRODUCERS], ids=[n for n, _, _, _ in REPRODUCERS])
 def test_reproducer(text: str) -> None:
     check(archc.load("repro.yaml", text=text))
 

@@ -1,0 +1,747 @@
+"""One Python class from one body of the module IR: a block definition, the network, or a
+container that needs a class of its own (parallel branches, a residual, a list that
+reads named points).
+
+``__init__`` builds the children in the order the body lists them, with sizes printed
+from the IR's expressions: ``nn.Conv2d(in_channels, planes * 4, 1)``; a condition that
+parameters decide becomes ``if``, a repeat a ``for`` loop whose running sizes are
+variables. ``forward`` follows the body's data flow; a value gets a variable of its own
+only where something reads it later (``inception4a``, ``identity``), otherwise the chain
+reuses one (``x = self.conv1(x)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ir.module import Container, Definition, Head, If, Instance, Layer, Loop, Merge, Stmt, walk
+from ..sym import Sym, free_symbols
+from .format import wrap
+from .names import Namespace, camel
+from .printer import Printer, Unprintable
+
+__all__ = ["ClassCode", "Unsupported", "write_class"]
+
+DIM_ATTRS = ("out_channels", "out_height", "out_width")
+TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "tuple[int, ...]",
+         "block": "type[nn.Module]"}
+
+
+class Unsupported(Exception):
+    """The body has no faithful Python form here (reported, never written wrong)."""
+
+
+@dataclass
+class ClassCode:
+    name: str
+    base: str
+    doc: str
+    signature: list[str]  # "planes: int", "stride: int = 1"
+    args: list[str]  # the symbols the constructor takes, in order (call sites pass their values)
+    required: int  # how many of them have no default
+    init: list[str]
+    forward: list[str]
+    heads: bool = False
+    children: list[ClassCode] = field(default_factory=list)  # container classes it defines
+    inplace_attrs: set[str] = field(default_factory=set)
+    py_names: dict[str, str] = field(default_factory=dict)  # symbol -> its constructor argument's name
+    dims: tuple[str, ...] = ()  # the input-size symbols of the definition
+
+
+@dataclass
+class Context:
+    """What a class needs from the module being written."""
+
+    class_of: Callable[[str], ClassCode]  # definition key -> its class (written before)
+    block_name: Callable[[Any], str]  # a block value -> its class name
+    inplace: Callable[[str, str], bool]  # (definition key, statement) -> runs in place in every instance
+    claim_class: Callable[[str], str]  # a class name, unique in the module
+    head_order: list[str]  # the network's heads in the order training returns them
+    spliced: Callable[[str, str], bool] = lambda key, out: False  # a dynamic instance is an inline block
+    container_names: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _dims(rank: int) -> tuple[str, ...]:
+    return {1: ("in_features",), 2: ("in_channels", "in_length")}.get(rank, ("in_channels", "in_height", "in_width"))
+
+
+class Writer:
+    """The lines of one class."""
+
+    def __init__(self, ctx: Context, key: str, printer: Printer, attrs: Namespace, *, sequential: bool):
+        self.ctx = ctx
+        self.key = key  # the definition whose statements these are (for in-place facts)
+        self.p = printer
+        self.attrs = attrs  # attribute names of this class (self.<name>)
+        self.sequential = sequential
+        self.init: list[str] = []
+        self.fwd: list[str] = []
+        self.locals = Namespace()  # __init__'s local variables
+        self.vars = Namespace()  # forward's variables
+        self.var: dict[str, str] = {}  # value -> variable in forward
+        self.uses: dict[str, int] = {}
+        self.defined: set[str] = set()  # attributes assigned (shared modules are defined once)
+        self.children: list[ClassCode] = []
+        self.fresh: dict[str, tuple[str, str, int]] = {}
+        self.needed: set[str] | None = None  # the symbols printed, from a first writing
+        self.loop_tail: str | None = None  # the value a repeat's body ends with
+        self.pre: list[str] = []  # lines that build a child before it is assigned (a list's items)
+
+    # --- __init__ ---------------------------------------------------------------------------
+
+    def module_source(self, stmt: Stmt, in_shape: Any) -> str:
+        if isinstance(stmt, Layer):
+            return self.layer_source(stmt, in_shape)
+        if isinstance(stmt, Instance):
+            return self.instance_source(stmt, in_shape)
+        assert isinstance(stmt, Container)
+        return self.container_source(stmt, in_shape)
+
+    def layer_source(self, stmt: Layer, in_shape: Any) -> str:
+        op = stmt.op
+        if op.torch_class is None:
+            raise Unsupported(f"{op.name} is not a module")
+        args, kwargs = op.torch_args((in_shape,), stmt.attrs)
+        parts = [self.p(a) for a in args]
+        for key, value in kwargs.items():
+            default = op.torch_defaults.get(key, _MISSING)
+            if default is not _MISSING and not _symbolic(value) and _same(value, default):
+                continue
+            parts.append(f"{key}={self.p(value)}")
+        if op.inplace_capable and self.ctx.inplace(self.key, stmt.out):
+            parts.append("inplace=True")
+        return f"{op.torch_class}({', '.join(parts)})"
+
+    def instance_source(self, stmt: Instance, in_shape: Any) -> str:
+        if stmt.block is None:
+            assert stmt.param is not None
+            cls = self.p.names.get(stmt.param, stmt.param)
+            self.p.used.add(stmt.param)
+            parts = [self.p(in_shape[0])]
+            parts += [self.p(v) for k, v in stmt.args.items() if k.startswith("#")]
+            parts += [f"{k}={self.p(v)}" for k, v in stmt.args.items() if not k.startswith("#")]
+            return f"{cls}({', '.join(parts)})"
+        code = self.ctx.class_of(stmt.block)
+        parts = []
+        dims = dict(zip(code.dims, in_shape))
+        for k, symbol in enumerate(code.args):
+            value = stmt.args[symbol] if symbol in stmt.args else dims.get(symbol)
+            if symbol not in dims and symbol not in stmt.given and k >= code.required:
+                continue  # its default
+            text = self.p(value)
+            parts.append(text if k < code.required else f"{code.py_names.get(symbol, symbol)}={text}")
+        return f"{code.name}({', '.join(parts)})"
+
+    def container_source(self, stmt: Container, in_shape: Any) -> str:
+        if stmt.kind == "sequential" and stmt.mode == "sequential":
+            where = f"self.{stmt.name}" if stmt.name else None
+            items = self.sequential_items(stmt.body, where)
+            if items is not None:
+                return f"nn.Sequential({', '.join(items)})"
+            if any(s.name is not None for s in stmt.body if isinstance(s, (Layer, Instance, Container))):
+                return self.named_sequential(stmt)
+            # conditions or repeats inside: built as a list first, as torchvision's make_layers does
+            var = self.locals.claim(stmt.name or "layers")
+            self.pre.append(f"{var}: list[nn.Module] = []")
+            saved, self.init = self.init, []
+            self.body(stmt.body, "", var)
+            self.pre += self.init
+            self.init = saved
+            return f"nn.Sequential(*{var})"
+        code = write_container(self.ctx, self.key, stmt, self.p, self.fresh, self.shapes[stmt.input])
+        self.children.append(code)
+        return f"{code.name}({', '.join(self.p(Sym_(a)) for a in code.args)})"
+
+    def sequential_items(self, body: list[Stmt], where: str | None) -> list[str] | None:
+        """The children of a plain numbered list (no conditions, repeats or names), or None."""
+        if not all(isinstance(s, (Layer, Instance, Container)) and s.pos and s.name is None for s in body):
+            return None
+        out = []
+        for stmt in body:
+            out.append(self.module_source(stmt, self.shape_of(stmt)))
+            if where is not None:
+                self.bind_fresh(stmt, f"{where}[{len(out) - 1}]")
+        return out
+
+    def named_sequential(self, stmt: Container) -> str:
+        """A numbered list with named children: ``add_module`` keeps each name (its state_dict key)."""
+        if not all(isinstance(s, (Layer, Instance, Container)) and s.pos for s in stmt.body):
+            raise Unsupported("a numbered list with named entries and conditions or repeats")
+        var = self.locals.claim(stmt.name or "layers")
+        self.pre.append(f"{var} = nn.Sequential()")
+        for k, s in enumerate(stmt.body):
+            name = s.name if s.name is not None else str(k)
+            self.pre += wrap(f"{var}.add_module({name!r}, {self.module_source(s, self.shape_of(s))})")
+            self.bind_fresh(s, f"{var}.{name}" if name.isidentifier() else f"{var}[{k}]")
+        return var
+
+    def shape_of(self, stmt: Stmt) -> Any:
+        """The input shape of a statement with one input."""
+        value = stmt.inputs[0] if isinstance(stmt, Layer) else stmt.input  # type: ignore[attr-defined]
+        return self.shapes[value]
+
+    def has_fresh(self, stmt: Stmt) -> bool:
+        """Does the statement's output have sizes only its built module knows (``out_channels``)?"""
+        return any(self.fresh.get(str(d), ("", "", 0))[:2] == ("output", stmt.out) for d in stmt.shape)
+
+    def bind_fresh(self, stmt: Stmt, source: str) -> None:
+        """Fresh symbols standing for this statement's output sizes read as ``source.out_channels``."""
+        for dim in stmt.shape:
+            name = str(dim)
+            if name in self.fresh and self.fresh[name][0] == "output" and self.fresh[name][1] == stmt.out:
+                self.p.names[name] = f"{source}.{DIM_ATTRS[self.fresh[name][2]]}"
+
+    # --- the body -------------------------------------------------------------------------------
+
+    def body(self, stmts: list[Stmt], indent: str, seq_list: str | None) -> None:
+        for stmt in stmts:
+            self.stmt(stmt, indent, seq_list)
+
+    def stmt(self, stmt: Stmt, indent: str, seq_list: str | None) -> None:
+        self.p.site = self.order.get(stmt.out, 0)
+        if isinstance(stmt, (Layer, Instance, Container)):
+            outer, self.pre = self.pre, []
+            source = self.module_source(stmt, self.shape_of(stmt))
+            pre, self.pre = self.pre, outer
+            self.init += [f"{indent}{line}" for line in pre]
+            spliced = self.ctx.spliced(self.key, stmt.out) if isinstance(stmt, Instance) else False
+            if spliced:  # an inline block passed as a value: its children join this list
+                if seq_list is None or stmt.name is not None:
+                    raise Unsupported("an inline block passed as a value outside a numbered list")
+                var = self.locals.claim("block")
+                self.init += wrap(f"{indent}{var} = {source}")
+                self.init.append(f"{indent}{seq_list}.extend({var})")
+                self.bind_fresh(stmt, var)
+                return
+            if seq_list is not None:
+                if stmt.name is not None and stmt.pos:
+                    raise Unsupported("a named entry in a numbered list built with conditions or repeats")
+                if self.has_fresh(stmt) and stmt.out != self.loop_tail:
+                    # its sizes are read later, when the list's last module may be another: keep it
+                    var = self.locals.claim("block")
+                    self.init += wrap(f"{indent}{var} = {source}")
+                    self.init.append(f"{indent}{seq_list}.append({var})")
+                    self.bind_fresh(stmt, var)
+                    return
+                self.init += wrap(f"{indent}{seq_list}.append({source})")
+                self.bind_fresh(stmt, f"{seq_list}[-1]")
+                return
+            assert stmt.name is not None, "a numbered entry outside a numbered list"
+            ref = f"self.{stmt.name}" if stmt.name.isidentifier() else f"self.get_submodule({stmt.name!r})"
+            if stmt.name not in self.defined:
+                self.defined.add(stmt.name)
+                self.attrs.reserve(stmt.name)
+                if stmt.name.isidentifier():
+                    self.init += wrap(f"{indent}self.{stmt.name} = {source}")
+                else:  # a numbered entry of a module body (under a condition that is false here)
+                    self.init += wrap(f"{indent}self.add_module({stmt.name!r}, {source})")
+            self.bind_fresh(stmt, ref)
+            self.forward_call(stmt, ref, indent)
+        elif isinstance(stmt, Merge):
+            self.forward_merge(stmt, indent)
+        elif isinstance(stmt, If):
+            self.stmt_if(stmt, indent, seq_list)
+        elif isinstance(stmt, Loop):
+            self.stmt_loop(stmt, indent, seq_list)
+        elif isinstance(stmt, Head):
+            self.var[stmt.out] = self.var[stmt.value]
+        else:  # pragma: no cover
+            raise Unsupported(type(stmt).__name__)
+
+    def stmt_if(self, stmt: If, indent: str, seq_list: str | None) -> None:
+        cond = self.p(stmt.cond) if stmt.cond is not False else "False"
+        if stmt.cond is False:
+            if seq_list is not None and stmt.pos:
+                raise Unsupported("a numbered list with an entry that is never present")
+            self.var[stmt.out] = self.var.get(stmt.input, "")
+            return
+        if seq_list is not None:
+            self.init.append(f"{indent}if {cond}:")
+            before = len(self.init)
+            self.body(stmt.body, indent + "    ", seq_list)
+            if len(self.init) == before:
+                self.init.append(f"{indent}    pass")
+            return
+        # a module body: the children exist only where the condition holds; forward asks
+        flag = next((s.name for s in stmt.body if isinstance(s, (Layer, Instance, Container)) and s.name
+                     and s.name.isidentifier() and s.name not in self.defined and not getattr(s, "shared", False)),
+                    None)
+        if flag is not None:
+            self.init.append(f"{indent}self.{flag} = None")
+            test = f"self.{flag} is not None"
+        else:
+            flag = self.attrs.claim("use_branch")
+            self.init.append(f"{indent}self.{flag} = {cond}")
+            test = f"self.{flag}"
+        simple = (len(stmt.body) == 1 and isinstance(stmt.body[0], (Layer, Instance, Container))
+                  and not stmt.absent and stmt.body[0].name == flag and stmt.body[0].out == stmt.output)
+        self.init.append(f"{indent}if {cond}:")
+        if simple:
+            inner = stmt.body[0]
+            outer, self.pre = self.pre, []
+            source = self.module_source(inner, self.shape_of(inner))
+            pre, self.pre = self.pre, outer
+            self.init += [f"{indent}    {line}" for line in pre]
+            self.defined.add(flag)
+            self.init += wrap(f"{indent}    self.{flag} = {source}")
+            self.bind_fresh(inner, f"self.{flag}")
+            x = self.read(stmt.input)
+            self.consume(stmt.input)
+            if self.feeds_residual(stmt.out):
+                out = self.new_var(stmt.out, "identity")
+            else:
+                out = self.assign(stmt.out, "x", stmt.input)
+            self.fwd += wrap(f"{indent}{out} = {x} if self.{flag} is None else self.{flag}({x})")
+            return
+        fwd_before = len(self.fwd)
+        self.fwd.append(f"{indent}if {test}:")
+        init_before = len(self.init)
+        if stmt.absent:  # a branch: None where the condition fails
+            self.body(stmt.body, indent + "    ", None)
+            inner = self.var[stmt.output]
+            named = next((s.name for s in stmt.body if s.out == stmt.output and getattr(s, "name", None)), None)
+            out = self.new_var(stmt.out, named if named and named.isidentifier() else "branch")
+            self.fwd.insert(fwd_before, f"{indent}{out} = None")
+            if inner != out:
+                self.fwd.append(f"{indent}    {out} = {inner}")
+        else:
+            x = self.var[stmt.input]
+            inside = sum(list(_reads(b)).count(stmt.input) for b in walk(stmt.body))
+            if not inside:
+                self.consume(stmt.input)
+            if self.remaining(stmt.input) - inside <= 0:  # nothing reads the input after: its variable
+                out = x
+                self.var[stmt.out] = out
+                self.holder[out] = stmt.out
+            else:
+                out = self.new_var(stmt.out, "x")
+                self.fwd.insert(fwd_before, f"{indent}{out} = {x}")
+            self.body(stmt.body, indent + "    ", None)
+            if self.var[stmt.output] != out:
+                self.fwd.append(f"{indent}    {out} = {self.var[stmt.output]}")
+            self.var[stmt.out] = out
+        if len(self.init) == init_before:
+            self.init.append(f"{indent}    pass")
+        if self.fwd[-1] == f"{indent}if {test}:":
+            self.fwd.append(f"{indent}    pass")
+
+    def stmt_loop(self, stmt: Loop, indent: str, seq_list: str | None) -> None:
+        in_shape = self.shapes[stmt.input]
+        running = []
+        for k, (carried, start) in enumerate(zip(stmt.carried, in_shape)):
+            name = str(carried)
+            if k and not self.wanted(name, str(stmt.shape[k])):
+                self.p.names[name] = self.p.names[str(stmt.shape[k])] = f"__unused_{name}"
+                running.append("")
+                continue
+            want = _dims(len(in_shape))[k]
+            source = self.p.names.get(str(start)) if isinstance(start, Sym) else None
+            site = self.order[stmt.out]
+            if source is not None and source.isidentifier() and self.last.get(str(start), -1) <= site \
+                    and self.last_known:
+                # the running size continues a variable nothing reads after this point: a
+                # constructor argument (Stage's in_channels) or the previous repeat's
+                var = source
+                self.p(start)
+            else:
+                var = self.locals.claim(want if not self.locals.taken(want) else want.removeprefix("in_"))
+                self.init.append(f"{indent}{var} = {self.p(start)}")
+            self.p.names[name] = var
+            running.append(var)
+        count = self.p(stmt.count)
+        repeats = self._count_attr(stmt, count, indent) if seq_list is None else count
+        header = len(self.init)
+        self.init.append(f"{indent}for {stmt.index} in range({count}):")
+        self.p.names[stmt.index] = stmt.index
+        was_used = stmt.index in self.p.used
+        self.p.used.discard(stmt.index)
+        if seq_list is None:
+            # a repeat in a module body holds shared parameter-free modules: forward loops too
+            before = len(self.init)
+            self.fwd.append(f"{indent}for _ in range({repeats}):")
+            x = self.var[stmt.input]
+            var = self.assign(stmt.out, "x", stmt.input)
+            if var != x:
+                self.fwd.insert(len(self.fwd) - 1, f"{indent}{var} = {x}")
+            self.var[stmt.body_input] = var
+            self.body(stmt.body, indent + "    ", None)
+            if self.var[stmt.output] != var:
+                self.fwd.append(f"{indent}    {var} = {self.var[stmt.output]}")
+            self.var[stmt.out] = var
+            if len(self.init) == before:
+                self.init.append(f"{indent}    pass")
+        else:
+            saved_tail, self.loop_tail = self.loop_tail, stmt.output  # read right after, by the update
+            self.body(stmt.body, indent + "    ", seq_list)
+            self.loop_tail = saved_tail
+        if stmt.index not in self.p.used:  # the body does not read the index
+            self.init[header] = f"{indent}for _ in range({count}):"
+        if was_used:
+            self.p.used.add(stmt.index)
+        out_shape = self.shapes[stmt.output]
+        for var, dim in zip(running, out_shape):
+            if var:
+                text = self.p(dim)
+                if text != var:
+                    self.init.append(f"{indent}    {var} = {text}")
+        for var, dim in zip(running, stmt.shape):
+            if var:
+                self.p.names[str(dim)] = var
+
+    def wanted(self, *symbols: str) -> bool:
+        """Is a running size read anywhere (known from a first writing of the class)?"""
+        return self.needed is None or any(s in self.needed for s in symbols)
+
+    def _count_attr(self, stmt: Loop, count: str, indent: str) -> str:
+        if not free_symbols(stmt.count):
+            return count
+        attr = self.attrs.claim("repeats")
+        self.init.append(f"{indent}self.{attr} = {count}")
+        return f"self.{attr}"
+
+    # --- forward ---------------------------------------------------------------------------------
+
+    def read(self, value: str) -> str:
+        return self.var[value]
+
+    def remaining(self, value: str) -> int:
+        return self.uses.get(value, 0) - self.seen.get(value, 0)
+
+    def consume(self, *values: str) -> None:
+        for v in values:
+            self.seen[v] = self.seen.get(v, 0) + 1
+
+    def free(self, var: str) -> bool:
+        """Does ``var`` hold a value nothing reads any more?"""
+        held = self.holder.get(var)
+        return held is not None and self.remaining(held) <= 0
+
+    def new_var(self, value: str, want: str) -> str:
+        """A variable for ``value`` named ``want``: the existing one where its value is dead."""
+        var = want if want in self.holder and self.free(want) else self.vars.claim(want)
+        self.var[value] = var
+        self.holder[var] = value
+        return var
+
+    def assign(self, value: str, want: str, reuse: str | None) -> str:
+        """The variable for ``value``: its input's, where that value dies here, else ``want``."""
+        if reuse is not None and reuse in self.var and self.remaining(reuse) <= 0:
+            var = self.var[reuse]
+            self.var[value] = var
+            self.holder[var] = value
+            return var
+        return self.new_var(value, want)
+
+    def feeds_residual(self, value: str) -> bool:
+        return value in self.residual_shortcuts
+
+    def forward_call(self, stmt: Layer | Instance | Container, attr: str, indent: str) -> None:
+        value = stmt.inputs[0] if isinstance(stmt, Layer) else stmt.input
+        x = self.var[value]
+        self.consume(value)
+        if stmt.training_only:
+            out = self.new_var(stmt.out, stmt.name or "head")
+            self.fwd += wrap(f"{indent}{out} = {attr}({x}) if self.training else None")
+            return
+        if stmt.name and not getattr(stmt, "shared", False) and (
+                self.uses.get(stmt.out, 0) > 1 or stmt.out in self.merged):
+            out = self.new_var(stmt.out, stmt.name)
+        elif self.remaining(value) <= 0:
+            # the chain goes on in ``x`` where that is free, else in the variable it read
+            named = self.var[value] not in ("x", "out", "identity")
+            out = self.new_var(stmt.out, "x") if named and self.free("x") else self.assign(stmt.out, "x", value)
+        else:
+            out = self.new_var(stmt.out, "out" if x == "x" else "x")
+        self.fwd += wrap(f"{indent}{out} = {attr}({x})")
+
+    def forward_merge(self, stmt: Merge, indent: str) -> None:
+        names = [self.var[v] for v in stmt.inputs]
+        self.consume(*stmt.inputs)
+        maybe = [p is not True for p in stmt.present]
+        if any(maybe):
+            listed = self.vars.claim("branches")
+            present = [n for n, m in zip(names, maybe) if not m]
+            self.fwd.append(f"{indent}{listed} = [{', '.join(present)}]")
+            for n, m in zip(names, maybe):
+                if m:
+                    self.fwd.append(f"{indent}if {n} is not None:")
+                    self.fwd.append(f"{indent}    {listed}.append({n})")
+            joined = f"torch.cat({listed}, {stmt.attrs.dim})" if stmt.op.name == "concat" else f"sum({listed})"
+            out = self.new_var(stmt.out, "out")
+            self.fwd.append(f"{indent}{out} = {joined}")
+            return
+        if stmt.op.name == "concat":
+            out = self.new_var(stmt.out, stmt.site[1] if stmt.site[0] == "child" else "out")
+            self.fwd += wrap(f"{indent}{out} = torch.cat([{', '.join(names)}], {stmt.attrs.dim})")
+            return
+        if stmt.role == "residual" and self.ctx.inplace(self.key, stmt.out) and self.remaining(stmt.inputs[0]) <= 0:
+            self.var[stmt.out] = names[0]
+            self.holder[names[0]] = stmt.out
+            self.fwd.append(f"{indent}{names[0]} += {names[1]}")
+            return
+        want = stmt.site[1] if stmt.site[0] == "child" else "out"
+        out = self.new_var(stmt.out, want)
+        self.fwd.append(f"{indent}{out} = {' + '.join(names)}")
+
+
+class Sym_:
+    def __new__(cls, name: str) -> Any:
+        from ..sym import Sym
+
+        return Sym(name)
+
+
+_MISSING = object()
+
+
+def _symbolic(value: Any) -> bool:
+    from ..sym import is_symbolic
+
+    return is_symbolic(value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple) and not isinstance(b, tuple):
+        return all(_same(x, b) for x in a)
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+
+def count_uses(stmts: list[Stmt], output: str, heads: list[str]) -> dict[str, int]:
+    uses: dict[str, int] = {}
+
+    def read(v: str) -> None:
+        uses[v] = uses.get(v, 0) + 1
+
+    for s in _flow(stmts):
+        if isinstance(s, Layer):
+            for v in s.inputs:
+                read(v)
+        elif isinstance(s, (Instance, Container)):
+            read(s.input)
+        elif isinstance(s, Merge):
+            for v in s.inputs:
+                read(v)
+        elif isinstance(s, If):
+            # the value passes on where the condition fails; a body that reads it already counts
+            if not s.absent and not any(s.input in _reads(b) for b in s.body):
+                read(s.input)
+        elif isinstance(s, Loop):
+            read(s.input)
+        elif isinstance(s, Head):
+            read(s.value)
+    read(output)
+    return uses
+
+
+def _reads(s: Stmt) -> tuple[str, ...]:
+    if isinstance(s, (Layer, Merge)):
+        return s.inputs
+    if isinstance(s, (Instance, Container, Loop)):
+        return (s.input,)
+    return ()
+
+
+def _flow(stmts: list[Stmt]):  # type: ignore[no-untyped-def]
+    """The statements forward runs here: a container's own body runs inside its module."""
+    for s in stmts:
+        yield s
+        if isinstance(s, (If, Loop)):
+            yield from _flow(s.body)
+
+
+def _merged_and_far(stmts: list[Stmt], output: str) -> tuple[set[str], set[str]]:
+    """Values a merge reads, and values read later than by the statement right after them:
+    both get a variable named after their entry."""
+    merged: set[str] = set()
+    far: set[str] = set()
+    for s in walk(stmts):
+        if isinstance(s, Merge) and s.role != "residual":
+            merged.update(s.inputs)
+
+    def scan(body: list[Stmt], result: str) -> None:
+        for k, s in enumerate(body):
+            nxt = body[k + 1] if k + 1 < len(body) else None
+            reads = set()
+            if nxt is not None:
+                if isinstance(nxt, Layer):
+                    reads = set(nxt.inputs)
+                elif isinstance(nxt, (Instance, Container, If, Loop)):
+                    reads = {nxt.input}
+            if s.out not in reads and s.out != result:
+                far.add(s.out)
+            if isinstance(s, (Container, If, Loop)):
+                scan(s.body, s.output)
+
+    scan(stmts, output)
+    return merged, far
+
+
+def _shapes(d_input: Any, stmts: list[Stmt], out: dict[str, Any]) -> dict[str, Any]:
+    for s in walk(stmts):
+        out[s.out] = s.shape
+        if isinstance(s, Loop):
+            out[s.body_input] = s.carried
+    return out
+
+
+def _read_symbols(stmts: list[Stmt]) -> set[str]:
+    """Symbols the statements' own expressions read (attributes, arguments, conditions, counts)."""
+    found: set[str] = set()
+    for s in walk(stmts):
+        values: list[Any] = []
+        if isinstance(s, Layer):
+            values = list(dict(s.attrs).values())
+        elif isinstance(s, Instance):
+            values = list(s.args.values())
+        elif isinstance(s, If):
+            values = [s.cond]
+        elif isinstance(s, Loop):
+            values = [s.count]
+        for v in values:
+            for x in v if isinstance(v, tuple) else (v,):
+                found |= free_symbols(x)
+    return found
+
+
+def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], output: str, in_shape: Any,
+               printer: Printer, fresh: dict[str, tuple[str, str, int]], *, sequential: bool,
+               network: bool = False, input_id: str = "x") -> tuple[Writer, list[str]]:
+    """The ``__init__`` and ``forward`` lines of a class whose body is ``stmts``. Written twice
+    where a repeat's running spatial sizes are read: the first writing finds which."""
+    base = dict(printer.names)
+    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, set(), {}, input_id)
+    needed = {s for s in printer.used if printer.names.get(s, "").startswith("__unused_")}
+    last = dict(printer.last)
+    printer.names = dict(base)
+    printer.used.clear()
+    printer.last.clear()
+    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, needed, last, input_id)
+    return w, fwd
+
+
+def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape: Any, printer: Printer,
+                fresh: dict[str, tuple[str, str, int]], sequential: bool, needed: set[str],
+                last: dict[str, int], input_id: str) -> tuple[Writer, list[str]]:
+    w = Writer(ctx, key, printer, Namespace(), sequential=sequential)
+    w.needed = needed
+    w.last, w.last_known = last, bool(last)  # where each symbol is printed last (the first writing's)
+    w.order = {s.out: k for k, s in enumerate(walk(stmts))}
+    for name in printer.names.values():
+        if name.isidentifier():
+            w.locals.reserve(name)
+    w.fresh = fresh
+    w.shapes = _shapes(in_shape, stmts, {input_id: in_shape})  # type: ignore[attr-defined]
+    heads = [s for s in walk(stmts) if isinstance(s, Head)]
+    w.uses = count_uses(stmts, output, [h.value for h in heads])
+    w.seen = {}  # type: ignore[attr-defined]
+    w.read_symbols = _read_symbols(stmts)  # type: ignore[attr-defined]
+    w.residual_shortcuts = {s.inputs[1] for s in walk(stmts) if isinstance(s, Merge) and s.role == "residual"}  # type: ignore[attr-defined]
+    w.var[input_id] = "x"
+    w.vars.reserve("x")
+    w.holder = {"x": input_id}  # type: ignore[attr-defined]
+    w.merged, w.far = _merged_and_far(stmts, output)  # type: ignore[attr-defined]
+    if sequential:
+        w.locals.reserve("layers")
+        w.init.append("layers: list[nn.Module] = []")
+        w.body(stmts, "", "layers")
+        return w, []
+    w.body(stmts, "", None)
+    fwd = list(w.fwd)
+    out = w.var[output]
+    if heads:
+        order = [h for h in ctx.head_order if any(s.name == h for s in heads)]
+        values = {s.name: w.var[s.value] for s in heads}
+        fwd += ["if self.training:", f"    return {', '.join([out, *(values[h] for h in order)])}"]
+    fwd.append(f"return {out}")
+    return w, fwd
+
+
+def write_container(ctx: Context, key: str, stmt: Container, outer: Printer,
+                    fresh: dict[str, tuple[str, str, int]], in_shape: Any) -> ClassCode:
+    """A class for a container statement: its constructor takes the outer symbols it reads."""
+    inner = Printer({}, outer.block_name)
+    # every outer symbol keeps its name where it is an identifier; fresh ones get readable names
+    names: dict[str, str] = {}
+    ns = Namespace()
+    by_text: dict[str, str] = {}
+    for symbol in outer.names:
+        text = outer.names[symbol]
+        if text not in by_text:
+            by_text[text] = ns.claim(text if text.isidentifier() else "size")
+        names[symbol] = by_text[text]
+    inner.names = dict(names)
+    w, fwd = write_body(ctx, key, stmt.name or "", "", stmt.body, stmt.output, in_shape, inner, fresh,
+                        sequential=False, input_id=stmt.input)
+    used: list[str] = []
+    for symbol in names:  # one argument per name (several symbols may be one variable outside)
+        if symbol in inner.used and names[symbol] not in {names[u] for u in used}:
+            used.append(symbol)
+    cls = ctx.container_names.get((key, stmt.out))
+    if cls is None:  # a class body is written twice (see write_body): its name is claimed once
+        cls = ctx.container_names[(key, stmt.out)] = ctx.claim_class(camel(stmt.name or stmt.kind))
+    signature = [f"{names[s]}: int" for s in used]
+    code = ClassCode(cls, "nn.Module", "", signature, used, len(used), ["super().__init__()", *w.init], fwd,
+                     children=w.children)
+    return code
+
+
+def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, str]) -> ClassCode:
+    """The class of a block definition (or the network, ``d.key == ""``)."""
+    network = d.key == ""
+    printer = Printer({}, ctx.block_name)
+    dims = tuple(str(s) for s in d.input_shape) if not network else ()
+    # constructor arguments: spec parameter names where they are safe Python, renamed where they
+    # would shadow something (``self``, ``nn``) or the input's sizes
+    ns = Namespace()
+    if not network:
+        for symbol in dims:
+            printer.names[symbol] = ns.claim(symbol)
+    for p in d.params:
+        printer.names[p.name] = ns.claim(param_names.get(p.name, p.name))
+    sequential = d.mode == "sequential" and not any(isinstance(s, (Merge, Head)) for s in d.body)
+    w, fwd = write_body(ctx, d.key, name, d.doc, d.body, d.output, d.input_shape, printer, d.fresh,
+                        sequential=sequential, network=network)
+    out_lines = []
+    if not network:
+        out = d.out_shape
+        with contextlib.suppress(Unprintable):  # a size no variable holds: no caller can read it either
+            out_lines.append(f"self.out_channels = {printer(out[0])}")
+    used = printer.used
+    signature: list[str] = []
+    args: list[str] = []
+    if not network:
+        for k, symbol in enumerate(dims):
+            if k == 0 or symbol in used:
+                args.append(symbol)
+                signature.append(f"{printer.names[symbol]}: int")
+    required = len(args)
+    for p in d.params:
+        if p.required:
+            args.append(p.name)
+            signature.append(f"{printer.names[p.name]}: {annotation_of(p.kind)}")
+            required = len(args)
+    computed: list[str] = []  # defaults that read other parameters, computed first
+    for p in d.params:
+        if not p.required:
+            args.append(p.name)
+            py = printer.names[p.name]
+            if _symbolic(p.default):
+                signature.append(f"{py}: {annotation_of(p.kind)} | None = None")
+                computed += [f"if {py} is None:", f"    {py} = {printer(p.default)}"]
+            else:
+                signature.append(f"{py}: {annotation_of(p.kind)} = {printer(p.default)}")
+    if sequential:
+        init = [*computed, *w.init, "super().__init__(*layers)", *out_lines]
+        base = "nn.Sequential"
+    else:
+        init = ["super().__init__()", *computed, *w.init, *out_lines]
+        base = "nn.Module"
+    return ClassCode(name, base, d.doc, signature, args, required, init, fwd, children=w.children,
+                     py_names={a: printer.names[a] for a in args}, dims=dims)
+
+
+def annotation_of(kind: str) -> str:
+    return TYPES.get(kind, "int")

@@ -1,0 +1,274 @@
+"""Assembling the generated module from the module IR: header, one class per block
+definition (callees first), the network class, ``build()``.
+
+The module IR (:mod:`archc.ir.define`) is instantiated (:mod:`archc.ir.instantiate`) and
+the result compared with the graph that was checked and counted before anything is
+written: a difference is an error (E720), never a different network. The
+instantiation also says, per statement, whether every one of its modules may run in
+place (:func:`archc.ir.inplace.inplace_nodes`), which the class then writes.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from .._version import __version__
+from ..analysis.counts import node_counts, totals
+from ..diagnostics import printable
+from ..ir.define import Definer, Unsymbolic
+from ..ir.fold import Unfoldable, fold
+from ..ir.graph import Graph
+from ..ir.inplace import inplace_nodes
+from ..ir.instantiate import Instantiator, Unsplicable
+from ..ir.module import Layer, Merge, walk
+from ..ir.passes import Folding
+from .classdef import ClassCode, Context, Unsupported, write_class
+from .format import docstring, wrap
+from .inference import fold_source, header_lines
+from .names import Namespace, camel
+from .printer import Unprintable
+
+__all__ = ["write_module"]
+
+
+def differences(a: Graph, b: Graph) -> list[str]:
+    """Where two graphs of the same spec differ (empty: the same network)."""
+    out = []
+    if list(a.nodes) != list(b.nodes):
+        return [f"nodes differ: {len(a.nodes)} vs {len(b.nodes)}"]
+    for nid, x in a.nodes.items():
+        y = b.nodes[nid]
+        for what in ("op_name", "attrs", "scope", "inputs", "shape", "module", "training_only"):
+            if getattr(x, what) != getattr(y, what):
+                out.append(f"{nid}: {what} {getattr(x, what)!r} vs {getattr(y, what)!r}")
+    if list(a.scopes) != list(b.scopes):
+        out.append("scopes differ")
+    if a.output != b.output:
+        out.append(f"output {a.output} vs {b.output}")
+    return out
+
+
+class ModuleWriter:
+    def __init__(self, graph: Graph, program: Any, *, source_name: str, inference: bool = False):
+        self.plain = graph
+        self.graph = graph
+        self.program = program
+        self.source_name = source_name
+        self.inference = inference
+        self.folding: Folding | None = None
+        self.names = Namespace()
+        self.codes: dict[str, ClassCode] = {}
+
+    def write(self) -> str:
+        definer = Definer(self.program, self.graph)
+        try:
+            ir = definer.run()
+            inst = Instantiator(ir, definer.definition, self.graph.name)
+            again = inst.run(self.graph.params)
+        except (Unsymbolic, Unsplicable) as err:
+            raise Unsupported(str(err)) from None
+        again.class_name, again.doc, again.file = self.graph.class_name, self.graph.doc, self.graph.file
+        found = differences(self.graph, again)
+        if found:  # never write a network other than the one checked and counted
+            raise Unsupported("the module IR does not reproduce the checked graph: " + "; ".join(found[:3]))
+        if self.inference:
+            # the pass over the module IR, checked against the concrete pass (the IR verifier)
+            try:
+                ir, self.graph, self.folding = fold(ir, again)
+                folded = ir.definitions
+
+                def resolve(block: Any, rank: int) -> Any:
+                    return folded[definer.definition(block, rank).key]
+
+                inst = Instantiator(ir, resolve, self.graph.name)
+                again = inst.run(self.graph.params)
+            except (Unfoldable, Unsymbolic, Unsplicable) as err:
+                raise Unsupported(f"inference variant: {err}") from None
+            found = differences(self.graph, again)
+            if found:
+                raise Unsupported("the inference pass over the module IR differs from the graph's: "
+                                  + "; ".join(found[:3]))
+        t = totals(self.graph, node_counts(self.graph))
+        self.params, self.macs = t.params, t.macs
+        self.ir = ir
+        self.definer = definer
+        self.definitions = ir.definitions
+        inplace = inplace_nodes(again)
+        self.inplace: dict[tuple[str, str], bool] = {}
+        for node in again.nodes.values():
+            if node.origin is not None:
+                key = node.origin
+                self.inplace[key] = self.inplace.get(key, True) and node.id in inplace
+        depth: dict[str, int] = {}
+        for scope in again.scopes.values():
+            if scope.kind == "block" and scope.origin is not None:
+                depth[scope.origin] = max(depth.get(scope.origin, 0), len(scope.path))
+        order = sorted(self.definitions, key=lambda k: -depth.get(k, 0))
+        self.by_block: dict[str, str] = {}
+        for key in order:
+            d = self.definitions[key]
+            self.by_block.setdefault(d.name, key)
+        spliced = inst.spliced
+
+        def is_spliced(key: str, out: str) -> bool:
+            seen = spliced.get((key, out), {False})
+            if len(seen) > 1:
+                raise Unsupported("a block-typed parameter holds an inline block in some instances only")
+            return True in seen
+
+        ctx = Context(self.class_of, self.block_name, self.inplace_of, self.names.claim,
+                      [h.name for h in self.graph.heads], is_spliced)
+        self._ctx = ctx
+        for key in order:
+            self.class_of(key)
+        net_name = self.names.claim(self.graph.class_name or camel(self.graph.name))
+        try:
+            net = write_class(ctx, ir.network, net_name, {})
+        except Unprintable as err:
+            raise Unsupported(str(err)) from None
+        net.heads = bool(self.graph.heads)
+        rank = {k: n for n, k in enumerate(order)}  # blocks only passed along come first
+        codes = [self.codes[k] for k in sorted(self.codes, key=lambda k: rank.get(k, -1))]
+        return self.source(net, _defaults_first(codes))
+
+    def class_of(self, key: str) -> ClassCode:
+        code = self.codes.get(key)
+        if code is None:
+            d = self.definitions[key]
+            name = self.names.claim(d.name)
+            try:
+                code = write_class(self._ctx, d, name, {})
+            except Unprintable as err:
+                raise Unsupported(f"block '{d.name}': {err}") from None
+            code.last_norms = _last_norms(d)  # type: ignore[attr-defined]
+            self.codes[key] = code
+        return code
+
+    def block_name(self, block: Any) -> str:
+        key = self.by_block.get(block.name)
+        if key is None:  # a block passed along but not built in this network (a repeat of 0, say)
+            for rank in (3, 2, 1):
+                try:
+                    key = self.definer.definition(block, rank).key
+                except Unsymbolic:
+                    continue
+                self.by_block[block.name] = key
+                break
+            else:
+                raise Unprintable(f"no class for block {block.name}")
+        return self.class_of(key).name
+
+    def inplace_of(self, key: str, out: str) -> bool:
+        return self.inplace.get((key, out), False)
+
+    # --- the file ----------------------------------------------------------------------------
+
+    def source(self, net: ClassCode, codes: list[ClassCode]) -> str:
+        from ..ops.base import fmt_shape
+        from .init import init_method
+
+        doc = (self.program.doc or self.program.name).strip()
+        input_shape = self.graph.input_shape
+        variant = ", inference variant" if self.inference else ""
+        lines = [
+            # spec text in a comment must stay on its line: printable() escapes line breaks
+            f"# Generated by archc {__version__} from {printable(self.source_name)} "
+            f"(spec {self.program.name!r}{variant}).",
+            f"# {self.params:,} parameters; {self.macs:,} MACs for one {fmt_shape(input_shape)} input.",
+            *(header_lines(self.folding) if self.folding is not None else []),
+            f"# Do not edit: change the spec and run `archc compile{' --inference' if self.inference else ''}` "
+            "again.",
+            docstring(doc, 0),
+            "",
+            "from __future__ import annotations",
+            "",
+        ]
+        # the inference variant's weights always come from a plain network (fold_state_dict)
+        init = [] if self.inference else init_method(self.program.init, codes, net.name, self.graph)
+        body = [f"INPUT_SHAPE = {tuple(input_shape)!r}"]
+        for code in codes:
+            for child in _all_children(code):
+                body += ["", "", *class_source(child, None)]
+            body += ["", "", *class_source(code, None)]
+        for child in _all_children(net):
+            body += ["", "", *class_source(child, None)]
+        body += ["", "", *class_source(net, init)]
+        if self.folding is not None:
+            body += ["", "", *fold_source(self.folding, net.name)]
+        else:
+            body += ["", "", f"def build() -> {net.name}:", f'    """A new {net.name}, as the spec describes it."""',
+                     f"    return {net.name}()", ""]
+        text = "\n".join(out for line in body for out in (wrap(line) if "\n" not in line else [line]))
+        uses_torch = any(isinstance(n, ast.Name) and n.id == "torch" for n in ast.walk(ast.parse(text)))
+        lines += [*(["import torch"] if uses_torch else []), "from torch import nn", ""]
+        return "\n".join(out for line in lines for out in (wrap(line) if "\n" not in line else [line])) + "\n" + text
+
+
+def _defaults_first(codes: list[ClassCode]) -> list[ClassCode]:
+    """A class a signature names as a default (``inner: type[nn.Module] = B1``) must exist first."""
+    out = list(codes)
+    for _ in range(len(out)):
+        moved = False
+        for k, code in enumerate(out):
+            for j in range(k + 1, len(out)):
+                if any(sig.endswith(f"= {out[j].name}") for sig in code.signature):
+                    out.insert(k, out.pop(j))
+                    moved = True
+                    break
+            if moved:
+                break
+        if not moved:
+            break
+    return out
+
+
+def _all_children(code: ClassCode) -> list[ClassCode]:
+    out = []
+    for child in code.children:
+        out += [*_all_children(child), child]
+    return out
+
+
+def _last_norms(d: Any) -> list[str]:
+    """The last norm of each residual branch (``zero_init_residual`` zeroes it)."""
+    producers = {s.out: s for s in walk(d.body)}
+    out = []
+    for s in walk(d.body):
+        if isinstance(s, Merge) and s.role == "residual":
+            last = producers.get(s.inputs[0])
+            if isinstance(last, Layer) and last.name and last.op.init_role == "norm":
+                try:
+                    affine = last.op.has_affine(last.attrs)
+                except Exception:  # a symbolic `affine`: not known for every instance
+                    affine = False
+                if affine is True:
+                    out.append(last.name)
+    return out
+
+
+def class_source(code: ClassCode, init: list[str] | None) -> list[str]:
+    out = [f"class {code.name}({code.base}):"]
+    if code.doc.strip():
+        out.append(docstring(code.doc.strip(), 4))
+        out.append("")
+    sig = ", ".join(["self", *code.signature])
+    header = f"    def __init__({sig}) -> None:"
+    if len(header) > 118:
+        params = "".join(f"        {p},\n" for p in ["self", *code.signature])
+        header = f"    def __init__(\n{params}    ) -> None:"
+    out.append(header)
+    out += [f"        {line}" for line in code.init]
+    if init:
+        out += [f"        {line}" for line in init]
+    if code.base == "nn.Module":
+        ret = "torch.Tensor | tuple[torch.Tensor, ...]" if code.heads else "torch.Tensor"
+        out += ["", f"    def forward(self, x: torch.Tensor) -> {ret}:"]
+        out += [f"        {line}" for line in code.forward]
+    return out
+
+
+def write_module(graph: Graph, program: Any, *, source_name: str, inference: bool = False) -> str:
+    """The Python module for ``graph`` (its inference variant with ``inference``)."""
+    return ModuleWriter(graph, program, source_name=source_name, inference=inference).write()
+

@@ -1,0 +1,199 @@
+"""The inference variant as a pass over the module IR: what :func:`archc.ir.passes.inference_graph`
+does to the concrete graph (training-only heads dropped, dropout dropped, batch norm folded
+into the layer before it), done once per statement of each definition.
+
+The concrete pass decides, node by node, by each op's own facts (:attr:`Op.eval_identity`,
+:meth:`Op.folds_into`); a statement stands for its nodes in every instance, so it is
+rewritten where the concrete pass treated all of them alike:
+
+- a statement none of whose nodes remain (a dropout, a head, what only a head reads) goes,
+  and what read its value reads its input (a dropout) instead;
+- a norm folded in every instance goes, and the layer before it gains a bias; a norm under
+  a condition (VGG's ``{when: batch_norm, layers: bn()}``) gives the layer a bias where the
+  condition holds: ``bias=batch_norm``;
+- statements with no instance in this network keep their form, except eval-identity ops.
+
+Where instances disagree the class cannot be written once: :class:`Unfoldable`. The caller
+instantiates the result and compares it with the concrete pass's graph (the IR verifier),
+so a mistake here is an error, never a different network.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ..sym import and_, or_
+from .graph import Graph
+from .module import Container, Definition, Head, If, Instance, Layer, Loop, Merge, ModuleIR, Stmt
+from .passes import Folding
+
+__all__ = ["Unfoldable", "inference_ir"]
+
+
+class Unfoldable(Exception):
+    """The inference pass treated the instances of one statement differently."""
+
+
+class _Pass:
+    def __init__(self, plain: Graph, folding: Folding):
+        # statement (definition, value) -> ids of its nodes in the plain instantiation
+        self.nodes: dict[tuple[str, str], list[str]] = {}
+        for node in plain.nodes.values():
+            if node.origin is not None:
+                self.nodes.setdefault(node.origin, []).append(node.id)
+        self.kept = folding.kept  # plain node ids the concrete pass keeps
+        self.kept_scopes = folding.kept_scopes
+        self.scopes: dict[tuple[str, str], list[Any]] = {}  # statement -> the plain paths of its modules
+        for path, scope in plain.scopes.items():
+            if scope.call is not None and not scope.training_only:
+                self.scopes.setdefault(scope.call, []).append(path)
+        self.folded = {f.norm for f in folding.norms}
+        self.bodies: list[tuple[list[Stmt], Any]] = []  # the bodies being rewritten (and the `when:`
+        # condition each one runs under, for an If's body), outermost first
+        self.vetoed: set[tuple[str, str]] = set()  # norms to keep in every instance after all
+        # nodes that go with a statement above them (a training-only head, an instance or a
+        # container the concrete pass drops whole) do not decide their own statement's fate
+        dropped = {p for p in plain.scopes if p and p not in folding.kept_scopes}
+        self.training = {n.id for n in plain.nodes.values()
+                         if n.training_only or any(n.scope[:k] in dropped for k in range(1, len(n.scope)))}
+
+    def fate(self, key: str, stmt: Stmt) -> str:
+        """keep | drop | fold, the same for every node of the statement."""
+        # nodes inside training-only heads go with the head's own statement
+        ids = [i for i in self.nodes.get((key, stmt.out), []) if i not in self.training]
+        if not ids:
+            if isinstance(stmt, Layer) and stmt.op.eval_identity:
+                return "drop"
+            return "keep"
+        fates = {"fold" if i in self.folded else "keep" if i in self.kept else "drop" for i in ids}
+        if fates == {"fold", "keep"}:  # folded in some instances only: kept in all
+            self.vetoed.add((key, stmt.out))
+            return "keep"
+        if len(fates) > 1:
+            raise Unfoldable(f"the inference pass treats the instances of '{getattr(stmt, 'name', None) or stmt.out}' "
+                             f"differently ({', '.join(sorted(fates))})")
+        return fates.pop()
+
+    def definition(self, d: Definition) -> Definition:
+        out = copy.copy(d)
+        alias: dict[str, str] = {}
+        out.body = self.body(d.key, d.body, alias, None)
+        out.output = _resolve(alias, d.output)
+        return out
+
+    def body(self, key: str, stmts: list[Stmt], alias: dict[str, str], cond: Any) -> list[Stmt]:
+        out: list[Stmt] = []
+        self.bodies.append((out, cond))
+        try:
+            for stmt in stmts:
+                new = self.stmt(key, stmt, alias, cond)
+                if new is not None:
+                    out.append(new)
+        finally:
+            self.bodies.pop()
+        return out
+
+    def stmt(self, key: str, stmt: Stmt, alias: dict[str, str], cond: Any) -> Stmt | None:
+        stmt = copy.copy(stmt)
+        if isinstance(stmt, Head) or stmt.training_only:
+            return None
+        if isinstance(stmt, Layer):
+            stmt.inputs = tuple(_resolve(alias, i) for i in stmt.inputs)
+            fate = self.fate(key, stmt)
+            if fate == "drop":
+                alias[stmt.out] = stmt.inputs[0]
+                return None
+            if fate == "fold":
+                found = self.producer(stmt.inputs[0])
+                if found is None:  # the layer is in another class (a block's last): kept, not folded
+                    self.vetoed.add((key, stmt.out))
+                    return stmt
+                layer, conds = found
+                # the layer gains a bias where the norm exists: under the conditions between them
+                bias = True if not conds else or_(layer.attrs.bias, and_(*conds))
+                layer.attrs = layer.attrs.model_construct(**{**dict(layer.attrs), "bias": bias})
+                alias[stmt.out] = layer.out
+                return None
+            return stmt
+        if isinstance(stmt, Merge):
+            stmt.inputs = tuple(_resolve(alias, i) for i in stmt.inputs)
+            return stmt if self.fate(key, stmt) == "keep" else None
+        if isinstance(stmt, Instance):
+            stmt.input = _resolve(alias, stmt.input)
+            return stmt if self.scope_fate(key, stmt) == "keep" else None
+        if isinstance(stmt, (Container, If, Loop)):
+            stmt.input = _resolve(alias, stmt.input)
+            inner = stmt.cond if isinstance(stmt, If) else None
+            if isinstance(stmt, Loop):  # the body's first statements read the running value
+                alias_inner = alias
+            else:
+                alias_inner = alias
+            stmt.body = self.body(key, stmt.body, alias_inner, inner)
+            stmt.output = _resolve(alias, stmt.output)
+            if isinstance(stmt, Loop):
+                return stmt
+            if isinstance(stmt, Container) and self.scope_fate(key, stmt) == "drop":
+                alias[stmt.out] = stmt.input
+                return None
+            if not stmt.body:
+                if isinstance(stmt, If) and (stmt.pos or stmt.absent):
+                    return stmt  # a numbered entry keeps its number; a branch stays a branch
+                alias[stmt.out] = stmt.input
+                return None
+            return stmt
+        return stmt
+
+    def scope_fate(self, key: str, stmt: Stmt) -> str:
+        """keep | drop for a statement that makes a module of its own (an instance, a container)."""
+        paths = self.scopes.get((key, stmt.out), [])
+        fates = {"keep" if p in self.kept_scopes else "drop" for p in paths}
+        if len(fates) > 1:
+            raise Unfoldable(f"the inference pass keeps '{getattr(stmt, 'name', None) or stmt.out}' in some "
+                             "instances only")
+        return fates.pop() if fates else "keep"
+
+    def producer(self, value: str) -> tuple[Layer, list[Any]] | None:
+        """The layer that made ``value``, in the bodies being rewritten (innermost first), and the
+        conditions of the bodies between it and the statement being rewritten."""
+        for k in range(len(self.bodies) - 1, -1, -1):
+            for s in self.bodies[k][0]:
+                if s.out == value:
+                    if not isinstance(s, Layer):
+                        return None
+                    return s, [c for _, c in self.bodies[k + 1:] if c is not None]
+        return None
+
+
+def _resolve(alias: dict[str, str], value: str) -> str:
+    while value in alias:
+        value = alias[value]
+    return value
+
+
+def inference_ir(ir: ModuleIR, plain: Graph, folding: Folding) -> tuple[ModuleIR, set[tuple[str, str]]]:
+    """The inference variant of ``ir``: ``plain`` is ``ir`` instantiated (its nodes know their
+    statement), ``folding`` what the concrete pass made of it. Also the norms (definition,
+    value) the pass kept although the concrete pass folded some of their instances: the caller
+    runs the concrete pass again without them (see :func:`fold`)."""
+    p = _Pass(plain, folding)
+    defs = {k: p.definition(d) for k, d in ir.definitions.items()}
+    return ModuleIR(defs, p.definition(ir.network)), p.vetoed
+
+
+def fold(ir: ModuleIR, plain: Graph) -> tuple[ModuleIR, Graph, Folding]:
+    """The inference variant of ``ir`` and the concrete pass's graph and folding it must equal: a
+    norm folds where it folds in every instance of its statement (else the concrete pass runs
+    again with it kept, until they agree)."""
+    from .passes import inference_graph
+
+    origin = {n.id: n.origin for n in plain.nodes.values()}
+    allow: set[str] | None = None
+    for _ in range(8):
+        graph, folding = inference_graph(plain, allow)
+        out, vetoed = inference_ir(ir, plain, folding)
+        if not vetoed:
+            return out, graph, folding
+        folded = {f.norm for f in folding.norms}
+        allow = {nid for nid in folded if origin.get(nid) not in vetoed}
+    raise Unfoldable("folding does not settle")
