@@ -88,6 +88,7 @@ class Writer:
         self.fresh: dict[str, tuple[str, str, int]] = {}
         self.needed: set[str] | None = None  # the symbols printed, from a first writing
         self.loop_tail: str | None = None  # the value a repeat's body ends with
+        self.target: dict[str, str] = {}  # value -> the variable it must be written to
         self.pre: list[str] = []  # lines that build a child before it is assigned (a list's items)
 
     # --- __init__ ---------------------------------------------------------------------------
@@ -300,10 +301,11 @@ class Writer:
         self.fwd.append(f"{indent}if {test}:")
         init_before = len(self.init)
         if stmt.absent:  # a branch: None where the condition fails
-            self.body(stmt.body, indent + "    ", None)
-            inner = self.var[stmt.output]
             named = next((s.name for s in stmt.body if s.out == stmt.output and getattr(s, "name", None)), None)
             out = self.new_var(stmt.out, named if named and named.isidentifier() else "branch")
+            self.target[stmt.output] = out  # the branch's last statement writes it directly
+            self.body(stmt.body, indent + "    ", None)
+            inner = self.var[stmt.output]
             self.fwd.insert(fwd_before, f"{indent}{out} = None")
             if inner != out:
                 self.fwd.append(f"{indent}    {out} = {inner}")
@@ -442,6 +444,11 @@ class Writer:
         value = stmt.inputs[0] if isinstance(stmt, Layer) else stmt.input
         x = self.var[value]
         self.consume(value)
+        if stmt.out in self.target:
+            out = self.var[stmt.out] = self.target[stmt.out]
+            self.holder[out] = stmt.out
+            self.fwd += wrap(f"{indent}{out} = {attr}({x})")
+            return
         if stmt.training_only:
             out = self.new_var(stmt.out, stmt.name or "head")
             self.fwd += wrap(f"{indent}{out} = {attr}({x}) if self.training else None")

@@ -403,3 +403,31 @@ def test_a_layer_absorbs_one_norm_and_a_second_stays(layers: list[str]) -> None:
     x = torch.randn(3, 2, 8, 8)
     with torch.no_grad():
         assert relative_error(plain(x), fast(x)) <= 1e-5
+
+
+def test_a_norm_under_a_condition_folds_into_a_conditional_bias() -> None:
+    """One class for both instances (issue 13): the layer gains a bias exactly where the `when:`
+    that holds the norm is true, and both instances run as the plain network does."""
+    text = """
+        archc: 1
+        name: cond_norm
+        input: [3, 8, 8]
+        params: {norm: true}
+        blocks:
+          Unit:
+            params: {c: int, norm: bool}
+            layers:
+              - conv: conv(c, 3, padding=1, bias=false)
+              - {when: norm, layers: [bn: bn()]}
+              - relu
+        layers:
+          - a: Unit(4, norm)
+          - b: Unit(4, not norm)
+    """
+    program = archc.load("cond_norm.yaml", text=textwrap.dedent(text))
+    source = archc.compile_source(program, inference=True)
+    assert source.count("class Unit(") == 1 and "self.conv = nn.Conv2d(in_channels, c, 3, padding=1, bias=norm)" in source
+    model = archc.build(program, inference=True, state_dict=archc.build(program).state_dict())
+    assert model.a.conv.bias is not None and model.b.conv.bias is None
+    err, _ = compare(program, (3, 8, 8))
+    assert err < TOLERANCE
