@@ -426,7 +426,8 @@ def test_a_norm_under_a_condition_folds_into_a_conditional_bias() -> None:
     """
     program = archc.load("cond_norm.yaml", text=textwrap.dedent(text))
     source = archc.compile_source(program, inference=True)
-    assert source.count("class Unit(") == 1 and "self.conv = nn.Conv2d(in_channels, c, 3, padding=1, bias=norm)" in source
+    assert source.count("class Unit(") == 1
+    assert "self.conv = nn.Conv2d(in_channels, c, 3, padding=1, bias=norm)" in source
     model = archc.build(program, inference=True, state_dict=archc.build(program).state_dict())
     assert model.a.conv.bias is not None and model.b.conv.bias is None
     err, _ = compare(program, (3, 8, 8))
