@@ -14,9 +14,9 @@ Which modules a scheme reaches is each op's own fact (:attr:`archc.ops.base.Op.i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..ir.graph import Graph
+from ..ir.module import InitScheme
 from ..ops import registry
 
 CONV = {
@@ -44,7 +44,7 @@ def _isinstance(classes: Sequence[str]) -> str:
     return classes[0] if len(classes) == 1 else f"({', '.join(classes)})"
 
 
-def init_method(spec: Any, codes: Sequence[object], network: str, graph: Graph) -> list[str]:
+def init_method(spec: InitScheme | None, codes: Sequence[object], network: str, graph: Graph) -> list[str]:
     """Lines appended to the network's ``__init__`` (empty when defaults are kept)."""
     if spec is None:
         return []

@@ -33,7 +33,21 @@ from ..spec.expr import ExprError, ShapeView, evaluate
 from ..spec.loader import BlockRef, Program, Unit
 from ..sym import NotSymbolic, Sym, SymBlock, SymbolicBranch, SymList, free_symbols, is_symbolic, or_, substitute
 from .graph import Graph
-from .module import Container, Definition, Dims, Head, If, Instance, Layer, Loop, Merge, ModuleIR, Param, Stmt
+from .module import (
+    Container,
+    Definition,
+    Dims,
+    Head,
+    If,
+    InitScheme,
+    Instance,
+    Layer,
+    Loop,
+    Merge,
+    ModuleIR,
+    Param,
+    Stmt,
+)
 from .naming import Namer, body_namer, list_mode, list_namer
 from .params import default_type, value_type, with_names
 
@@ -104,7 +118,11 @@ class Definer:
             return self.entries(items, "x", frame, list_namer(items))
 
         self._define(d, env, unit, body)
-        return ModuleIR(self.definitions, d)
+        init = self.program.init
+        scheme = None if init is None else InitScheme(init.conv, init.linear, init.norm, init.std,
+                                                         init.zero_init_residual)
+        return ModuleIR(self.definitions, d, name=self.program.name, doc=self.program.doc,
+                        file=self.program.leaf.file, init=scheme)
 
     def definition(self, block: BlockRef, rank: int) -> Definition:
         """The module IR of ``block`` for inputs of ``rank`` dimensions (lowered once)."""

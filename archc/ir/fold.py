@@ -21,6 +21,7 @@ so a mistake here is an error, never a different network.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from ..sym import and_, or_
@@ -178,7 +179,7 @@ def inference_ir(ir: ModuleIR, plain: Graph, folding: Folding) -> tuple[ModuleIR
     runs the concrete pass again without them (see :func:`fold`)."""
     p = _Pass(plain, folding)
     defs = {k: p.definition(d) for k, d in ir.definitions.items()}
-    return ModuleIR(defs, p.definition(ir.network)), p.vetoed
+    return dataclasses.replace(ir, definitions=defs, network=p.definition(ir.network)), p.vetoed
 
 
 def fold(ir: ModuleIR, plain: Graph) -> tuple[ModuleIR, Graph, Folding]:

@@ -150,12 +150,28 @@ class Definition:
     inline: bool = False  # spliced into the list that calls it (VGG's stages)
 
 
+@dataclass(frozen=True)
+class InitScheme:
+    """The spec's ``init:``, as plain values (see docs/language.md, "Initialisation")."""
+
+    conv: str | None = None
+    linear: str | None = None
+    norm: str | None = None
+    std: float = 0.01
+    zero_init_residual: bool = False
+
+
 @dataclass
 class ModuleIR:
-    """Every definition the network uses (callees before callers) and the network's own."""
+    """Every definition the network uses (callees before callers) and the network's own, with
+    what the emitted file says about the spec: its name, doc and file, and its ``init:``."""
 
     definitions: dict[str, Definition]
     network: Definition
+    name: str = ""
+    doc: str = ""
+    file: str = ""
+    init: InitScheme | None = None
 
 
 def walk(body: list[Stmt]):  # type: ignore[no-untyped-def]
