@@ -46,12 +46,9 @@ class Node:
     training_only: bool = False
     trace: tuple[Note, ...] = ()
     seq: int = 0
-    # Where it came from, for emission: the spec call and the names its expressions saw.
+    # In a graph instantiated from the module IR (archc/ir/instantiate.py): the statement that
+    # made it, (definition key, value), which emission asks for in-place and folding facts.
     origin: Any = None
-    env: Any = None
-    # Inline calls and repeat iterations enclosing it within its block instance, so that
-    # emission can match a spec entry with the nodes it produced in every instance.
-    site: tuple = ()
     # For merges, what joins here: "residual" (inputs: body, shortcut), "parallel"
     # (one input per branch) or "from" (named points); "" for every other node.
     role: str = ""
@@ -83,13 +80,14 @@ class Scope:
     training_only: bool = False
     trace: tuple[Note, ...] = ()
     seq: int = 0
-    # For emission: the spec object it instantiates (a BlockRef, a container, a list), how
-    # its unnamed entries were named ("sequential" or "module"), and its expressions' names.
-    origin: Any = None
+    # How its unnamed entries were named ("sequential" or "module"), and the names its
+    # expressions saw (shared with the enclosing frame, never copied).
     mode: str = "module"
     env: Any = None
-    site: tuple = ()
-    call: Any = None  # the spec call that made a block instance
+    # In a graph instantiated from the module IR: the definition a block instance runs
+    # (origin) and the statement that made the scope (call: definition key, value).
+    origin: Any = None
+    call: Any = None
 
 
 @dataclass(slots=True)

@@ -57,13 +57,12 @@ class Frame:
     trace: tuple[Note, ...] = ()
     blocks: tuple[int, ...] = ()  # ids of the block definitions being expanded (recursion check)
     training_only: bool = False
-    site: tuple = ()  # inline calls and repeat iterations since the enclosing block instance
 
     def child(self, env: Mapping[str, Any] | None = None, *, training_only: bool = False,
-              note: Note | None = None, site: tuple = ()) -> Frame:
+              note: Note | None = None) -> Frame:
         return Frame(env if env is not None else self.env, self.unit, self.input_id, parent=self,
                      trace=(*self.trace, note) if note else self.trace, blocks=self.blocks,
-                     training_only=self.training_only or training_only, site=self.site + site)
+                     training_only=self.training_only or training_only)
 
     def chain(self) -> list[Frame]:
         out: list[Frame] = []
@@ -115,7 +114,7 @@ class Lowerer:
         g.add(Node("input", None, None, (), (), spec.span, shape=shape, module=False))
         frame = Frame(ChainMap({**params, "input": ShapeView(shape)}, unit.blocks), unit, "input")
         namer = list_namer(spec.layers)
-        top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input", origin=spec, mode=namer.mode,
+        top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input", mode=namer.mode,
                                 env=frame.env))
         try:
             # before any node exists: a lower bound of the whole expansion against the limits
@@ -337,8 +336,7 @@ class Lowerer:
         inner = frame.child()
         namer = list_namer(items, named_list=True)
         scope = self.graph.add_scope(Scope(path, "sequential", "Sequential", span, x, training_only=frame.training_only,
-                                           trace=frame.trace, origin=origin, mode=namer.mode, env=frame.env,
-                                           site=frame.site))
+                                           trace=frame.trace, mode=namer.mode, env=frame.env))
         scope.output = self.entries(items, x, path, inner, namer)
         return scope.output
 
@@ -435,8 +433,8 @@ class Lowerer:
         label = {"parallel": "parallel", "residual": "residual", "repeat": "Sequential"}[kind]
         namer = body_namer(c)
         scope = self.graph.add_scope(Scope(path, "sequential" if kind == "repeat" else kind, label, c.span, x_in,
-                                           training_only=sub.training_only, trace=sub.trace, origin=c,
-                                           mode=namer.mode, env=sub.env, site=sub.site))
+                                           training_only=sub.training_only, trace=sub.trace,
+                                           mode=namer.mode, env=sub.env))
         scope.output = self.body(c, x_in, path, sub, namer)
         return scope.output
 
@@ -511,7 +509,7 @@ class Lowerer:
             note = Note(f"in repeat {b.index}={i} of '{where}'", b.repeat.loc.span)
             # a small map in front of the shared one: copying the whole environment (every block of the
             # file) per repeat and per block instance took gigabytes for 45,000 instances of 3,000 blocks
-            sub = frame.child(with_names(frame.env, {b.index: i}), note=note, site=(("iter", id(b), i),))
+            sub = frame.child(with_names(frame.env, {b.index: i}), note=note)
             x = self.entries(items, x, path, sub, namer)
         return x
 
@@ -652,7 +650,7 @@ class Lowerer:
     def op_node(self, op: Op, call: m.Call, attrs: Any, ins: list[str], path: Path, frame: Frame, *,
                 shared: bool = False) -> str:
         node = Node(path_str(path), op, attrs, path, tuple(ins), call.span, training_only=frame.training_only,
-                    trace=frame.trace, origin=call, env=frame.env, site=frame.site)
+                    trace=frame.trace)
         if op.arity is None:
             self.r.error("E504", f"{op.name} joins two or more inputs and cannot follow a single layer",
                          call.callee_span, f"write `{{from: [a, b], merge: {op.name}}}` to join named layers",
@@ -708,9 +706,8 @@ class Lowerer:
         where = f"as '{path_str(path)}'" if namer is None else f"inline in '{path_str(path) or self.program.name}'"
         trace = (*frame.trace, Note(f"in block '{block.name}' called {where}", call.span))
         env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
-        site = frame.site + (("call", id(call)),) if namer is not None else ()
         inner = Frame(env, block.unit, x, trace=trace, blocks=(*frame.blocks, id(defn)),
-                      training_only=frame.training_only, site=site)
+                      training_only=frame.training_only)
         if namer is not None:
             if defn.kind not in ("layers", "repeat"):
                 self.r.error("E204", f"inline block '{block.name}' must have a `layers:` or `repeat:` body",
@@ -719,8 +716,8 @@ class Lowerer:
             return self.body(defn, x, path, inner, namer)
         namer = body_namer(defn)
         scope = self.graph.add_scope(Scope(path, "block", block.name, call.span, x, block=block.name, args=args,
-                                           training_only=frame.training_only, trace=frame.trace, origin=block,
-                                           mode=namer.mode, env=inner.env, site=frame.site, call=call))
+                                           training_only=frame.training_only, trace=frame.trace,
+                                           mode=namer.mode, env=inner.env))
         scope.output = self.body(defn, x, path, inner, namer)
         return scope.output
 
