@@ -42,7 +42,7 @@ def check(case: Case, root: Path) -> None:
 
 # CI draws the same specs every run (derandomized), so that it never fails on a spec a previous run did
 # not draw; ARCHC_DIFFERENTIAL_RANDOM=1 explores new ones (with ARCHC_DIFFERENTIAL_EXAMPLES=5000, say).
-RANDOM = bool(os.environ.get("ARCHC_DIFFERENTIAL_RANDOM"))
+RANDOM = bool(os.environ.get("ARCHC_DIFFERENTIAL_RANDOM") or os.environ.get("ARCHC_HYPOTHESIS_RANDOM"))
 
 
 def _settings(examples: int) -> settings:

@@ -18,7 +18,8 @@ A tensor is freed after its last reader, except where the emitted code still hol
   (``identity`` in a residual block, the branches of a parallel block: variables);
 - a point that a ``from:`` entry or a training-only head reads by name, not before the
   module whose forward assigns it returns (its own variable: in eval mode the head does
-  not run, but the variable that would feed it stays alive);
+  not run, but the variable that would feed it stays alive); so does a ``from:`` join of
+  named points (``q = r + c``: a variable of its own);
 - the main flow's tensor (``x = self.layer(x)``), not before the next statement that
   assigns the flow variable completes: after a statement that assigns a named point
   instead, the previous tensor is still in ``x``; after a ``from:`` merge the flow
@@ -146,12 +147,10 @@ def _points(graph: Graph) -> set[str]:
     """Tensors that a ``from:`` entry or a training-only head reads by name: the emitted forward
     keeps each in a variable of its own."""
     out: set[str] = set()
-    for scope in graph.scopes.values():
-        refs = getattr(scope.origin, "from_", ())
-        if len(refs) == 1:  # `from: a` (several refs make a merge node, below)
-            out.add(scope.input)
     for n in graph.nodes.values():
-        if n.role == "from":
+        if n.read_by_name:
+            out.add(n.id)
+        if n.role == "from":  # the points it joins, and the join itself (`q = r + c`)
             out.update(n.inputs)
         if n.training_only:
             out.update(src for src in n.inputs if not graph.nodes[src].training_only)
@@ -168,7 +167,7 @@ def _statements(graph: Graph) -> dict[tuple[str, ...], list[tuple[str, bool]]]:
         if isinstance(item, Node):
             out.setdefault(path[:-1], []).append((item.id, False))
         elif item.output is not None:
-            out.setdefault(path[:-1], []).append((item.output, bool(getattr(item.origin, "from_", ()))))
+            out.setdefault(path[:-1], []).append((item.output, item.reads > 0))
     return out
 
 
@@ -208,8 +207,10 @@ def _inference_steps(graph: Graph, all_nodes: list[Node], inplace: set[str]) -> 
             if flow is not None:  # replaced when the next flow statement completes
                 hold(flow, stop if new_variable else index.get(out, stop))
             flow = out
-    for n in run:  # the inputs of a residual or parallel merge: until the merging module returns
-        if not n.module and n.role != "from":
+    for n in run:
+        if n.role == "from":  # a join of named points has a variable of its own (`q = r + c`)
+            hold(n.id, returns(n.scope[:-1]))
+        elif not n.module:  # the inputs of a residual or parallel merge: until the merging module returns
             for src in n.inputs:
                 hold(src, returns(n.scope))
     hold(graph.input, end)

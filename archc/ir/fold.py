@@ -56,8 +56,11 @@ class _Pass:
         # nodes that go with a statement above them (a training-only head, an instance or a
         # container the concrete pass drops whole) do not decide their own statement's fate
         dropped = {p for p in plain.scopes if p and p not in folding.kept_scopes}
+        # (a module's scope is its own path; a merge's is the container it joins in)
         self.training = {n.id for n in plain.nodes.values()
-                         if n.training_only or any(n.scope[:k] in dropped for k in range(1, len(n.scope)))}
+                         if n.training_only or any(n.scope[:k] in dropped
+                                                   for k in range(1, len(n.scope) + (not n.module)))}
+        self.within_dropped = {p for p in plain.scopes if any(p[:k] in dropped for k in range(1, len(p)))}
 
     def fate(self, key: str, stmt: Stmt) -> str:
         """keep | drop | fold, the same for every node of the statement."""
@@ -147,7 +150,8 @@ class _Pass:
 
     def scope_fate(self, key: str, stmt: Stmt) -> str:
         """keep | drop for a statement that makes a module of its own (an instance, a container)."""
-        paths = self.scopes.get((key, stmt.out), [])
+        # a container inside one the concrete pass drops whole goes with it
+        paths = [p for p in self.scopes.get((key, stmt.out), []) if p not in self.within_dropped]
         fates = {"keep" if p in self.kept_scopes else "drop" for p in paths}
         if len(fates) > 1:
             raise Unfoldable(f"the inference pass keeps '{getattr(stmt, 'name', None) or stmt.out}' in some "

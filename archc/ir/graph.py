@@ -52,6 +52,9 @@ class Node:
     # For merges, what joins here: "residual" (inputs: body, shortcut), "parallel"
     # (one input per branch) or "from" (named points); "" for every other node.
     role: str = ""
+    # A point that a `from:` entry reads by name: the emitted forward keeps it in a variable
+    # of its own (the memory analysis holds it until that forward returns).
+    read_by_name: bool = False
 
     @property
     def op_name(self) -> str:
@@ -84,6 +87,8 @@ class Scope:
     # expressions saw (shared with the enclosing frame, never copied).
     mode: str = "module"
     env: Any = None
+    # A container that reads its input by name (`from:`): how many names it reads.
+    reads: int = 0
     # In a graph instantiated from the module IR: the definition a block instance runs
     # (origin) and the statement that made the scope (call: definition key, value).
     origin: Any = None

@@ -403,6 +403,8 @@ class Lowerer:
                                  frame.trace)
                 return self.placeholder(path, x, ref.span, frame, ":from")
             ids.append(found)
+        for i in ids:
+            self.graph.nodes[i].read_by_name = True
         if len(ids) == 1:
             return ids[0]
         if c.parallel is not None:
@@ -434,7 +436,7 @@ class Lowerer:
         namer = body_namer(c)
         scope = self.graph.add_scope(Scope(path, "sequential" if kind == "repeat" else kind, label, c.span, x_in,
                                            training_only=sub.training_only, trace=sub.trace,
-                                           mode=namer.mode, env=sub.env))
+                                           mode=namer.mode, env=sub.env, reads=len(c.from_)))
         scope.output = self.body(c, x_in, path, sub, namer)
         return scope.output
 

@@ -84,6 +84,39 @@ def test_every_liveness_rule_on_a_small_spec(tmp_path) -> None:
     _check(_spec(tmp_path))
 
 
+# A point read by `from:` keeps a variable of its own in the emitted forward, whatever reads it
+# (a parallel, a residual, a repeat, a list, a single layer); so does the join of named points
+# (`q = r + c`). Each form once, read where the tensor it holds would otherwise be freed.
+FROM_FORMS = {
+    "parallel": "{from: a, parallel: {x: conv(8, 1), y: conv(8, 3, padding=1)}, merge: add}",
+    "residual": "{from: a, residual: {body: [cv: conv(8, 3, padding=1)]}}",
+    "repeat": "{from: a, repeat: 2, each: [conv(8, 3, padding=1), relu]}",
+    "list": "{from: a, layers: [conv(8, 3, padding=1), relu]}",
+    "layer": "{from: a, layers: conv(8, 3, padding=1)}",
+}
+
+
+@pytest.mark.parametrize("form", FROM_FORMS.values(), ids=list(FROM_FORMS))
+def test_points_read_by_name(tmp_path, form: str) -> None:
+    path = tmp_path / "points.yaml"
+    path.write_text(f"""
+archc: 1
+name: points
+input: [3, 12, 12]
+layers:
+  - stem: conv(8, 3, padding=1)
+  - a: relu
+  - b: conv(8, 3, padding=1)
+  - c: relu
+  - r: {form}
+  - q: {{from: [r, c], merge: add}}
+  - pool: adaptive_avgpool(1)
+  - flatten
+  - fc: linear(4)
+""", encoding="utf-8")
+    _check(str(path))
+
+
 @pytest.mark.parametrize("name", torchvision_specs())
 def test_shipped_specs(name: str) -> None:
     _check(name, input=(3, 64, 64))

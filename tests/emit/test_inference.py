@@ -297,6 +297,29 @@ def test_a_point_read_after_its_dropout_is_removed() -> None:
     assert err < TOLERANCE
 
 
+# Found by test_random_networks_fold_exactly: an instance whose output nothing reads is dead in
+# eval mode; the pass drops it whole, and neither its containers and merges (shared with a live
+# instance of the same block) nor the class around them may then be judged by it.
+DEAD_INSTANCE = {
+    "beside_a_live_one": "  - n0: Mixed(1, 1)\n  - n1: Mixed(1, 1)\n",
+    "alone": "  - n0: relu\n  - n1: Mixed(1, 1)\n",
+}
+
+
+@pytest.mark.parametrize("layers", DEAD_INSTANCE.values(), ids=list(DEAD_INSTANCE))
+def test_an_instance_nothing_reads_is_dropped_whole(layers: str) -> None:
+    from ..test_property import BLOCKS
+
+    text = ("archc: 1\nname: dead\ninput: [3, 8, 8]\n" + BLOCKS + "layers:\n" + layers
+            + "  - n2: {from: [n0, n0], merge: concat}\n  - pool: adaptive_avgpool(1)\n  - flat: flatten\n"
+            "  - fc: linear(1)\n")
+    program = archc.load("dead.yaml", text=text)
+    source = archc.compile_source(program, inference=True)
+    assert "self.n1" not in source
+    err, _ = compare(program, (3, 8, 8))
+    assert err < TOLERANCE
+
+
 @settings(max_examples=max(EXAMPLES // 10, 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
 def test_random_networks_fold_exactly(case: tuple[str, object, tuple[int, ...]]) -> None:
