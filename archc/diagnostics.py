@@ -48,6 +48,7 @@ CODES: dict[str, str] = {
     "E307": "import error",
     "E308": "too many arguments",
     "E309": "unknown parameter override",
+    "E310": "replace or drop names no entry of the base",
     # E4xx: expressions
     "E400": "expression syntax error",
     "E401": "undefined name",
