@@ -80,6 +80,8 @@ CODES: dict[str, str] = {
     "E800": "state_dict does not fit",
     "E801": "device not available",
     "E802": "unsupported benchmark setting",
+    "E803": "not a state_dict checkpoint",
+    "E804": "port leaves undeclared tensors new or dropped (--strict)",
     "E810": "PyTorch is not installed",
     # W: warnings
     "W100": "unused output",

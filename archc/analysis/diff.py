@@ -19,6 +19,7 @@ The JSON form is stable for scripts (docs/cli.md): keys are only ever added.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -131,12 +132,28 @@ def _renames(rows_a: list[Row], rows_b: list[Row]) -> dict[str, str | None]:
         if not numbered or la == lb or len(la) * len(lb) > ALIGN_BUDGET:
             continue  # (too long to align: matched by path, as other rows are)
         paired: dict[str, str | None] = {r.path: None for r in ca}
-        for tag, i1, i2, j1, j2 in SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
-            if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
-                for i, j in zip(range(i1, i2), range(j1, j2)):
-                    paired[ca[i].path] = cb[j].path
+        for i, j in align(la, lb):
+            paired[ca[i].path] = cb[j].path
         renames.update(paired)
     return renames
+
+
+def align(la: list, lb: list, *, same_length_runs: bool = True) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` of positions in ``la`` and ``lb`` aligned by content: the longest matching
+    runs (``difflib``, without autojunk), and, with ``same_length_runs``, runs that differ but have
+    the same length, in order. :func:`archc.port` aligns modules left over by name this way."""
+    pairs = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
+        if tag == "equal" or (same_length_runs and tag == "replace" and i2 - i1 == j2 - j1):
+            pairs += zip(range(i1, i2), range(j1, j2))
+    return pairs
+
+
+def renamed_paths(rows_a: list[Row], rows_b: list[Row]) -> Callable[[str], str | None]:
+    """B's module path for each of A's, as :func:`diff_reports` pairs rows: by path, and numbered
+    children of a container by content where the two sides' sequences differ (None: no partner)."""
+    renames = _renames(rows_a, rows_b)
+    return lambda path: _rename(path, renames)
 
 
 def diff_reports(a: Report, b: Report, count: str = "macs") -> Diff:
