@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from ..diagnostics import printable
@@ -75,11 +75,24 @@ class DiffRow:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """What a variant's ``replace:`` or ``drop:`` does to its base (docs/language.md), where it is written."""
+
+    kind: str  # replace | drop
+    path: str
+    file: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
 class Diff:
     a: Report
     b: Report
     rows: list[DiffRow]
     count: str = "macs"
+    # the edits each side makes to a base that the other side does not make: the why of the rows
+    edits: dict[str, list[Edit]] = field(default_factory=dict)
 
     def folded(self, depth: int | None, only_changed: bool = False) -> list[DiffRow]:
         rows = self.rows if depth is None else [r for r in self.rows if r.depth <= depth]
@@ -156,7 +169,7 @@ def renamed_paths(rows_a: list[Row], rows_b: list[Row]) -> Callable[[str], str |
     return lambda path: _rename(path, renames)
 
 
-def diff_reports(a: Report, b: Report, count: str = "macs") -> Diff:
+def diff_reports(a: Report, b: Report, count: str = "macs", edits: dict[str, list[Edit]] | None = None) -> Diff:
     """Pair the rows of ``a`` and ``b`` by module path (numbered layers by content)."""
     rows_a, rows_b = _keyed(a.rows), _keyed(b.rows)
     by_b = dict(rows_b)
@@ -184,7 +197,7 @@ def diff_reports(a: Report, b: Report, count: str = "macs") -> Diff:
         first = ra or rb
         assert first is not None
         out.append(DiffRow(k[0], first.depth, ra, rb, count))
-    return Diff(a, b, out, count)
+    return Diff(a, b, out, count, edits or {})
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -259,7 +272,7 @@ def _text(diff: Diff, rows: list[DiffRow]) -> str:
         table.append((_MARK[r.status], "  " * (r.depth - 1) + r.shown_path, *_cells(r)))
     widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
-    lines = [_title(diff), rule]
+    lines = [_title(diff), *_edit_lines(diff), rule]
     for k, t in enumerate(table):
         cells = [c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(t, widths))]
         lines.append("  ".join(cells).rstrip())
@@ -276,13 +289,25 @@ def _text(diff: Diff, rows: list[DiffRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _edit_lines(diff: Diff) -> list[str]:
+    """``B replaces fc (pets.yaml:5:3); drops aux1 (…)``: one line per side that edits its base."""
+    out = []
+    for side in ("a", "b"):
+        edits = diff.edits.get(side)
+        if edits:
+            said = "; ".join(f"{'replaces' if e.kind == 'replace' else 'drops'} {printable(e.path)} "
+                             f"({printable(e.file)}:{e.line}:{e.col})" for e in edits)
+            out.append(f"{side.upper()} {said}")
+    return out
+
+
 def _markdown(diff: Diff, rows: list[DiffRow]) -> str:
     def esc(text: str) -> str:
         return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
                 .replace("\n", " "))
 
-    lines = [esc(_title(diff)), "", "| | Module | " + " | ".join(_headings(diff)) + " |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [esc(_title(diff)), *(f"\n{esc(line)}" for line in _edit_lines(diff)), "",
+             "| | Module | " + " | ".join(_headings(diff)) + " |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         indent = "&nbsp;&nbsp;" * (r.depth - 1)
         lines.append(f"| {_MARK[r.status].strip()} | {indent}`{esc(r.shown_path)}` | "
@@ -321,6 +346,8 @@ def _json(diff: Diff, rows: list[DiffRow]) -> str:
                  for r in rows],
         "totals": {key: {"a": a, "b": b, "delta": b - a}
                    for key, (_, a, b) in zip(("params", "count"), _totals(diff))},
+        "edits": {side: [{"kind": e.kind, "path": e.path, "file": e.file, "line": e.line, "col": e.col}
+                         for e in diff.edits.get(side, [])] for side in ("a", "b")},
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 

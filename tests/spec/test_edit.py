@@ -108,6 +108,21 @@ def test_diff_shows_exactly_the_new_classifier(cli, spec_file) -> None:
         "classifier.3": "changed", "classifier.4": "removed", "classifier.5": "removed", "classifier.6": "removed"}
 
 
+def test_diff_names_the_edits_that_explain_the_rows(cli, spec_file) -> None:
+    path = spec_file(NOAUX)
+    text = cli("diff", "googlenet", path, "--only-changed").out
+    assert text.splitlines()[1] == f"B drops aux1 ({path}:4:8); drops aux2 ({path}:4:14)"
+    doc = json.loads(cli("diff", path, "googlenet", "--format", "json").out)
+    assert doc["edits"] == {"a": [{"kind": "drop", "path": "aux1", "file": str(path), "line": 4, "col": 8},
+                                  {"kind": "drop", "path": "aux2", "file": str(path), "line": 4, "col": 14}],
+                            "b": []}
+    # a variant of a variant: only the edits the other side does not make
+    second = spec_file(f"archc: 1\nextends: {path.name}\nname: two\nreplace: {{fc: linear(7)}}\n", "two.yaml")
+    doc = json.loads(cli("diff", path, second, "--format", "json").out)
+    assert [e["path"] for e in doc["edits"]["a"]] == [] and [e["path"] for e in doc["edits"]["b"]] == ["fc"]
+    assert json.loads(cli("diff", "resnet18", "resnet34", "--format", "json").out)["edits"] == {"a": [], "b": []}
+
+
 def test_a_variant_of_a_variant_applies_both_edits_in_order(spec_file) -> None:
     first = spec_file(PETS, "pets.yaml")
     second = spec_file(f"""\
