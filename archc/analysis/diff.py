@@ -386,7 +386,8 @@ def _html(diff: Diff, rows: list[DiffRow]) -> str:
              f"<title>{e(diff.a.name)} vs {e(diff.b.name)} – archc diff</title>",
              "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
              "th,td{padding:2px 10px;text-align:left}td.n{text-align:right}</style>", "</head>", "<body>",
-             f"<p>{e(_title(diff))}</p>", '<table class="archc-diff">', f"<thead><tr>{head}</tr></thead>", "<tbody>"]
+             f"<p>{e(_title(diff))}</p>", *(f"<p>{e(line)}</p>" for line in _edit_lines(diff)),
+             '<table class="archc-diff">', f"<thead><tr>{head}</tr></thead>", "<tbody>"]
     for r in rows:
         style = f' style="{_COLOURS[r.status]}"' if _COLOURS[r.status] else ""
         cells = "".join(f"<td{_NUM if i >= 2 else ''}>{e(c)}</td>" for i, c in enumerate(_cells(r)))

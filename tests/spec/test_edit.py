@@ -112,6 +112,8 @@ def test_diff_names_the_edits_that_explain_the_rows(cli, spec_file) -> None:
     path = spec_file(NOAUX)
     text = cli("diff", "googlenet", path, "--only-changed").out
     assert text.splitlines()[1] == f"B drops aux1 ({path}:4:8); drops aux2 ({path}:4:14)"
+    for fmt in ("markdown", "html"):
+        assert f"B drops aux1 ({path}:4:8)" in cli("diff", "googlenet", path, "--format", fmt).out
     doc = json.loads(cli("diff", path, "googlenet", "--format", "json").out)
     assert doc["edits"] == {"a": [{"kind": "drop", "path": "aux1", "file": str(path), "line": 4, "col": 8},
                                   {"kind": "drop", "path": "aux2", "file": str(path), "line": 4, "col": 14}],
