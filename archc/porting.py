@@ -363,9 +363,13 @@ def _check_fits(state: Mapping[str, Any], layout: Mapping[str, tuple[int, ...]],
         if items:
             parts.append(f"{len(items)} {what}: {', '.join(items[:3])}{' ...' if len(items) > 3 else ''}")
     which = f"'{name}'" if name else "the state_dict"
+    hint = ("pass as --from the spec it was saved from, with --set-from for its parameters "
+            "(e.g. --set-from num_classes=10)")
+    if extra and all(k.startswith("module.") for k in state):
+        hint = ("its keys start with 'module.', as nn.DataParallel and DistributedDataParallel save them: save "
+                "model.module.state_dict() instead")
     raise ArchcError([Diagnostic("E800", f"{which} was not saved from {spec} (--from): {'; '.join(parts)}", None,
-                                 "pass as --from the spec it was saved from, with --set-from for its parameters "
-                                 "(e.g. --set-from num_classes=10)")])
+                                 hint)])
 
 
 def _strict_errors(result: PortResult, graph_a: Any, graph_b: Any, target: str) -> list[Diagnostic]:

@@ -255,6 +255,9 @@ def test_a_checkpoint_of_another_spec_is_e800(checkpoint, cli, tmp_path) -> None
     r = cli("port", checkpoint, "--from", "resnet50", "--set-from", "num_classes=10", "--to", "resnet50",
             "-o", tmp_path / "out.pt")
     assert r.code == 2 and "fc.weight 1000×2048 (expected 10×2048)" in r.err
+    with pytest.raises(ArchcError) as err:  # saved from a DistributedDataParallel wrapper
+        archc.port({f"module.{k}": v for k, v in archc.build("lenet5").state_dict().items()}, "lenet5", "lenet5")
+    assert err.value.codes == ["E800"] and "save model.module.state_dict() instead" in err.value.render()
 
 
 def test_the_output_never_replaces_an_input(checkpoint, cli) -> None:

@@ -103,7 +103,10 @@ def _edit(entries: tuple[m.Entry, ...], path: tuple[str, ...], edit: m.Replace |
         items = _edit(value.layers.items, rest, edit, r, inner, None)
         new_value = value.model_copy(update={"layers": value.layers.model_copy(update={"items": items})})
     else:
-        what = (f"a call of '{value.call.callee}'" if isinstance(value, m.Call) else f"a {value.kind}")
+        kinds = {"layers": "group whose layers are one call", "ref": "reference", "repeat": "repeat",
+                 "residual": "residual"}
+        what = (f"a call of '{value.call.callee}'" if isinstance(value, m.Call) else
+                f"a {kinds.get(value.kind, value.kind)}")
         r.error("E310", f"'{full}' reaches into {inner}, which is {what}: its insides are not entries of the base "
                         "spec", _span(edit),
                 f"replace {inner} as a whole" + (" (a block's layers are the block's own)"
