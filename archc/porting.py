@@ -89,16 +89,14 @@ class PortResult:
             parts.append(f"{moved} under another name")
         return "; ".join(parts)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the state_dict with ``torch.save``, atomically (never half-written), refusing to
-        write over the checkpoint or a spec that was read."""
+    def to_bytes(self) -> bytes:
+        """The state_dict as ``torch.save`` writes it: what ``archc port`` writes, atomically (through
+        :func:`archc.output.write_output`, never over ``files``)."""
         import torch
-
-        from .output import write_output
 
         buffer = io.BytesIO()
         torch.save(self.state_dict, buffer)
-        return write_output(path, buffer.getvalue(), inputs=self.files)
+        return buffer.getvalue()
 
     def render(self, fmt: str = "text", every: bool = False) -> str:
         """The report: ``text`` (a summary line and a table of every tensor that did not stay under its
@@ -293,9 +291,12 @@ def port(checkpoint: Any, source: Any, target: Any, *, strict: bool = False, key
 
     torch = require_torch(what)
     from .analysis.report import analyze_graph
-    from .api import load, lower
     from .emit import compile_graph, exec_source
-    from .spec.loader import Program
+    from .ir.lower import lower as lower_program
+    from .spec.loader import Program, load
+
+    def lower(program: Program, overrides: Mapping[str, Any] | None) -> Any:
+        return lower_program(program, overrides=dict(overrides or {}), input_shape=input, limits=limits)
 
     program_a = source if isinstance(source, Program) else load(source, limits=limits)
     program_b = target if isinstance(target, Program) else load(target, limits=limits)
@@ -303,8 +304,8 @@ def port(checkpoint: Any, source: Any, target: Any, *, strict: bool = False, key
         state_a, name = read_checkpoint(checkpoint, key), str(checkpoint)
     else:
         state_a, name = _as_state_dict(checkpoint, "the state_dict", key), ""
-    graph_a = lower(program_a, input=input, limits=limits, **dict(source_overrides or {}))
-    graph_b = lower(program_b, input=input, limits=limits, **dict(target_overrides or {}))
+    graph_a = lower(program_a, source_overrides)
+    graph_b = lower(program_b, target_overrides)
     with torch.device("meta"):  # only the layout: no memory, no initialisation
         layout_a = {k: tuple(v.shape) for k, v in
                     exec_source(compile_graph(graph_a, program_a), f"{program_a.name}_port_from").build()

@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from .._torch import require_torch
     from ..ir.params import SetValue
+    from ..output import write_output
     from ..porting import port
 
     require_torch("archc port")  # before reading anything: say what is missing first
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                   limits=budget, what="archc port",
                   source_overrides={k: SetValue(v) for k, v in args.set_from or []},
                   target_overrides={k: SetValue(v) for k, v in args.set_to or []})
-    path = result.save(args.output)
+    path = write_output(args.output, result.to_bytes(), inputs=result.files)
     sys.stdout.write(result.render(args.format, every=args.all))
     print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
