@@ -5,8 +5,8 @@ MAC count, Graphviz diagrams, and readable PyTorch source. See README.md.
 """
 
 from ._version import __version__
-from .api import analyze, build, compile_source, diagram, load, loads, lower
+from .api import analyze, build, compile_source, diagram, load, loads, lower, port
 from .diagnostics import ArchcError, Diagnostic, Span
 
 __all__ = ["ArchcError", "Diagnostic", "Span", "__version__", "analyze", "build", "compile_source", "diagram", "load",
-           "loads", "lower"]
+           "loads", "lower", "port"]

@@ -16,7 +16,7 @@ without that rule, e.g. a spec on one line in YAML's flow style.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +121,31 @@ def build(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | N
     return folded.build(state_dict)
 
 
+def port(checkpoint: Any, source: Any, target: Any, *, strict: bool = False, key: str | None = None,
+         input: tuple[int, ...] | None = None, limits: Limits | None = None,
+         source_overrides: Mapping[str, Any] | None = None, target_overrides: Mapping[str, Any] | None = None
+         ) -> Any:
+    """Map a state_dict written for spec ``source`` onto spec ``target`` (a :class:`~archc.porting.PortResult`).
+
+    ``checkpoint`` is a file saved with ``torch.save`` (read with ``weights_only=True``; ``key``
+    picks the state_dict out of a training checkpoint) or the state_dict itself. Tensors move
+    unchanged where the module path matches (numbered layers aligned as ``archc diff`` aligns
+    them), then where modules left on both sides match by structure; B's tensors left are
+    initialised as a fresh ``build(target)`` would, A's are dropped, and the result lists each.
+    ``strict=True`` raises E804 unless every new or dropped tensor lies in an entry ``target``
+    declares with ``replace:`` or ``drop:``. ``source_overrides`` and ``target_overrides`` set
+    each spec's parameters.
+
+        >>> result = archc.port("resnet50.pth", "resnet50", "pets.yaml")
+        >>> print(result.summary())   # transferred 318/320 tensors; new: fc.weight 37×2048, fc.bias 37; ...
+        >>> archc.build("pets.yaml", state_dict=result.state_dict)
+    """
+    from .porting import port as run
+
+    return run(checkpoint, source, target, strict=strict, key=key, input=input, limits=limits,
+               source_overrides=source_overrides, target_overrides=target_overrides)
+
+
 def _load(model: Any, state_dict: Any, assign: bool = False) -> None:
     from .diagnostics import ArchcError, Diagnostic
 
@@ -169,4 +194,4 @@ def diagram(spec: Any, *, depth: int | None = None, direction: str = "TB",
                 limits=limits)
 
 
-__all__ = ["analyze", "build", "compile_source", "diagram", "load", "loads", "lower"]
+__all__ = ["analyze", "build", "compile_source", "diagram", "load", "loads", "lower", "port"]

@@ -48,6 +48,7 @@ CODES: dict[str, str] = {
     "E307": "import error",
     "E308": "too many arguments",
     "E309": "unknown parameter override",
+    "E310": "replace or drop names no entry of the base",
     # E4xx: expressions
     "E400": "expression syntax error",
     "E401": "undefined name",
@@ -79,6 +80,8 @@ CODES: dict[str, str] = {
     "E800": "state_dict does not fit",
     "E801": "device not available",
     "E802": "unsupported benchmark setting",
+    "E803": "not a state_dict checkpoint",
+    "E804": "port leaves undeclared tensors new or dropped (--strict)",
     "E810": "PyTorch is not installed",
     # W: warnings
     "W100": "unused output",

@@ -47,8 +47,9 @@ LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?:error\[E|wa
 # the fuzzer found, an unnamed repeat in a module body, is now written: tests/emit/test_codegen.py);
 # E700 is about output files (tests/test_output.py), E710 and E711 about the Graphviz installation and run
 # (tests/render), E800-E802 about weights, devices and benchmark settings given to build and
-# bench, E810 about the torch installation (tests/test_no_torch.py); W100 is a warning.
-NOT_FROM_SPECS = {"E500", "E700", "E720", "E710", "E711", "E800", "E801", "E802", "E810", "W100"}
+# bench, E803-E804 about checkpoints given to port (tests/test_port.py), E810 about the torch
+# installation (tests/test_no_torch.py); W100 is a warning.
+NOT_FROM_SPECS = {"E500", "E700", "E720", "E710", "E711", "E800", "E801", "E802", "E803", "E804", "E810", "W100"}
 
 
 @dataclass(frozen=True)

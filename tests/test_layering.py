@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ir",),  # lowering the spec to the graph, the graph's checks and passes
     ("analysis",),  # figures from the graph
     ("render", "emit"),  # pictures and code from the graph and its figures, not from each other
+    ("porting",),  # weights from one spec's module onto another's: the graphs, their rows and emitted modules
     ("api",),  # load / lower / analyze / compile / build / diagram: the pipeline, put together
     ("",),  # the package: the public API re-exported
     ("bench", "output"),  # what commands need beyond the API: timing, writing files

@@ -1,5 +1,6 @@
-"""torch is optional (``pip install "archc[torch]"``): every command but ``bench`` works without it,
-and what needs it (``archc bench``, ``archc.build``) says so with E810 and the install line.
+"""torch is optional (``pip install "archc[torch]"``): every command but ``bench`` and ``port`` works
+without it, and what needs it (``archc bench``, ``archc port``, ``archc.build``) says so with E810 and
+the install line.
 
 Two checks, each in a fresh interpreter: with torch installed, the torch-free commands never
 import it (it costs seconds and hundreds of MB); with torch made unimportable (as in an
@@ -85,11 +86,13 @@ def test_the_torch_free_commands_do_not_import_torch(tmp_path: Path) -> None:
 
 def test_without_torch_every_command_works_or_says_how_to_install_it(tmp_path: Path) -> None:
     results = run("block", [*TORCH_FREE, ["bench", "lenet5", "--iters", "1"],
-                            ["bench", "resnet18", "--device", "cpu", "--mode", "train", "--format", "json"]], tmp_path)
+                            ["bench", "resnet18", "--device", "cpu", "--mode", "train", "--format", "json"],
+                            ["port", "OUT/none.pt", "--from", "lenet5", "--to", "lenet5", "-o", "OUT/lenet5.pt"]],
+                  tmp_path)
     check_torch_free(results[:len(TORCH_FREE)], tmp_path)
     needs_torch = results[len(TORCH_FREE):]
-    assert [" ".join(r["argv"][:1]) for r in needs_torch] == ["bench", "bench", "archc.build('lenet5')"]
-    for r, who in zip(needs_torch, ["archc bench", "archc bench", "archc.build()"]):
+    assert [" ".join(r["argv"][:1]) for r in needs_torch] == ["bench", "bench", "port", "archc.build('lenet5')"]
+    for r, who in zip(needs_torch, ["archc bench", "archc bench", "archc port", "archc.build()"]):
         assert r["code"] == 2 and r["out"] == "", r
         assert f"error[E810]: {who} needs PyTorch, which is not installed" in r["err"], r["err"]
         assert 'pip install "archc[torch]"' in r["err"], r["err"]

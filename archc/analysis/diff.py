@@ -19,7 +19,8 @@ The JSON form is stable for scripts (docs/cli.md): keys are only ever added.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from ..diagnostics import printable
@@ -74,11 +75,24 @@ class DiffRow:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """What a variant's ``replace:`` or ``drop:`` does to its base (docs/language.md), where it is written."""
+
+    kind: str  # replace | drop
+    path: str
+    file: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
 class Diff:
     a: Report
     b: Report
     rows: list[DiffRow]
     count: str = "macs"
+    # the edits each side makes to a base that the other side does not make: the why of the rows
+    edits: dict[str, list[Edit]] = field(default_factory=dict)
 
     def folded(self, depth: int | None, only_changed: bool = False) -> list[DiffRow]:
         rows = self.rows if depth is None else [r for r in self.rows if r.depth <= depth]
@@ -131,15 +145,31 @@ def _renames(rows_a: list[Row], rows_b: list[Row]) -> dict[str, str | None]:
         if not numbered or la == lb or len(la) * len(lb) > ALIGN_BUDGET:
             continue  # (too long to align: matched by path, as other rows are)
         paired: dict[str, str | None] = {r.path: None for r in ca}
-        for tag, i1, i2, j1, j2 in SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
-            if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
-                for i, j in zip(range(i1, i2), range(j1, j2)):
-                    paired[ca[i].path] = cb[j].path
+        for i, j in align(la, lb):
+            paired[ca[i].path] = cb[j].path
         renames.update(paired)
     return renames
 
 
-def diff_reports(a: Report, b: Report, count: str = "macs") -> Diff:
+def align(la: list, lb: list, *, same_length_runs: bool = True) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` of positions in ``la`` and ``lb`` aligned by content: the longest matching
+    runs (``difflib``, without autojunk), and, with ``same_length_runs``, runs that differ but have
+    the same length, in order. :func:`archc.port` aligns modules left over by name this way."""
+    pairs = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
+        if tag == "equal" or (same_length_runs and tag == "replace" and i2 - i1 == j2 - j1):
+            pairs += zip(range(i1, i2), range(j1, j2))
+    return pairs
+
+
+def renamed_paths(rows_a: list[Row], rows_b: list[Row]) -> Callable[[str], str | None]:
+    """B's module path for each of A's, as :func:`diff_reports` pairs rows: by path, and numbered
+    children of a container by content where the two sides' sequences differ (None: no partner)."""
+    renames = _renames(rows_a, rows_b)
+    return lambda path: _rename(path, renames)
+
+
+def diff_reports(a: Report, b: Report, count: str = "macs", edits: dict[str, list[Edit]] | None = None) -> Diff:
     """Pair the rows of ``a`` and ``b`` by module path (numbered layers by content)."""
     rows_a, rows_b = _keyed(a.rows), _keyed(b.rows)
     by_b = dict(rows_b)
@@ -167,7 +197,7 @@ def diff_reports(a: Report, b: Report, count: str = "macs") -> Diff:
         first = ra or rb
         assert first is not None
         out.append(DiffRow(k[0], first.depth, ra, rb, count))
-    return Diff(a, b, out, count)
+    return Diff(a, b, out, count, edits or {})
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -242,7 +272,7 @@ def _text(diff: Diff, rows: list[DiffRow]) -> str:
         table.append((_MARK[r.status], "  " * (r.depth - 1) + r.shown_path, *_cells(r)))
     widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
-    lines = [_title(diff), rule]
+    lines = [_title(diff), *_edit_lines(diff), rule]
     for k, t in enumerate(table):
         cells = [c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(t, widths))]
         lines.append("  ".join(cells).rstrip())
@@ -259,13 +289,25 @@ def _text(diff: Diff, rows: list[DiffRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _edit_lines(diff: Diff) -> list[str]:
+    """``B replaces fc (pets.yaml:5:3); drops aux1 (…)``: one line per side that edits its base."""
+    out = []
+    for side in ("a", "b"):
+        edits = diff.edits.get(side)
+        if edits:
+            said = "; ".join(f"{'replaces' if e.kind == 'replace' else 'drops'} {printable(e.path)} "
+                             f"({printable(e.file)}:{e.line}:{e.col})" for e in edits)
+            out.append(f"{side.upper()} {said}")
+    return out
+
+
 def _markdown(diff: Diff, rows: list[DiffRow]) -> str:
     def esc(text: str) -> str:
         return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
                 .replace("\n", " "))
 
-    lines = [esc(_title(diff)), "", "| | Module | " + " | ".join(_headings(diff)) + " |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [esc(_title(diff)), *(f"\n{esc(line)}" for line in _edit_lines(diff)), "",
+             "| | Module | " + " | ".join(_headings(diff)) + " |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         indent = "&nbsp;&nbsp;" * (r.depth - 1)
         lines.append(f"| {_MARK[r.status].strip()} | {indent}`{esc(r.shown_path)}` | "
@@ -304,6 +346,8 @@ def _json(diff: Diff, rows: list[DiffRow]) -> str:
                  for r in rows],
         "totals": {key: {"a": a, "b": b, "delta": b - a}
                    for key, (_, a, b) in zip(("params", "count"), _totals(diff))},
+        "edits": {side: [{"kind": e.kind, "path": e.path, "file": e.file, "line": e.line, "col": e.col}
+                         for e in diff.edits.get(side, [])] for side in ("a", "b")},
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -342,7 +386,8 @@ def _html(diff: Diff, rows: list[DiffRow]) -> str:
              f"<title>{e(diff.a.name)} vs {e(diff.b.name)} – archc diff</title>",
              "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
              "th,td{padding:2px 10px;text-align:left}td.n{text-align:right}</style>", "</head>", "<body>",
-             f"<p>{e(_title(diff))}</p>", '<table class="archc-diff">', f"<thead><tr>{head}</tr></thead>", "<tbody>"]
+             f"<p>{e(_title(diff))}</p>", *(f"<p>{e(line)}</p>" for line in _edit_lines(diff)),
+             '<table class="archc-diff">', f"<thead><tr>{head}</tr></thead>", "<tbody>"]
     for r in rows:
         style = f' style="{_COLOURS[r.status]}"' if _COLOURS[r.status] else ""
         cells = "".join(f"<td{_NUM if i >= 2 else ''}>{e(c)}</td>" for i, c in enumerate(_cells(r)))

@@ -3,4 +3,4 @@ its parser and sets ``func``; :data:`COMMANDS` lists them in ``archc --help`` or
 
 from __future__ import annotations
 
-COMMANDS = ("validate", "fmt", "table", "diff", "compile", "diagram", "bench", "list", "ops", "schema")
+COMMANDS = ("validate", "fmt", "table", "diff", "compile", "diagram", "bench", "port", "list", "ops", "schema")

@@ -47,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.diff import diff_reports, render
-    from ..api import analyze
+    from ..analysis.diff import Edit, diff_reports, render
+    from ..api import analyze, load
     from ..diagnostics import ArchcError, Diagnostic
 
     reports = []
@@ -57,11 +57,18 @@ def run(args: argparse.Namespace) -> int:
         # standard input holds one spec and is read once
         raise ArchcError([Diagnostic("E100", "standard input holds one spec, but both A and B are '-'", None,
                                      "read one side from stdin and name the other, e.g. `archc diff - resnet50`")])
+    programs = []
     for side in ("a", "b"):
         settings = argparse.Namespace(set=(args.set or []) + (getattr(args, f"set_{side}") or []))
         shape = getattr(args, f"input_{side}") or args.input
-        reports.append(analyze(spec_source(getattr(args, side), budget), input=shape, limits=budget,
-                               **overrides(settings)))
-    diff = diff_reports(reports[0], reports[1], args.count)
+        spec = getattr(args, side)
+        program = spec_source(spec, budget) if spec == STDIN else load(spec, limits=budget)
+        programs.append(program)
+        reports.append(analyze(program, input=shape, limits=budget, **overrides(settings)))
+    # what a variant's replace: and drop: change, and the other side does not: why rows differ
+    made = [{(k, p, s) for k, p, s in program.edits} for program in programs]
+    edits = {side: [Edit(k, p, s.file, s.line, s.col) for k, p, s in program.edits if (k, p, s) not in other]
+             for side, program, other in zip(("a", "b"), programs, reversed(made))}
+    diff = diff_reports(reports[0], reports[1], args.count, edits)
     sys.stdout.write(render(diff, args.format, args.depth, args.only_changed))
     return EXIT_OK

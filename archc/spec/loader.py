@@ -105,10 +105,20 @@ class Program:
 
     @property
     def train_outputs(self) -> tuple[m.Ref, ...]:
-        for spec in self.chain:
+        for level, spec in enumerate(self.chain):
             if spec.train_outputs:
-                return spec.train_outputs
+                # a head that a variant below the spec that ordered the heads drops is no longer there
+                dropped = {d.name for later in self.chain[:level] for d in later.drop}
+                return tuple(ref for ref in spec.train_outputs if ref.name not in dropped)
         return ()
+
+    @property
+    def edits(self) -> list[tuple[str, str, Span]]:
+        """What the variants of the chain replace or drop in their base: ``(kind, path, span)``,
+        base-most first (``kind`` is ``replace`` or ``drop``)."""
+        from .edit import edited_paths
+
+        return edited_paths(list(reversed(self.chain[:-1])))
 
     @property
     def init(self) -> m.InitSpec | None:
@@ -223,6 +233,14 @@ class Loader:
             chain.append(base.spec)
             root = base
         self.r.check()
+        variants = [spec for spec in reversed(chain[:-1]) if spec.replace or spec.drop]  # base-most first
+        if variants and root.spec.layers is not None:
+            from .edit import apply_edits
+
+            layers = apply_edits(root.spec.layers, variants, self.r, root.spec.span)
+            self.r.check()
+            # a unit of its own (the base's stays as loaded, for other specs that use it)
+            root = Unit(root.spec.model_copy(update={"layers": layers}), root.path, root.blocks)
         program = Program(root, unit.spec, chain, self.r.sources,
                           [p for p in self.units if not str(p).startswith("<text:")])
         self._check_overrides(program)

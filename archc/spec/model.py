@@ -184,6 +184,31 @@ class InitSpec(Model):
     span: SpanT
 
 
+class Replace(Model):
+    """``path: value`` under a variant's ``replace:``: the base's entry at ``path`` (a name, or a
+    dotted path such as ``classifier.6``) becomes ``value``, keeping its name and position."""
+
+    path: tuple[str, ...]
+    path_span: SpanT
+    value: Union[InstanceOf[Call], InstanceOf[Seq], InstanceOf[Container]]
+    span: SpanT
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+
+class Drop(Model):
+    """An item of a variant's ``drop:`` list: the base's entry at ``path`` is left out."""
+
+    path: tuple[str, ...]
+    span: SpanT
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+
 class Spec(Model):
     """One spec file, as written."""
 
@@ -202,5 +227,8 @@ class Spec(Model):
     layers: tuple[Entry, ...] | None = None
     train_outputs: tuple[InstanceOf[Ref], ...] = ()
     init: InstanceOf[InitSpec] | None = None
+    # a variant's edits of its base's layers, applied by the loader before lowering (spec/edit.py)
+    replace: tuple[InstanceOf[Replace], ...] = ()
+    drop: tuple[InstanceOf[Drop], ...] = ()
     span: SpanT
     file: str  # display name of the file it came from

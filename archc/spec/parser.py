@@ -27,7 +27,7 @@ CONTAINER_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "
 BODY_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "merge", "dim")
 BLOCK_KEYS = ("doc", "params", "inline", *BODY_KEYS)
 SPEC_KEYS = ("archc", "name", "class", "doc", "extends", "input", "params", "imports", "blocks", "layers",
-             "train_outputs", "init")
+             "train_outputs", "init", "replace", "drop")
 RESIDUAL_KEYS = ("body", "shortcut", "when", "then")
 IMPORT_KEYS = ("from", "blocks")
 INIT_KEYS = ("conv", "linear", "norm", "std", "zero_init_residual")
@@ -452,6 +452,10 @@ class Parser:
                     data[key] = self.refs(value, "'train_outputs'")
                 elif key == "init":
                     data[key] = self._init(value)
+                elif key == "replace":
+                    data[key] = self._replace(value)
+                elif key == "drop":
+                    data[key] = self._drop(value)
                 elif key == "class":
                     data["class_name"] = self.class_name(value)
                     data["class_span"] = value.span
@@ -471,13 +475,19 @@ class Parser:
                     self.r.error("E201", f"missing key '{key}' in the spec", root.span.sub(0, 1),
                                  f"add `{key}:`" + (" (e.g. `input: [3, 224, 224]`)" if key == "input" else ""))
                     failed = True
-        else:
+        for key in ("replace", "drop"):
+            if key in root.items and "extends" not in root.items:
+                self.r.error("E204", f"'{key}' edits a base spec, but this spec extends none",
+                             root.items[key][0].span,
+                             "add `extends: BASE.yaml`, or edit `layers:` here directly")
+                failed = True
+        if "extends" in root.items:
             for key in ("layers", "blocks", "imports"):
                 if key in root.items:
                     self.r.error("E204", f"a spec that extends another cannot define '{key}'",
                                  root.items[key][0].span,
-                                 "a variant changes params, input, name, class and doc; import blocks to build a "
-                                 "new network")
+                                 "a variant changes params, input, name, class and doc, and replaces or drops "
+                                 "entries of its base (`replace:`, `drop:`); import blocks to build a new network")
                     failed = True
         try:  # even when a part failed, pydantic still reports the scalar keys' type errors
             spec = self._validate(m.Spec, root, data, "the spec")
@@ -498,6 +508,46 @@ class Parser:
         if failed:
             raise _Invalid()
         return tuple(out)
+
+    def _path(self, scalar: YNode, what: str) -> tuple[str, ...]:
+        """A variant's name for an entry of its base: ``fc``, or a dotted path into named lists
+        and containers, whose later parts may be positions in a list (``classifier.6``)."""
+        if not isinstance(scalar, YScalar) or not isinstance(scalar.value, str) or not scalar.value:
+            raise self._fail("E202", f"{what} names an entry of the base spec", scalar.span,
+                             "e.g. `fc`, `aux1`, or a dotted path such as `classifier.6`")
+        parts = tuple(scalar.value.split("."))
+        for i, part in enumerate(parts):
+            if i > 0 and part.isdigit() and part.isascii():
+                continue
+            if not _IDENT.match(part) or keyword.iskeyword(part):
+                hint = ("a path is names joined by '.', its later parts may be positions in a list: "
+                        "`fc`, `features.0`, `classifier.6`")
+                raise self._fail("E304", f"'{scalar.value}' is not a path to an entry", scalar.span, hint)
+        return parts
+
+    def _replace(self, node: YNode) -> tuple[m.Replace, ...]:
+        if not isinstance(node, YMap) or not node.items:
+            raise self._fail("E202", "'replace' maps names of the base's entries to new values", node.span,
+                             "e.g. `replace: {fc: linear(37)}`")
+        out = []
+        failed = False
+        for kscalar, value in node.items.values():
+            try:
+                path = self._path(kscalar, "a key of 'replace'")
+                out.append(m.Replace(path=path, path_span=kscalar.span, value=self.value(value, path[-1]),
+                                     span=kscalar.span))
+            except _Invalid:
+                failed = True
+        if failed:
+            raise _Invalid()
+        return tuple(out)
+
+    def _drop(self, node: YNode) -> tuple[m.Drop, ...]:
+        items = node.items if isinstance(node, YSeq) else [node]
+        if isinstance(node, YMap) or not items:
+            raise self._fail("E202", "'drop' is a name or a list of names of the base's entries", node.span,
+                             "e.g. `drop: [aux1, aux2]`")
+        return tuple(m.Drop(path=self._path(item, "an item of 'drop'"), span=item.span) for item in items)
 
     def _init(self, node: YNode) -> m.InitSpec:
         if not isinstance(node, YMap):

@@ -45,6 +45,8 @@ from .schema_text import key_doc
 DRAFT = "http://json-schema.org/draft-07/schema#"
 # The parser's own rule for names (layers, branches, blocks, parameters), anchored.
 NAME = "^" + _IDENT.pattern
+# A variant's path to an entry of its base: names joined by '.', later parts may be positions.
+PATH = rf"^{_IDENT.pattern[:-1]}(?:\.(?:{_IDENT.pattern[:-1]}|[0-9]+))*$"
 # A layer call: a callee, then optionally its arguments in parentheses, closed at the end.
 _ARGS = r"\s*(?:\([\s\S]*\))?\s*$"
 # A block's name, by the convention that blocks are named like classes (see the module doc).
@@ -129,6 +131,15 @@ def _value_schemas(suffix: str = "") -> dict[tuple[str, str], dict[str, Any]]:
         ("spec", "layers"): ref("entries"),
         ("spec", "train_outputs"): ref("names"),
         ("spec", "init"): ref("init"),
+        # keys are paths into the base's layers (`fc`, `classifier.6`), values what a named entry holds
+        ("spec", "replace"): {"type": "object", "minProperties": 1,
+                              "propertyNames": {"pattern": PATH, "title": "path of an entry of the base",
+                                                "patternErrorMessage": "a name, or names and positions joined "
+                                                                       "by '.', e.g. fc or classifier.6"},
+                              "additionalProperties": ref("value")},
+        ("spec", "drop"): {"anyOf": [{"type": "string", "pattern": PATH},
+                                     {"type": "array", "items": {"type": "string", "pattern": PATH},
+                                      "minItems": 1}]},
         ("block", "inline"): {"type": "boolean", "default": _default(m.BlockDef, "inline")},
         ("*", "layers"): ref("entries"),
         ("*", "parallel"): ref("parallel"),
@@ -329,7 +340,8 @@ def build_schema() -> dict[str, Any]:
         # a variant (extends) only changes values; any other spec defines the network
         "if": {"required": ["extends"]},
         "then": {"not": {"anyOf": [{"required": [key]} for key in ("layers", "blocks", "imports")]}},
-        "else": {"required": ["input", "layers"]},
+        "else": {"required": ["input", "layers"],
+                 "not": {"anyOf": [{"required": [key]} for key in ("replace", "drop")]}},
         "allOf": [_strict_where_no_block_param("spec", SPEC_KEYS)],
         "defaultSnippets": [{"label": "new archc spec", "description": "a minimal network to start from",
                              "bodyText": SKELETON}],

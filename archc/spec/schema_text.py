@@ -27,8 +27,8 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
         "doc: |\n  ResNet-50 (He et al., 2016) in torchvision's layout."),
     ("spec", "extends"): (
         "A base spec this file is a variant of: a path relative to this file (or a shipped file such as "
-        "`_resnet.yaml`). A variant changes name, class, doc, input, params, init and train_outputs; it cannot "
-        "define layers, blocks or imports.",
+        "`_resnet.yaml`). A variant changes name, class, doc, input, params, init and train_outputs, and "
+        "replaces or drops entries of its base (`replace:`, `drop:`); it cannot define layers, blocks or imports.",
         "extends: _resnet.yaml\nparams: {block: Bottleneck, depths: [3, 4, 6, 3]}"),
     ("spec", "input"): (
         "The input's shape without the batch dimension: [channels, height, width] for images, "
@@ -53,6 +53,13 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
         "entries are numbered the way nn.Sequential numbers them.",
         "layers:\n  - conv1: conv(64, 7, stride=2, padding=3, bias=false)\n  - bn1: bn()\n  - relu\n"
         "  - fc: linear(num_classes)"),
+    ("spec", "replace"): (
+        "In a variant: entries of the base's layers, by name or dotted path (`classifier.6` is a position "
+        "in a list), that get a new value, keeping their name and place. The base is not copied.",
+        "replace:\n  fc: linear(37)"),
+    ("spec", "drop"): (
+        "In a variant: entries of the base's layers, by name or dotted path, that are left out.",
+        "drop: [aux1, aux2]"),
     ("spec", "train_outputs"): (
         "Training-only heads (by name) that the module returns after the main output in training mode, "
         "in this order.",
