@@ -44,7 +44,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .base import Attrs, Extra, Op, Shape, ShapeError
+from .base import Attrs, Extra, Op, Shape, ShapeError, fmt_shape
 
 # The class each generated module that uses channel_affine defines (see the docstring above).
 MODULE_SOURCE = '''\
@@ -62,7 +62,8 @@ class ChannelAffine(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # channel by channel with Python floats, as torchvision's GoogLeNet._transform_input:
         # the same rounding as torchvision's in every dtype
-        channels = [x[:, c : c + 1] * s + t for c, (s, t) in enumerate(zip(self.scale, self.shift))]
+        pairs = zip(self.scale, self.shift, strict=True)
+        channels = [x[:, c : c + 1] * s + t for c, (s, t) in enumerate(pairs)]
         return torch.cat(channels, 1)'''
 
 
@@ -86,10 +87,10 @@ class ChannelAffine(Op):
         for arg in ("scale", "shift"):
             given = len(getattr(a, arg))
             if given != channels:
-                raise ShapeError(f"channel_affine: {arg} has {given} number{'s' if given != 1 else ''}, but the "
-                                 f"{'×'.join(map(str, ins[0]))} input has {channels} channel"
-                                 f"{'s' if channels != 1 else ''}",
-                                 f"give one {arg} per channel: a list of {channels} numbers", code="E505", arg=arg)
+                raise ShapeError(f"{arg} has {given} number{'s' if given != 1 else ''}, but the "
+                                 f"{fmt_shape(ins[0])} input has {channels} channel{'s' if channels != 1 else ''}",
+                                 f"give one {arg} per channel: a list of {channels} "
+                                 f"number{'s' if channels != 1 else ''}", code="E505", arg=arg)
 
     def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: ChannelAffineAttrs) -> int:
         return 2 * math.prod(out)
