@@ -172,6 +172,17 @@ def _identity(node: Node, ins: list[Tensor], state: State, training: bool) -> Te
     return ins[0]
 
 
+def _channel_affine(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    # y[:, c] = x[:, c] * scale[c] + shift[c], all channels at once: the constants as tensors of
+    # x's dtype, one per channel, broadcast over the dimensions after the channels. A multiply
+    # then an add, each rounded once, as for a Python float (which torch rounds to x's dtype)
+    x = ins[0]
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    scale = torch.tensor(node.attrs.scale, dtype=x.dtype).view(shape)
+    shift = torch.tensor(node.attrs.shift, dtype=x.dtype).view(shape)
+    return x * scale + shift
+
+
 def _concat(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
     return torch.cat(ins, node.attrs.dim)
 
@@ -209,6 +220,7 @@ OPS: Mapping[str, Impl] = {
     "flatten": _flatten,
     "pad": _pad,
     "identity": _identity,
+    "channel_affine": _channel_affine,
     "concat": _concat,
     "add": _add,
 }

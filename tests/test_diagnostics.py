@@ -34,7 +34,7 @@ CASES = {
         "E202", 5, 12, "pad(): 'padding' must be a list of 6 integers, got list [0, 0, 0, 0, 16]", None),
     "pad_crops_to_nothing": (
         HEAD + "layers:\n  - p: pad([0, 0, 0, 0, -3, 0])\n",
-        "E503", 5, 8, "crops the 3×32×32 input to 0×32×32", "at least 1"),
+        "E503", 5, 12, "crops the 3×32×32 input to 0×32×32", "at least 1"),  # at the padding list
     "wrong_type_in_schema": (
         "archc: 1\nname: bad\ninput: [3, 32, 32]\nblocks:\n  B: {inline: 3, layers: [relu]}\nlayers: [relu]\n",
         "E202", 5, 15, "'inline' in block 'B'", "true or false"),

@@ -117,6 +117,11 @@ class ModuleWriter:
                 raise Unsupported("a block-typed parameter holds an inline block in some instances only")
             return True in seen
 
+        # classes for ops PyTorch has no module for, defined once, before the blocks (which keep
+        # their names unless one is the same: then the block's class is renamed)
+        self.helpers = _helper_ops(ir)
+        for op in self.helpers:
+            self.names.reserve(op.torch_class)
         ctx = Context(self.class_of, self.block_name, self.inplace_of, self.names.claim,
                       [h.name for h in self.graph.heads], is_spliced)
         self._ctx = ctx
@@ -187,6 +192,8 @@ class ModuleWriter:
         # the inference variant's weights always come from a plain network (fold_state_dict)
         init = [] if self.inference else init_method(self.ir.init, codes, net.name, self.graph)
         body = [f"INPUT_SHAPE = {tuple(input_shape)!r}"]
+        for op in self.helpers:
+            body += ["", "", op.module_source]
         for code in codes:
             for child in _all_children(code):
                 body += ["", "", *class_source(child, None)]
@@ -203,6 +210,18 @@ class ModuleWriter:
         uses_torch = any(isinstance(n, ast.Name) and n.id == "torch" for n in ast.walk(ast.parse(text)))
         lines += [*(["import torch"] if uses_torch else []), "from torch import nn", ""]
         return "\n".join(out for line in lines for out in (wrap(line) if "\n" not in line else [line])) + "\n" + text
+
+
+def _helper_ops(ir: Any) -> list[Any]:
+    """The ops with a class of their own (:attr:`Op.module_source`) that some definition can build,
+    in the registry's order. Conditional layers count too: the network class is constructed with
+    its parameters, so ``GoogLeNet(transform_input=True)`` needs the class where the spec's default
+    leaves the layer out."""
+    from ..ops import registry
+
+    used = {s.op.name for d in [*ir.definitions.values(), ir.network] for s in walk(d.body)
+            if isinstance(s, Layer) and s.op.module_source is not None}
+    return [op for op in registry() if op.name in used]
 
 
 def _defaults_first(codes: list[ClassCode]) -> list[ClassCode]:

@@ -665,7 +665,11 @@ class Lowerer:
                 node.shape = op.infer(node.in_shapes, node.attrs)
                 self._budget(op, node, frame)
             except ShapeError as err:
-                span = self.arg_span(call, err.arg) if err.arg else call.span
+                arg: str | int | None = err.arg
+                fields = list(op.Attrs.model_fields)
+                if arg in fields and fields.index(arg) < len(call.call.args):
+                    arg = fields.index(arg)  # given positionally: point at its value
+                span = self.arg_span(call, arg) if arg is not None else call.span
                 self.r.error(err.code, f"{op.name}: {err.message}", span, err.hint,
                              (self.origin(ins[0], "input"), *frame.trace))
                 node.shape = None

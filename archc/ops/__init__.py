@@ -16,7 +16,7 @@ from .registry import BindError, Registry, UnknownOp, bind
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     """The built-in ops. Built once; the registry itself is never mutated afterwards."""
-    from . import activation, conv, dropout, linear, merge, norm, pool, reshape
+    from . import activation, affine, conv, dropout, linear, merge, norm, pool, reshape
 
     return Registry(
         op()
@@ -30,6 +30,7 @@ def registry() -> Registry:
             dropout.Dropout, dropout.Dropout2d,
             reshape.Flatten, reshape.Identity, reshape.Pad,
             merge.Concat, merge.Add,
+            affine.ChannelAffine,
         )
     )
 

@@ -140,6 +140,9 @@ class Op:
     arity: ClassVar[int | None] = 1  # None: two or more inputs
     # The nn.Module this op becomes, and the defaults emission may leave out.
     torch_class: ClassVar[str | None] = None
+    # Where PyTorch has no such module: the source of the class ``torch_class`` names, which
+    # every generated module that can build the op defines (it may use ``torch`` and ``nn``).
+    module_source: ClassVar[str | None] = None
     torch_defaults: ClassVar[dict[str, Any]] = {}
     # A call and an input shape for the op reference (docs/ops.md, made by `archc ops --format markdown`).
     example: ClassVar[tuple[str, tuple[int, ...]]] = ("", ())

@@ -99,6 +99,16 @@ def test_shipped_spec(name: str) -> None:
     agree(program, input=small_input(program), backward=False, steps=1)
 
 
+# Shipped specs whose parameters change the network, in their other setting
+SHIPPED_SETTINGS = [("googlenet", {"transform_input": True})]  # the setting its published weights need
+
+
+@pytest.mark.parametrize(("name", "overrides"), SHIPPED_SETTINGS, ids=[n for n, _ in SHIPPED_SETTINGS])
+def test_shipped_spec_in_another_setting(name: str, overrides: dict[str, object]) -> None:
+    program = archc.load(name)
+    agree(program, input=small_input(program), backward=False, steps=1, **overrides)
+
+
 # --- the docs ------------------------------------------------------------------------------------------
 
 # The tutorial's second step shows an error on purpose (its text walks through the message).

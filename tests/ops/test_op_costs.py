@@ -23,13 +23,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from archc.ops import registry
 from archc.ops.base import Extra
 
 from ..measure import fvcore_total, inference_peak, ptflops_total, saved_bytes
-from .test_ops_vs_torch import SAMPLES, _attrs
+from .test_ops_vs_torch import SAMPLES, TransformInput, _attrs
 
 # Cases the samples above do not reach: convolutions fvcore cannot see, pools with odd windows.
 EXTRA: dict[str, list[tuple[str, list[tuple[int, ...]], Any]]] = {
@@ -107,6 +108,20 @@ def _window_sizes_adaptive(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return (jac.reshape(*size, -1) != 0).sum(-1)
 
 
+class ElementwiseArithmetic(TorchDispatchMode):
+    """Elements the aten multiplies and adds of a forward pass write: one operation each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func.overloadpacket in (torch.ops.aten.mul, torch.ops.aten.add):
+            self.count += out.numel()
+        return out
+
+
 def _all_oracle(name: str, module: nn.Module, xs: list[torch.Tensor], out: torch.Tensor) -> int:
     n = out.numel()
     if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
@@ -130,6 +145,10 @@ def _all_oracle(name: str, module: nn.Module, xs: list[torch.Tensor], out: torch
         return n
     if name == "add":
         return (len(xs) - 1) * n
+    if isinstance(module, TransformInput):
+        with ElementwiseArithmetic() as arithmetic:
+            module(*xs)
+        return arithmetic.count
     assert isinstance(module, (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity, nn.ConstantPad3d, Merge)), \
         type(module)
     return 0

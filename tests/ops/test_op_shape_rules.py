@@ -165,6 +165,7 @@ PRINTED: dict[str, tuple[Any, tuple[int, ...], str]] = {
     "identity": (None, (3,), "in_channels, in_height, in_width"),
     "pad": (PadAttrs.model_construct(padding=(S("left"), S("right"), 1, 1, 0, S("extra"))), (3,),
             "in_channels + extra, in_height + 2, in_width + left + right"),
+    "channel_affine": (None, (3,), "in_channels, in_height, in_width"),
     "concat": (None, (3, 3, 3), "x0_channels + x1_channels + x2_channels, x0_height, x0_width"),
     "add": (None, (2, 2), "x0_channels, x0_length"),
 }

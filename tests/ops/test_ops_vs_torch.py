@@ -26,6 +26,19 @@ from archc.spec.expr import evaluate, parse_call
 
 Oracle = Callable[[], Any]
 
+
+class TransformInput(nn.Module):
+    """torchvision's ``GoogLeNet._transform_input`` (torchvision/models/googlenet.py), for any
+    number of channels: each channel times a Python float plus a Python float, concatenated."""
+
+    def __init__(self, scale: tuple[float, ...], shift: tuple[float, ...]):
+        super().__init__()
+        self.scale, self.shift = scale, shift
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.unsqueeze(x[:, c], 1) * self.scale[c] + self.shift[c] for c in range(len(self.scale))],
+                         1)
+
 # op name -> [(call, input shapes (without batch), oracle)]; an oracle is a module factory,
 # or for merges a function of the input tensors.
 SAMPLES: dict[str, list[tuple[str, list[tuple[int, ...]], Oracle]]] = {
@@ -117,6 +130,15 @@ SAMPLES: dict[str, list[tuple[str, list[tuple[int, ...]], Oracle]]] = {
              lambda: nn.ConstantPad3d((1, 2, -1, 0, 3, 1), -0.5)),
             ("constant_pad3d(padding=[1, 1, 1, 1, 0, 0], value=1)", [(3, 4, 4)],
              lambda: nn.ConstantPad3d((1, 1, 1, 1, 0, 0), 1.0))],
+    "channel_affine": [
+        ("channel_affine([0.458, 0.448, 0.45], [-0.03, -0.088, -0.188])", [(3, 16, 16)],
+         lambda: TransformInput((0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5),
+                                ((0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5))),
+        ("channel_affine(scale=[2], shift=[-1])", [(1, 5, 7)], lambda: TransformInput((2.0,), (-1.0,))),
+        ("channel_affine([1.5, -1, 0.25, 3], [0, 0.5, -2, 1])", [(4,)],
+         lambda: TransformInput((1.5, -1.0, 0.25, 3.0), (0.0, 0.5, -2.0, 1.0))),
+        ("channel_affine([0.1, 10.0], [0.3, -0.7])", [(2, 9)], lambda: TransformInput((0.1, 10.0), (0.3, -0.7))),
+    ],
     "concat": [("concat", [(3, 8, 8), (5, 8, 8)], lambda: lambda xs: torch.cat(xs, 1)),
                ("concat(dim=3)", [(3, 8, 2), (3, 8, 5), (3, 8, 1)], lambda: lambda xs: torch.cat(xs, 3)),
                ("cat(dim=-1)", [(4,), (6,)], lambda: lambda xs: torch.cat(xs, -1))],
@@ -187,8 +209,20 @@ def test_op_matches_torch(name: str, call: str, shapes: list[tuple[int, ...]], o
         assert op.buffers(ins, attrs) == sum(b.numel() for b in reference.buffers()), "buffers"
         args, kwargs = op.torch_args(ins, attrs)
         kwargs = {k: v for k, v in kwargs.items() if op.torch_defaults.get(k, object()) != v}
-        emitted = getattr(nn, op.torch_class.split(".")[1])(*args, **kwargs)
-        assert repr(emitted) == repr(reference), "emitted constructor"
+        if op.module_source is not None:  # a class of archc's own: it must compute what the oracle does
+            emitted = own_class(op)(*args, **kwargs)
+            x = torch.randn(2, *shapes[0])
+            assert torch.equal(emitted(x), reference(x)), "emitted module"
+        else:
+            emitted = getattr(nn, op.torch_class.split(".")[1])(*args, **kwargs)
+            assert repr(emitted) == repr(reference), "emitted constructor"
+
+
+def own_class(op: Any) -> type[nn.Module]:
+    """The class a generated module defines for ``op`` (its :attr:`module_source`), as written."""
+    namespace: dict[str, Any] = {"torch": torch, "nn": nn}
+    exec(op.module_source, namespace)
+    return namespace[op.torch_class]
 
 
 @pytest.mark.parametrize(("call", "shapes", "oracle"), INVALID, ids=[c[0] for c in INVALID])

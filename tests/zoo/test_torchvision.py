@@ -13,6 +13,10 @@ torchvision's parameters and ``FlopCounterMode`` on the meta device, module by m
 
 Inputs are the smallest cheap sizes each network accepts (``SIZE``), and the smallest size
 archc accepts is the smallest torchvision accepts (``test_smallest_input_is_torchvisions``).
+
+GoogLeNet runs twice: as torchvision's constructor builds it (``transform_input=False``) and as
+``googlenet(weights=...)`` builds it for the published weights (``transform_input=True``: the
+input is re-normalised channel by channel before conv1), against the spec with the same setting.
 """
 
 from __future__ import annotations
@@ -44,6 +48,15 @@ SIZE = {name: 32 for name in TORCHVISION} | {"alexnet": 64, "vgg11": 64, "vgg11_
 # any): one below it, some pooling or convolution has nothing left to work on.
 SMALLEST = {"alexnet": 63, "googlenet": 15} | {name: 32 for name in TORCHVISION if name.startswith("vgg")}
 
+# The networks compared, each with the spec parameters it is built with on both sides
+TRANSFORMED = "googlenet[transform_input]"
+CASES = [*TORCHVISION, TRANSFORMED]
+
+
+def settings(case: str) -> tuple[str, dict[str, bool]]:
+    """(network, spec parameters = torchvision constructor arguments) of a case."""
+    return ("googlenet", {"transform_input": True}) if case == TRANSFORMED else (case, {})
+
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -56,12 +69,12 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def torchvision_model(name: str) -> nn.Module:
+def torchvision_model(name: str, transform_input: bool = False) -> nn.Module:
     if name == "googlenet":
-        # transform_input=True (torchvision's default when loading its weights: it re-normalises
-        # the input from ImageNet statistics to [-1, 1]) is not expressible yet: issue 14.
+        # weights=None leaves transform_input as the constructor's default, False;
+        # googlenet(weights=...) sets it to True, which the spec's parameter of that name matches
         return torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True,
-                                            transform_input=False)
+                                            transform_input=transform_input)
     return getattr(torchvision.models, name)(weights=None)
 
 
@@ -69,21 +82,26 @@ def layout(model: nn.Module) -> list[tuple[str, tuple[int, ...], torch.dtype]]:
     return [(key, tuple(value.shape), value.dtype) for key, value in model.state_dict().items()]
 
 
-@pytest.fixture(scope="module", params=TORCHVISION)
+@pytest.fixture(scope="module", params=CASES)
 def pair(request: pytest.FixtureRequest) -> tuple[str, nn.Module, nn.Module]:
     """(name, torchvision's model, archc's model carrying torchvision's weights); module scope,
     so each pair is built once and only one pair is in memory at a time (VGG's is ~1 GB)."""
-    name = request.param
+    name, overrides = settings(request.param)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
-    reference = torchvision_model(name)
+    reference = torchvision_model(name, **overrides)
     randomize_norms(reference, gen)
     for module in reference.modules():  # consulted only with momentum=None, but part of the state
         if isinstance(module, nn.BatchNorm2d):
             module.num_batches_tracked.fill_(int(torch.randint(1, 100, (), generator=gen)))
-    model = archc.build(name, input=(3, SIZE[name], SIZE[name]))
+    model = archc.build(name, input=(3, SIZE[name], SIZE[name]), **overrides)
     model.load_state_dict(reference.state_dict(), strict=True)
     return name, reference, model
+
+
+def overrides_of(name: str, reference: nn.Module) -> dict[str, bool]:
+    """The spec parameters the pair was built with (GoogLeNet's transform_input, read off torchvision's)."""
+    return {"transform_input": reference.transform_input} if name == "googlenet" else {}
 
 
 def batch(name: str) -> torch.Tensor:
@@ -109,6 +127,29 @@ def test_eval_outputs_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> N
         want, got = reference(x), model(x)
     assert isinstance(got, torch.Tensor) and got.shape == (2, 1000)
     assert torch.equal(got, want)
+
+
+def test_googlenet_transform_input_matters() -> None:
+    """The two GoogLeNet cases compare different functions: with the same weights the transform
+    changes what conv1 computes (so a spec ignoring it could not pass both cases), and it is all
+    that differs: archc's network without it, fed torchvision's transformed input, is archc's
+    network with it, bit for bit. (At the logits random weights hide the difference: with
+    torchvision's truncated-normal init the output barely depends on the input.)"""
+    torch.manual_seed(0)
+    reference = torchvision_model("googlenet", transform_input=True).eval()
+    x = batch("googlenet")
+    models, conv1 = {}, {}
+    for flag in (True, False):
+        model = archc.build("googlenet", input=(3, SIZE["googlenet"], SIZE["googlenet"]), transform_input=flag)
+        model.load_state_dict(reference.state_dict(), strict=True)
+        model.conv1.register_forward_hook(lambda module, args, out, flag=flag: conv1.__setitem__(flag, out))
+        models[flag] = model.eval()
+    with torch.no_grad():
+        transformed = models[True](x)
+        models[False](x)
+        assert relative_error(conv1[True], conv1[False]) > 0.1
+        assert torch.equal(transformed, models[False](reference._transform_input(x)))
+        assert torch.equal(conv1[True], conv1[False])  # the last call: the same input now
 
 
 def train_outputs(model: nn.Module, x: torch.Tensor, seed: int) -> list[torch.Tensor]:
@@ -167,6 +208,7 @@ def gradients(model: nn.Module, x: torch.Tensor, forward=None) -> dict[str, torc
 def googlenet_in_archcs_order(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """torchvision's GoogLeNet modules, called in the order of archc's emitted forward
     (`archc compile googlenet`): the aux heads after inception5b, not where their inputs appear."""
+    x = net._transform_input(x)  # the input unchanged where transform_input is False
     x = net.maxpool2(net.conv3(net.conv2(net.maxpool1(net.conv1(x)))))
     x = net.maxpool3(net.inception3b(net.inception3a(x)))
     inception4a = net.inception4a(x)
@@ -215,7 +257,8 @@ def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module,
     name, reference, _ = pair
     x = batch(name)
     reference.eval()
-    fast = archc.build(name, input=(3, SIZE[name], SIZE[name]), inference=True, state_dict=reference.state_dict())
+    fast = archc.build(name, input=(3, SIZE[name], SIZE[name]), inference=True, state_dict=reference.state_dict(),
+                       **overrides_of(name, reference))
     assert not fast.training
     assert not any(isinstance(m, (nn.BatchNorm2d, nn.Dropout)) for m in fast.modules())
     with torch.no_grad():
@@ -243,11 +286,12 @@ def flop_count(model: nn.Module, *, train: bool) -> dict[str, int]:
     return out
 
 
-@pytest.mark.parametrize("name", TORCHVISION)
-def test_parameters_and_macs_are_torchvisions(name: str) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_parameters_and_macs_are_torchvisions(case: str) -> None:
+    name, overrides = settings(case)
     with torch.device("meta"):
-        reference = torchvision_model(name)
-    report = archc.analyze(name)
+        reference = torchvision_model(name, **overrides)
+    report = archc.analyze(name, **overrides)
     assert report.input_shape == (3, 224, 224)
     params = dict(reference.named_parameters())
     assert report.totals.params == sum(p.numel() for p in params.values())
