@@ -117,6 +117,11 @@ class ModuleWriter:
                 raise Unsupported("a block-typed parameter holds an inline block in some instances only")
             return True in seen
 
+        # classes torch.nn lacks (torchvision's LayerNorm2d, Permute), written once at the top: their
+        # names are taken first, so a block of the same name gets another
+        self.helpers = _helpers(ir)
+        for op in self.helpers:
+            self.names.claim(op.torch_class)
         ctx = Context(self.class_of, self.block_name, self.inplace_of, self.names.claim,
                       [h.name for h in self.graph.heads], is_spliced)
         self._ctx = ctx
@@ -187,6 +192,8 @@ class ModuleWriter:
         # the inference variant's weights always come from a plain network (fold_state_dict)
         init = [] if self.inference else init_method(self.ir.init, codes, net.name, self.graph)
         body = [f"INPUT_SHAPE = {tuple(input_shape)!r}"]
+        for op in self.helpers:
+            body += ["", "", *op.helper.rstrip("\n").split("\n")]
         for code in codes:
             for child in _all_children(code):
                 body += ["", "", *class_source(child, None)]
@@ -203,6 +210,15 @@ class ModuleWriter:
         uses_torch = any(isinstance(n, ast.Name) and n.id == "torch" for n in ast.walk(ast.parse(text)))
         lines += [*(["import torch"] if uses_torch else []), "from torch import nn", ""]
         return "\n".join(out for line in lines for out in (wrap(line) if "\n" not in line else [line])) + "\n" + text
+
+
+def _helpers(ir: Any) -> list[Any]:
+    """The ops whose module class the file must define (:attr:`archc.ops.base.Op.helper`), in
+    registry order."""
+    from ..ops import registry
+
+    used = {s.op.name for d in [*ir.definitions.values(), ir.network] for s in walk(d.body) if isinstance(s, Layer)}
+    return [op for op in registry() if op.helper is not None and op.name in used]
 
 
 def _defaults_first(codes: list[ClassCode]) -> list[ClassCode]:
