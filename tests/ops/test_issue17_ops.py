@@ -59,7 +59,7 @@ def test_a_short_binary_factor_is_symbolic_and_exact() -> None:
     for factor in (1.5, 0.25, 2.375, 1 + 2**-10, 0.75):
         p, q = Fraction(factor).numerator, Fraction(factor).denominator
         assert all(n * p // q == int(n * factor) for n in range(1, 5000)), factor
-    with pytest.raises(NotSymbolic, match="scale_factor=0.7"):
+    with pytest.raises(NotSymbolic, match=r"scale_factor=0\.7"):
         scaled(h, 0.7)
     assert scaled(h, 2) == h * 2 and scaled(7, 0.7) == 4
 
