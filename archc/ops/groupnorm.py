@@ -18,6 +18,11 @@ scale and one shift, the statistics and the affine weights folded into them).
 
 Autograd keeps the input and each group's mean and inverse standard deviation (float32),
 which inference computes too.
+
+A PyTorch bug to know of (CPU, torch 2.13): the backward pass of ``nn.GroupNorm`` with
+affine weights crashes the process (a segmentation fault) when its input is laid out
+channels-last and needs no gradient, as after ``layer_norm2d(affine=false)`` at the start
+of a network, or after frozen layers that produce channels-last maps.
 """
 
 from __future__ import annotations

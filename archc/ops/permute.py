@@ -12,9 +12,14 @@ module is called; the batch must stay first (shapes here are per sample). It bec
 as torchvision's does.
 
 No parameters, nothing in any counting convention. The output is a view of the input
-(no new memory, nothing saved). Each output position reads one input position, so the
-receptive field moves with the dimensions: a layer on the last dimension of a
-channels-last map mixes channels, not positions.
+(no new memory, nothing saved). Not modelled: an op that needs contiguous memory right
+after it copies its input while it runs (``linear`` directly after a permute: the
+measured inference peak is higher by that copy and the op's output); ConvNeXt puts
+``layer_norm`` there, which reads the view as it is (measured: no copy).
+
+Each output position reads one input position, so the receptive field moves with the
+dimensions: a layer on the last dimension of a channels-last map mixes channels, not
+positions.
 """
 
 from __future__ import annotations
