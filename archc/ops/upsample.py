@@ -16,7 +16,9 @@ product, truncated)::
 
 An integer scale factor follows symbolic sizes (``in_height * 2``), and so does a
 factor that is a short binary fraction (1.5, 0.25: ``in_height * 3 // 2``, which equals
-the double product for every size below 2^36); other factors need concrete sizes.
+the double product for every size below 2^36); other factors need concrete sizes. The
+factor itself must be written as a number: given by a parameter (which may hold a
+fraction) it cannot be followed, and ``archc compile`` refuses a block that does so (E720).
 
 No parameters, no MACs (``FlopCounterMode`` counts none). Other conventions, per output
 element: fvcore 1 for nearest and 4 for bilinear (its ``aten::upsample_*`` handles);
@@ -56,7 +58,12 @@ def _pair(value: Any) -> tuple[Any, Any]:
 
 def scaled(size: Any, factor: Any) -> Any:
     """PyTorch's output size for one dimension: ``int(double(size) * factor)``, on ints or symbols."""
-    if isinstance(factor, (int, Sym)):  # an integer factor: exact, symbolic or not
+    if isinstance(factor, Sym):
+        # a parameter (of a block, or the network's): int and float parameters are alike as
+        # symbols, and a fraction would make the size a float
+        raise NotSymbolic(f"upsample: scale_factor={factor} comes from a parameter, which may be a fraction; "
+                          "write the number itself, or give size=")
+    if isinstance(factor, int):  # an integer factor: exact, symbolic size or not
         return size * factor
     if not isinstance(size, Sym):
         return int(size * factor)  # C++: static_cast<int64_t>(input_size * scale), a truncation
@@ -102,6 +109,9 @@ class Upsample(Op):
 
     def output_shape(self, ins: tuple[Shape, ...], a: UpsampleAttrs) -> tuple[Any, ...]:
         c, h, w = ins[0]
+        factors = _pair(a.scale_factor) if a.scale_factor is not None else ()
+        if any(isinstance(f, Sym) for f in factors):  # refused whatever else is given (see scaled)
+            scaled(h, next(f for f in factors if isinstance(f, Sym)))
         if a.size is not None:
             return (c, *pair(a.size))
         return (c, *(scaled(n, f) for n, f in zip((h, w), _pair(a.scale_factor))))

@@ -62,6 +62,26 @@ def test_a_short_binary_factor_is_symbolic_and_exact() -> None:
     with pytest.raises(NotSymbolic, match=r"scale_factor=0\.7"):
         scaled(h, 0.7)
     assert scaled(h, 2) == h * 2 and scaled(7, 0.7) == 4
+    with pytest.raises(NotSymbolic, match="comes from a parameter"):
+        scaled(h, Sym("f"))  # an int or a float parameter: alike as symbols
+
+
+def test_a_block_whose_scale_factor_is_a_parameter_is_refused_cleanly(spec_file, cli) -> None:
+    """Counted exactly (the table lowers each instance with numbers), but not written as one
+    class: E720, never an internal error or a float size."""
+    spec = spec_file(HEAD + """input: [4, 10, 10]
+blocks:
+  Up:
+    params: {c: int, g: 0.75}
+    layers: [t: conv_transpose(c, 2, stride=2), u: upsample(scale_factor=g, mode='bilinear')]
+layers:
+  - a: Up(4)
+  - b: Up(8, g=1.5)
+""")
+    rows = {r.path: r for r in archc.analyze(spec).rows}
+    assert rows["a"].shape == (4, 15, 15) and rows["b"].shape == (8, 45, 45)  # int(20 * 0.75), int(30 * 1.5)
+    result = cli("compile", spec)
+    assert result.code != 70 and "error[E720]" in result.err and "scale_factor=g" in result.err, result.err
 
 
 # --- torchvision's modules against the emitted ones ---------------------------------------------------
