@@ -111,6 +111,41 @@ def _lrn(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
     return F.local_response_norm(ins[0], a.size, a.alpha, a.beta, a.k)
 
 
+def _group_norm(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    # nn.GroupNorm: the batch's own statistics per sample and group, in eval mode too
+    a = node.attrs
+    weight, bias = (state.need(node, "weight"), state.need(node, "bias")) if a.affine else (None, None)
+    return F.group_norm(ins[0], a.num_groups, weight, bias, a.eps)
+
+
+def _layer_norm(channels_last: bool) -> Impl:
+    # nn.LayerNorm(n) normalises the last dimension; torchvision's LayerNorm2d the channels of
+    # an N×C×H×W map, by moving them last, normalising, and moving them back
+    def run(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+        a = node.attrs
+        weight, bias = (state.need(node, "weight"), state.need(node, "bias")) if a.affine else (None, None)
+        x = ins[0] if channels_last else ins[0].permute(0, 2, 3, 1)
+        y = F.layer_norm(x, (x.shape[-1],), weight, bias, a.eps)
+        return y if channels_last else y.permute(0, 3, 1, 2)
+
+    return run
+
+
+def _permute(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    return torch.permute(ins[0], node.attrs.dims)  # PyTorch numbering: the batch is dim 0
+
+
+def _upsample(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    a = node.attrs
+    return F.interpolate(ins[0], size=a.size, scale_factor=a.scale_factor, mode=a.mode, align_corners=a.align_corners)
+
+
+def _conv_transpose(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    a = node.attrs
+    weight, bias = state.need(node, "weight"), state.get(node, "bias") if a.bias else None
+    return F.conv_transpose2d(ins[0], weight, bias, a.stride, a.padding, a.output_padding, a.groups, a.dilation)
+
+
 def _maxpool(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
     a = node.attrs
     return F.max_pool2d(ins[0], a.kernel, a.stride, a.padding, a.dilation, a.ceil_mode)
@@ -223,6 +258,12 @@ OPS: Mapping[str, Impl] = {
     "channel_affine": _channel_affine,
     "concat": _concat,
     "add": _add,
+    "group_norm": _group_norm,
+    "layer_norm": _layer_norm(True),
+    "layer_norm2d": _layer_norm(False),
+    "permute": _permute,
+    "upsample": _upsample,
+    "conv_transpose": _conv_transpose,
 }
 
 

@@ -54,6 +54,22 @@ TAGS = frozenset({
 
 POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "leaky_relu(0.1)", "gelu(approximate='tanh')",
              "identity", "lrn(3)", "softmax(dim=1)", "log_softmax(dim=1)"]
+# Ops that change the spatial size: pooling, and upsampling (nearest, bilinear, learnt)
+RESIZE = ["maxpool(2)", "avgpool(2)", "maxpool(3, stride=2, padding=1, ceil_mode=true)", "adaptive_avgpool([4, 4])",
+          "adaptive_maxpool(4)", "upsample(scale_factor=2)", "upsample(scale_factor=1.5, mode='bilinear')",
+          "interpolate(size=[5, 7], mode='bilinear', align_corners=true)"]
+
+
+def channels_last(width: str) -> list[str]:
+    """ConvNeXt's block body: a depthwise convolution, then channels-last layer norm and linear
+    layers between two permutes."""
+    return [f"conv({width}, 3, padding=1, groups={width})", "permute([0, 2, 3, 1])", "layer_norm(eps=1e-6)",
+            f"linear({width} * 2)", "gelu", f"linear({width})", "permute([0, 3, 1, 2])"]
+NORMS = ("bn", "group_norm", "layer_norm")  # ops with parameters, so named in a named list
+# Norms that never fold into the layer before them (no running statistics). Not
+# layer_norm2d(affine=false): its channels-last output, needing no gradient at the start of a
+# network, crashes a later group_norm's backward in PyTorch (tests/ops/test_issue17_ops.py)
+OTHER_NORMS = ["group_norm(1)", "group_norm(2, eps=0.001)", "layer_norm2d(eps=1e-6)", "layer_norm2d()"]
 DROPOUT = ["dropout(0.3)", "dropout2d(0.2)", "dropout(0.0)", "dropout"]
 
 
@@ -235,7 +251,7 @@ class Gen:
         first = self.unit("width", stride, t=t, extras=not named)
         if named:
             items.append({"c1": first[0]})
-            items += [{"n1": x} if x.startswith("bn") else x for x in first[1:]]
+            items += [{"n1": x} if x.startswith(NORMS) else x for x in first[1:]]
         else:
             items += first
         if call_inner is not None:
@@ -323,17 +339,20 @@ class Gen:
             t.add("when_false")
         if kind == "op":
             t.add("named_call")
-            return {name: self.pick([self.conv(w), self.norm(), self.free_op(), "pad([1, 1, 0, 0, 0, 2])",
+            return {name: self.pick([self.conv(w), self.norm(), self.free_op(), "pad([1, 1, 0, 0, 0, 2])", *OTHER_NORMS,
                                      "conv(" + w + ", 3, padding='same', dilation=2)"])}, t, False
         if kind == "free":
             t.add("unnamed_shared")
             return self.pick(["relu", "relu", "dropout(0.3)", "tanh", "identity"]), t, False
         if kind == "downsample":
             t.add("named_call")
-            return {name: self.pick(["maxpool(2)", "avgpool(2)", "maxpool(3, stride=2, padding=1, ceil_mode=true)",
-                                     self.conv(w, "2"), "adaptive_avgpool([4, 4])", "adaptive_maxpool(4)"])}, t, False
+            return {name: self.pick([*RESIZE, self.conv(w, "2"), f"conv_transpose({w}, 2, stride=2)",
+                                     f"conv_transpose({w}, 3, stride=2, padding=1, output_padding=1, bias=false)",
+                                     f"conv_transpose({w}, 3, padding=1)"])}, t, False
         if kind == "list":
             t.add("sequential_list")
+            if self.coin(0.2):  # the body of a ConvNeXt block: channels-last between two permutes
+                return {name: channels_last(w)}, t, False
             return {name: self.unit(w, t=t, extras=True)}, t, False
         if kind == "block":
             if not ctx.blocks:
@@ -543,7 +562,8 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
     if g.coin(0.5):
         tail = ["adaptive_avgpool(1)", "flatten", {"fc": f"linear({g.num(1, 5)})"}]
         if g.coin(0.5):
-            tail[2:2] = [{"hidden": "linear(6)"}, {"hidden_bn": "bn1d()"}, g.pick(["relu", "gelu", "dropout(0.5)"])]
+            tail[2:2] = [{"hidden": "linear(6)"}, g.pick([{"hidden_bn": "bn1d()"}, {"hidden_ln": "layer_norm()"}]),
+                         g.pick(["relu", "gelu", "dropout(0.5)"])]
         if attempt(*tail) is not None:
             layers += tail
             tags.add("classifier")
@@ -565,6 +585,7 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
     graph = lowers(files, "spec.yaml")
     assert graph is not None, Case(files).show()
     tags |= graph_tags(graph)
+    tags |= {f"op:{n.op.name}" for n in graph.nodes.values() if n.op is not None}
     if "init" in doc:
         tags.add("init")
     if lib:

@@ -21,26 +21,40 @@ Decisions, documented in docs/counting.md:
 - a dense layer on features (``linear`` after ``flatten``) sees every position of the
   map the features came from, as a global pool would; the figures then stay fixed;
 - the figures are not clipped to the input: a field larger than the image (ResNet-50's
-  last stage) means a position sees all of it, padding included.
+  last stage) means a position sees all of it, padding included;
+- an op that moves dimensions (``permute`` to channels-last, as ConvNeXt's blocks do) moves
+  the figures with them: each tensor remembers which of its dimensions holds each spatial
+  dimension of the input, and later windows apply to the dimension they act on;
+- an op whose neighbouring outputs are less than one input position apart (``upsample``, a
+  transposed convolution with stride > 1) has no single field: how much of the input a
+  position sees then depends on where it falls between input positions, and the stride
+  between neighbours alternates. The integer recurrences cannot describe that, so from
+  such an op on (everything that reads it, merges included) the figures are unknown
+  (None, shown as "–"), never a rounded number.
 """
 
 from __future__ import annotations
 
 from ..ir.graph import Graph
+from ..ops.base import FRACTIONAL
 
 
 class Field:
     """One tensor's figures (a plain class: thousands are made on `archc table`'s cold path)."""
 
-    __slots__ = ("jump", "rf", "sizes")
+    __slots__ = ("axes", "jump", "rf", "sizes")
 
-    def __init__(self, rf: tuple[int, ...], jump: tuple[int, ...], sizes: tuple[int, ...]):
+    def __init__(self, rf: tuple[int, ...], jump: tuple[int, ...], sizes: tuple[int, ...],
+                 axes: tuple[int, ...] | None = None):
         self.rf = rf  # per spatial dimension of the network's input
         self.jump = jump
         self.sizes = sizes  # the spatial sizes of the map (the last one, once flattened)
+        # which dimension of the tensor (batch excluded) holds each spatial dimension of the
+        # input: channels first (1, 2) unless a permute moved them
+        self.axes = axes if axes is not None else tuple(range(1, len(rf) + 1))
 
     def __repr__(self) -> str:
-        return f"Field(rf={self.rf}, jump={self.jump}, sizes={self.sizes})"
+        return f"Field(rf={self.rf}, jump={self.jump}, sizes={self.sizes}, axes={self.axes})"
 
 
 def receptive_fields(graph: Graph) -> dict[str, Field | None]:
@@ -63,13 +77,22 @@ def receptive_fields(graph: Graph) -> dict[str, Field | None]:
             rf = tuple(max(f.rf[d] for f in ins if f is not None) for d in range(dims))
             jump = tuple(max(f.jump[d] for f in ins if f is not None) for d in range(dims))
         window = node.op.window(node.in_shapes, node.shape, node.attrs)
+        if window == FRACTIONAL:  # no single field: unknown from here on (module docstring)
+            continue
+        axes = first.axes
         if window is None:  # position-wise: the same field (on a map of perhaps another size: pad)
-            if len(node.shape) - 1 == dims and node.shape[1:] != sizes:
-                sizes = tuple(node.shape[1:])
-            elif len(ins) == 1:
+            moved = node.op.axes(node.in_shapes, node.attrs)
+            if moved is not None:  # the spatial dimensions move with the op (permute)
+                axes = tuple(moved[a] for a in axes)
+            if len(node.shape) - 1 == dims:
+                resized = tuple(node.shape[a] for a in axes)
+                if resized != sizes or moved is not None or len(ins) > 1:
+                    out[node.id] = Field(rf, jump, resized, axes)
+                    continue
+            if len(ins) == 1 and moved is None:
                 out[node.id] = first
                 continue
-            out[node.id] = Field(rf, jump, sizes)
+            out[node.id] = Field(rf, jump, sizes, axes)
             continue
         spatial = len(node.in_shapes[0]) - 1 == dims
         if not window or not spatial or len(window) != dims:
@@ -78,10 +101,14 @@ def receptive_fields(graph: Graph) -> dict[str, Field | None]:
             rf = tuple(r + (n - 1) * j for r, j, n in zip(rf, jump, sizes))
             jump = tuple(j * n for j, n in zip(jump, sizes))
             sizes = (1,) * dims
+            axes = None
         else:
-            rf = tuple(r + (k - 1) * j for r, j, (k, _) in zip(rf, jump, window))
-            jump = tuple(j * s for j, (_, s) in zip(jump, window))
+            # the window's entry k acts on tensor dimension k + 1; a spatial dimension of the
+            # input held elsewhere (dimension 0, after a permute) is not touched
+            per = [window[a - 1] if a >= 1 else (1, 1) for a in axes]
+            rf = tuple(r + (k - 1) * j for r, j, (k, _) in zip(rf, jump, per))
+            jump = tuple(j * s for j, (_, s) in zip(jump, per))
         if len(node.shape) - 1 == dims:
-            sizes = tuple(node.shape[1:])
-        out[node.id] = Field(rf, jump, sizes)
+            sizes = tuple(node.shape[a] for a in (axes or range(1, dims + 1)))
+        out[node.id] = Field(rf, jump, sizes, axes)
     return out

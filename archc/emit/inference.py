@@ -27,8 +27,8 @@ def header_lines(folding: Folding) -> list[str]:
         done.append(f"training-only heads removed ({', '.join(folding.heads)})")
     text = f"Inference only (eval mode): {'; '.join(done)}."
     if folding.kept_norms:
-        text += (f" Batch norms kept (no convolution of their own before them, or no running statistics): "
-                 f"{', '.join(folding.kept_norms)}.")
+        text += (" Batch norms kept (no layer of their own before them that they fold into, or no running "
+                 f"statistics): {', '.join(folding.kept_norms)}.")
     text += " Load a plain network's weights with build(plain_state_dict) or fold_state_dict()."
     return [f"# {line}" for line in textwrap.wrap(text, 96, break_long_words=False, break_on_hyphens=False)]
 

@@ -36,8 +36,11 @@ LINEAR = {
 
 
 def role_classes(role: str) -> tuple[str, ...]:
-    """The torch classes of the ops a scheme of ``init:`` applies to, sorted."""
-    return tuple(sorted({op.torch_class for op in registry() if op.init_role == role and op.torch_class}))
+    """The torch classes of the ops a scheme of ``init:`` applies to, sorted. A class the file
+    defines itself (:attr:`~archc.ops.base.Op.helper`, only there when used) is left out: it
+    subclasses one of the others (LayerNorm2d is an nn.LayerNorm), so ``isinstance`` finds it."""
+    return tuple(sorted({op.torch_class for op in registry()
+                         if op.init_role == role and op.torch_class and op.helper is None}))
 
 
 def _isinstance(classes: Sequence[str]) -> str:

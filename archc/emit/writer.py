@@ -117,11 +117,11 @@ class ModuleWriter:
                 raise Unsupported("a block-typed parameter holds an inline block in some instances only")
             return True in seen
 
-        # classes for ops PyTorch has no module for, defined once, before the blocks (which keep
-        # their names unless one is the same: then the block's class is renamed)
-        self.helpers = _helper_ops(ir)
+        # classes torch.nn lacks (torchvision's LayerNorm2d, Permute), written once at the top: their
+        # names are taken first, so a block of the same name gets another
+        self.helpers = _helpers(ir)
         for op in self.helpers:
-            self.names.reserve(op.torch_class)
+            self.names.claim(op.torch_class)
         ctx = Context(self.class_of, self.block_name, self.inplace_of, self.names.claim,
                       [h.name for h in self.graph.heads], is_spliced)
         self._ctx = ctx
@@ -193,7 +193,7 @@ class ModuleWriter:
         init = [] if self.inference else init_method(self.ir.init, codes, net.name, self.graph)
         body = [f"INPUT_SHAPE = {tuple(input_shape)!r}"]
         for op in self.helpers:
-            body += ["", "", op.module_source]
+            body += ["", "", *op.helper.rstrip("\n").split("\n")]
         for code in codes:
             for child in _all_children(code):
                 body += ["", "", *class_source(child, None)]
@@ -212,16 +212,13 @@ class ModuleWriter:
         return "\n".join(out for line in lines for out in (wrap(line) if "\n" not in line else [line])) + "\n" + text
 
 
-def _helper_ops(ir: Any) -> list[Any]:
-    """The ops with a class of their own (:attr:`Op.module_source`) that some definition can build,
-    in the registry's order. Conditional layers count too: the network class is constructed with
-    its parameters, so ``GoogLeNet(transform_input=True)`` needs the class where the spec's default
-    leaves the layer out."""
+def _helpers(ir: Any) -> list[Any]:
+    """The ops whose module class the file must define (:attr:`archc.ops.base.Op.helper`), in
+    registry order."""
     from ..ops import registry
 
-    used = {s.op.name for d in [*ir.definitions.values(), ir.network] for s in walk(d.body)
-            if isinstance(s, Layer) and s.op.module_source is not None}
-    return [op for op in registry() if op.name in used]
+    used = {s.op.name for d in [*ir.definitions.values(), ir.network] for s in walk(d.body) if isinstance(s, Layer)}
+    return [op for op in registry() if op.helper is not None and op.name in used]
 
 
 def _defaults_first(codes: list[ClassCode]) -> list[ClassCode]:

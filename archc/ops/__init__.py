@@ -16,7 +16,22 @@ from .registry import BindError, Registry, UnknownOp, bind
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     """The built-in ops. Built once; the registry itself is never mutated afterwards."""
-    from . import activation, affine, conv, dropout, linear, merge, norm, pool, reshape
+    from . import (
+        activation,
+        affine,
+        conv,
+        dropout,
+        groupnorm,
+        layernorm,
+        linear,
+        merge,
+        norm,
+        permute,
+        pool,
+        reshape,
+        transpose,
+        upsample,
+    )
 
     return Registry(
         op()
@@ -31,6 +46,8 @@ def registry() -> Registry:
             reshape.Flatten, reshape.Identity, reshape.Pad,
             merge.Concat, merge.Add,
             affine.ChannelAffine,
+            groupnorm.GroupNorm, layernorm.LayerNorm, layernorm.LayerNorm2d, permute.Permute,
+            upsample.Upsample, transpose.ConvTranspose2d,
         )
     )
 

@@ -78,7 +78,7 @@ class ChannelAffine(Op):
     family = "norm"
     Attrs = ChannelAffineAttrs
     torch_class = "ChannelAffine"
-    module_source = MODULE_SOURCE
+    helper = MODULE_SOURCE
     fresh_output = True
 
     def check(self, ins: tuple[Shape, ...], a: ChannelAffineAttrs) -> None:

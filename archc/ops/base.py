@@ -28,8 +28,14 @@ symbol for some attribute form (a dimension index, a list given as one symbol) r
 Memory and receptive field also have their per-op part here: which tensors the
 backward pass keeps (:meth:`Op.saved`), whether the output is a view of the input
 (:meth:`Op.aliases_input`), temporaries (:meth:`Op.workspace`), and the spatial
-window of one output position (:meth:`Op.window`). Figures are per sample; the
-analysis multiplies by the batch and the element size.
+window of one output position (:meth:`Op.window`; :data:`FRACTIONAL` for an op whose
+outputs lie closer together than its inputs, and :meth:`Op.axes` for one that moves
+dimensions). Figures are per sample; the analysis multiplies by the batch and the
+element size.
+
+An op whose module is not in ``torch.nn`` (torchvision's ``LayerNorm2d``, ``Permute``)
+carries the source of a small class (:attr:`Op.helper`) that emission writes once into
+the generated file; :attr:`Op.torch_class` then names that class.
 """
 
 from __future__ import annotations
@@ -67,6 +73,11 @@ class Saved:
     what: str
     extra: Extra | None = None
 
+
+# Op.window's answer for an op whose neighbouring outputs are less than one input position
+# apart (upsampling, a strided transposed convolution): one output position's field is then
+# not the same for every position, so no single receptive field or stride describes it.
+FRACTIONAL = "fractional"
 
 SAVES_INPUT = (Saved("input"),)
 SAVES_OUTPUT = (Saved("output"),)
@@ -140,9 +151,10 @@ class Op:
     arity: ClassVar[int | None] = 1  # None: two or more inputs
     # The nn.Module this op becomes, and the defaults emission may leave out.
     torch_class: ClassVar[str | None] = None
-    # Where PyTorch has no such module: the source of the class ``torch_class`` names, which
-    # every generated module that can build the op defines (it may use ``torch`` and ``nn``).
-    module_source: ClassVar[str | None] = None
+    # The source of the class torch_class names, where torch.nn has none: emission writes it
+    # once into the generated file (it may use ``torch`` and ``nn``). Its base class must be a
+    # torch class of an op with the same init_role, so ``init:`` reaches it (archc.emit.init).
+    helper: ClassVar[str | None] = None
     torch_defaults: ClassVar[dict[str, Any]] = {}
     # A call and an input shape for the op reference (docs/ops.md, made by `archc ops --format markdown`).
     example: ClassVar[tuple[str, tuple[int, ...]]] = ("", ())
@@ -248,12 +260,19 @@ class Op:
 
     # --- receptive field (docs/counting.md, "Receptive field") -------------------------
 
-    def window(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> tuple[tuple[int, int], ...] | None:
+    def window(self, ins: tuple[Shape, ...], out: Shape, a: Any) -> tuple[tuple[int, int], ...] | str | None:
         """Per spatial dimension of input 0, the extent of input positions one output position
         reads and the step between neighbouring outputs' windows: ``(kernel, stride)`` with the
         dilation folded into the kernel. None: position-wise (each output position reads the
         same position of its inputs). An empty tuple: every output element reads every input
-        element (a dense layer on features), so it sees the whole map the features came from."""
+        element (a dense layer on features), so it sees the whole map the features came from.
+        :data:`FRACTIONAL`: outputs closer together than inputs (upsampling), which the
+        integer model cannot describe: the analysis reports no field from there on."""
+        return None
+
+    def axes(self, ins: tuple[Shape, ...], a: Any) -> tuple[int, ...] | None:
+        """For a position-wise op that reorders dimensions (``permute``): where each dimension
+        of input 0 goes in the output (non-batch numbering). None: nowhere else."""
         return None
 
     # --- inference folding and initialisation ------------------------------------------

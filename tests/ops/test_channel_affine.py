@@ -19,7 +19,7 @@ import archc
 from archc.ops import ShapeError, registry
 
 from ..measure import inference_peak, saved_bytes
-from .test_ops_vs_torch import _attrs, own_class
+from .test_ops_vs_torch import _attrs, torch_class
 
 OP = registry().get("channel_affine")
 # torchvision/models/googlenet.py, GoogLeNet._transform_input: mean (0.485, 0.456, 0.406), std
@@ -81,7 +81,7 @@ def test_the_module_has_no_state_and_shows_its_constants() -> None:
                                          ("channel_affine([3.0], [1.0])", (1,))])
 def test_memory_facts_hold_for_the_emitted_class(call: str, shape: tuple[int, ...]) -> None:
     op, attrs = _attrs(call)
-    module = own_class(op)(*op.torch_args((shape,), attrs)[0])
+    module = torch_class(op)(*op.torch_args((shape,), attrs)[0])
     batch = 2
     out = op.infer((shape,), attrs)
     fresh = batch * math.prod(out) * 4

@@ -30,7 +30,7 @@ from archc.ops import registry
 from archc.ops.base import Extra
 
 from ..measure import fvcore_total, inference_peak, ptflops_total, saved_bytes
-from .test_ops_vs_torch import SAMPLES, TransformInput, _attrs
+from .test_ops_vs_torch import SAMPLES, Permute, TransformInput, _attrs
 
 # Cases the samples above do not reach: convolutions fvcore cannot see, pools with odd windows.
 EXTRA: dict[str, list[tuple[str, list[tuple[int, ...]], Any]]] = {
@@ -124,12 +124,16 @@ class ElementwiseArithmetic(TorchDispatchMode):
 
 def _all_oracle(name: str, module: nn.Module, xs: list[torch.Tensor], out: torch.Tensor) -> int:
     n = out.numel()
-    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         with FlopCounterMode(display=False) as counter:
             module(*xs)
         return counter.get_total_flops() + (n if module.bias is not None else 0)
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         return n * (2 if module.track_running_stats else 6)
+    if isinstance(module, (nn.GroupNorm, nn.LayerNorm)):  # LayerNorm2d is an nn.LayerNorm
+        return 6 * n  # statistics 4, then one scale and one shift
+    if isinstance(module, nn.Upsample):
+        return n * (7 if module.mode == "bilinear" else 0)  # 4 multiplies, 3 adds per output
     if isinstance(module, nn.LocalResponseNorm):
         return n * (module.size + 4)
     channels = xs[0].shape[1]
@@ -149,7 +153,7 @@ def _all_oracle(name: str, module: nn.Module, xs: list[torch.Tensor], out: torch
         with ElementwiseArithmetic() as arithmetic:
             module(*xs)
         return arithmetic.count
-    assert isinstance(module, (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity, nn.ConstantPad3d, Merge)), \
+    assert isinstance(module, (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity, nn.ConstantPad3d, Merge, Permute)), \
         type(module)
     return 0
 

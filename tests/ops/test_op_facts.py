@@ -98,7 +98,7 @@ def test_init_role_matches_the_modules_weights(name: str, call: str, shapes: lis
     if op.init_role is None:
         return
     assert module is not None and op.torch_class is not None
-    assert type(module).__name__ == op.torch_class.split(".")[1]
+    assert type(module).__name__ == op.torch_class.split(".")[-1]
     if op.init_role == "norm":
         assert (getattr(module, "weight", None) is not None) == op.has_affine(attrs)
         assert (getattr(module, "bias", None) is not None) == op.has_affine(attrs)

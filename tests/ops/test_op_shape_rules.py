@@ -26,8 +26,11 @@ from torch import nn
 from archc.ops import registry
 from archc.ops.base import Op
 from archc.ops.conv import ConvAttrs
+from archc.ops.permute import PermuteAttrs
 from archc.ops.pool import AdaptiveAttrs, AvgPoolAttrs, MaxPoolAttrs
 from archc.ops.reshape import PadAttrs
+from archc.ops.transpose import ConvTransposeAttrs
+from archc.ops.upsample import UpsampleAttrs
 from archc.sym import NotSymbolic, Sym, evaluate, to_python
 
 from .test_ops_vs_torch import CASES, _attrs
@@ -37,7 +40,8 @@ DIMS = {1: ("features",), 2: ("channels", "length"), 3: ("channels", "height", "
 
 # Attributes whose value decides the shape's structure (which dimension): a symbol there is
 # refused with NotSymbolic. Every other int or bool attribute must work as a symbol.
-NOT_SYMBOLIC = {("concat", "dim"), ("flatten", "start_dim"), ("flatten", "end_dim")}
+NOT_SYMBOLIC = {("concat", "dim"), ("flatten", "start_dim"), ("flatten", "end_dim"), ("permute", "dims"),
+                ("upsample", "scale_factor")}  # a parameter may hold a fraction
 
 
 def symbolic_ins(shapes: list[tuple[int, ...]]) -> tuple[tuple[Sym, ...], dict[str, int]]:
@@ -168,6 +172,16 @@ PRINTED: dict[str, tuple[Any, tuple[int, ...], str]] = {
     "channel_affine": (None, (3,), "in_channels, in_height, in_width"),
     "concat": (None, (3, 3, 3), "x0_channels + x1_channels + x2_channels, x0_height, x0_width"),
     "add": (None, (2, 2), "x0_channels, x0_length"),
+    "group_norm": (None, (3,), "in_channels, in_height, in_width"),
+    "layer_norm": (None, (1,), "in_features"),
+    "layer_norm2d": (None, (3,), "in_channels, in_height, in_width"),
+    "permute": (PermuteAttrs.model_construct(dims=(0, 2, 3, 1)), (3,), "in_height, in_width, in_channels"),
+    "upsample": (UpsampleAttrs.model_construct(size=None, scale_factor=(2, 1.5), mode="nearest",
+                                               align_corners=None), (3,),
+                 "in_channels, in_height * 2, in_width * 3 // 2"),
+    "conv_transpose": (ConvTransposeAttrs.model_construct(out=S("out"), kernel=2, stride=S("stride"), padding=0,
+                                                          output_padding=S("extra"), dilation=1), (3,),
+                       "out, (in_height - 1) * stride + extra + 2, (in_width - 1) * stride + extra + 2"),
 }
 
 
