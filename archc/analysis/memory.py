@@ -230,7 +230,7 @@ def _saved(graph: Graph, nodes: list[Node], inplace: set[str]) -> tuple[int, tup
     for n in nodes:
         for s in n.op.saved(n.in_shapes, n.shape, n.attrs, n.id in inplace):  # type: ignore[union-attr,arg-type]
             if s.what == "input":
-                kept.add(storage[n.inputs[0]])
+                kept.add(storage[n.inputs[s.index]])
             elif s.what == "output":
                 kept.add(storage[n.id])
             elif s.extra is not None:

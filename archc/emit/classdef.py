@@ -107,6 +107,8 @@ class Writer:
             raise Unsupported(f"{op.name} is not a module")
         args, kwargs = op.torch_args((in_shape,), stmt.attrs)
         parts = [self.p(a) for a in args]
+        if op.holds_parameter:  # a tensor the class holds itself (ConvNeXt's layer_scale)
+            return op.parameter_source(parts)
         for key, value in kwargs.items():
             default = op.torch_defaults.get(key, _MISSING)
             if default is not _MISSING and not _symbolic(value) and _same(value, default):
@@ -162,6 +164,7 @@ class Writer:
             return None
         out = []
         for stmt in body:
+            _module_entry(stmt)
             out.append(self.module_source(stmt, self.shape_of(stmt)))
             if where is not None:
                 self.bind_fresh(stmt, f"{where}[{len(out) - 1}]")
@@ -174,6 +177,7 @@ class Writer:
         var = self.locals.claim(stmt.name or "layers")
         self.pre.append(f"{var} = nn.Sequential()")
         for k, s in enumerate(stmt.body):
+            _module_entry(s)
             name = s.name if s.name is not None else str(k)
             self.pre += wrap(f"{var}.add_module({name!r}, {self.module_source(s, self.shape_of(s))})")
             self.bind_fresh(s, f"{var}.{name}" if name.isidentifier() else f"{var}[{k}]")
@@ -204,6 +208,8 @@ class Writer:
     def stmt(self, stmt: Stmt, indent: str, seq_list: str | None) -> None:
         self.p.site = self.order.get(stmt.out, 0)
         if isinstance(stmt, (Layer, Instance, Container)):
+            if seq_list is not None or not (stmt.name or "").isidentifier():
+                _module_entry(stmt)  # an entry of an nn.Sequential, or added with add_module
             outer, self.pre = self.pre, []
             source = self.module_source(stmt, self.shape_of(stmt))
             pre, self.pre = self.pre, outer
@@ -295,7 +301,7 @@ class Writer:
                 out = self.new_var(stmt.out, "identity")
             else:
                 out = self.assign(stmt.out, "x", stmt.input)
-            self.fwd += wrap(f"{indent}{out} = {x} if self.{flag} is None else self.{flag}({x})")
+            self.fwd += wrap(f"{indent}{out} = {x} if self.{flag} is None else {_call(inner, f'self.{flag}', x)}")
             return
         fwd_before = len(self.fwd)
         self.fwd.append(f"{indent}if {test}:")
@@ -447,11 +453,11 @@ class Writer:
         if stmt.out in self.target:
             out = self.var[stmt.out] = self.target[stmt.out]
             self.holder[out] = stmt.out
-            self.fwd += wrap(f"{indent}{out} = {attr}({x})")
+            self.fwd += wrap(f"{indent}{out} = {_call(stmt, attr, x)}")
             return
         if stmt.training_only:
             out = self.new_var(stmt.out, stmt.name or "head")
-            self.fwd += wrap(f"{indent}{out} = {attr}({x}) if self.training else None")
+            self.fwd += wrap(f"{indent}{out} = {_call(stmt, attr, x)} if self.training else None")
             return
         if stmt.name and not getattr(stmt, "shared", False) and (
                 self.uses.get(stmt.out, 0) > 1 or stmt.out in self.merged):
@@ -462,7 +468,7 @@ class Writer:
             out = self.new_var(stmt.out, "x") if named and self.free("x") else self.assign(stmt.out, "x", value)
         else:
             out = self.new_var(stmt.out, "out" if x == "x" else "x")
-        self.fwd += wrap(f"{indent}{out} = {attr}({x})")
+        self.fwd += wrap(f"{indent}{out} = {_call(stmt, attr, x)}")
 
     def forward_merge(self, stmt: Merge, indent: str) -> None:
         names = [self.var[v] for v in stmt.inputs]
@@ -476,6 +482,8 @@ class Writer:
                 if m:
                     self.fwd.append(f"{indent}if {n} is not None:")
                     self.fwd.append(f"{indent}    {listed}.append({n})")
+            if stmt.op.name == "mul":
+                raise Unsupported("a mul of branches behind `when:`")
             joined = f"torch.cat({listed}, {stmt.attrs.dim})" if stmt.op.name == "concat" else f"sum({listed})"
             out = self.new_var(stmt.out, "out")
             self.fwd.append(f"{indent}{out} = {joined}")
@@ -491,7 +499,28 @@ class Writer:
             return
         want = stmt.site[1] if stmt.site[0] == "child" else "out"
         out = self.new_var(stmt.out, want)
-        self.fwd.append(f"{indent}{out} = {' + '.join(names)}")
+        self.fwd.append(f"{indent}{out} = {(' * ' if stmt.op.name == 'mul' else ' + ').join(names)}")
+
+
+def _holds_parameter(stmt: Stmt) -> bool:
+    return isinstance(stmt, Layer) and stmt.op.holds_parameter
+
+
+def _module_entry(stmt: Stmt) -> None:
+    """Refuse a parameter where a module must stand (an nn.Sequential's entry, ``add_module``)."""
+    if _holds_parameter(stmt):
+        assert isinstance(stmt, Layer)
+        raise Unsupported(f"{stmt.op.name} is a parameter its block holds, not a module, so it cannot be an entry "
+                          f"of a numbered list: name it in a block's layers (`- {stmt.op.name}: {stmt.op.name}(...)`)")
+
+
+def _call(stmt: Stmt, attr: str, x: str) -> str:
+    """What forward writes for a module statement: ``self.conv1(x)``, or for a parameter
+    (ConvNeXt's layer_scale) its op's expression, ``self.layer_scale * x``."""
+    if _holds_parameter(stmt):
+        assert isinstance(stmt, Layer)
+        return stmt.op.apply.format(param=attr, x=x)
+    return f"{attr}({x})"
 
 
 class Sym_:

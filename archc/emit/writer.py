@@ -187,6 +187,8 @@ class ModuleWriter:
         # the inference variant's weights always come from a plain network (fold_state_dict)
         init = [] if self.inference else init_method(self.ir.init, codes, net.name, self.graph)
         body = [f"INPUT_SHAPE = {tuple(input_shape)!r}"]
+        for helper in _helpers(self.ir):  # classes for ops PyTorch has no module for
+            body += ["", "", *helper.rstrip("\n").split("\n")]
         for code in codes:
             for child in _all_children(code):
                 body += ["", "", *class_source(child, None)]
@@ -203,6 +205,16 @@ class ModuleWriter:
         uses_torch = any(isinstance(n, ast.Name) and n.id == "torch" for n in ast.walk(ast.parse(text)))
         lines += [*(["import torch"] if uses_torch else []), "from torch import nn", ""]
         return "\n".join(out for line in lines for out in (wrap(line) if "\n" not in line else [line])) + "\n" + text
+
+
+def _helpers(ir: Any) -> list[str]:
+    """The helper classes (:attr:`archc.ops.base.Op.helper`) of the ops the module IR uses, in
+    the registry's order, each once."""
+    from ..ops import registry
+
+    used = {s.op.name for d in [*ir.definitions.values(), ir.network] for s in walk(d.body)
+            if isinstance(s, Layer) and s.op.helper}
+    return [op.helper for op in registry() if op.name in used]
 
 
 def _defaults_first(codes: list[ClassCode]) -> list[ClassCode]:

@@ -638,6 +638,9 @@ def _merge_maybe(kind: str, op: Op, attrs: Any, shapes: list[Dims], present: lis
     from ..sym import cond as sym_cond
 
     first = shapes[0]
+    if kind == "mul" and any(s != first for s in shapes):
+        # which factors broadcast would depend on which branches exist
+        raise Unsymbolic("a mul of branches behind `when:` whose shapes differ")
     if kind != "concat":
         return first
     rank = len(first)

@@ -16,7 +16,7 @@ from .registry import BindError, Registry, UnknownOp, bind
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     """The built-in ops. Built once; the registry itself is never mutated afterwards."""
-    from . import activation, conv, dropout, linear, merge, norm, pool, reshape
+    from . import activation, conv, dropout, linear, merge, norm, pool, reshape, scale, shuffle
 
     return Registry(
         op()
@@ -30,6 +30,9 @@ def registry() -> Registry:
             dropout.Dropout, dropout.Dropout2d,
             reshape.Flatten, reshape.Identity, reshape.Pad,
             merge.Concat, merge.Add,
+            # modern blocks (issue 17): SE gates, MobileNetV3, ShuffleNetV2, ConvNeXt
+            merge.Mul, activation.Hardswish, activation.Hardsigmoid, shuffle.ChannelShuffle,
+            dropout.StochasticDepth, scale.LayerScale,
         )
     )
 

@@ -167,6 +167,13 @@ PRINTED: dict[str, tuple[Any, tuple[int, ...], str]] = {
             "in_channels + extra, in_height + 2, in_width + left + right"),
     "concat": (None, (3, 3, 3), "x0_channels + x1_channels + x2_channels, x0_height, x0_width"),
     "add": (None, (2, 2), "x0_channels, x0_length"),
+    # broadcast sizes are equal or 1, so the larger: printed for sizes no rule can compare
+    "mul": (None, (3, 3), "max(x0_channels, x1_channels), max(x0_height, x1_height), max(x0_width, x1_width)"),
+    "hardswish": (None, (3,), "in_channels, in_height, in_width"),
+    "hardsigmoid": (None, (1,), "in_features"),
+    "channel_shuffle": (None, (3,), "in_channels, in_height, in_width"),
+    "stochastic_depth": (None, (3,), "in_channels, in_height, in_width"),
+    "layer_scale": (None, (2,), "in_channels, in_length"),
 }
 
 
