@@ -1,5 +1,4 @@
-"""Activations: relu, relu6, leaky_relu, tanh, sigmoid, gelu, silu, hardswish, hardsigmoid,
-softmax, log_softmax.
+"""Activations: relu, relu6, leaky_relu, tanh, sigmoid, gelu, silu, hardswish, hardsigmoid, softmax, log_softmax.
 
 YAML::
 

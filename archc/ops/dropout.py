@@ -1,5 +1,4 @@
-"""Dropout: ``dropout`` (nn.Dropout), ``dropout2d`` (nn.Dropout2d, whole channels) and
-``stochastic_depth`` (whole samples of a residual branch, as torchvision.ops.StochasticDepth).
+"""Dropout: ``dropout`` (nn.Dropout), ``dropout2d`` (nn.Dropout2d) and ``stochastic_depth``.
 
 YAML::
 
@@ -7,6 +6,9 @@ YAML::
     - dropout: dropout(0.2)         # GoogLeNet's torchvision layout
     - dropout2d(0.1)
     - stochastic_depth: stochastic_depth(0.1)     # ConvNeXt's, before the residual add
+
+``dropout2d`` drops whole channels, ``stochastic_depth`` whole samples of a residual branch
+(as ``torchvision.ops.StochasticDepth``).
 
 Identity in eval mode (the output is the input tensor itself); no parameters, no MACs,
 nothing in any counting convention. In training the output is new and autograd keeps
@@ -18,7 +20,7 @@ sample for stochastic depth in ``row`` mode and one per batch in ``batch`` mode.
 2016) zeroes each sample's branch with probability p and scales the rest by 1 / (1 − p);
 ``batch`` mode zeroes the whole batch's at once. PyTorch has no module for it and the
 emitted file does not import torchvision: it defines a small ``StochasticDepth`` class
-(:data:`STOCHASTIC_DEPTH`) that draws the same random numbers in the same order as
+that draws the same random numbers in the same order as
 ``torchvision.ops.stochastic_depth`` (an empty tensor of the mask's shape filled with
 ``bernoulli_(1 - p)``, divided in place by 1 - p when that is not 0), so it computes the
 same bit for bit under the same seed (tests/ops). Like torchvision it returns its input

@@ -45,7 +45,7 @@ class ChannelShuffle(Op):
         self.check_rank(ins)
         channels = ins[0][0]
         if channels % a.groups:
-            raise ShapeError(f"channel_shuffle: {channels} channels do not divide into {a.groups} groups "
+            raise ShapeError(f"{channels} channels do not divide into {a.groups} groups "
                              f"(input {fmt_shape(ins[0])})",
                              f"use a groups value that divides {channels}, or change the channels before it",
                              code="E505", arg="groups")
