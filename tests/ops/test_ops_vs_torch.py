@@ -307,3 +307,14 @@ def test_mul_refuses_factors_of_different_ranks() -> None:
     with pytest.raises(ShapeError, match=r"shapes do not broadcast at mul: 3×8×8 vs 4×1×1") as err:
         op.infer(((3, 8, 8), (4, 1, 1)), attrs)
     assert err.value.code == "E501" and "dimension 1" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(("channels", "groups"), [(116, 2), (12, 3), (8, 4)])
+def test_channel_shuffle_is_shufflenet_v2s(channels: int, groups: int) -> None:
+    """nn.ChannelShuffle, which archc emits, equals torchvision ShuffleNetV2's own function
+    (view, transpose, contiguous, view) bit for bit."""
+    from torchvision.models.shufflenetv2 import channel_shuffle
+
+    x = torch.randn(2, channels, 5, 3)
+    assert torch.equal(nn.ChannelShuffle(groups)(x), channel_shuffle(x, groups))
+    assert not torch.equal(channel_shuffle(x, groups), x)

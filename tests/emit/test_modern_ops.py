@@ -1,0 +1,158 @@
+"""The ops of issue 17's first batch inside real torchvision blocks, and in the inference variant.
+
+- MobileNetV3's ``InvertedResidual`` (hardswish, a squeeze-and-excitation gate with
+  hardsigmoid and ``merge: mul``) written as a spec has torchvision's state_dict keys, loads
+  torchvision's weights strictly, and computes exactly what torchvision's block computes, in
+  eval mode and in training;
+- ConvNeXt's layer scale is a parameter of the block itself (``<block>.layer_scale``), equal
+  to torchvision's ``CNBlock`` one at initialisation;
+- the inference variant drops stochastic depth (and its class), keeps layer scales and gates,
+  and takes a plain network's weights even where dropping an entry renumbered the block that
+  holds a layer scale;
+- a layer scale where only a module can stand is refused with E720, never written wrong.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import torch
+from torch import nn
+
+import archc
+from archc.diagnostics import ArchcError
+
+from .test_inference import compare
+
+MBV3_BLOCK = """
+archc: 1
+name: mbv3_block
+input: [16, 12, 12]
+blocks:
+  ConvBNHS:      # torchvision's Conv2dNormActivation with nn.Hardswish
+    params: {out: int, kernel: int, stride: 1, groups: 1}
+    layers:
+      - "conv(out, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups, bias=false)"
+      - bn(eps=0.001, momentum=0.01)
+      - hardswish
+  ConvBN:        # ... without activation
+    params: {out: int}
+    layers: ["conv(out, 1, bias=false)", "bn(eps=0.001, momentum=0.01)"]
+  SqueezeExcitation:
+    params: {squeeze: int}
+    layers:
+      - avgpool: adaptive_avgpool(1)
+      - fc1: conv(squeeze, 1)
+      - activation: relu
+      - fc2: conv(input.channels, 1)
+      - scale_activation: hardsigmoid
+      - {from: [input, scale_activation], merge: mul}
+layers:
+  - block: [ConvBNHS(64, 1), ConvBNHS(64, 3, stride=2, groups=64), SqueezeExcitation(16), ConvBN(24)]
+"""
+
+
+def _torchvision_block() -> nn.Module:
+    from torchvision.models.mobilenetv3 import InvertedResidual, InvertedResidualConfig
+
+    cnf = InvertedResidualConfig(16, 3, 64, 24, True, "HS", 2, 1, 1.0)
+    return InvertedResidual(cnf, partial(nn.BatchNorm2d, eps=0.001, momentum=0.01))
+
+
+def test_mobilenet_v3_inverted_residual_is_torchvisions() -> None:
+    torch.manual_seed(0)
+    reference = _torchvision_block()
+    with torch.no_grad():  # statistics far from their initial values
+        for m in reference.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.5)
+                m.running_var.uniform_(0.5, 2)
+                m.bias.normal_(0, 0.2)
+    model = archc.build(archc.load("mbv3_block.yaml", text=MBV3_BLOCK))
+    assert list(model.state_dict()) == list(reference.state_dict()) or \
+        set(model.state_dict()) == set(reference.state_dict())
+    model.load_state_dict(reference.state_dict(), strict=True)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
+    x = torch.randn(2, 16, 12, 12)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), reference.eval()(x))
+        assert torch.equal(model.train()(x), reference.train()(x))
+    for a, b in zip(model.state_dict().values(), reference.state_dict().values()):
+        assert torch.equal(a, b)  # batch norm statistics updated alike
+
+
+def test_layer_scale_is_a_parameter_of_its_block_like_torchvisions_cnblock() -> None:
+    from torchvision.models.convnext import CNBlock
+
+    spec = """
+archc: 1
+name: scaled
+input: [8, 6, 6]
+blocks:
+  CNBlock:
+    params: {dim: int, p: float}
+    residual:
+      body:
+        - block: ["conv(dim, 7, padding=3, groups=dim)", "conv(dim, 1)"]
+        - layer_scale: layer_scale(1e-6)
+        - stochastic_depth: stochastic_depth(p)
+layers:
+  - b1: CNBlock(8, 0.1)
+"""
+    model = archc.build(archc.load("scaled.yaml", text=spec))
+    ours = model.b1.state_dict()
+    theirs = CNBlock(8, 1e-6, 0.1).state_dict()
+    assert "layer_scale" in ours and "b1.layer_scale" in model.state_dict()
+    assert ours["layer_scale"].shape == theirs["layer_scale"].shape == (8, 1, 1)
+    assert torch.equal(ours["layer_scale"], theirs["layer_scale"])
+    assert isinstance(model.b1.layer_scale, nn.Parameter) and "layer_scale" not in dict(model.b1.named_children())
+    assert repr(model.b1.stochastic_depth) == repr(CNBlock(8, 1e-6, 0.1).stochastic_depth)
+
+
+RENUMBERED = """
+archc: 1
+name: renumbered
+input: [4, 8, 8]
+blocks:
+  SE:
+    layers:
+      - avgpool: adaptive_avgpool(1)
+      - fc1: conv(2, 1)
+      - activation: relu
+      - fc2: conv(input.channels, 1)
+      - scale_activation: hardsigmoid
+      - {from: [input, scale_activation], merge: mul}
+  Scaled:
+    params: {p: float}
+    residual:
+      body:
+        - block: ["conv(input.channels, 3, padding=1, bias=false)", bn(), hardswish]
+        - layer_scale: layer_scale(0.5)
+        - stochastic_depth: stochastic_depth(p)
+layers:
+  - stem: [conv(8, 3, padding=1, bias=false), bn(), hardswish]
+  - features: [dropout(0.2), Scaled(0.1), SE(), channel_shuffle(2), Scaled(0.0)]
+"""
+
+
+def test_inference_variant_drops_stochastic_depth_and_keeps_scales() -> None:
+    program = archc.load("renumbered.yaml", text=RENUMBERED)
+    source = archc.compile_source(program, inference=True)
+    assert "StochasticDepth" not in source and "Dropout" not in source
+    assert "self.layer_scale = nn.Parameter(torch.ones(in_channels, 1, 1) * 0.5)" in source
+    assert "out = self.layer_scale * out" in source and "out = x * scale_activation" in source
+    assert "'features.1': 'features.0'" in source  # the block holding a layer scale moved
+    plain_source = archc.compile_source(program)
+    assert "class StochasticDepth(nn.Module):" in plain_source
+    error, fast = compare(program, (4, 8, 8))
+    assert error < 1e-5
+    assert "features.0.layer_scale" in fast.state_dict()
+
+
+def test_a_layer_scale_in_a_numbered_list_is_refused() -> None:
+    spec = "archc: 1\nname: bad\ninput: [4, 8, 8]\nlayers:\n  - features: [conv(4, 1), layer_scale(0.1)]\n"
+    program = archc.load("bad.yaml", text=spec)
+    archc.analyze(program)  # counted like any op
+    with pytest.raises(ArchcError, match=r"E720.*layer_scale is a parameter"):
+        archc.compile_source(program)
