@@ -369,7 +369,7 @@ class Writer:
         if seq_list is None:
             # a repeat in a module body holds shared parameter-free modules: forward loops too
             before = len(self.init)
-            self.fwd.append(f"{indent}for _ in range({repeats}):")
+            self.fwd.append(header_line := f"{indent}for _ in range({repeats}):")
             x = self.var[stmt.input]
             var = self.assign(stmt.out, "x", stmt.input)
             if var != x:
@@ -378,6 +378,8 @@ class Writer:
             self.body(stmt.body, indent + "    ", None)
             if self.var[stmt.output] != var:
                 self.fwd.append(f"{indent}    {var} = {self.var[stmt.output]}")
+            if self.fwd[-1] == header_line:  # a repeat of dropout only, in the inference variant
+                self.fwd.append(f"{indent}    pass")
             self.var[stmt.out] = var
             if len(self.init) == before:
                 self.init.append(f"{indent}    pass")
@@ -385,6 +387,8 @@ class Writer:
             saved_tail, self.loop_tail = self.loop_tail, stmt.output  # read right after, by the update
             self.body(stmt.body, indent + "    ", seq_list)
             self.loop_tail = saved_tail
+            if len(self.init) == header + 1:  # a repeat of dropout only, in the inference variant
+                self.init.append(f"{indent}    pass")
         if stmt.index not in self.p.used:  # the body does not read the index
             self.init[header] = f"{indent}for _ in range({count}):"
         if was_used:
@@ -482,8 +486,12 @@ class Writer:
                 if m:
                     self.fwd.append(f"{indent}if {n} is not None:")
                     self.fwd.append(f"{indent}    {listed}.append({n})")
-            if stmt.op.name == "mul":
-                raise Unsupported("a mul of branches behind `when:`")
+            if stmt.op.name == "mul":  # the factors present, left to right (as `a * b * c` runs)
+                out = self.new_var(stmt.out, "out")
+                factor = self.vars.claim("factor")
+                self.fwd += [f"{indent}{out} = {listed}[0]", f"{indent}for {factor} in {listed}[1:]:",
+                             f"{indent}    {out} = {out} * {factor}"]
+                return
             joined = f"torch.cat({listed}, {stmt.attrs.dim})" if stmt.op.name == "concat" else f"sum({listed})"
             out = self.new_var(stmt.out, "out")
             self.fwd.append(f"{indent}{out} = {joined}")

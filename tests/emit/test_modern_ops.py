@@ -23,6 +23,7 @@ from torch import nn
 import archc
 from archc.diagnostics import ArchcError
 
+from .agreement import agree
 from .test_inference import compare
 
 MBV3_BLOCK = """
@@ -156,3 +157,30 @@ def test_a_layer_scale_in_a_numbered_list_is_refused() -> None:
     archc.analyze(program)  # counted like any op
     with pytest.raises(ArchcError, match=r"E720.*layer_scale is a parameter"):
         archc.compile_source(program)
+
+
+def test_a_repeat_of_eval_identities_only_compiles_in_the_inference_variant() -> None:
+    """Found by the differential fuzzer once it drew stochastic depth: a repeat whose body is only
+    dropout-like ops is empty in the inference variant (it was an IndentationError, exit 70),
+    in a module body, in a block with a symbolic count, and in a list built in __init__."""
+    spec = """
+archc: 1
+name: rep
+input: [1, 6, 6]
+blocks:
+  B:
+    params: {n: int}
+    layers:
+      - n1: sigmoid
+      - repeat: n
+        each: [stochastic_depth(0.3), dropout(0.3)]
+      - fc: conv(2, 1)
+layers:
+  - n1: sigmoid
+  - repeat: 3
+    each: [stochastic_depth(0.3), stochastic_depth(0.3)]
+  - seq: [conv(2, 1), {repeat: 2, each: [dropout(0.3)]}, relu]
+  - b: B(2)
+  - c: B(0)
+"""
+    agree(archc.load("rep.yaml", text=spec))
