@@ -184,3 +184,26 @@ layers:
   - c: B(0)
 """
     agree(archc.load("rep.yaml", text=spec))
+
+
+def test_a_mul_of_branches_behind_when_multiplies_the_factors_present() -> None:
+    spec = """
+archc: 1
+name: gated
+input: [3, 6, 6]
+blocks:
+  Gate:
+    params: {flag: bool}
+    parallel:
+      a: conv(4, 3, padding=1)
+      b: [conv(4, 1), hardsigmoid]
+      c: {when: flag, layers: [adaptive_avgpool(1), conv(4, 1), sigmoid]}
+    merge: mul
+layers:
+  - g1: Gate(true)
+  - g2: Gate(false)
+"""
+    program = archc.load("gated.yaml", text=spec)
+    source = archc.compile_source(program)
+    assert "for factor in branches[1:]:" in source
+    agree(program)
