@@ -207,3 +207,27 @@ layers:
     source = archc.compile_source(program)
     assert "for factor in branches[1:]:" in source
     agree(program)
+
+
+def test_a_block_only_named_as_a_default_gets_an_inference_class() -> None:
+    """Found by the differential fuzzer with the new ops drawn: a block that is only a
+    parameter's default (never built) had no class in the inference variant (KeyError, exit 70)."""
+    spec = """
+archc: 1
+name: unused_default
+input: [3, 6, 6]
+blocks:
+  Inner:
+    params: {width: int}
+    layers: [conv(width, 1), dropout, stochastic_depth(0.1)]
+  Outer:
+    params: {width: int, inner: Inner}
+    layers: [conv(width, 1), relu]
+layers:
+  - b: Outer(4)
+"""
+    program = archc.load("unused_default.yaml", text=spec)
+    source = archc.compile_source(program, inference=True)
+    inner = source.split("class Inner")[1].split("class ")[0]
+    assert "Dropout" not in inner and "StochasticDepth" not in source
+    agree(program)
