@@ -20,8 +20,9 @@ torchvision's ``CNBlock`` holds the scale as an ``nn.Parameter`` attribute of th
 itself, not as a module: its state_dict key is ``<block>.layer_scale``. archc writes it
 the same way, ``self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-06)`` in
 ``__init__`` and ``x = self.layer_scale * x`` in ``forward``, so the keys match. A
-parameter cannot be an entry of an ``nn.Sequential``: give it a name in a block's (or
-the network's) layers, as above; in a numbered list the compiler refuses it (E720).
+parameter cannot be an entry of an ``nn.Sequential``: give it a name in a list whose
+entries are named (a block's layers, a residual's body), as above; in a numbered list
+validation refuses it (E204).
 
 Parameters: C. MACs 0 (``FlopCounterMode`` counts no elementwise product); fvcore and
 ptflops count nothing (the ``*`` operator is not hooked); ``all`` counts one multiply per

@@ -151,12 +151,16 @@ def test_inference_variant_drops_stochastic_depth_and_keeps_scales() -> None:
     assert "features.0.layer_scale" in fast.state_dict()
 
 
-def test_a_layer_scale_in_a_numbered_list_is_refused() -> None:
-    spec = "archc: 1\nname: bad\ninput: [4, 8, 8]\nlayers:\n  - features: [conv(4, 1), layer_scale(0.1)]\n"
-    program = archc.load("bad.yaml", text=spec)
-    archc.analyze(program)  # counted like any op
-    with pytest.raises(ArchcError, match=r"E720.*layer_scale is a parameter"):
-        archc.compile_source(program)
+@pytest.mark.parametrize("entry", ["features: [conv(4, 1), layer_scale(0.1)]",
+                                   "features: [conv(4, 1), s: layer_scale(0.1)]",
+                                   "features: {repeat: 2, each: [layer_scale]}"])
+def test_a_layer_scale_in_a_numbered_list_is_refused(entry: str) -> None:
+    """Where an nn.Sequential needs a module, validation refuses it (E204, at the call), never
+    the compiler later."""
+    spec = f"archc: 1\nname: bad\ninput: [4, 8, 8]\nlayers:\n  - {entry}\n"
+    with pytest.raises(ArchcError, match=r"E204.*layer_scale is a parameter its module holds") as err:
+        archc.analyze(archc.load("bad.yaml", text=spec))
+    assert ":5:" in str(err.value)  # the spec line
 
 
 def test_a_repeat_of_eval_identities_only_compiles_in_the_inference_variant() -> None:
