@@ -19,6 +19,7 @@ from functools import partial
 import pytest
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 import archc
 from archc.diagnostics import ArchcError
@@ -70,11 +71,15 @@ def test_mobilenet_v3_inverted_residual_is_torchvisions() -> None:
                 m.running_mean.normal_(0, 0.5)
                 m.running_var.uniform_(0.5, 2)
                 m.bias.normal_(0, 0.2)
-    model = archc.build(archc.load("mbv3_block.yaml", text=MBV3_BLOCK))
-    assert list(model.state_dict()) == list(reference.state_dict()) or \
-        set(model.state_dict()) == set(reference.state_dict())
+    program = archc.load("mbv3_block.yaml", text=MBV3_BLOCK)
+    model = archc.build(program)
+    assert set(model.state_dict()) == set(reference.state_dict())
     model.load_state_dict(reference.state_dict(), strict=True)
-    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
+    totals = archc.analyze(program).totals
+    assert totals.params == sum(p.numel() for p in reference.parameters())
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        reference.eval()(torch.randn(1, 16, 12, 12))
+    assert 2 * totals.macs == counter.get_total_flops()
     x = torch.randn(2, 16, 12, 12)
     with torch.no_grad():
         assert torch.equal(model.eval()(x), reference.eval()(x))
