@@ -90,6 +90,7 @@ class Writer:
         self.loop_tail: str | None = None  # the value a repeat's body ends with
         self.target: dict[str, str] = {}  # value -> the variable it must be written to
         self.pre: list[str] = []  # lines that build a child before it is assigned (a list's items)
+        self.hoisted: list[str] = []  # shared modules first met under a condition or in a loop
 
     # --- __init__ ---------------------------------------------------------------------------
 
@@ -241,7 +242,11 @@ class Writer:
             if stmt.name not in self.defined:
                 self.defined.add(stmt.name)
                 self.attrs.reserve(stmt.name)
-                if stmt.name.isidentifier():
+                if stmt.name.isidentifier() and indent and getattr(stmt, "shared", False):
+                    # a parameter-free module shared by uses inside and outside a condition or a
+                    # repeat: built once, unconditionally (forward may use it where the condition fails)
+                    self.hoisted += wrap(f"self.{stmt.name} = {source}")
+                elif stmt.name.isidentifier():
                     self.init += wrap(f"{indent}self.{stmt.name} = {source}")
                 else:  # a numbered entry of a module body (under a condition that is false here)
                     self.init += wrap(f"{indent}self.add_module({stmt.name!r}, {source})")
@@ -693,6 +698,7 @@ def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape
         w.body(stmts, "", "layers")
         return w, []
     w.body(stmts, "", None)
+    w.init[:0] = w.hoisted
     fwd = list(w.fwd)
     out = w.var[output]
     if heads:

@@ -240,3 +240,43 @@ layers:
     inner = source.split("class Inner")[1].split("class ")[0]
     assert "Dropout" not in inner and "StochasticDepth" not in source
     agree(program)
+
+
+# --- emitter bugs the differential fuzzer drew once the generator drew the new ops (on main too) -------
+
+
+def test_wrapping_a_parenthesised_expression_adds_no_comma() -> None:
+    """A long line whose last parentheses group an expression (not a call) was wrapped with a
+    trailing comma, which made the size a tuple (TypeError in build)."""
+    import ast
+    import textwrap
+
+    from archc.emit.format import wrap
+
+    line = ("        self.hidden = nn.Linear(in_channels if depth > 0 and flag else max(width - 1, 1) * 2 + "
+            "(max(width - 1, 1) if depth > 0 and flag else 0), 6)")
+    wrapped = wrap(line)
+    assert len(wrapped) > 1 and all(len(x) <= 110 for x in wrapped)
+    assert ast.dump(ast.parse(textwrap.dedent("\n".join(wrapped)))) == ast.dump(ast.parse(line.strip()))
+
+
+def test_a_shared_module_first_used_under_a_condition_exists_where_it_fails() -> None:
+    """An unnamed relu used inside a `when:` group and again after it is one shared module; it
+    was built only where the condition held (AttributeError in forward where it did not)."""
+    spec = """
+archc: 1
+name: shared
+input: [1, 6, 6]
+blocks:
+  B0:
+    params: {width: int, flag: true}
+    layers:
+      - c1: conv(width, 1)
+      - {when: flag, layers: [relu]}
+      - scale: layer_scale(0.5)
+      - relu
+layers:
+  - n1: B0(2, flag=false)
+  - n2: B0(3)
+"""
+    agree(archc.load("shared.yaml", text=spec))
