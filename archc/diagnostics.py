@@ -58,7 +58,7 @@ CODES: dict[str, str] = {
     "E405": "number too large (overflow)",
     # E5xx: shapes
     "E500": "shape error",
-    "E501": "shape mismatch at add",
+    "E501": "shape mismatch at add or mul",
     "E502": "shape mismatch at concat",
     "E503": "size shrinks to zero",
     "E504": "wrong input rank",

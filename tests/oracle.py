@@ -53,6 +53,15 @@ class State:
             raise KeyError(f"{node.id}: no '{path_str(node.scope)}.{name}' in the state")
         return value
 
+    def own(self, node: Node) -> Tensor:
+        """A parameter held by the enclosing module under the node's own path (ConvNeXt's
+        ``<block>.layer_scale``), not a module's ``<path>.weight``."""
+        key = path_str(node.scope)
+        if key not in self.tensors:
+            raise KeyError(f"{node.id}: no '{key}' in the state")
+        self.read.add(key)
+        return self.tensors[key]
+
 
 # --- the ops, each written from the PyTorch documentation of the module it stands for ------
 
@@ -194,6 +203,26 @@ def _dropout(fn: Callable[..., Tensor]) -> Impl:
     return run
 
 
+def _stochastic_depth(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    # torchvision's own function is the reference (imported here only: the tests' conftest makes
+    # torchvision importable on a CPU-only torch); archc's emitted class must draw the same numbers
+    from torchvision.ops import stochastic_depth
+
+    return stochastic_depth(ins[0], node.attrs.p, node.attrs.mode, training)
+
+
+def _channel_shuffle(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    # ShuffleNet's reshape-transpose-reshape (torchvision's shufflenetv2.channel_shuffle)
+    x = ins[0]
+    n, c, rest = x.shape[0], x.shape[1], x.shape[2:]
+    g = node.attrs.groups
+    return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+def _layer_scale(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    return state.own(node) * ins[0]  # torchvision's CNBlock: self.layer_scale * self.block(input)
+
+
 def _flatten(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
     return torch.flatten(ins[0], node.attrs.start_dim, node.attrs.end_dim)
 
@@ -230,6 +259,13 @@ def _add(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
     return out
 
 
+def _mul(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    out = ins[0]  # left to right, broadcasting sizes of 1 (torch.mul)
+    for other in ins[1:]:
+        out = torch.mul(out, other)
+    return out
+
+
 OPS: Mapping[str, Impl] = {
     "conv": _conv(F.conv2d, 2),
     "conv1d": _conv(F.conv1d, 1),
@@ -248,6 +284,8 @@ OPS: Mapping[str, Impl] = {
     "sigmoid": _elementwise(torch.sigmoid),
     "gelu": _gelu,
     "silu": _elementwise(F.silu),
+    "hardswish": _elementwise(F.hardswish),
+    "hardsigmoid": _elementwise(F.hardsigmoid),
     "softmax": _softmax(F.softmax),
     "log_softmax": _softmax(F.log_softmax),
     "dropout": _dropout(F.dropout),
@@ -264,6 +302,10 @@ OPS: Mapping[str, Impl] = {
     "permute": _permute,
     "upsample": _upsample,
     "conv_transpose": _conv_transpose,
+    "mul": _mul,
+    "channel_shuffle": _channel_shuffle,
+    "stochastic_depth": _stochastic_depth,
+    "layer_scale": _layer_scale,
 }
 
 

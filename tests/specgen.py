@@ -6,7 +6,8 @@ constructs (docs/language.md): blocks with parameters (required, with defaults,
 block-typed), inline blocks, ``repeat`` with index expressions (named: a Sequential;
 unnamed: spliced; zero times), ``when:`` on groups, named entries, parallel, residual,
 repeat and ``from:`` containers and on a residual's shortcut, ``from:`` DAGs (of the
-network's and of a block's points, and ``input``), ``parallel`` merged by concat and add,
+network's and of a block's points, and ``input``), ``parallel`` merged by concat, add and mul
+(and squeeze-and-excitation gates),
 residuals with identity and projection shortcuts (every way of writing one), side heads
 with ``train_outputs``, ``imports`` and ``extends``, named and unnamed entries, shared
 parameter-free modules, ``init:`` schemes, and every op.
@@ -45,14 +46,16 @@ TAGS = frozenset({
     "when_group", "when_group_named", "when_parallel", "when_residual_container", "when_repeat", "when_from",
     "when_false", "when_in_block", "when_shortcut", "when_spliced",
     "from_merge", "from_single", "from_input", "from_in_block", "from_layers",
-    "parallel_concat", "parallel_add", "residual_identity", "residual_projection", "shortcut_named",
+    "parallel_concat", "parallel_add", "parallel_mul", "from_gate", "layer_scale",
+    "residual_identity", "residual_projection", "shortcut_named",
     "shortcut_list", "shortcut_call", "residual_then",
     "container_branch", "named_group", "init_norm_no_affine", "norm_after_norm",
     "head", "train_outputs", "imports", "extends", "overrides", "unnamed_shared", "sequential_list",
     "named_call", "group_named", "group_spliced", "init", "classifier",
 })
 
-POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "leaky_relu(0.1)", "gelu(approximate='tanh')",
+POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "hardswish", "hardsigmoid", "channel_shuffle(1)",
+             "leaky_relu(0.1)", "gelu(approximate='tanh')",
              "identity", "lrn(3)", "softmax(dim=1)", "log_softmax(dim=1)"]
 # Ops that change the spatial size: pooling, and upsampling (nearest, bilinear, learnt)
 RESIZE = ["maxpool(2)", "avgpool(2)", "maxpool(3, stride=2, padding=1, ceil_mode=true)", "adaptive_avgpool([4, 4])",
@@ -70,7 +73,8 @@ NORMS = ("bn", "group_norm", "layer_norm")  # ops with parameters, so named in a
 # layer_norm2d(affine=false): its channels-last output, needing no gradient at the start of a
 # network, crashes a later group_norm's backward in PyTorch (tests/ops/test_issue17_ops.py)
 OTHER_NORMS = ["group_norm(1)", "group_norm(2, eps=0.001)", "layer_norm2d(eps=1e-6)", "layer_norm2d()"]
-DROPOUT = ["dropout(0.3)", "dropout2d(0.2)", "dropout(0.0)", "dropout"]
+DROPOUT = ["dropout(0.3)", "dropout2d(0.2)", "dropout(0.0)", "dropout", "stochastic_depth(0.3)",
+           "stochastic_depth(0.5, mode='batch')", "stochastic_depth(0.0)"]
 
 
 @dataclass
@@ -220,7 +224,7 @@ class Gen:
                 defn["residual"] = self.residual_body("width", stride, flag, call_inner, t)
             elif kind == "parallel":
                 t.add("block_parallel")
-                merge = self.pick(["concat", "add"])
+                merge = self.pick(["concat", "add", "mul"])
                 branches = {"p1": self.unit("width", stride), "p2": self.conv("width", stride)}
                 if call_inner and stride == "1":
                     branches["p3"] = call_inner
@@ -228,7 +232,7 @@ class Gen:
                     branches["p4"] = {"when": "flag", "layers": self.unit("width", stride)}
                     t |= {"when_in_block", "when_parallel", "container_branch"}
                 defn["parallel"] = branches
-                if merge == "add" or self.coin(0.5):
+                if merge != "concat" or self.coin(0.5):
                     defn["merge"] = merge
                 t.add(f"parallel_{merge}")
             else:
@@ -260,13 +264,20 @@ class Gen:
             t |= {"when_in_block", "when_group"} | ({"when_spliced"} if named else set())
             group = {"when": self.pick(["flag", "not flag"]), "layers": [self.norm() if not named else self.free_op()]}
             items.append(group)
+        if named and self.coin(0.3):
+            items.append({"scale": self.pick(["layer_scale(0.5)", "layer_scale"])})  # a parameter of the block
+            t.add("layer_scale")
         if named and stride == "1" and self.coin(0.7) and self.ok("from_in_block"):
             # a block's own points and its input: `from: [input, c1]` (the shape is kept: width channels)
-            merge = self.pick(["concat", "add"])
+            merge = self.pick(["concat", "add", "mul"])
             ref = {"from": ["input", "c1"], "merge": merge}
             if merge == "add":
                 items.insert(1, {"fit": "conv(input.channels, 1)"})
                 ref["from"] = ["input", "fit"]
+            elif merge == "mul":  # a squeeze-and-excitation gate on the block's input
+                items.append({"gate": ["adaptive_avgpool(1)", "conv(input.channels, 1)", "hardsigmoid"]})
+                ref["from"] = ["input", "gate"]
+                t.add("from_gate")
             t |= {"from_in_block", "from_input", "from_merge"}
             if flag and self.coin(0.5) and self.ok("when_from"):
                 ref["when"] = "flag"
@@ -378,7 +389,7 @@ class Gen:
                 return {name: [call, f"{b}({w})"] if self.coin(0.5) else [call]}, t, False
             return {name: call}, t, False
         if kind == "parallel":
-            merge = self.pick(["concat", "add"])
+            merge = self.pick(["concat", "add", "mul"])
             t.add(f"parallel_{merge}")
             branches: dict[str, Any] = {"a": self.unit(w, t=t), "b": self.conv(w)}
             modules = sorted(b for b in ctx.blocks if "inline" not in ctx.blocks[b])
@@ -390,7 +401,7 @@ class Gen:
                 branches["d"] = {"when": self.condition(ctx.net), "layers": [self.conv(w)]}
                 t |= {"when_group_named", "container_branch"}
             value: dict[str, Any] = {"parallel": branches}
-            if merge == "add" or self.coin(0.5):
+            if merge != "concat" or self.coin(0.5):
                 value["merge"] = merge
             if when:
                 value["when"] = when
@@ -454,7 +465,7 @@ class Gen:
             t |= {"from_input"} if "input" in refs else set()
             if len(refs) > 1:
                 same = len({ctx.points[r] for r in refs}) == 1
-                value["merge"] = self.pick(["concat", "add"] if same else ["concat"])
+                value["merge"] = self.pick(["concat", "add", "mul"] if same else ["concat"])
             if self.coin(0.6):
                 value["layers"] = self.unit(w, t=t)
                 t |= {"from_layers", "named_group"}

@@ -19,7 +19,9 @@ A tensor is freed after its last reader, except where the emitted code still hol
 - a point that a ``from:`` entry or a training-only head reads by name, not before the
   module whose forward assigns it returns (its own variable: in eval mode the head does
   not run, but the variable that would feed it stays alive); so does a ``from:`` join of
-  named points (``q = r + c``: a variable of its own);
+  named points (``q = r + c``: a variable of its own); ``from: input`` in a block
+  reads the block's own input, which the rule above covers (a squeeze-and-excitation
+  gate's ``{from: [input, gate], merge: mul}``);
 - the main flow's tensor (``x = self.layer(x)``), not before the next statement that
   assigns the flow variable completes: after a statement that assigns a named point
   instead, the previous tensor is still in ``x``; after a ``from:`` merge the flow
@@ -150,11 +152,23 @@ def _points(graph: Graph) -> set[str]:
     for n in graph.nodes.values():
         if n.read_by_name:
             out.add(n.id)
-        if n.role == "from":  # the points it joins, and the join itself (`q = r + c`)
-            out.update(n.inputs)
+        if n.role == "from":
+            # `from: [input, gate]` in a block reads the block's own argument, which its caller
+            # holds until the block returns (below), not a variable of the caller's forward
+            out.update(src for src in n.inputs if src != _block_input(graph, n.scope))
         if n.training_only:
             out.update(src for src in n.inputs if not graph.nodes[src].training_only)
     return out
+
+
+def _block_input(graph: Graph, path: tuple[str, ...]) -> str:
+    """What ``from: input`` reads in the entry at ``path``: the input of the block around it
+    (the entry's own module, even a block, is not around it), or the network's."""
+    for k in range(len(path) - 1, 0, -1):
+        scope = graph.scopes.get(path[:k])
+        if scope is not None and scope.kind == "block":
+            return scope.input
+    return graph.input
 
 
 def _statements(graph: Graph) -> dict[tuple[str, ...], list[tuple[str, bool]]]:
@@ -231,7 +245,7 @@ def _saved(graph: Graph, nodes: list[Node], inplace: set[str]) -> tuple[int, tup
     for n in nodes:
         for s in n.op.saved(n.in_shapes, n.shape, n.attrs, n.id in inplace):  # type: ignore[union-attr,arg-type]
             if s.what == "input":
-                kept.add(storage[n.inputs[0]])
+                kept.add(storage[n.inputs[s.index]])
             elif s.what == "output":
                 kept.add(storage[n.id])
             elif s.extra is not None:

@@ -10,8 +10,10 @@ Sim, "Computing Receptive Fields of Convolutional Neural Networks", Distill, 201
     jump_out = jump_in · s
 
 starting from rf = jump = 1 at the input. Where paths merge (a residual add, an
-Inception concat) the figures are the maximum over the inputs, per dimension. Position-
-wise ops (norms, activations, dropout, merges) change nothing.
+Inception concat) the figures are the maximum over the inputs, per dimension; an input
+broadcast over the map (a squeeze-and-excitation gate, C×1×1, times the C×H×W map)
+counts for the field but not for the stride. Position-wise ops (norms, activations,
+dropout, merges) change nothing.
 
 Decisions, documented in docs/counting.md:
 
@@ -75,7 +77,11 @@ def receptive_fields(graph: Graph) -> dict[str, Field | None]:
         rf, jump, sizes = first.rf, first.jump, first.sizes
         if len(ins) > 1:  # merging paths: the largest, per dimension
             rf = tuple(max(f.rf[d] for f in ins if f is not None) for d in range(dims))
-            jump = tuple(max(f.jump[d] for f in ins if f is not None) for d in range(dims))
+            # a factor broadcast over the map (a squeeze-and-excitation gate, 1×1) widens the
+            # field but does not set the stride: neighbouring outputs read the same gate value
+            out_sizes = tuple(node.shape[1:]) if len(node.shape) - 1 == dims else None
+            steps = [f for f in ins if f is not None and f.sizes == out_sizes] or ins
+            jump = tuple(max(f.jump[d] for f in steps if f is not None) for d in range(dims))
         window = node.op.window(node.in_shapes, node.shape, node.attrs)
         if window == FRACTIONAL:  # no single field: unknown from here on (module docstring)
             continue

@@ -49,7 +49,7 @@ def text() -> str:
     lines = []
     for op in registry():
         aliases = f"  (also: {', '.join(op.aliases)})" if op.aliases else ""
-        target = op.torch_class or {"concat": "torch.cat", "add": "+"}.get(op.name, "")
+        target = op.torch_class or {"concat": "torch.cat", "add": "+", "mul": "*"}.get(op.name, "")
         lines.append(f"{signature(op)}  -> {target}  [{op.family}]{aliases}")
     return "\n".join(lines) + "\n"
 
@@ -70,7 +70,8 @@ def _example(op: Op) -> tuple[str, str, str]:
     report = analyze(program)
     source = compile_source(program)
     if op.arity is None:
-        line = next(ln.strip() for ln in source.splitlines() if "torch.cat" in ln or (" + " in ln and "=" in ln))
+        line = next(ln.strip() for ln in source.splitlines() if "torch.cat" in ln
+                    or ((" + " in ln or " * " in ln) and "=" in ln))
     else:
         line = next(ln.strip() for ln in source.splitlines() if ln.strip().startswith("self.x = "))
     row = next(r for r in report.rows if r.path == "x") if op.arity == 1 else None
@@ -124,7 +125,8 @@ def markdown() -> str:
         out += [f"## {_md(title.split(':')[0])}", "", _md(body), ""]
         for op in ops:
             aliases = f" (also {', '.join(f'`{a}`' for a in op.aliases)})" if op.aliases else ""
-            target = f"`{op.torch_class}`" if op.torch_class else {"concat": "`torch.cat`", "add": "`+`"}[op.name]
+            target = f"`{op.torch_class}`" if op.torch_class else {"concat": "`torch.cat`", "add": "`+`",
+                                                                   "mul": "`*`"}[op.name]
             entry, shape, line = _example(op)
             out += [f"### `{op.name}`{aliases}", "",
                     f"`{signature(op)}` → {target}", "",

@@ -90,6 +90,7 @@ class Writer:
         self.loop_tail: str | None = None  # the value a repeat's body ends with
         self.target: dict[str, str] = {}  # value -> the variable it must be written to
         self.pre: list[str] = []  # lines that build a child before it is assigned (a list's items)
+        self.hoisted: list[str] = []  # shared modules first met under a condition or in a loop
 
     # --- __init__ ---------------------------------------------------------------------------
 
@@ -107,6 +108,8 @@ class Writer:
             raise Unsupported(f"{op.name} is not a module")
         args, kwargs = op.torch_args((in_shape,), stmt.attrs)
         parts = [self.p(a) for a in args]
+        if op.holds_parameter:  # a tensor the class holds itself (ConvNeXt's layer_scale)
+            return op.parameter_source(parts)
         for key, value in kwargs.items():
             default = op.torch_defaults.get(key, _MISSING)
             if default is not _MISSING and not _symbolic(value) and _same(value, default):
@@ -162,6 +165,7 @@ class Writer:
             return None
         out = []
         for stmt in body:
+            _module_entry(stmt)
             out.append(self.module_source(stmt, self.shape_of(stmt)))
             if where is not None:
                 self.bind_fresh(stmt, f"{where}[{len(out) - 1}]")
@@ -174,6 +178,7 @@ class Writer:
         var = self.locals.claim(stmt.name or "layers")
         self.pre.append(f"{var} = nn.Sequential()")
         for k, s in enumerate(stmt.body):
+            _module_entry(s)
             name = s.name if s.name is not None else str(k)
             self.pre += wrap(f"{var}.add_module({name!r}, {self.module_source(s, self.shape_of(s))})")
             self.bind_fresh(s, f"{var}.{name}" if name.isidentifier() else f"{var}[{k}]")
@@ -204,6 +209,8 @@ class Writer:
     def stmt(self, stmt: Stmt, indent: str, seq_list: str | None) -> None:
         self.p.site = self.order.get(stmt.out, 0)
         if isinstance(stmt, (Layer, Instance, Container)):
+            if seq_list is not None or not (stmt.name or "").isidentifier():
+                _module_entry(stmt)  # an entry of an nn.Sequential, or added with add_module
             outer, self.pre = self.pre, []
             source = self.module_source(stmt, self.shape_of(stmt))
             pre, self.pre = self.pre, outer
@@ -235,7 +242,11 @@ class Writer:
             if stmt.name not in self.defined:
                 self.defined.add(stmt.name)
                 self.attrs.reserve(stmt.name)
-                if stmt.name.isidentifier():
+                if stmt.name.isidentifier() and indent and getattr(stmt, "shared", False):
+                    # a parameter-free module shared by uses inside and outside a condition or a
+                    # repeat: built once, unconditionally (forward may use it where the condition fails)
+                    self.hoisted += wrap(f"self.{stmt.name} = {source}")
+                elif stmt.name.isidentifier():
                     self.init += wrap(f"{indent}self.{stmt.name} = {source}")
                 else:  # a numbered entry of a module body (under a condition that is false here)
                     self.init += wrap(f"{indent}self.add_module({stmt.name!r}, {source})")
@@ -295,7 +306,7 @@ class Writer:
                 out = self.new_var(stmt.out, "identity")
             else:
                 out = self.assign(stmt.out, "x", stmt.input)
-            self.fwd += wrap(f"{indent}{out} = {x} if self.{flag} is None else self.{flag}({x})")
+            self.fwd += wrap(f"{indent}{out} = {x} if self.{flag} is None else {_call(inner, f'self.{flag}', x)}")
             return
         fwd_before = len(self.fwd)
         self.fwd.append(f"{indent}if {test}:")
@@ -363,7 +374,7 @@ class Writer:
         if seq_list is None:
             # a repeat in a module body holds shared parameter-free modules: forward loops too
             before = len(self.init)
-            self.fwd.append(f"{indent}for _ in range({repeats}):")
+            self.fwd.append(header_line := f"{indent}for _ in range({repeats}):")
             x = self.var[stmt.input]
             var = self.assign(stmt.out, "x", stmt.input)
             if var != x:
@@ -372,6 +383,8 @@ class Writer:
             self.body(stmt.body, indent + "    ", None)
             if self.var[stmt.output] != var:
                 self.fwd.append(f"{indent}    {var} = {self.var[stmt.output]}")
+            if self.fwd[-1] == header_line:  # a repeat of dropout only, in the inference variant
+                self.fwd.append(f"{indent}    pass")
             self.var[stmt.out] = var
             if len(self.init) == before:
                 self.init.append(f"{indent}    pass")
@@ -379,6 +392,8 @@ class Writer:
             saved_tail, self.loop_tail = self.loop_tail, stmt.output  # read right after, by the update
             self.body(stmt.body, indent + "    ", seq_list)
             self.loop_tail = saved_tail
+            if len(self.init) == header + 1:  # a repeat of dropout only, in the inference variant
+                self.init.append(f"{indent}    pass")
         if stmt.index not in self.p.used:  # the body does not read the index
             self.init[header] = f"{indent}for _ in range({count}):"
         if was_used:
@@ -447,11 +462,11 @@ class Writer:
         if stmt.out in self.target:
             out = self.var[stmt.out] = self.target[stmt.out]
             self.holder[out] = stmt.out
-            self.fwd += wrap(f"{indent}{out} = {attr}({x})")
+            self.fwd += wrap(f"{indent}{out} = {_call(stmt, attr, x)}")
             return
         if stmt.training_only:
             out = self.new_var(stmt.out, stmt.name or "head")
-            self.fwd += wrap(f"{indent}{out} = {attr}({x}) if self.training else None")
+            self.fwd += wrap(f"{indent}{out} = {_call(stmt, attr, x)} if self.training else None")
             return
         if stmt.name and not getattr(stmt, "shared", False) and (
                 self.uses.get(stmt.out, 0) > 1 or stmt.out in self.merged):
@@ -462,7 +477,7 @@ class Writer:
             out = self.new_var(stmt.out, "x") if named and self.free("x") else self.assign(stmt.out, "x", value)
         else:
             out = self.new_var(stmt.out, "out" if x == "x" else "x")
-        self.fwd += wrap(f"{indent}{out} = {attr}({x})")
+        self.fwd += wrap(f"{indent}{out} = {_call(stmt, attr, x)}")
 
     def forward_merge(self, stmt: Merge, indent: str) -> None:
         names = [self.var[v] for v in stmt.inputs]
@@ -476,6 +491,12 @@ class Writer:
                 if m:
                     self.fwd.append(f"{indent}if {n} is not None:")
                     self.fwd.append(f"{indent}    {listed}.append({n})")
+            if stmt.op.name == "mul":  # the factors present, left to right (as `a * b * c` runs)
+                out = self.new_var(stmt.out, "out")
+                factor = self.vars.claim("factor")
+                self.fwd += [f"{indent}{out} = {listed}[0]", f"{indent}for {factor} in {listed}[1:]:",
+                             f"{indent}    {out} = {out} * {factor}"]
+                return
             joined = f"torch.cat({listed}, {stmt.attrs.dim})" if stmt.op.name == "concat" else f"sum({listed})"
             out = self.new_var(stmt.out, "out")
             self.fwd.append(f"{indent}{out} = {joined}")
@@ -491,7 +512,28 @@ class Writer:
             return
         want = stmt.site[1] if stmt.site[0] == "child" else "out"
         out = self.new_var(stmt.out, want)
-        self.fwd.append(f"{indent}{out} = {' + '.join(names)}")
+        self.fwd.append(f"{indent}{out} = {(' * ' if stmt.op.name == 'mul' else ' + ').join(names)}")
+
+
+def _holds_parameter(stmt: Stmt) -> bool:
+    return isinstance(stmt, Layer) and stmt.op.holds_parameter
+
+
+def _module_entry(stmt: Stmt) -> None:
+    """Refuse a parameter where a module must stand (an nn.Sequential's entry, ``add_module``)."""
+    if _holds_parameter(stmt):
+        assert isinstance(stmt, Layer)
+        raise Unsupported(f"{stmt.op.name} is a parameter its block holds, not a module, so it cannot be an entry "
+                          f"of a numbered list: name it in a block's layers (`- {stmt.op.name}: {stmt.op.name}(...)`)")
+
+
+def _call(stmt: Stmt, attr: str, x: str) -> str:
+    """What forward writes for a module statement: ``self.conv1(x)``, or for a parameter
+    (ConvNeXt's layer_scale) its op's expression, ``self.layer_scale * x``."""
+    if _holds_parameter(stmt):
+        assert isinstance(stmt, Layer)
+        return stmt.op.apply.format(param=attr, x=x)
+    return f"{attr}({x})"
 
 
 class Sym_:
@@ -656,6 +698,7 @@ def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape
         w.body(stmts, "", "layers")
         return w, []
     w.body(stmts, "", None)
+    w.init[:0] = w.hoisted
     fwd = list(w.fwd)
     out = w.var[output]
     if heads:

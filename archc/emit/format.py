@@ -67,6 +67,9 @@ def wrap(line: str, width: int = WIDTH) -> list[str]:
     if not args:
         return [line]
     out = [line[: at + 1]]
+    if len(args) == 1 and not (line[at - 1].isalnum() or line[at - 1] in "_)]"):
+        # parentheses around an expression, not a call: a trailing comma would make it a tuple
+        return [*out, *wrap(f"{indent}    {args[0]}", width), f"{indent})"]
     for arg in args:
         out += wrap(f"{indent}    {arg},", width) if not arg.endswith(")") else [
             *wrap(f"{indent}    {arg}", width)[:-1], wrap(f"{indent}    {arg}", width)[-1] + ","]

@@ -17,7 +17,7 @@ from .._version import __version__
 from ..analysis.counts import node_counts, totals
 from ..diagnostics import printable
 from ..ir.define import Definer, Unsymbolic
-from ..ir.fold import Unfoldable, fold
+from ..ir.fold import Unfoldable, fold, inference_definition
 from ..ir.graph import Graph
 from ..ir.inplace import inplace_nodes
 from ..ir.instantiate import Instantiator, Unsplicable
@@ -75,12 +75,17 @@ class ModuleWriter:
         if self.inference:
             # the pass over the module IR, checked against the concrete pass (the IR verifier)
             try:
+                plain = again
                 ir, self.graph, self.folding = fold(ir, again)
                 folded = ir.definitions
 
                 def resolve(block: Any, rank: int) -> Any:
-                    return folded[definer.definition(block, rank).key]
+                    key = definer.definition(block, rank).key
+                    if key not in folded:  # a block only named as a default: defined after the pass
+                        folded[key] = inference_definition(definer.definitions[key], plain, self.folding)
+                    return folded[key]
 
+                self.unseen = resolve
                 inst = Instantiator(ir, resolve, self.graph.name)
                 again = inst.run(self.graph.params)
             except (Unfoldable, Unsymbolic, Unsplicable) as err:
@@ -162,6 +167,8 @@ class ModuleWriter:
                 break
             else:
                 raise Unprintable(f"no class for block {block.name}")
+            if self.inference:
+                self.unseen(block, rank)  # folded like the others
         return self.class_of(key).name
 
     def inplace_of(self, key: str, out: str) -> bool:

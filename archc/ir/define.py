@@ -638,6 +638,11 @@ def _merge_maybe(kind: str, op: Op, attrs: Any, shapes: list[Dims], present: lis
     from ..sym import cond as sym_cond
 
     first = shapes[0]
+    if kind == "mul":  # an absent factor broadcasts like a size of 1 (sizes are at least 1)
+        from ..sym import sym_max
+
+        return tuple(sym_max(*(s[d] if p is True else sym_cond(p, s[d], 1) for s, p in zip(shapes, present)))
+                     for d in range(len(first)))
     if kind != "concat":
         return first
     rank = len(first)

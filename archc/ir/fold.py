@@ -186,6 +186,12 @@ def inference_ir(ir: ModuleIR, plain: Graph, folding: Folding) -> tuple[ModuleIR
     return dataclasses.replace(ir, definitions=defs, network=p.definition(ir.network)), p.vetoed
 
 
+def inference_definition(d: Definition, plain: Graph, folding: Folding) -> Definition:
+    """The inference variant of a definition that no module of ``plain`` instantiates (a block
+    only named as a parameter's default): eval-identity statements dropped, the rest kept."""
+    return _Pass(plain, folding).definition(d)
+
+
 def fold(ir: ModuleIR, plain: Graph) -> tuple[ModuleIR, Graph, Folding]:
     """The inference variant of ``ir`` and the concrete pass's graph and folding it must equal: a
     norm folds where it folds in every instance of its statement (else the concrete pass runs

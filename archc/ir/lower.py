@@ -305,6 +305,8 @@ class Lowerer:
             child = path + (item.name,)
             if not self.claim(child, item.name_span):
                 return x
+            if namer.mode == "sequential" and isinstance(item.value, m.Call):
+                self._parameter_in_list(item.value, frame)
             out = self.value(item.value, x, child, frame)
             if out is None:  # `when` was false: the entry is absent
                 return x
@@ -352,6 +354,8 @@ class Lowerer:
         if target is None:
             return self.placeholder(path + (namer.take(),), x, call.span, frame)
         attrs = self.bind_attrs(target, call, frame)
+        if namer.mode == "sequential":
+            self._parameter_in_list(call, frame)
         name, ok = namer.unnamed(target.name, attrs, target.stateful)
         if not ok:
             self._needs_name(call, frame, target.name)
@@ -362,6 +366,16 @@ class Lowerer:
                      "in a list that names its layers, name every layer with parameters (its name becomes its "
                      "state_dict key), e.g. `- conv1: conv(64, 3)`; or leave all unnamed to number them like "
                      "nn.Sequential", frame.trace)
+
+    def _parameter_in_list(self, call: m.Call, frame: Frame) -> None:
+        """An op emitted as a parameter of its module (layer_scale) cannot be an nn.Sequential's entry."""
+        op = self.resolve(call, frame)
+        if isinstance(op, Op) and op.holds_parameter:
+            self.r.error("E204", f"{op.name} is a parameter its module holds, not a module, so it cannot be an entry "
+                                 "of a numbered list (an nn.Sequential)", call.span,
+                         f"name it in a list whose entries are all named, e.g. `- {op.name}: {op.name}(1e-6)` in a "
+                         "block's layers or a residual's body, as torchvision's ConvNeXt CNBlock holds its "
+                         "layer_scale", frame.trace)
 
     def call_at(self, call: m.Call, x: str, path: Path, frame: Frame) -> str:
         target = self.resolve(call, frame)
@@ -403,8 +417,10 @@ class Lowerer:
                                  frame.trace)
                 return self.placeholder(path, x, ref.span, frame, ":from")
             ids.append(found)
-        for i in ids:
-            self.graph.nodes[i].read_by_name = True
+        for ref, i in zip(c.from_, ids):
+            # `input` in a block is the block's argument, which its caller holds anyway
+            if ref.name != "input":
+                self.graph.nodes[i].read_by_name = True
         if len(ids) == 1:
             return ids[0]
         if c.parallel is not None:

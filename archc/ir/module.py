@@ -10,7 +10,7 @@ what is decided per instance is a statement:
 
 - :class:`Layer`: an op module (attributes as expressions);
 - :class:`Instance`: a block instance, of a definition or of a block-typed parameter;
-- :class:`Merge`: concat or add of values (a residual's add, parallel branches, ``from:``);
+- :class:`Merge`: concat, add or mul of values (a residual's add, parallel branches, ``from:``);
 - :class:`Container`: a module of its own with a body (an ``nn.Sequential``, parallel
   branches, a residual);
 - :class:`If`: a ``when:`` whose truth depends on parameters (and a residual's projection

@@ -151,6 +151,8 @@ def inference_graph(graph: Graph, allow: set[str] | None = None) -> tuple[Graph,
         out.nodes[node.id] = node
         if node.op is not None and node.op.stateful and ids[nid] != nid:
             folding.moved[nid] = ids[nid]
+            if node.op.holds_parameter:  # its key is <module>.<name>: the module holding it moved
+                folding.moved[nid.rpartition(".")[0]] = ids[nid].rpartition(".")[0]
     for path, scope in keep_scopes.items():
         scope.path = new_path(path)
         scope.input = ids[scope.input]

@@ -29,6 +29,8 @@ def registry() -> Registry:
         permute,
         pool,
         reshape,
+        scale,
+        shuffle,
         transpose,
         upsample,
     )
@@ -48,6 +50,9 @@ def registry() -> Registry:
             affine.ChannelAffine,
             groupnorm.GroupNorm, layernorm.LayerNorm, layernorm.LayerNorm2d, permute.Permute,
             upsample.Upsample, transpose.ConvTranspose2d,
+            # modern blocks (issue 17): SE gates, MobileNetV3, ShuffleNetV2, ConvNeXt
+            merge.Mul, activation.Hardswish, activation.Hardsigmoid, shuffle.ChannelShuffle,
+            dropout.StochasticDepth, scale.LayerScale,
         )
     )
 

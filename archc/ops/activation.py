@@ -1,4 +1,4 @@
-"""Activations: relu, relu6, leaky_relu, tanh, sigmoid, gelu, silu, softmax, log_softmax.
+"""Activations: relu, relu6, leaky_relu, tanh, sigmoid, gelu, silu, hardswish, hardsigmoid, softmax, log_softmax.
 
 YAML::
 
@@ -6,6 +6,7 @@ YAML::
     - leaky_relu(0.2)               # nn.LeakyReLU(negative_slope=0.2)
     - gelu(approximate='tanh')
     - softmax(dim=1)                # PyTorch numbering: dim 1 is the first non-batch dimension
+    - hardswish                     # nn.Hardswish, MobileNetV3's activation (Howard et al., 2019)
 
 Activations keep the shape and do no MACs in the default counting convention.
 
@@ -16,8 +17,8 @@ counts 1 per element for an elementwise activation, whatever it costs in hardwar
 and 5 for softmax and log_softmax (max, subtract, exp, sum, divide or subtract the log).
 
 Autograd keeps the output of relu, tanh, sigmoid and the softmaxes, and the input of
-the others; in place (as emission writes them where safe), relu6 and silu keep a copy
-of their input, leaky_relu its output.
+the others; in place (as emission writes them where safe), relu6, silu, hardswish and
+hardsigmoid keep a copy of their input, leaky_relu its output.
 """
 
 from __future__ import annotations
@@ -117,6 +118,25 @@ class SiLU(_Activation):
     aliases = ("swish",)
     torch_class = "nn.SiLU"
     ptflops = 1  # F.silu hook only
+    inplace_saves = "copy"
+    inplace_capable = True
+
+
+class Hardswish(_Activation):
+    example = ("hardswish", (16, 112, 112))
+    name = "hardswish"
+    torch_class = "nn.Hardswish"
+    # ptflops 0: it hooks neither nn.Hardswish nor F.hardswish (ptflops/pytorch_ops.py's
+    # MODULES_MAPPING and FUNCTIONAL_MAPPING), checked against the tool in tests/ops
+    inplace_saves = "copy"  # hardswish_ keeps the input it overwrites, as relu6 and silu do
+    inplace_capable = True  # torchvision's MobileNetV3 writes nn.Hardswish(inplace=True)
+
+
+class Hardsigmoid(_Activation):
+    example = ("hardsigmoid", (72, 1, 1))
+    name = "hardsigmoid"
+    torch_class = "nn.Hardsigmoid"
+    # ptflops 0, as hardswish; autograd keeps the input (a copy of it in place)
     inplace_saves = "copy"
     inplace_capable = True
 

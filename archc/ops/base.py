@@ -67,11 +67,13 @@ class Extra:
 
 @dataclass(frozen=True, slots=True)
 class Saved:
-    """A tensor autograd keeps for an op's backward pass: ``"input"`` (input 0's storage),
-    ``"output"`` (the op's own output's storage) or ``"extra"`` (a tensor of its own)."""
+    """A tensor autograd keeps for an op's backward pass: ``"input"`` (the storage of input
+    ``index``, 0 unless a merge keeps another), ``"output"`` (the op's own output's storage) or
+    ``"extra"`` (a tensor of its own)."""
 
     what: str
     extra: Extra | None = None
+    index: int = 0
 
 
 # Op.window's answer for an op whose neighbouring outputs are less than one input position
@@ -175,6 +177,16 @@ class Op:
     folds_after: ClassVar[tuple[str, ...]] = ()
     # Which scheme of the spec's ``init:`` applies to the module: "conv", "linear", "norm" or None.
     init_role: ClassVar[str | None] = None
+    # Where PyTorch has no module for the op: the source of a small nn.Module class that the
+    # generated file defines once (``torch_class`` names it), written to compute exactly what the
+    # reference implementation does. The emitted file then needs nothing beyond torch.
+    helper: ClassVar[str | None] = None
+    # Emitted as a learnable tensor that the enclosing module holds (``self.layer_scale =
+    # nn.Parameter(...)``, as torchvision's ConvNeXt does) instead of a module: its state_dict key
+    # is its path itself, not ``<path>.weight``; :meth:`parameter_source` builds it and forward
+    # writes :attr:`apply` (``{param}``: the attribute, ``{x}``: the input).
+    holds_parameter: ClassVar[bool] = False
+    apply: ClassVar[str] = "{param}({x})"
 
     @property
     def stateful(self) -> bool:
@@ -295,6 +307,11 @@ class Op:
         """Constructor arguments of :attr:`torch_class`. Only pass values through: emission
         calls this with stand-ins for input sizes and attributes to learn where each comes from."""
         return (), {}
+
+    def parameter_source(self, args: list[str]) -> str:
+        """For an op that :attr:`holds_parameter`: the Python expression that builds the tensor,
+        from :meth:`torch_args`'s positional arguments printed as source."""
+        raise NotImplementedError(self.name)
 
     def dim_rules(self, in_ranks: tuple[int, ...], rank: int, a: Any) -> list[list[tuple[Any, ...]]]:
         """How each output size may relate to the inputs, for emitting generic classes: per

@@ -118,7 +118,7 @@ class BodyFields(Model):
     repeat: InstanceOf[Code] | None = None
     each: Body | None = None
     index: str = "i"
-    merge: Literal["concat", "add"] | None = None
+    merge: Literal["concat", "add", "mul"] | None = None
     dim: int = 1
     doc: str = ""
 

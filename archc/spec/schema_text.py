@@ -106,7 +106,8 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
         "index: j"),
     ("*", "merge"): (
         "How the branches of `parallel` (or the inputs named by a `from` list) are merged: `concat` "
-        "(on `dim`, the default) or `add`.",
+        "(on `dim`, the default), `add`, or `mul` (elementwise product, broadcasting sizes of 1: a "
+        "squeeze-and-excitation gate, `{from: [x, scale], merge: mul}`).",
         "merge: add"),
     ("*", "dim"): (
         "The dimension `concat` joins along, in PyTorch's numbering (the batch is 0); default 1, "

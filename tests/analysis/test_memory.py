@@ -63,6 +63,49 @@ layers:
 """
 
 
+# The ops of modern blocks (issue 17): a squeeze-and-excitation gate (a broadcasting mul that
+# keeps both factors, in-place hardsigmoid), in-place hardswish, channel shuffle, and a
+# ConvNeXt-style residual with a layer scale parameter and stochastic depth (p = 0 in one block:
+# its output is its input, in training too).
+MODERN = """
+archc: 1
+name: memory_modern
+input: [3, 12, 12]
+blocks:
+  SE:
+    params: {squeeze: int}
+    layers:
+      - avgpool: adaptive_avgpool(1)
+      - fc1: conv(squeeze, 1)
+      - activation: relu
+      - fc2: conv(input.channels, 1)
+      - scale_activation: hardsigmoid
+      - {from: [input, scale_activation], merge: mul}
+  CNBlock:
+    params: {dim: int, p: float}
+    residual:
+      body:
+        - block: [conv(dim, 3, padding=1, groups=dim), conv(dim, 1), hardswish]
+        - layer_scale: layer_scale(1e-6)
+        - stochastic_depth: stochastic_depth(p)
+layers:
+  - stem: conv(8, 3, padding=1)
+  - bn: bn()
+  - act: hardswish
+  - se: SE(2)
+  - shuffle: channel_shuffle(2)
+  - b1: CNBlock(8, 0.5)
+  - b2: CNBlock(8, 0.0)
+  - head: [adaptive_avgpool(1), flatten, linear(4)]
+"""
+
+
+def test_modern_ops_in_a_network(tmp_path) -> None:
+    path = tmp_path / "memory_modern.yaml"
+    path.write_text(MODERN, encoding="utf-8")
+    _check(str(path))
+
+
 def _spec(tmp_path) -> str:
     path = tmp_path / "memory_rules.yaml"
     path.write_text(SPEC, encoding="utf-8")

@@ -219,3 +219,39 @@ def test_global_pooling_and_dense_layers_see_the_whole_map() -> None:
 def test_no_spatial_dimensions(spec_file) -> None:
     report = archc.analyze(spec_file(HEAD + "input: [20]\nlayers: [fc1: linear(10), relu, fc2: linear(2)]\n"))
     assert all(r.rf is None and r.stride is None for r in report.rows)
+
+
+GATED = HEAD + """input: [2, 40, 40]
+blocks:
+  SE:
+    layers:
+      - avgpool: adaptive_avgpool(1)
+      - fc1: conv(2, 1)
+      - activation: relu
+      - fc2: conv(input.channels, 1)
+      - gate: sigmoid
+      - {from: [input, gate], merge: mul}
+layers:
+  - stem: conv(4, 3, stride=2, padding=1)
+  - se: SE()
+  - c: conv(4, 3, padding=1)
+"""
+
+
+def test_a_squeeze_and_excitation_gate_widens_the_field_not_the_stride(spec_file) -> None:
+    """Behind an SE gate every output position reads the whole input (the gate pooled it): the
+    gradient of one position reaches every input pixel. The stride stays the map's: measured on
+    the same network without the gate, where fields are local."""
+    gated = str(spec_file(GATED, "gated.yaml"))
+    rows = {r.path: r for r in archc.analyze(gated).rows}
+    model = _positive(archc.build(gated))
+    x = torch.ones(1, 2, 40, 40, dtype=torch.float64, requires_grad=True)
+    out = model.se(model.stem(x))
+    grad, = torch.autograd.grad(out[0, :, 10, 10].sum(), x)
+    assert (grad.abs().sum(1) != 0).all(), "the gated output reads every input position"
+    assert all(rf >= 40 for rf in rows["se"].rf)
+    plain = str(spec_file(GATED.replace("  - se: SE()\n", ""), "plain.yaml"))
+    measured = measure(plain, ["stem", "c"])
+    assert rows["stem"].stride == rows["se"].stride == measured[("stem", 0)][1]
+    assert rows["c"].stride == measured[("c", 0)][1]
+    assert rows["c"].rf == tuple(r + 2 * s for r, s in zip(rows["se"].rf, rows["se"].stride))

@@ -30,7 +30,7 @@ from archc.ops import registry
 from archc.ops.base import Extra
 
 from ..measure import fvcore_total, inference_peak, ptflops_total, saved_bytes
-from .test_ops_vs_torch import SAMPLES, Permute, TransformInput, _attrs
+from .test_ops_vs_torch import SAMPLES, LayerScale, Permute, StochasticDepth, TransformInput, _attrs
 
 # Cases the samples above do not reach: convolutions fvcore cannot see, pools with odd windows.
 EXTRA: dict[str, list[tuple[str, list[tuple[int, ...]], Any]]] = {
@@ -145,16 +145,19 @@ def _all_oracle(name: str, module: nn.Module, xs: list[torch.Tensor], out: torch
         return channels * int(sizes.sum() - (sizes.numel() if isinstance(module, nn.AdaptiveMaxPool2d) else 0))
     if isinstance(module, (nn.Softmax, nn.LogSoftmax)):
         return 5 * n
-    if isinstance(module, (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU)):
+    if isinstance(module, (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.Hardswish,
+                           nn.Hardsigmoid)):
         return n
-    if name == "add":
+    if name in ("add", "mul"):
         return (len(xs) - 1) * n
     if isinstance(module, TransformInput):
         with ElementwiseArithmetic() as arithmetic:
             module(*xs)
         return arithmetic.count
-    assert isinstance(module, (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity, nn.ConstantPad3d, Merge, Permute)), \
-        type(module)
+    if isinstance(module, LayerScale):
+        return n  # one multiply per element
+    assert isinstance(module, (nn.Dropout, nn.Dropout2d, StochasticDepth, nn.Flatten, nn.Identity, nn.ConstantPad3d,
+                               nn.ChannelShuffle, Merge, Permute)), type(module)
     return 0
 
 
@@ -212,8 +215,8 @@ def test_saved_for_backward(name: str, call: str, shapes: list[tuple[int, ...]],
     storages: dict[str, int] = {}
     extras: list[Extra] = []
     for s in op.saved(ins, out, attrs, inplace):
-        if s.what == "input" or (s.what == "output" and inplace):
-            storages["input"] = BATCH * math.prod(ins[0]) * 4
+        if s.what == "input" or (s.what == "output" and inplace):  # input 0 unless a merge keeps another
+            storages[f"input {s.index}"] = BATCH * math.prod(ins[s.index]) * 4
         elif s.what == "output":
             storages["output"] = BATCH * math.prod(out) * 4
         else:

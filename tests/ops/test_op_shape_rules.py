@@ -182,6 +182,13 @@ PRINTED: dict[str, tuple[Any, tuple[int, ...], str]] = {
     "conv_transpose": (ConvTransposeAttrs.model_construct(out=S("out"), kernel=2, stride=S("stride"), padding=0,
                                                           output_padding=S("extra"), dilation=1), (3,),
                        "out, (in_height - 1) * stride + extra + 2, (in_width - 1) * stride + extra + 2"),
+    # broadcast sizes are equal or 1, so the larger: printed for sizes no rule can compare
+    "mul": (None, (3, 3), "max(x0_channels, x1_channels), max(x0_height, x1_height), max(x0_width, x1_width)"),
+    "hardswish": (None, (3,), "in_channels, in_height, in_width"),
+    "hardsigmoid": (None, (1,), "in_features"),
+    "channel_shuffle": (None, (3,), "in_channels, in_height, in_width"),
+    "stochastic_depth": (None, (3,), "in_channels, in_height, in_width"),
+    "layer_scale": (None, (2,), "in_channels, in_length"),
 }
 
 

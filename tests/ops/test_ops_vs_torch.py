@@ -4,8 +4,10 @@ For each sample the oracle module is written here by hand (never derived from th
 op's own emission), then compared with what the op infers: output shape,
 ``sum(p.numel())``, and ``FlopCounterMode`` total / 2 for MACs. The op's emitted
 constructor must also rebuild exactly the oracle module (same ``repr``, which
-PyTorch prints with every configuration argument). Invalid combinations must be
-rejected by archc exactly when PyTorch rejects them.
+PyTorch prints with every configuration argument; for an op emitted as a class of
+the generated file, ``Op.helper``, that class; for a parameter, ``Op.holds_parameter``,
+the same tensor). Invalid combinations must be rejected by archc exactly when PyTorch
+rejects them.
 
 A meta-test fails if a registered op has fewer than two samples.
 """
@@ -20,6 +22,7 @@ import pytest
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+from torchvision.ops import StochasticDepth, stochastic_depth
 
 from archc.ops import ShapeError, bind, registry
 from archc.spec.expr import evaluate, parse_call
@@ -41,6 +44,16 @@ class TransformInput(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([torch.unsqueeze(x[:, c], 1) * self.scale[c] + self.shift[c] for c in range(len(self.scale))],
                          1)
+class LayerScale(nn.Module):
+    """torchvision's ConvNeXt CNBlock's layer scale (models/convnext.py): a parameter of shape
+    (dim, 1, 1) initialised to ``value``, multiplying its input, here as a module of its own."""
+
+    def __init__(self, dim: int, value: float, rank: int):
+        super().__init__()
+        self.layer_scale = nn.Parameter(torch.ones(dim, *[1] * (rank - 1)) * value)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer_scale * x
 
 # op name -> [(call, input shapes (without batch), oracle)]; an oracle is a module factory,
 # or for merges a function of the input tensors.
@@ -180,6 +193,24 @@ SAMPLES: dict[str, list[tuple[str, list[tuple[int, ...]], Oracle]]] = {
          [(2, 6, 7)], lambda: nn.ConvTranspose2d(2, 4, (3, 5), (2, 1), (1, 2), (1, 0))),
         ("conv_transpose(8, 3, padding=1, groups=8, bias=false)", [(8, 4, 4)],
          lambda: nn.ConvTranspose2d(8, 8, 3, padding=1, groups=8, bias=False))],
+    # a squeeze-and-excitation gate either way round, a three-way product, features
+    "mul": [("mul", [(3, 8, 8), (3, 1, 1)], lambda: lambda xs: xs[0] * xs[1]),
+            ("mul", [(4, 1, 1), (4, 5, 6)], lambda: lambda xs: xs[0] * xs[1]),
+            ("mul", [(4, 5, 5), (4, 5, 5), (1, 5, 5)], lambda: lambda xs: xs[0] * xs[1] * xs[2]),
+            ("mul", [(6,), (6,)], lambda: lambda xs: xs[0] * xs[1])],
+    "hardswish": [("hardswish", [(4, 5, 5)], lambda: nn.Hardswish()),
+                  ("hardswish()", [(7,)], lambda: nn.Hardswish())],
+    "hardsigmoid": [("hardsigmoid", [(6, 1, 1)], lambda: nn.Hardsigmoid()),
+                    ("hardsigmoid()", [(3, 9)], lambda: nn.Hardsigmoid())],
+    "channel_shuffle": [("channel_shuffle(2)", [(6, 4, 4)], lambda: nn.ChannelShuffle(2)),
+                        ("channel_shuffle(groups=3)", [(12, 5)], lambda: nn.ChannelShuffle(3)),
+                        ("channel_shuffle(4)", [(8, 3, 2)], lambda: nn.ChannelShuffle(4))],
+    "stochastic_depth": [("stochastic_depth(0.2)", [(4, 5, 5)], lambda: StochasticDepth(0.2, "row")),
+                         ("stochastic_depth(0.5, mode='batch')", [(10,)], lambda: StochasticDepth(0.5, "batch")),
+                         ("stochastic_depth(p=0.0)", [(3, 4, 4)], lambda: StochasticDepth(0.0, "row"))],
+    "layer_scale": [("layer_scale(1e-6)", [(8, 4, 4)], lambda: LayerScale(8, 1e-6, 3)),
+                    ("layer_scale(init_value=0.5)", [(6, 10)], lambda: LayerScale(6, 0.5, 2)),
+                    ("layer_scale", [(5,)], lambda: LayerScale(5, 1e-6, 1))],
 }
 
 # Calls PyTorch refuses: archc must refuse them too (a ShapeError at inference).
@@ -208,6 +239,10 @@ INVALID: list[tuple[str, list[tuple[int, ...]], Oracle]] = [
      lambda: nn.ConvTranspose2d(3, 4, 3, 2, output_padding=2)),
     ("conv_transpose(4, 3, padding=3)", [(3, 2, 2)], lambda: nn.ConvTranspose2d(3, 4, 3, padding=3)),
     ("conv_transpose(4, 3, groups=2)", [(3, 5, 5)], lambda: nn.ConvTranspose2d(3, 4, 3, groups=2)),
+    ("mul", [(3, 8, 8), (4, 1, 1)], lambda: lambda xs: xs[0] * xs[1]),
+    ("mul", [(3, 8, 8), (3, 2, 8)], lambda: lambda xs: xs[0] * xs[1]),
+    ("channel_shuffle(4)", [(6, 4, 4)], lambda: nn.ChannelShuffle(4)),
+    ("channel_shuffle(2)", [(6,)], lambda: nn.ChannelShuffle(2)),
 ]
 
 
@@ -256,13 +291,21 @@ def test_op_matches_torch(name: str, call: str, shapes: list[tuple[int, ...]], o
         assert op.buffers(ins, attrs) == sum(b.numel() for b in reference.buffers()), "buffers"
         args, kwargs = op.torch_args(ins, attrs)
         kwargs = {k: v for k, v in kwargs.items() if op.torch_defaults.get(k, object()) != v}
+        if op.holds_parameter:  # the expression emission writes, evaluated: the reference's tensor
+            made = eval(op.parameter_source([repr(a) for a in args]), {"torch": torch, "nn": nn})
+            expected, = reference.parameters()
+            assert isinstance(made, nn.Parameter) and made.shape == expected.shape and torch.equal(made, expected)
+            return
         emitted = torch_class(op)(*args, **kwargs)
         if op.helper is None:
             assert repr(emitted) == repr(reference), "emitted constructor"
         else:  # a class the generated file defines: with the reference's state, it computes the same
             emitted.load_state_dict(reference.state_dict(), strict=True)
             x = torch.randn(2, *shapes[0])
-            assert torch.equal(emitted(x), reference(x)), "emitted module"
+            torch.manual_seed(0)  # the same draws, where the op draws any (stochastic depth)
+            mine = emitted(x)
+            torch.manual_seed(0)
+            assert torch.equal(mine, reference(x)), "emitted module"
 
 
 def torch_class(op: Any) -> type[nn.Module]:
@@ -305,3 +348,48 @@ def test_flopcounter_convention_is_twice_the_macs() -> None:
     with FlopCounterMode(display=False) as counter:
         conv(torch.zeros(1, 2, 4, 4))
     assert counter.get_total_flops() == 2 * math.prod((3, 4, 4)) * 2
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+@pytest.mark.parametrize("p", [0.0, 0.3, 0.5, 1.0])
+def test_stochastic_depth_class_draws_what_torchvision_draws(mode: str, p: float) -> None:
+    """The class emitted files define (they do not import torchvision) equals
+    ``torchvision.ops.stochastic_depth`` bit for bit under the same seed, in training and in
+    eval mode, and leaves the generator where torchvision leaves it."""
+    made = torch_class(registry().get("stochastic_depth"))(p, mode)
+    x = torch.randn(64, 3, 2, 2)
+    for training in (True, False):
+        made.train(training)
+        torch.manual_seed(7)
+        expected, after = stochastic_depth(x, p, mode, training), torch.rand(1)
+        torch.manual_seed(7)
+        out = made(x)
+        assert torch.equal(out, expected) and torch.equal(torch.rand(1), after)
+        if not training or p == 0.0:
+            assert out is x
+    if 0.0 < p < 1.0 and mode == "row":  # rows really differ: the test can fail
+        torch.manual_seed(7)
+        rows = stochastic_depth(x, p, mode, True).flatten(1).abs().sum(1)
+        assert (rows == 0).any() and (rows != 0).any()
+
+
+def test_mul_refuses_factors_of_different_ranks() -> None:
+    # PyTorch would broadcast (N, C) against (N, C, H, W) by aligning N with H: never meant
+    op, attrs = _attrs("mul")
+    with pytest.raises(ShapeError, match="rank mismatch at mul: 3×8×8 vs 3") as err:
+        op.infer(((3, 8, 8), (3,)), attrs)
+    assert err.value.code == "E501"
+    with pytest.raises(ShapeError, match=r"shapes do not broadcast at mul: 3×8×8 vs 4×1×1") as err:
+        op.infer(((3, 8, 8), (4, 1, 1)), attrs)
+    assert err.value.code == "E501" and "dimension 1" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(("channels", "groups"), [(116, 2), (12, 3), (8, 4)])
+def test_channel_shuffle_is_shufflenet_v2s(channels: int, groups: int) -> None:
+    """nn.ChannelShuffle, which archc emits, equals torchvision ShuffleNetV2's own function
+    (view, transpose, contiguous, view) bit for bit."""
+    from torchvision.models.shufflenetv2 import channel_shuffle
+
+    x = torch.randn(2, channels, 5, 3)
+    assert torch.equal(nn.ChannelShuffle(groups)(x), channel_shuffle(x, groups))
+    assert not torch.equal(channel_shuffle(x, groups), x)
