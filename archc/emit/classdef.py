@@ -49,6 +49,9 @@ class ClassCode:
     inplace_attrs: set[str] = field(default_factory=set)
     py_names: dict[str, str] = field(default_factory=dict)  # symbol -> its constructor argument's name
     dims: tuple[str, ...] = ()  # the input-size symbols of the definition
+    # a container's children's sizes its caller may read: fresh symbol -> attribute path from
+    # the container (``c.out_channels``), for a layer after a parallel with a block in a branch
+    exposed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +88,7 @@ class Writer:
         self.uses: dict[str, int] = {}
         self.defined: set[str] = set()  # attributes assigned (shared modules are defined once)
         self.children: list[ClassCode] = []
+        self.exposed: dict[str, dict[str, str]] = {}  # container statement -> ClassCode.exposed
         self.fresh: dict[str, tuple[str, str, int]] = {}
         self.needed: set[str] | None = None  # the symbols printed, from a first writing
         self.loop_tail: str | None = None  # the value a repeat's body ends with
@@ -157,6 +161,7 @@ class Writer:
             return f"nn.Sequential(*{var})"
         code = write_container(self.ctx, self.key, stmt, self.p, self.fresh, self.shapes[stmt.input])
         self.children.append(code)
+        self.exposed[stmt.out] = code.exposed
         return f"{code.name}({', '.join(self.p(Sym_(a)) for a in code.args)})"
 
     def sequential_items(self, body: list[Stmt], where: str | None) -> list[str] | None:
@@ -191,7 +196,8 @@ class Writer:
 
     def has_fresh(self, stmt: Stmt) -> bool:
         """Does the statement's output have sizes only its built module knows (``out_channels``)?"""
-        return any(self.fresh.get(str(d), ("", "", 0))[:2] == ("output", stmt.out) for d in stmt.shape)
+        return (any(self.fresh.get(str(d), ("", "", 0))[:2] == ("output", stmt.out) for d in stmt.shape)
+                or bool(self.exposed.get(stmt.out)))
 
     def bind_fresh(self, stmt: Stmt, source: str) -> None:
         """Fresh symbols standing for this statement's output sizes read as ``source.out_channels``."""
@@ -199,6 +205,8 @@ class Writer:
             name = str(dim)
             if name in self.fresh and self.fresh[name][0] == "output" and self.fresh[name][1] == stmt.out:
                 self.p.names[name] = f"{source}.{DIM_ATTRS[self.fresh[name][2]]}"
+        for name, path in self.exposed.get(stmt.out, {}).items():
+            self.p.names.setdefault(name, f"{source}.{path}")
 
     # --- the body -------------------------------------------------------------------------------
 
@@ -237,7 +245,8 @@ class Writer:
                 self.init += wrap(f"{indent}{seq_list}.append({source})")
                 self.bind_fresh(stmt, f"{seq_list}[-1]")
                 return
-            assert stmt.name is not None, "a numbered entry outside a numbered list"
+            if stmt.name is None:  # refused, never an AssertionError (found by the generator)
+                raise Unsupported("a numbered entry outside a numbered list")
             ref = f"self.{stmt.name}" if stmt.name.isidentifier() else f"self.get_submodule({stmt.name!r})"
             if stmt.name not in self.defined:
                 self.defined.add(stmt.name)
@@ -343,6 +352,14 @@ class Writer:
 
     def stmt_loop(self, stmt: Loop, indent: str, seq_list: str | None) -> None:
         in_shape = self.shapes[stmt.input]
+        if seq_list is None and _unnamed_module(stmt.body):
+            # a module with parameters but no name in a module body is an error (E304) wherever
+            # the repeat runs, so it runs in no instance (`repeat: 0`): the running value passes
+            self.var[stmt.out] = self.var[stmt.input]
+            for dim, start in zip(stmt.shape, in_shape):
+                if isinstance(dim, Sym) and str(dim) != str(start):
+                    self.p.names[str(dim)] = self.p(start)
+            return
         running = []
         for k, (carried, start) in enumerate(zip(stmt.carried, in_shape)):
             name = str(carried)
@@ -513,6 +530,16 @@ class Writer:
         want = stmt.site[1] if stmt.site[0] == "child" else "out"
         out = self.new_var(stmt.out, want)
         self.fwd.append(f"{indent}{out} = {(' * ' if stmt.op.name == 'mul' else ' + ').join(names)}")
+
+
+def _unnamed_module(body: list[Stmt]) -> bool:
+    """Does a module of this body (or of a condition or repeat in it) have no name?"""
+    for s in body:
+        if isinstance(s, (Layer, Instance, Container)) and s.name is None:
+            return True
+        if isinstance(s, (If, Loop)) and _unnamed_module(s.body):
+            return True
+    return False
 
 
 def _holds_parameter(stmt: Stmt) -> bool:
@@ -733,8 +760,11 @@ def write_container(ctx: Context, key: str, stmt: Container, outer: Printer,
     if cls is None:  # a class body is written twice (see write_body): its name is claimed once
         cls = ctx.container_names[(key, stmt.out)] = ctx.claim_class(camel(stmt.name or stmt.kind))
     signature = [f"{names[s]}: int" for s in used]
+    # the sizes of children built as attributes, which the caller reaches through this container
+    exposed = {symbol: text[len("self."):] for symbol, text in inner.names.items()
+               if symbol not in names and symbol in fresh and text.startswith("self.")}
     code = ClassCode(cls, "nn.Module", "", signature, used, len(used), ["super().__init__()", *w.init], fwd,
-                     children=w.children)
+                     children=w.children, exposed=exposed)
     return code
 
 

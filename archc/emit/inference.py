@@ -89,7 +89,8 @@ def fold_state_dict(plain: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     state = {{}}
     for key, value in plain.items():
         module, _, name = key.rpartition(".")
-        if module in norms or any(module == d or module.startswith(d + ".") for d in DROPPED):
+        # a dropped path is a module's or, for a tensor its module holds itself, the tensor's
+        if module in norms or any(key == d or key.startswith(d + ".") for d in DROPPED):
             continue
         state[f"{{MOVED.get(module, module)}}.{{name}}" if module else name] = value
     for layer, norm, eps in FOLDED_NORMS:

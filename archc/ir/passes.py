@@ -141,7 +141,7 @@ def inference_graph(graph: Graph, allow: set[str] | None = None) -> tuple[Graph,
         old = path_str(node.scope)
         return path_str(new_path(node.scope)) + nid[len(old):]
 
-    ids = {nid: new_id(nid) for nid in nodes}
+    ids = _uses_renumbered({nid: new_id(nid) for nid in nodes})
     out = Graph(graph.name, graph.input_shape, input=ids[graph.input],
                 output=ids[resolve(graph.output)] if graph.output else None, params=dict(graph.params),
                 doc=graph.doc, class_name=graph.class_name, file=graph.file, _seq=graph._seq)
@@ -218,4 +218,27 @@ def _renumbered(graph: Graph, nodes: dict[str, Node], scopes: dict[Path, Scope])
         for k, child in enumerate(survivors):
             if child[-1].isdigit() and child[-1] != str(k):
                 out[child] = str(k)
+    return out
+
+
+def _uses_renumbered(ids: dict[str, str]) -> dict[str, str]:
+    """The uses of a shared stateless module (``relu``, ``relu#1``, ...) numbered anew in order
+    when some went (a dead branch, a dropped head): the graph built from the rewritten module
+    IR numbers the uses that remain, and the two must be the same graph."""
+    taken = set(ids.values())
+    nxt: dict[str, int] = {}
+    out: dict[str, str] = {}
+    for old, new in ids.items():  # in the order the nodes were made, as instantiation numbers them
+        base, sep, k = new.rpartition("#")
+        if not sep or not k.isdigit():
+            out[old] = new
+            nxt.setdefault(new, 1)
+            continue
+        if base not in nxt and base not in taken:
+            nxt[base] = 1
+            out[old] = base
+            continue
+        n = nxt.get(base, 1)
+        out[old] = f"{base}#{n}"
+        nxt[base] = n + 1
     return out
