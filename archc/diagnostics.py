@@ -49,6 +49,7 @@ CODES: dict[str, str] = {
     "E308": "too many arguments",
     "E309": "unknown parameter override",
     "E310": "replace or drop names no entry of the base",
+    "E311": "freeze names no module with parameters",
     # E4xx: expressions
     "E400": "expression syntax error",
     "E401": "undefined name",

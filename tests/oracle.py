@@ -314,6 +314,7 @@ def oracle(graph: Graph, state: MutableMapping[str, Tensor] | State, x: Tensor, 
     """Run ``graph`` on the batch ``x`` with the parameters and buffers in ``state``."""
     st = state if isinstance(state, State) else State(state)
     values: dict[str, Tensor] = {graph.input: x}
+    eval_norms = set(graph.frozen_norms)  # `freeze: {norms: eval}`: they run in eval mode in training too
     for nid, node in graph.nodes.items():
         if node.op is None:
             if nid != graph.input:
@@ -321,7 +322,8 @@ def oracle(graph: Graph, state: MutableMapping[str, Tensor] | State, x: Tensor, 
             continue
         if node.training_only and not training:
             continue  # a side head: the network does not run it in eval mode
-        values[nid] = OPS[node.op.name](node, [values[i] for i in node.inputs], st, training)
+        values[nid] = OPS[node.op.name](node, [values[i] for i in node.inputs], st,
+                                        training and node.scope not in eval_norms)
     assert graph.output is not None
     main = values[graph.output]
     if training and graph.heads:

@@ -42,7 +42,8 @@ def test_json_format_is_complete(cli) -> None:
                    "output": [208, 14, 14], "params": 96 * 208 * 9, "macs": macs,
                    "training_only": False, "container": False, "line": row["line"],
                    "counts": {"macs": macs, "flops": 2 * macs, "fvcore": macs, "ptflops": macs, "all": 2 * macs},
-                   "output_bytes": 208 * 14 * 14 * 4, "rf": row["rf"], "stride": row["stride"]}
+                   "output_bytes": 208 * 14 * 14 * 4, "rf": row["rf"], "stride": row["stride"],
+                   "trainable": 96 * 208 * 9}  # nothing frozen: every parameter trains
     assert len(row["rf"]) == len(row["stride"]) == 2  # values: tests/analysis/test_receptive.py
     assert doc["count"] == "macs" and doc["batch"] == 1 and doc["dtype"] == "fp32"
     assert doc["totals"]["counts"]["macs"] == doc["totals"]["macs"]
@@ -55,7 +56,7 @@ def test_csv_and_markdown(cli) -> None:
     assert rows[0] == {"path": "conv1", "depth": "1", "kind": "conv", "op": "conv 7×7/2", "output": "64x112x112",
                        "params": "9408", "macs": "118013952", "training_only": "0", "flops": str(2 * 118013952),
                        "fvcore": "118013952", "ptflops": "118013952", "all": str(2 * 118013952),
-                       "output_bytes": str(64 * 112 * 112 * 4), "rf": "7x7", "stride": "2x2"}
+                       "output_bytes": str(64 * 112 * 112 * 4), "rf": "7x7", "stride": "2x2", "trainable": "9408"}
     md = cli("table", "resnet50", "--format", "markdown", "--depth", "1").out
     assert "| Module | Op | Output | Params | MACs |" in md and "| `fc` | linear | 1000 | 2,049,000 |" in md
 

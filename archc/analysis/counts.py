@@ -47,6 +47,11 @@ class Totals:
     costs: dict[str, int] = field(default_factory=_zero_costs)  # inference, per convention
 
     @property
+    def frozen(self) -> int:
+        """Parameters that ``freeze:`` keeps from training."""
+        return self.params - self.trainable
+
+    @property
     def param_bytes(self) -> int:
         return self.params * self.bytes_per_param
 
@@ -81,10 +86,13 @@ def scope_counts(graph: Graph, per_node: dict[str, Counts]) -> dict[Path, Counts
 def totals(graph: Graph, per_node: dict[str, Counts]) -> Totals:
     params = heads_params = buffers = macs = macs_train = 0
     costs = _zero_costs()
+    frozen = 0
     for nid, node in graph.nodes.items():
         c = per_node[nid]
         params += c.params
         buffers += c.buffers
+        if graph.is_frozen(node):
+            frozen += c.params
         macs_train += c.macs
         if node.training_only:
             heads_params += c.params
@@ -92,4 +100,4 @@ def totals(graph: Graph, per_node: dict[str, Counts]) -> Totals:
             macs += c.macs
             for key, value in c.costs.items():
                 costs[key] += value
-    return Totals(params, params - heads_params, params, buffers, macs, macs_train, costs=costs)
+    return Totals(params, params - heads_params, params - frozen, buffers, macs, macs_train, costs=costs)

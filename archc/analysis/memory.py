@@ -35,7 +35,9 @@ convolution and matrix-multiply libraries (cuDNN, MKL).
 weights = (parameters + buffers) × element size, gradients = trainable parameters ×
 element size, optimizer state = k × trainable parameters × element size (k: SGD 0, SGD
 with momentum 1, Adam 2), and saved activations the distinct tensors autograd keeps
-for the backward pass (``Op.saved``; the input batch included). Everything is in the
+for the backward pass (``Op.saved``; the input batch included), only where a gradient flows:
+below the first trainable layer of a network with ``freeze:`` autograd records nothing, so
+nothing is saved there, and frozen parameters have no gradient or optimizer state. Everything is in the
 one ``--dtype`` (no mixed-precision master copies); transient memory of the backward
 pass itself is not included.
 """
@@ -242,8 +244,14 @@ def _saved(graph: Graph, nodes: list[Node], inplace: set[str]) -> tuple[int, tup
     storage, size = _storages(graph, nodes, inplace, training=True)
     kept: set[str] = set()
     extras: list[Extra] = []
+    grad = _needs_grad(graph, nodes)
     for n in nodes:
+        if n.id not in grad:  # autograd records nothing where no input or parameter needs a gradient
+            continue
+        frozen = graph.is_frozen(n)
         for s in n.op.saved(n.in_shapes, n.shape, n.attrs, n.id in inplace):  # type: ignore[union-attr,arg-type]
+            if s.for_weight and frozen:
+                continue
             if s.what == "input":
                 kept.add(storage[n.inputs[s.index]])
             elif s.what == "output":
@@ -251,6 +259,18 @@ def _saved(graph: Graph, nodes: list[Node], inplace: set[str]) -> tuple[int, tup
             elif s.extra is not None:
                 extras.append(s.extra)
     return sum(size[sid] for sid in kept), tuple(extras)
+
+
+def _needs_grad(graph: Graph, nodes: list[Node]) -> set[str]:
+    """The nodes whose output requires grad: below the first trainable layer (``freeze:``)
+    nothing does, as the input batch does not."""
+    out: set[str] = set()
+    for n in nodes:  # in the graph's (topological) order
+        trainable = n.op is not None and n.in_shapes is not None and not graph.is_frozen(n) \
+            and n.op.params(n.in_shapes, n.attrs) > 0
+        if trainable or any(i in out for i in n.inputs):
+            out.add(n.id)
+    return out
 
 
 def estimate(memory: MemoryPlan | None, *, params: int, buffers: int, trainable: int, batch: int = 1,

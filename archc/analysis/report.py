@@ -42,6 +42,11 @@ class Row:
     costs: dict[str, int] = field(default_factory=dict)  # per counting convention
     rf: tuple[int, ...] | None = None  # receptive field per spatial dimension of the input
     stride: tuple[int, ...] | None = None  # effective stride (jump), likewise
+    frozen: int = 0  # of its parameters, those `freeze:` keeps from training
+
+    @property
+    def trainable(self) -> int:
+        return self.params - self.frozen
 
     @property
     def numel(self) -> int:
@@ -57,7 +62,7 @@ class Row:
                 "macs": self.macs, "training_only": self.training_only, "container": self.container,
                 "line": self.line, "counts": dict(self.costs), "output_bytes": self.output_bytes(batch, dtype),
                 "rf": list(self.rf) if self.rf is not None else None,
-                "stride": list(self.stride) if self.stride is not None else None}
+                "stride": list(self.stride) if self.stride is not None else None, "trainable": self.trainable}
 
 
 @dataclass
@@ -159,16 +164,23 @@ def analyze_graph(graph: Graph) -> Report:
     per_scope = scope_counts(graph, per_node)
     fields = receptive_fields(graph)
     rows: list[Row] = []
+    frozen: dict[tuple[str, ...], int] = {}  # module path -> frozen parameters inside it
+    for nid, node in graph.nodes.items():
+        if graph.is_frozen(node) and per_node[nid].params:
+            for k in range(1, len(node.scope) + 1):
+                frozen[node.scope[:k]] = frozen.get(node.scope[:k], 0) + per_node[nid].params
     for path, item in graph.modules():
         if isinstance(item, Node):
             c = per_node[item.id]
             rows.append(Row(path_str(path), len(path), item.op_name, item.label, item.shape, c.params, c.macs,
-                            item.training_only, False, item.span.line, c.costs, *_field(fields, item.id)))
+                            item.training_only, False, item.span.line, c.costs, *_field(fields, item.id),
+                            frozen.get(path, 0)))
         else:
             c = per_scope.get(path, Counts())
             out = graph.nodes[item.output].shape if item.output in graph.nodes else None
             rows.append(Row(path_str(path), len(path), _container_kind(item), item.label, out, c.params, c.macs,
-                            item.training_only, True, item.span.line, c.costs, *_field(fields, item.output)))
+                            item.training_only, True, item.span.line, c.costs, *_field(fields, item.output),
+                            frozen.get(path, 0)))
     output = graph.nodes[graph.output].shape if graph.output in graph.nodes else None
     heads = [(h.name, graph.nodes[h.node].shape) for h in graph.heads]
     params = {k: getattr(v, "name", v) for k, v in graph.params.items()}

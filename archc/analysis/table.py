@@ -16,8 +16,8 @@ The JSON form is meant for scripts; its keys are documented in docs/cli.md and
 kept stable: ``name``, ``file``, ``input``, ``output``, ``heads``, ``params``,
 ``count``, ``batch``, ``dtype``, ``rows`` (each with ``path``, ``depth``, ``kind``,
 ``op``, ``output``, ``params``, ``macs``, ``training_only``, ``container``, ``line``,
-``counts``, ``output_bytes``, ``rf``, ``stride``) and ``totals``. Keys are only ever
-added.
+``counts``, ``output_bytes``, ``rf``, ``stride``, ``trainable``) and ``totals``. Keys
+are only ever added.
 
 The HTML form is a complete page for ``--format html``; its body,
 :func:`html_fragment`, is what a :class:`Report` shows in Jupyter. Every piece of
@@ -39,12 +39,13 @@ if TYPE_CHECKING:  # report.py imports this module to render itself; this one on
     from .report import Report, Row
 
 FORMATS = ("text", "markdown", "csv", "json", "html")
-COLUMNS = ("op", "output", "params", "count", "memory", "rf", "stride")
+COLUMNS = ("op", "output", "params", "trainable", "count", "memory", "rf", "stride")
 DEFAULT_COLUMNS = ("op", "output", "params", "count")
 # Column headings of each convention's figure.
 COUNT_LABELS = {"macs": "MACs", "flops": "FLOPs", "fvcore": "fvcore flops", "ptflops": "ptflops MACs",
                 "all": "All FLOPs"}
-_HEADINGS = {"op": "Op", "output": "Output", "params": "Params", "memory": "Memory", "rf": "RF", "stride": "Stride"}
+_HEADINGS = {"op": "Op", "output": "Output", "params": "Params", "trainable": "Trainable", "memory": "Memory",
+             "rf": "RF", "stride": "Stride"}
 _NUMERIC = frozenset({"params", "count", "memory", "rf", "stride"})
 
 
@@ -197,6 +198,8 @@ def _cell(row: Row, column: str, view: View) -> str:
         return fmt_shape(row.shape)
     if column == "params":
         return _n(row.params)
+    if column == "trainable":  # as torchinfo's trainable column: every, none, or some of its parameters
+        return "–" if not row.params else "frozen" if row.frozen == row.params else "partly" if row.frozen else "yes"
     if column == "count":
         return _n(row.costs.get(view.count, 0))
     if column == "memory":
@@ -214,6 +217,7 @@ def totals_lines(report: Report, view: View | None = None) -> list[tuple[str, st
         out.append(("  without training-only heads", _n(t.params_without_heads)))
     out += [
         ("Trainable parameters", _n(t.trainable)),
+        *([("  frozen", _n(t.frozen))] if t.frozen else []),
         ("MACs", f"{_n(t.macs)} ({_si(t.macs)}MAC; FLOPs = 2 × MACs)"),
     ]
     if t.macs_train != t.macs:
@@ -240,8 +244,16 @@ def _memory_lines(m: MemoryEstimate) -> list[tuple[str, str]]:
     ]
 
 
+def _columns(report: Report, view: View) -> tuple[str, ...]:
+    """The view's columns; the default ones gain Trainable where ``freeze:`` keeps some parameters
+    from training."""
+    if view.columns == DEFAULT_COLUMNS and report.totals.frozen:
+        return ("op", "output", "params", "trainable", "count")
+    return view.columns
+
+
 def _text(report: Report, rows: list[Row], view: View) -> str:
-    columns = view.columns
+    columns = _columns(report, view)
     table = [("Module", *(_heading(c, view) for c in columns))]
     for row in rows:
         table.append(("  " * (row.depth - 1) + row.path, *(_cell(row, c, view) for c in columns)))
@@ -277,7 +289,7 @@ def _markdown(report: Report, rows: list[Row], view: View) -> str:
         return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
                 .replace("\n", " "))
 
-    columns = view.columns
+    columns = _columns(report, view)
     head = "| Module | " + " | ".join(_heading(c, view) for c in columns) + " |"
     align = "|---|" + "".join("---:|" if c in _NUMERIC else "---|" for c in columns)
     lines = [f"**{esc(printable(report.name))}**: input {fmt_shape(report.input_shape)} → output "
@@ -304,11 +316,11 @@ def _csv(rows: list[Row], view: View) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     others = [c for c in CONVENTIONS if c != "macs"]
     writer.writerow(["path", "depth", "kind", "op", "output", "params", "macs", "training_only", *others,
-                     "output_bytes", "rf", "stride"])
+                     "output_bytes", "rf", "stride", "trainable"])
     for r in rows:
         writer.writerow([r.path, r.depth, r.kind, r.label, "x".join(map(str, r.shape)) if r.shape else "",
                          r.params, r.macs, int(r.training_only), *(r.costs.get(c, 0) for c in others),
-                         r.output_bytes(view.batch, view.dtype), _dims_csv(r.rf), _dims_csv(r.stride)])
+                         r.output_bytes(view.batch, view.dtype), _dims_csv(r.rf), _dims_csv(r.stride), r.trainable])
     return buf.getvalue()
 
 
@@ -327,7 +339,8 @@ def _dict(report: Report, rows: list[Row], view: View) -> dict[str, Any]:
         "dtype": view.dtype,
         "rows": [r.to_json(view.batch, view.dtype) for r in rows],
         "totals": {"params": t.params, "params_without_heads": t.params_without_heads, "trainable": t.trainable,
-                   "buffers": t.buffers, "macs": t.macs, "macs_train": t.macs_train, "flops": 2 * t.macs,
+                   "frozen": t.frozen, "buffers": t.buffers, "macs": t.macs, "macs_train": t.macs_train,
+                   "flops": 2 * t.macs,
                    "param_bytes": t.param_bytes, "counts": dict(t.costs),
                    "memory": memory.to_json() if memory is not None else None},
     }
@@ -350,8 +363,9 @@ def html_fragment(report: Report, rows: list[Row] | None = None, view: View | No
     lines = ['<div class="archc-report">', f"<p>{heading}</p>"]
     if report.doc.strip():
         lines.append(f"<p>{e(report.doc.strip().splitlines()[0])}</p>")
+    columns = _columns(report, view)
     head = f'<th style="{_LEFT}">Module</th>' + "".join(
-        f'<th style="{_RIGHT if c in _NUMERIC else _LEFT}">{e(_heading(c, view))}</th>' for c in view.columns)
+        f'<th style="{_RIGHT if c in _NUMERIC else _LEFT}">{e(_heading(c, view))}</th>' for c in columns)
     lines += ['<table class="archc-table">', f"<thead><tr>{head}</tr></thead>", "<tbody>"]
     for row in report.rows if rows is None else rows:
         path = f"<code>{e(row.path)}</code>"
@@ -359,7 +373,7 @@ def html_fragment(report: Report, rows: list[Row] | None = None, view: View | No
             path = f"<strong>{path}</strong>"
         style = ' style="font-style:italic"' if row.training_only else ""
         cells = "".join(f'<td style="{_RIGHT if c in _NUMERIC else _LEFT}">{e(_cell(row, c, view))}</td>'
-                        for c in view.columns)
+                        for c in columns)
         lines.append(f'<tr{style}><td style="{_LEFT};padding-left:{1.5 * (row.depth - 1) + 0.5:g}em">{path}</td>'
                      f"{cells}</tr>")
     lines += ["</tbody>", "</table>", '<table class="archc-totals">']

@@ -25,6 +25,7 @@ from ..ir.module import Layer, Merge, walk
 from ..ir.passes import Folding
 from .classdef import ClassCode, Context, Unsupported, write_class
 from .format import docstring, wrap
+from .freeze import frozen_constants, frozen_init, frozen_methods
 from .inference import fold_source, header_lines
 from .names import Namespace, camel
 from .printer import Unprintable
@@ -198,7 +199,12 @@ class ModuleWriter:
         ]
         # the inference variant's weights always come from a plain network (fold_state_dict)
         init = [] if self.inference else init_method(self.ir.init, codes, net.name, self.graph)
+        # the inference variant is not trained: nothing to freeze
+        frozen = self.plain if not self.inference else Graph(self.graph.name, ())
+        init += frozen_init(frozen)
         body = [f"INPUT_SHAPE = {tuple(input_shape)!r}"]
+        if frozen.frozen:
+            body += ["", *frozen_constants(frozen)]
         for op in self.helpers:
             body += ["", "", *op.helper.rstrip("\n").split("\n")]
         for code in codes:
@@ -207,7 +213,7 @@ class ModuleWriter:
             body += ["", "", *class_source(code, None)]
         for child in _all_children(net):
             body += ["", "", *class_source(child, None)]
-        body += ["", "", *class_source(net, init)]
+        body += ["", "", *class_source(net, init, frozen_methods(frozen, net.name))]
         if self.folding is not None:
             body += ["", "", *fold_source(self.folding, net.name)]
         else:
@@ -270,7 +276,7 @@ def _last_norms(d: Any) -> list[str]:
     return out
 
 
-def class_source(code: ClassCode, init: list[str] | None) -> list[str]:
+def class_source(code: ClassCode, init: list[str] | None, methods: list[str] | None = None) -> list[str]:
     out = [f"class {code.name}({code.base}):"]
     if code.doc.strip():
         out.append(docstring(code.doc.strip(), 4))
@@ -288,6 +294,8 @@ def class_source(code: ClassCode, init: list[str] | None) -> list[str]:
         ret = "torch.Tensor | tuple[torch.Tensor, ...]" if code.heads else "torch.Tensor"
         out += ["", f"    def forward(self, x: torch.Tensor) -> {ret}:"]
         out += [f"        {line}" for line in code.forward]
+    if methods:
+        out += ["", *(f"    {line}" for line in methods)]
     return out
 
 

@@ -117,6 +117,11 @@ class Graph:
     doc: str = ""
     class_name: str = ""  # the emitted network class, when the spec names it (`class:`)
     file: str = ""
+    # `freeze:` resolved (archc/ir/freeze.py): the module paths (or, for a tensor a module holds
+    # itself, the tensor's path) whose parameters are not trained, and the batch norms among
+    # them that stay in eval mode (`norms: eval`)
+    frozen: tuple[Path, ...] = ()
+    frozen_norms: tuple[Path, ...] = ()
     _seq: int = 0
 
     def next_seq(self) -> int:
@@ -132,6 +137,10 @@ class Graph:
         scope.seq = self.next_seq()
         self.scopes[scope.path] = scope
         return scope
+
+    def is_frozen(self, node: Node) -> bool:
+        """Are the node's parameters frozen (``requires_grad=False``)?"""
+        return bool(self.frozen) and node.module and any(node.scope[:len(p)] == p for p in self.frozen)
 
     def modules(self) -> Iterator[tuple[Path, Scope | Node]]:
         """Every module path in pre-order (containers before their contents)."""

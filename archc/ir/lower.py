@@ -33,6 +33,7 @@ from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate, show, type_of
 from ..spec.loader import BlockRef, Program, Unit
 from .expansion import Estimator, TooBig
+from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .naming import Namer, body_namer, list_namer
 from .params import SetValue, block_args, network_params, value_type, with_names
@@ -134,6 +135,7 @@ class Lowerer:
         g.output = top.output = out
         self._order_heads()
         self._warn_unused()
+        resolve_freeze(g, self.program.freeze, self.r)
         self.r.check()
         from .check import check
 

@@ -74,6 +74,9 @@ class Saved:
     what: str
     extra: Extra | None = None
     index: int = 0
+    # kept only for the gradient of the op's own parameters (a linear layer's input, which
+    # autograd saves only when the weight requires grad): not saved when they are frozen
+    for_weight: bool = False
 
 
 # Op.window's answer for an op whose neighbouring outputs are less than one input position
@@ -187,6 +190,9 @@ class Op:
     # writes :attr:`apply` (``{param}``: the attribute, ``{x}``: the input).
     holds_parameter: ClassVar[bool] = False
     apply: ClassVar[str] = "{param}({x})"
+    # Does train mode update state the module holds besides its parameters (batch norm's running
+    # statistics)? ``freeze: {norms: eval}`` keeps such modules of the frozen part in eval mode.
+    train_statistics: ClassVar[bool] = False
 
     @property
     def stateful(self) -> bool:

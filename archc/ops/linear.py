@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .base import SAVES_INPUT, Attrs, Op, Saved, Shape
+from .base import Attrs, Op, Saved, Shape
 
 
 class LinearAttrs(Attrs):
@@ -61,7 +61,8 @@ class Linear(Op):
         return 2 * self.macs(ins, out, a) + (math.prod(out) if a.bias else 0)
 
     def saved(self, ins: tuple[Shape, ...], out: Shape, a: LinearAttrs, inplace: bool) -> tuple[Saved, ...]:
-        return SAVES_INPUT
+        # the input is what the weight's gradient needs (the input's needs the weight itself)
+        return (Saved("input", for_weight=True),)
 
     def window(self, ins: tuple[Shape, ...], out: Shape, a: LinearAttrs) -> tuple[tuple[int, int], ...] | None:
         if len(ins[0]) < 2:

@@ -49,6 +49,7 @@ class _BatchNorm(Op):
     Attrs = BatchNormAttrs
     fresh_output = True
     init_role = "norm"
+    train_statistics = True  # the running mean and variance
     torch_defaults = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
 
     @property

@@ -121,6 +121,14 @@ class Program:
         return edited_paths(list(reversed(self.chain[:-1])))
 
     @property
+    def freeze(self) -> m.Freeze | None:
+        """What is frozen: the leaf-most spec's ``freeze:`` (a variant's replaces its base's)."""
+        for spec in self.chain:
+            if spec.freeze is not None:
+                return spec.freeze
+        return None
+
+    @property
     def init(self) -> m.InitSpec | None:
         for spec in self.chain:
             if spec.init is not None:

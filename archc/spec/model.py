@@ -209,6 +209,28 @@ class Drop(Model):
         return ".".join(self.path)
 
 
+class FreezePath(Model):
+    """One item of ``freeze: {modules: [...]}``: a module path whose parts may be patterns
+    (``layer*``, ``features.0-9``)."""
+
+    parts: tuple[str, ...]
+    span: SpanT
+
+    @property
+    def text(self) -> str:
+        return ".".join(self.parts)
+
+
+class Freeze(Model):
+    """What a fine-tuning spec does not train (see docs/language.md#freezing): the parameters of
+    the modules ``modules`` names get ``requires_grad=False``; with ``norms: eval`` the batch
+    norms among them also stay in eval mode, their running statistics fixed."""
+
+    modules: tuple[InstanceOf[FreezePath], ...]
+    norms: Literal["train", "eval"] = "train"
+    span: SpanT
+
+
 class Spec(Model):
     """One spec file, as written."""
 
@@ -230,5 +252,6 @@ class Spec(Model):
     # a variant's edits of its base's layers, applied by the loader before lowering (spec/edit.py)
     replace: tuple[InstanceOf[Replace], ...] = ()
     drop: tuple[InstanceOf[Drop], ...] = ()
+    freeze: InstanceOf[Freeze] | None = None
     span: SpanT
     file: str  # display name of the file it came from

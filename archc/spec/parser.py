@@ -27,7 +27,10 @@ CONTAINER_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "
 BODY_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "merge", "dim")
 BLOCK_KEYS = ("doc", "params", "inline", *BODY_KEYS)
 SPEC_KEYS = ("archc", "name", "class", "doc", "extends", "input", "params", "imports", "blocks", "layers",
-             "train_outputs", "init", "replace", "drop")
+             "train_outputs", "init", "replace", "drop", "freeze")
+FREEZE_KEYS = ("modules", "norms")
+# a part of a frozen module path: a name, a position, a range of positions (`0-9`) or a glob (`layer*`)
+_FREEZE_PART = re.compile(r"[A-Za-z0-9_*?\[\]!-]+$")
 RESIDUAL_KEYS = ("body", "shortcut", "when", "then")
 IMPORT_KEYS = ("from", "blocks")
 INIT_KEYS = ("conv", "linear", "norm", "std", "zero_init_residual")
@@ -456,6 +459,8 @@ class Parser:
                     data[key] = self._replace(value)
                 elif key == "drop":
                     data[key] = self._drop(value)
+                elif key == "freeze":
+                    data[key] = self._freeze(value)
                 elif key == "class":
                     data["class_name"] = self.class_name(value)
                     data["class_span"] = value.span
@@ -548,6 +553,39 @@ class Parser:
             raise self._fail("E202", "'drop' is a name or a list of names of the base's entries", node.span,
                              "e.g. `drop: [aux1, aux2]`")
         return tuple(m.Drop(path=self._path(item, "an item of 'drop'"), span=item.span) for item in items)
+
+    def _freeze(self, node: YNode) -> m.Freeze:
+        """``freeze: [conv1, bn1, layer1]`` or ``freeze: {modules: [...], norms: eval}``."""
+        example = "e.g. `freeze: [conv1, bn1, layer1, layer2]` or `freeze: {modules: [features.0-9], norms: eval}`"
+        data: dict[str, Any] = {"span": node.span}
+        listed: YNode = node
+        if isinstance(node, YMap):
+            self._keys(node, FREEZE_KEYS, "'freeze'")
+            if any(k not in FREEZE_KEYS for k in node.items):
+                raise _Invalid()
+            if "modules" not in node.items:
+                raise self._fail("E201", "missing key 'modules' in 'freeze'", node.span, example)
+            listed = node.items["modules"][1]
+            if "norms" in node.items:
+                data["norms"] = _plain_scalar(node.items["norms"][1])
+        items = listed.items if isinstance(listed, YSeq) else [listed]
+        if isinstance(listed, YMap) or not items:
+            raise self._fail("E202", "'freeze' names the modules whose parameters are not trained", listed.span,
+                             example)
+        paths = []
+        for item in items:
+            if not isinstance(item, YScalar) or item.value is None or isinstance(item.value, bool) \
+                    or not str(item.value):
+                raise self._fail("E202", "an item of 'freeze' is a module path", item.span, example)
+            parts = tuple(str(item.value).split("."))
+            bad = next((part for part in parts if not _FREEZE_PART.match(part)), None)
+            if bad is not None:
+                raise self._fail("E202", f"'{item.value}' is not a module path: part {bad!r}", item.span,
+                                 "parts are names, positions, ranges such as `0-9`, or globs such as `layer*`, "
+                                 "joined by `.`")
+            paths.append(m.FreezePath(parts=parts, span=item.span))
+        data["modules"] = tuple(paths)
+        return self._validate(m.Freeze, node, data, "'freeze'")
 
     def _init(self, node: YNode) -> m.InitSpec:
         if not isinstance(node, YMap):

@@ -39,7 +39,7 @@ from typing import Any
 
 from . import model as m
 from .expr import show
-from .parser import _IDENT, BLOCK_KEYS, CONTAINER_KEYS, IMPORT_KEYS, INIT_KEYS, RESIDUAL_KEYS, SPEC_KEYS
+from .parser import _FREEZE_PART, _IDENT, BLOCK_KEYS, CONTAINER_KEYS, IMPORT_KEYS, INIT_KEYS, RESIDUAL_KEYS, SPEC_KEYS
 from .schema_text import key_doc
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
@@ -47,6 +47,8 @@ DRAFT = "http://json-schema.org/draft-07/schema#"
 NAME = "^" + _IDENT.pattern
 # A variant's path to an entry of its base: names joined by '.', later parts may be positions.
 PATH = rf"^{_IDENT.pattern[:-1]}(?:\.(?:{_IDENT.pattern[:-1]}|[0-9]+))*$"
+# a frozen module path: parts that are names, positions, ranges (`0-9`) or globs (`layer*`)
+FREEZE_PATH = rf"^{_FREEZE_PART.pattern[:-1]}(?:\.{_FREEZE_PART.pattern[:-1]})*$"
 # A layer call: a callee, then optionally its arguments in parentheses, closed at the end.
 _ARGS = r"\s*(?:\([\s\S]*\))?\s*$"
 # A block's name, by the convention that blocks are named like classes (see the module doc).
@@ -140,6 +142,17 @@ def _value_schemas(suffix: str = "") -> dict[tuple[str, str], dict[str, Any]]:
         ("spec", "drop"): {"anyOf": [{"type": "string", "pattern": PATH},
                                      {"type": "array", "items": {"type": "string", "pattern": PATH},
                                       "minItems": 1}]},
+        ("spec", "freeze"): {"anyOf": [{"type": "string", "pattern": FREEZE_PATH},
+                                       {"type": "array", "items": {"type": "string", "pattern": FREEZE_PATH},
+                                        "minItems": 1},
+                                       {"type": "object", "required": ["modules"], "additionalProperties": False,
+                                        "properties": {
+                                            "modules": {"anyOf": [
+                                                {"type": "string", "pattern": FREEZE_PATH},
+                                                {"type": "array", "items": {"type": "string", "pattern": FREEZE_PATH},
+                                                 "minItems": 1}]},
+                                            "norms": {"enum": _literals(m.Freeze, "norms"),
+                                                      "default": _default(m.Freeze, "norms")}}}]},
         ("block", "inline"): {"type": "boolean", "default": _default(m.BlockDef, "inline")},
         ("*", "layers"): ref("entries"),
         ("*", "parallel"): ref("parallel"),

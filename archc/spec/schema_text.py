@@ -27,7 +27,7 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
         "doc: |\n  ResNet-50 (He et al., 2016) in torchvision's layout."),
     ("spec", "extends"): (
         "A base spec this file is a variant of: a path relative to this file (or a shipped file such as "
-        "`_resnet.yaml`). A variant changes name, class, doc, input, params, init and train_outputs, and "
+        "`_resnet.yaml`). A variant changes name, class, doc, input, params, init, train_outputs and freeze, and "
         "replaces or drops entries of its base (`replace:`, `drop:`); it cannot define layers, blocks or imports.",
         "extends: _resnet.yaml\nparams: {block: Bottleneck, depths: [3, 4, 6, 3]}"),
     ("spec", "input"): (
@@ -60,6 +60,11 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
     ("spec", "drop"): (
         "In a variant: entries of the base's layers, by name or dotted path, that are left out.",
         "drop: [aux1, aux2]"),
+    ("spec", "freeze"): (
+        "Modules whose parameters are not trained (requires_grad=False): module paths as the table shows "
+        "them, whose parts may be globs (`layer*`) or ranges of positions (`features.0-9`). With "
+        "`{modules: [...], norms: eval}` the batch norms among them also stay in eval mode.",
+        "freeze: {modules: [conv1, bn1, layer1, layer2], norms: eval}"),
     ("spec", "train_outputs"): (
         "Training-only heads (by name) that the module returns after the main output in training mode, "
         "in this order.",

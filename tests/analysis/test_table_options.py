@@ -31,7 +31,7 @@ def test_columns_choose_and_order_the_text_columns(cli) -> None:
     assert conv1.split() == ["conv1", "7", "2", "64×112×112"]  # a 7×7 convolution, stride 2
     every = cli("table", "resnet50", "--depth", "1", "--columns", "all", "--batch", "2", "--dtype", "fp16").out
     header = next(line for line in every.splitlines() if line.startswith("Module"))
-    assert header.split() == ["Module", "Op", "Output", "Params", "MACs", "Memory", "RF", "Stride"]
+    assert header.split() == ["Module", "Op", "Output", "Params", "Trainable", "MACs", "Memory", "RF", "Stride"]
     conv1 = next(line for line in every.splitlines() if line.startswith("conv1 "))
     assert f"{2 * 64 * 112 * 112 * 2 / 2**20:,.2f} MiB" in conv1
     md = cli("table", "resnet50", "--depth", "1", "--format", "markdown", "--columns", "output,memory").out
