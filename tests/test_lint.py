@@ -12,5 +12,6 @@ from .conftest import ROOT
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed with the test extra")
 def test_ruff_is_clean() -> None:
-    proc = subprocess.run(["ruff", "check", "archc", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(["ruff", "check", "archc", "tests", "benchmarks", "examples"], cwd=ROOT, capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
