@@ -51,7 +51,7 @@ TAGS = frozenset({
     "shortcut_list", "shortcut_call", "residual_then",
     "container_branch", "named_group", "init_norm_no_affine", "norm_after_norm",
     "head", "train_outputs", "imports", "extends", "overrides", "unnamed_shared", "sequential_list",
-    "named_call", "group_named", "group_spliced", "init", "classifier",
+    "named_call", "group_named", "group_spliced", "init", "classifier", "freeze",
 })
 
 POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "hardswish", "hardsigmoid", "channel_shuffle(1)",
@@ -599,6 +599,16 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
     tags |= {f"op:{n.op.name}" for n in graph.nodes.values() if n.op is not None}
     if "init" in doc:
         tags.add("init")
+    named = [next(iter(x)) for x in layers if isinstance(x, dict) and len(x) == 1
+             and next(iter(x)) not in ("layers", "repeat", "from", "parallel", "residual", "when")]
+    if named and g.coin(0.25) and g.ok("freeze"):
+        # freeze a named entry (an error if it holds no parameters: then the spec goes without)
+        frozen = {"modules": [g.pick(named)], "norms": g.pick(["eval", "train"])}
+        files["spec.yaml"] = dump({**doc, "layers": layers, "freeze": frozen})
+        if lowers(files, "spec.yaml") is not None:
+            tags.add("freeze")
+        else:
+            files["spec.yaml"] = dump({**doc, "layers": layers})
     if lib:
         tags.add("imports")
     case = Case(dict(files), "spec.yaml", tags=frozenset(tags))

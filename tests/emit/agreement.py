@@ -89,6 +89,9 @@ def agree(spec: Any, *, input: tuple[int, ...] | None = None, seed: int = 0, bat
 
     params = sum(p.numel() for p in model.parameters())
     expect(report.totals.params == params, CountsDiffer, f"parameters: table {report.totals.params}, torch {params}")
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)  # `freeze:`
+    expect(report.totals.trainable == trainable, CountsDiffer,
+           f"trainable parameters: table {report.totals.trainable}, torch {trainable}")
 
     # eval mode: exactly the oracle's output
     model.eval()
