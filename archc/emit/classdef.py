@@ -148,7 +148,8 @@ class Writer:
         return f"{code.name}({', '.join(parts)})"
 
     def container_source(self, stmt: Container, in_shape: Any) -> str:
-        if stmt.kind == "sequential" and stmt.mode == "sequential" and not outer_reads(stmt):
+        if stmt.kind == "sequential" and stmt.mode == "sequential" and not outer_reads(stmt) \
+                and not _passes_points(stmt.body):
             where = f"self.{stmt.name}" if stmt.name else None
             items = self.sequential_items(stmt.body, where)
             if items is not None:
@@ -175,7 +176,7 @@ class Writer:
             return None
         out = []
         for stmt in body:
-            _module_entry(stmt)
+            _sequential_entry(stmt)
             out.append(self.module_source(stmt, self.shape_of(stmt)))
             if where is not None:
                 self.bind_fresh(stmt, f"{where}[{len(out) - 1}]")
@@ -188,7 +189,7 @@ class Writer:
         var = self.locals.claim(stmt.name or "layers")
         self.pre.append(f"{var} = nn.Sequential()")
         for k, s in enumerate(stmt.body):
-            _module_entry(s)
+            _sequential_entry(s)
             name = s.name if s.name is not None else str(k)
             self.pre += wrap(f"{var}.add_module({name!r}, {self.module_source(s, self.shape_of(s))})")
             self.bind_fresh(s, f"{var}.{name}" if name.isidentifier() else f"{var}[{k}]")
@@ -222,8 +223,10 @@ class Writer:
     def stmt(self, stmt: Stmt, indent: str, seq_list: str | None) -> None:
         self.p.site = self.order.get(stmt.out, 0)
         if isinstance(stmt, (Layer, Instance, Container)):
-            if seq_list is not None or not (stmt.name or "").isidentifier():
-                _module_entry(stmt)  # an entry of an nn.Sequential, or added with add_module
+            if seq_list is not None:
+                _sequential_entry(stmt)  # an entry of an nn.Sequential
+            elif not (stmt.name or "").isidentifier():
+                _module_entry(stmt)  # added with add_module
             outer, self.pre = self.pre, []
             source = self.module_source(stmt, self.shape_of(stmt))
             pre, self.pre = self.pre, outer
@@ -481,9 +484,9 @@ class Writer:
         value = stmt.inputs[0] if isinstance(stmt, Layer) else stmt.input
         x = self.var[value]
         self.consume(value)
-        if isinstance(stmt, Container) and outer_reads(stmt):  # the points it reads besides its input
-            extra = outer_reads(stmt)
-            attr, x = attr, ", ".join([x, *(self.var[v] for v in extra)])
+        extra = outer_reads(stmt) if isinstance(stmt, Container) else ()
+        if extra:  # the points it reads besides its input, as its forward's further arguments
+            x = ", ".join([x, *(self.var[v] for v in extra)])
             self.consume(*extra)
         if stmt.out in self.target:
             out = self.var[stmt.out] = self.target[stmt.out]
@@ -553,6 +556,25 @@ def _unnamed_module(body: list[Stmt]) -> bool:
 
 def _holds_parameter(stmt: Stmt) -> bool:
     return isinstance(stmt, Layer) and stmt.op.holds_parameter
+
+
+def _passes_points(body: list[Stmt]) -> bool:
+    """Is this numbered list, every entry named, the caller of a list that reads points from outside
+    it? Then it is a class of its own, which passes them on (nn.Sequential passes one value); its
+    children keep their names, so its state_dict is the same."""
+    return (any(isinstance(s, Container) and outer_reads(s) for s in body)
+            and all(isinstance(s, (Layer, Instance, Container, Merge)) for s in body)
+            and all(s.name is not None for s in body if isinstance(s, (Layer, Instance, Container))))
+
+
+def _sequential_entry(stmt: Stmt) -> None:
+    """Refuse a list that reads points from outside where nn.Sequential would have to call it:
+    Sequential passes its entries one value."""
+    _module_entry(stmt)
+    if isinstance(stmt, Container) and outer_reads(stmt):
+        raise Unsupported(f"the list '{stmt.name or stmt.kind}' reads a point from outside it but is an entry of a "
+                          "numbered list (an nn.Sequential, which passes its entries only their input): give "
+                          "every entry of the enclosing list a name")
 
 
 def _module_entry(stmt: Stmt) -> None:
@@ -848,7 +870,8 @@ def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, s
             printer.names[symbol] = ns.claim(symbol)
     for p in d.params:
         printer.names[p.name] = ns.claim(param_names.get(p.name, p.name))
-    sequential = d.mode == "sequential" and not any(isinstance(s, (Merge, Head)) for s in d.body)
+    sequential = (d.mode == "sequential" and not any(isinstance(s, (Merge, Head)) for s in d.body)
+                  and not _passes_points(d.body))
     w, fwd = write_body(ctx, d.key, name, d.doc, d.body, d.output, d.input_shape, printer, d.fresh,
                         sequential=sequential, network=network)
     out_lines = []

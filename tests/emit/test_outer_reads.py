@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 import archc
+from archc.diagnostics import ArchcError
 
 from .agreement import agree
 
@@ -69,6 +72,36 @@ layers:
   - l2: Level(6)
 """
 
+# A ReLU applied to the outer point itself: never in place, since the caller reads it again.
+IN_PLACE = """
+archc: 1
+name: in_place
+input: [4, 8, 8]
+layers:
+  - a: conv(4, 3, padding=1)
+  - b:
+      - act: {from: a, layers: relu}
+      - conv: conv(4, 1)
+  - out: {from: [a, b], merge: add}
+"""
+
+# The reading list is an entry of a list under a name: every entry named, that list becomes a
+# class of its own (same state_dict keys) that passes the point on.
+IN_A_LIST = """
+archc: 1
+name: in_a_list
+input: [4, 8, 8]
+layers:
+  - stem: conv(4, 3, padding=1)
+  - stage:
+      - pre: conv(4, 1)
+      - lvl:
+          - c: conv(4, 1)
+          - m: {from: [stem, c], merge: add}
+      - act: relu
+  - head: conv(2, 1)
+"""
+
 
 def forward_args(source: str, cls: str) -> list[str]:
     tree = ast.parse(source)
@@ -100,3 +133,31 @@ def test_a_block_list_reads_the_blocks_points_and_input() -> None:
     agree(program)
     source = archc.compile_source(program)
     assert forward_args(source, "Tail") == ["self", "x", "skip", "stem"]  # the block's input is its `x`
+
+
+def test_an_outer_point_is_never_changed_in_place() -> None:
+    program = archc.load("in_place.yaml", text=IN_PLACE)
+    agree(program)
+    source = archc.compile_source(program)
+    assert "nn.ReLU()" in source and "inplace=True" not in source
+
+
+def test_a_list_that_passes_a_point_on_is_a_class() -> None:
+    program = archc.load("in_a_list.yaml", text=IN_A_LIST)
+    agree(program)
+    source = archc.compile_source(program)
+    assert forward_args(source, "Stage") == ["self", "x"]  # stage reads stem as its input: its x
+    assert forward_args(source, "Lvl") == ["self", "x", "stem"] and "out = self.lvl(out, x)" in source
+    keys = list(archc.build(program).state_dict())
+    assert keys[:6] == ["stem.weight", "stem.bias", "stage.pre.weight", "stage.pre.bias", "stage.lvl.c.weight",
+                        "stage.lvl.c.bias"]
+
+
+def test_an_nn_sequential_cannot_pass_a_point_and_says_so() -> None:
+    """Numbered entries need an nn.Sequential, whose forward passes one value: refused (E720), never
+    written wrong, with what to do."""
+    text = IN_A_LIST.replace("- pre: conv(4, 1)", "- conv(4, 1)")
+    with pytest.raises(ArchcError) as err:
+        archc.compile_source(archc.load("numbered.yaml", text=text))
+    assert "E720" in str(err.value) and "'lvl' reads a point from outside it" in str(err.value)
+    assert "give every entry of the enclosing list a name" in str(err.value)
