@@ -52,6 +52,9 @@ class ClassCode:
     # a container's children's sizes its caller may read: fresh symbol -> attribute path from
     # the container (``c.out_channels``), for a layer after a parallel with a block in a branch
     exposed: dict[str, str] = field(default_factory=dict)
+    # forward's arguments after ``x``: points of the enclosing body that a container reads
+    # (U-Net's ``up1`` reads its skip, ``down3``), as (value, argument name)
+    inputs: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +92,7 @@ class Writer:
         self.defined: set[str] = set()  # attributes assigned (shared modules are defined once)
         self.children: list[ClassCode] = []
         self.exposed: dict[str, dict[str, str]] = {}  # container statement -> ClassCode.exposed
+        self.entry_names: dict[str, str] = {}  # value -> the name of the entry that makes it
         self.fresh: dict[str, tuple[str, str, int]] = {}
         self.needed: set[str] | None = None  # the symbols printed, from a first writing
         self.loop_tail: str | None = None  # the value a repeat's body ends with
@@ -144,7 +148,8 @@ class Writer:
         return f"{code.name}({', '.join(parts)})"
 
     def container_source(self, stmt: Container, in_shape: Any) -> str:
-        if stmt.kind == "sequential" and stmt.mode == "sequential":
+        if stmt.kind == "sequential" and stmt.mode == "sequential" and not outer_reads(stmt) \
+                and not _passes_points(stmt.body):
             where = f"self.{stmt.name}" if stmt.name else None
             items = self.sequential_items(stmt.body, where)
             if items is not None:
@@ -159,7 +164,8 @@ class Writer:
             self.pre += self.init
             self.init = saved
             return f"nn.Sequential(*{var})"
-        code = write_container(self.ctx, self.key, stmt, self.p, self.fresh, self.shapes[stmt.input])
+        code = write_container(self.ctx, self.key, stmt, self.p, self.fresh, self.shapes, self.var,
+                               self.entry_names)
         self.children.append(code)
         self.exposed[stmt.out] = code.exposed
         return f"{code.name}({', '.join(self.p(Sym_(a)) for a in code.args)})"
@@ -170,7 +176,7 @@ class Writer:
             return None
         out = []
         for stmt in body:
-            _module_entry(stmt)
+            _sequential_entry(stmt)
             out.append(self.module_source(stmt, self.shape_of(stmt)))
             if where is not None:
                 self.bind_fresh(stmt, f"{where}[{len(out) - 1}]")
@@ -183,7 +189,7 @@ class Writer:
         var = self.locals.claim(stmt.name or "layers")
         self.pre.append(f"{var} = nn.Sequential()")
         for k, s in enumerate(stmt.body):
-            _module_entry(s)
+            _sequential_entry(s)
             name = s.name if s.name is not None else str(k)
             self.pre += wrap(f"{var}.add_module({name!r}, {self.module_source(s, self.shape_of(s))})")
             self.bind_fresh(s, f"{var}.{name}" if name.isidentifier() else f"{var}[{k}]")
@@ -217,8 +223,10 @@ class Writer:
     def stmt(self, stmt: Stmt, indent: str, seq_list: str | None) -> None:
         self.p.site = self.order.get(stmt.out, 0)
         if isinstance(stmt, (Layer, Instance, Container)):
-            if seq_list is not None or not (stmt.name or "").isidentifier():
-                _module_entry(stmt)  # an entry of an nn.Sequential, or added with add_module
+            if seq_list is not None:
+                _sequential_entry(stmt)  # an entry of an nn.Sequential
+            elif not (stmt.name or "").isidentifier():
+                _module_entry(stmt)  # added with add_module
             outer, self.pre = self.pre, []
             source = self.module_source(stmt, self.shape_of(stmt))
             pre, self.pre = self.pre, outer
@@ -476,6 +484,10 @@ class Writer:
         value = stmt.inputs[0] if isinstance(stmt, Layer) else stmt.input
         x = self.var[value]
         self.consume(value)
+        extra = outer_reads(stmt) if isinstance(stmt, Container) else ()
+        if extra:  # the points it reads besides its input, as its forward's further arguments
+            x = ", ".join([x, *(self.var[v] for v in extra)])
+            self.consume(*extra)
         if stmt.out in self.target:
             out = self.var[stmt.out] = self.target[stmt.out]
             self.holder[out] = stmt.out
@@ -546,6 +558,25 @@ def _holds_parameter(stmt: Stmt) -> bool:
     return isinstance(stmt, Layer) and stmt.op.holds_parameter
 
 
+def _passes_points(body: list[Stmt]) -> bool:
+    """Is this numbered list, every entry named, the caller of a list that reads points from outside
+    it? Then it is a class of its own, which passes them on (nn.Sequential passes one value); its
+    children keep their names, so its state_dict is the same."""
+    return (any(isinstance(s, Container) and outer_reads(s) for s in body)
+            and all(isinstance(s, (Layer, Instance, Container, Merge)) for s in body)
+            and all(s.name is not None for s in body if isinstance(s, (Layer, Instance, Container))))
+
+
+def _sequential_entry(stmt: Stmt) -> None:
+    """Refuse a list that reads points from outside where nn.Sequential would have to call it:
+    Sequential passes its entries one value."""
+    _module_entry(stmt)
+    if isinstance(stmt, Container) and outer_reads(stmt):
+        raise Unsupported(f"the list '{stmt.name or stmt.kind}' reads a point from outside it but is an entry of a "
+                          "numbered list (an nn.Sequential, which passes its entries only their input): give "
+                          "every entry of the enclosing list a name")
+
+
 def _module_entry(stmt: Stmt) -> None:
     """Refuse a parameter where a module must stand (an nn.Sequential's entry, ``add_module``)."""
     if _holds_parameter(stmt):
@@ -595,8 +626,11 @@ def count_uses(stmts: list[Stmt], output: str, heads: list[str]) -> dict[str, in
         if isinstance(s, Layer):
             for v in s.inputs:
                 read(v)
-        elif isinstance(s, (Instance, Container)):
+        elif isinstance(s, Instance):
             read(s.input)
+        elif isinstance(s, Container):
+            for v in (s.input, *outer_reads(s)):
+                read(v)
         elif isinstance(s, Merge):
             for v in s.inputs:
                 read(v)
@@ -615,8 +649,39 @@ def count_uses(stmts: list[Stmt], output: str, heads: list[str]) -> dict[str, in
 def _reads(s: Stmt) -> tuple[str, ...]:
     if isinstance(s, (Layer, Merge)):
         return s.inputs
-    if isinstance(s, (Instance, Container, Loop)):
+    if isinstance(s, Container):
+        return (s.input, *outer_reads(s))
+    if isinstance(s, (Instance, Loop)):
         return (s.input,)
+    return ()
+
+
+def outer_reads(stmt: Container) -> tuple[str, ...]:
+    """The values a container's body reads that neither its input nor its body makes: points of
+    an enclosing list (``from: [down3, up]`` inside U-Net's ``up1``), in the order first read.
+    Its class's forward takes them as arguments after ``x``."""
+    made = {stmt.input}
+    for s in walk(stmt.body):
+        made.add(s.out)
+        if isinstance(s, Loop):
+            made.add(s.body_input)
+    found: list[str] = []
+    for s in walk(stmt.body):
+        reads: tuple[str, ...] = _direct_reads(s)
+        for v in reads:
+            if v not in made and v not in found:
+                found.append(v)
+    return tuple(found)
+
+
+def _direct_reads(s: Stmt) -> tuple[str, ...]:
+    """The values one statement reads itself (a container's body is walked on its own)."""
+    if isinstance(s, (Layer, Merge)):
+        return s.inputs
+    if isinstance(s, (Instance, Container, If, Loop)):
+        return (s.input,)
+    if isinstance(s, Head):
+        return (s.value,)
     return ()
 
 
@@ -645,7 +710,7 @@ def _merged_and_far(stmts: list[Stmt], output: str) -> tuple[set[str], set[str]]
                 if isinstance(nxt, Layer):
                     reads = set(nxt.inputs)
                 elif isinstance(nxt, (Instance, Container, If, Loop)):
-                    reads = {nxt.input}
+                    reads = {nxt.input, *(outer_reads(nxt) if isinstance(nxt, Container) else ())}
             if s.out not in reads and s.out != result:
                 far.add(s.out)
             if isinstance(s, (Container, If, Loop)):
@@ -684,32 +749,41 @@ def _read_symbols(stmts: list[Stmt]) -> set[str]:
 
 def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], output: str, in_shape: Any,
                printer: Printer, fresh: dict[str, tuple[str, str, int]], *, sequential: bool,
-               network: bool = False, input_id: str = "x") -> tuple[Writer, list[str]]:
+               network: bool = False, input_id: str = "x",
+               extra: tuple[tuple[str, str, Any], ...] = (),
+               entry_names: dict[str, str] | None = None) -> tuple[Writer, list[str]]:
     """The ``__init__`` and ``forward`` lines of a class whose body is ``stmts``. Written twice
-    where a repeat's running spatial sizes are read: the first writing finds which."""
+    where a repeat's running spatial sizes are read: the first writing finds which. ``extra``:
+    (value, argument name, shape) of forward's arguments after ``x``; ``entry_names``: the names of
+    the enclosing bodies' entries (value -> name), for arguments of containers inside."""
     base = dict(printer.names)
-    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, set(), {}, input_id)
+    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, set(), {}, input_id, extra,
+                         entry_names or {})
     needed = {s for s in printer.used if printer.names.get(s, "").startswith("__unused_")}
     last = dict(printer.last)
     printer.names = dict(base)
     printer.used.clear()
     printer.last.clear()
-    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, needed, last, input_id)
+    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, needed, last, input_id,
+                         extra, entry_names or {})
     return w, fwd
 
 
 def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape: Any, printer: Printer,
                 fresh: dict[str, tuple[str, str, int]], sequential: bool, needed: set[str],
-                last: dict[str, int], input_id: str) -> tuple[Writer, list[str]]:
+                last: dict[str, int], input_id: str, extra: tuple[tuple[str, str, Any], ...],
+                entry_names: dict[str, str]) -> tuple[Writer, list[str]]:
     w = Writer(ctx, key, printer, Namespace(), sequential=sequential)
     w.needed = needed
     w.last, w.last_known = last, bool(last)  # where each symbol is printed last (the first writing's)
     w.order = {s.out: k for k, s in enumerate(walk(stmts))}
+    w.entry_names = {**entry_names, **{s.out: s.name for s in walk(stmts)
+                                       if isinstance(getattr(s, "name", None), str) and s.name.isidentifier()}}
     for name in printer.names.values():
         if name.isidentifier():
             w.locals.reserve(name)
     w.fresh = fresh
-    w.shapes = _shapes(in_shape, stmts, {input_id: in_shape})  # type: ignore[attr-defined]
+    w.shapes = _shapes(in_shape, stmts, {input_id: in_shape, **{v: shape for v, _, shape in extra}})  # type: ignore[attr-defined]
     heads = [s for s in walk(stmts) if isinstance(s, Head)]
     w.uses = count_uses(stmts, output, [h.value for h in heads])
     w.seen = {}  # type: ignore[attr-defined]
@@ -718,6 +792,10 @@ def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape
     w.var[input_id] = "x"
     w.vars.reserve("x")
     w.holder = {"x": input_id}  # type: ignore[attr-defined]
+    for value, arg, _ in extra:
+        w.var[value] = arg
+        w.vars.reserve(arg)
+        w.holder[arg] = value  # type: ignore[attr-defined]
     w.merged, w.far = _merged_and_far(stmts, output)  # type: ignore[attr-defined]
     if sequential:
         w.locals.reserve("layers")
@@ -737,8 +815,19 @@ def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape
 
 
 def write_container(ctx: Context, key: str, stmt: Container, outer: Printer,
-                    fresh: dict[str, tuple[str, str, int]], in_shape: Any) -> ClassCode:
-    """A class for a container statement: its constructor takes the outer symbols it reads."""
+                    fresh: dict[str, tuple[str, str, int]], shapes: dict[str, Any],
+                    outer_vars: dict[str, str], outer_names: dict[str, str]) -> ClassCode:
+    """A class for a container statement: its constructor takes the outer symbols it reads, its
+    forward the outer points it reads (named as the enclosing forward's variables)."""
+    in_shape = shapes[stmt.input]
+    args = Namespace()
+    args.reserve("x")
+    extra = []
+    for v in outer_reads(stmt):  # named as the enclosing forward's variable, else as the entry
+        name = outer_vars.get(v, "")
+        if name in ("", "x", "out", "identity"):
+            name = outer_names.get(v) or "skip"
+        extra.append((v, args.claim(name), shapes[v]))
     inner = Printer({}, outer.block_name)
     # every outer symbol keeps its name where it is an identifier; fresh ones get readable names
     names: dict[str, str] = {}
@@ -751,7 +840,7 @@ def write_container(ctx: Context, key: str, stmt: Container, outer: Printer,
         names[symbol] = by_text[text]
     inner.names = dict(names)
     w, fwd = write_body(ctx, key, stmt.name or "", "", stmt.body, stmt.output, in_shape, inner, fresh,
-                        sequential=False, input_id=stmt.input)
+                        sequential=False, input_id=stmt.input, extra=tuple(extra), entry_names=outer_names)
     used: list[str] = []
     for symbol in names:  # one argument per name (several symbols may be one variable outside)
         if symbol in inner.used and names[symbol] not in {names[u] for u in used}:
@@ -764,7 +853,7 @@ def write_container(ctx: Context, key: str, stmt: Container, outer: Printer,
     exposed = {symbol: text[len("self."):] for symbol, text in inner.names.items()
                if symbol not in names and symbol in fresh and text.startswith("self.")}
     code = ClassCode(cls, "nn.Module", "", signature, used, len(used), ["super().__init__()", *w.init], fwd,
-                     children=w.children, exposed=exposed)
+                     children=w.children, exposed=exposed, inputs=[(v, arg) for v, arg, _ in extra])
     return code
 
 
@@ -781,7 +870,8 @@ def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, s
             printer.names[symbol] = ns.claim(symbol)
     for p in d.params:
         printer.names[p.name] = ns.claim(param_names.get(p.name, p.name))
-    sequential = d.mode == "sequential" and not any(isinstance(s, (Merge, Head)) for s in d.body)
+    sequential = (d.mode == "sequential" and not any(isinstance(s, (Merge, Head)) for s in d.body)
+                  and not _passes_points(d.body))
     w, fwd = write_body(ctx, d.key, name, d.doc, d.body, d.output, d.input_shape, printer, d.fresh,
                         sequential=sequential, network=network)
     out_lines = []

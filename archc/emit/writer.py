@@ -292,7 +292,8 @@ def class_source(code: ClassCode, init: list[str] | None, methods: list[str] | N
         out += [f"        {line}" for line in init]
     if code.base == "nn.Module":
         ret = "torch.Tensor | tuple[torch.Tensor, ...]" if code.heads else "torch.Tensor"
-        out += ["", f"    def forward(self, x: torch.Tensor) -> {ret}:"]
+        args = "".join(f", {arg}: torch.Tensor" for _, arg in code.inputs)
+        out += ["", f"    def forward(self, x: torch.Tensor{args}) -> {ret}:"]
         out += [f"        {line}" for line in code.forward]
     if methods:
         out += ["", *(f"    {line}" for line in methods)]

@@ -27,3 +27,4 @@ draw googlenet_paper googlenet_paper --fold ConvReLU
 draw resnet50        resnet50        --depth 2
 draw resnet50        resnet50_full
 draw resnet_cifar    resnet8_cifar   --set depth=8
+draw unet            unet            --fold DoubleConv
