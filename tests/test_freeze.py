@@ -226,3 +226,18 @@ def test_a_variant_of_a_variant_replaces_the_freeze(tmp_path) -> None:
     model = archc.build(str(inherit), input=(3, 32, 32))
     assert {k for k, p in model.named_parameters() if not p.requires_grad} == \
         frozen_by_hand(model, ["conv1", "bn1", "layer1", "layer2"])
+
+
+def test_diff_says_what_a_variant_freezes(cli, tmp_path) -> None:
+    spec = variant(tmp_path, "conv1, bn1, layer1, layer2", base="resnet50.yaml")
+    out = cli("diff", "resnet50", spec, "--depth", "0").out
+    assert f"B replaces fc ({spec}:5:3); freezes conv1, bn1, layer1, layer2 ({spec}:7:13)" in out
+    model = archc.build(spec)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert f"Trainable:  A 25,557,032, B {trainable:,}" in out  # A: torchvision's resnet50, all of it
+    doc = json.loads(cli("diff", "resnet50", spec, "--format", "json").out)
+    assert [(e["kind"], e["path"]) for e in doc["edits"]["b"]] == [
+        ("replace", "fc"), ("freeze", "conv1"), ("freeze", "bn1"), ("freeze", "layer1"), ("freeze", "layer2")]
+    # the same freeze on both sides is no difference
+    same = cli("diff", spec, spec, "--depth", "0").out
+    assert "freezes" not in same

@@ -76,9 +76,10 @@ class DiffRow:
 
 @dataclass(frozen=True)
 class Edit:
-    """What a variant's ``replace:`` or ``drop:`` does to its base (docs/language.md), where it is written."""
+    """What a variant's ``replace:``, ``drop:`` or ``freeze:`` does to its base (docs/language.md), where it is
+    written."""
 
-    kind: str  # replace | drop
+    kind: str  # replace | drop | freeze (a path its `freeze:` names)
     path: str
     file: str
     line: int
@@ -236,7 +237,8 @@ def _headings(diff: Diff) -> tuple[str, ...]:
 
 def _totals(diff: Diff) -> list[tuple[str, int, int]]:
     ta, tb = diff.a.totals, diff.b.totals
-    return [("Parameters", ta.params, tb.params),
+    trainable = [("Trainable", ta.trainable, tb.trainable)] if ta.frozen or tb.frozen else []  # `freeze:`
+    return [("Parameters", ta.params, tb.params), *trainable,
             (COUNT_LABELS[diff.count], ta.costs[diff.count], tb.costs[diff.count])]
 
 
@@ -289,14 +291,23 @@ def _text(diff: Diff, rows: list[DiffRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_VERBS = {"replace": "replaces", "drop": "drops", "freeze": "freezes"}
+
+
 def _edit_lines(diff: Diff) -> list[str]:
     """``B replaces fc (pets.yaml:5:3); drops aux1 (…)``: one line per side that edits its base."""
     out = []
     for side in ("a", "b"):
         edits = diff.edits.get(side)
         if edits:
-            said = "; ".join(f"{'replaces' if e.kind == 'replace' else 'drops'} {printable(e.path)} "
-                             f"({printable(e.file)}:{e.line}:{e.col})" for e in edits)
+            parts = [f"{_VERBS[e.kind]} {printable(e.path)} ({printable(e.file)}:{e.line}:{e.col})"
+                     for e in edits if e.kind != "freeze"]
+            frozen = [e for e in edits if e.kind == "freeze"]
+            if frozen:  # one clause for the paths of one `freeze:`, at its first
+                first = frozen[0]
+                parts.append(f"freezes {', '.join(printable(e.path) for e in frozen)} "
+                             f"({printable(first.file)}:{first.line}:{first.col})")
+            said = "; ".join(parts)
             out.append(f"{side.upper()} {said}")
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ._common import (
     EXIT_OK,
@@ -66,9 +67,16 @@ def run(args: argparse.Namespace) -> int:
         programs.append(program)
         reports.append(analyze(program, input=shape, limits=budget, **overrides(settings)))
     # what a variant's replace: and drop: change, and the other side does not: why rows differ
-    made = [{(k, p, s) for k, p, s in program.edits} for program in programs]
-    edits = {side: [Edit(k, p, s.file, s.line, s.col) for k, p, s in program.edits if (k, p, s) not in other]
+    # (and what it freezes: the paths of its `freeze:`, which the other side does not freeze)
+    made = [{(k, p, s) for k, p, s in _edits(program)} for program in programs]
+    edits = {side: [Edit(k, p, s.file, s.line, s.col) for k, p, s in _edits(program) if (k, p, s) not in other]
              for side, program, other in zip(("a", "b"), programs, reversed(made))}
     diff = diff_reports(reports[0], reports[1], args.count, edits)
     sys.stdout.write(render(diff, args.format, args.depth, args.only_changed))
     return EXIT_OK
+
+
+def _edits(program: Any) -> list[tuple[str, str, Any]]:
+    freeze = program.freeze
+    frozen = [("freeze", item.text, item.span) for item in freeze.modules] if freeze is not None else []
+    return [*program.edits, *frozen]
