@@ -18,6 +18,10 @@ general algebra (no expansion of symbolic products, no reasoning about signs), w
 keeps every rule obviously exact for Python's floor semantics; the tests check each
 against Python's own arithmetic.
 
+One float-valued form exists: a true quotient ``a / b`` (:func:`truediv`), kept as
+written and never combined further, for values such as a drop probability that a block
+computes from its index.
+
 Terms keep the order they were written in, so printed code reads like the code
 that built it (``c1 + c3 + c5 + pool_proj``); ordering never affects equality.
 
@@ -134,6 +138,12 @@ class Sym:
 
     def __mod__(self, other: Any) -> Any:
         return _binary(mod, self, other)
+
+    def __truediv__(self, other: Any) -> Any:
+        return _binary(truediv, self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return _binary(truediv, other, self)
 
     def __rmod__(self, other: Any) -> Any:
         return _binary(mod, other, self)
@@ -269,7 +279,8 @@ class Mul(Sym):
 
 
 class Binary(Sym):
-    """``a // b`` or ``a % b`` (Python's floor semantics), or a comparison ``a <op> b``."""
+    """``a // b`` or ``a % b`` (Python's floor semantics), ``a / b`` (a float, see :func:`truediv`),
+    or a comparison ``a <op> b``."""
 
     __slots__ = ("a", "b", "is_bool", "op")
 
@@ -399,6 +410,7 @@ class SymList:
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _not_a_number
     __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __neg__ = __pos__ = _not_a_number
+    __truediv__ = __rtruediv__ = _not_a_number
     __lt__ = __le__ = __gt__ = __ge__ = __index__ = __int__ = __len__ = __iter__ = _not_a_number
 
     def __bool__(self) -> bool:
@@ -536,6 +548,24 @@ def floordiv(a: Value, b: Value) -> Value:
             rest: Value = factors[0] if len(factors) == 1 else Mul(tuple(factors)) if factors else 1
             return mul(rest, k, lead)
     return Binary("//", a, b)
+
+
+def truediv(a: Value, b: Value) -> Any:
+    """``a / b``, Python's true division: a float, never simplified. The quotient is a value to
+    pass on (ConvNeXt's per-block drop probability, ``p * k / (n - 1)``), or to divide again
+    (``p / a / b``), as written; either operand may be a float. Sizes are integers, so the
+    integer rules above never see it: other arithmetic or a comparison with it raises
+    :class:`NotSymbolic` in the spec's evaluator (:func:`is_float`), because rewriting float
+    arithmetic (merging terms, reordering a sum) could change the last bit of the value."""
+    _int(a), _int(b)
+    if not isinstance(a, Sym) and not isinstance(b, Sym):
+        return a / b  # ZeroDivisionError for a zero divisor, as floordiv
+    return Binary("/", a, b)
+
+
+def is_float(value: Any) -> bool:
+    """Is ``value`` a float, or a symbolic quotient (the only float-valued expression)?"""
+    return isinstance(value, float) or (isinstance(value, Binary) and value.op == "/")
 
 
 def mod(a: Value, b: Value) -> Value:
@@ -708,6 +738,8 @@ def _rebuild(e: Any, leaf: Callable[[Symbol | SymList | SymBlock], Any]) -> Any:
             return floordiv(a, r(e.b))
         if e.op == "%":
             return mod(a, r(e.b))
+        if e.op == "/":
+            return truediv(a, r(e.b))
         return compare(e.op, a, r(e.b))
     if isinstance(e, Call) and e.fn in ("min", "max"):
         return (sym_min if e.fn == "min" else sym_max)(*(r(x) for x in e.args))
@@ -796,6 +828,8 @@ def _print(e: Any) -> tuple[str, int]:
         return repr(e), _P_ATOM
     if isinstance(e, int):
         return str(e), (_P_ATOM if e >= 0 else _P_NEG)
+    if isinstance(e, float):  # only in a quotient (truediv): ``p / 2.0``
+        return repr(e), (_P_ATOM if e >= 0 else _P_NEG)
     if isinstance(e, (Symbol, SymList, SymBlock)):
         return e.name, _P_ATOM
     if isinstance(e, Item):  # a list of values prints as a list literal: ``[64, 128, 256][i]``
@@ -809,7 +843,7 @@ def _print(e: Any) -> tuple[str, int]:
         first, *rest = e.factors
         return " * ".join([_wrap(_print(first), _P_MUL)] + [_wrap(_print(f), _P_NEG) for f in rest]), _P_MUL
     if isinstance(e, Binary):
-        if e.op in ("//", "%"):
+        if e.op in ("//", "%", "/"):
             return f"{_wrap(_print(e.a), _P_MUL)} {e.op} {_wrap(_print(e.b), _P_NEG)}", _P_MUL
         # comparisons chain in Python, so neither side may be a bare comparison
         return f"{_wrap(_print(e.a), _P_ADD)} {e.op} {_wrap(_print(e.b), _P_ADD)}", _P_CMP

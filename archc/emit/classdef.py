@@ -174,13 +174,40 @@ class Writer:
         """The children of a plain numbered list (no conditions, repeats or names), or None."""
         if not all(isinstance(s, (Layer, Instance, Container)) and s.pos and s.name is None for s in body):
             return None
+        if self.reads_a_sibling(body):
+            # `self.features[1].out_channels` inside `self.features = nn.Sequential(...)` would read
+            # the attribute before it exists (ConvNeXt: a downsampling layer after a stage, whose
+            # width only the built stage knows): build the list first, naming such children
+            return None
         out = []
         for stmt in body:
             _sequential_entry(stmt)
-            out.append(self.module_source(stmt, self.shape_of(stmt)))
+            source = self.module_source(stmt, self.shape_of(stmt))
+            if where is not None and f"{where}[" in source:  # a size read another way than reads_a_sibling saw
+                raise Unsupported(f"an entry of {where} reads a size of an earlier entry")
+            out.append(source)
             if where is not None:
                 self.bind_fresh(stmt, f"{where}[{len(out) - 1}]")
         return out
+
+    def reads_a_sibling(self, body: list[Stmt]) -> bool:
+        """Does an entry of the list take a size that only an earlier entry of the same list knows
+        once built (a fresh ``out_channels``)?"""
+        earlier: set[str] = set()
+        for stmt in body:
+            values: list[Any] = list(self.shape_of(stmt))
+            if isinstance(stmt, Instance):
+                values += list(stmt.args.values())
+            elif isinstance(stmt, Layer):
+                values += list(dict(stmt.attrs).values())
+            for value in values:
+                for item in value if isinstance(value, tuple) else (value,):
+                    for name in free_symbols(item):
+                        what = self.fresh.get(name)
+                        if what is not None and what[0] == "output" and what[1] in earlier:
+                            return True
+            earlier.add(stmt.out)
+        return False
 
     def named_sequential(self, stmt: Container) -> str:
         """A numbered list with named children: ``add_module`` keeps each name (its state_dict key)."""

@@ -108,6 +108,8 @@ def bind(op: Op, args: list[Any], kwargs: Mapping[str, Any]) -> Attrs:
         if field and is_type_error:
             want = describe_type(op.Attrs.model_fields[field].annotation)
             hint = "true/false are not numbers here" if isinstance(value, bool) and "integer" in want else None
+            if isinstance(value, float) and "integer" in want and "number" not in want:
+                hint = "write an integer: `/` always gives a float, `//` an integer (rounded down)"
             raise BindError("E202", f"{op.name}(): '{field}' must be {want}, got {_kind(value)} {_show(value)}",
                             where, hint) from None
         msg = str(e["msg"]).replace("Input should be", "should be")

@@ -5,7 +5,8 @@ immutable AST; anything outside the allow-list is a located error. What is allow
 
 - literals: integers, floats, strings, ``true``/``false``/``none`` (and the Python spellings), lists;
 - names (parameters, the loop index, blocks) and ``input.channels|height|width|length``;
-- ``+ - * // %``, unary ``-``/``+``, comparisons, ``and``/``or``/``not``, ``a if c else b``;
+- ``+ - * / // %`` (``/`` is Python's true division, always a float), unary ``-``/``+``,
+  comparisons, ``and``/``or``/``not``, ``a if c else b``;
 - ``min``, ``max``, ``len`` and indexing ``xs[i]``.
 
 Evaluation is strict (no arithmetic on booleans, conditions must be booleans) and
@@ -34,7 +35,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from ..diagnostics import describe_char, first_invisible, is_invisible
-from ..sym import NotSymbolic, Sym, SymList, and_, cond, item, not_, or_, sym_len, sym_max, sym_min
+from ..sym import NotSymbolic, Sym, SymList, and_, cond, is_float, item, not_, or_, sym_len, sym_max, sym_min
+from ..sym import truediv as sym_truediv
 
 MAX_LENGTH = 1000
 MAX_NODES = 200
@@ -151,7 +153,7 @@ class CallExpr:
 
 # --- parsing ---------------------------------------------------------------------------
 
-_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%"}
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}
 _CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _UNOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not"}
 
@@ -325,8 +327,8 @@ class _Converter:
         if isinstance(node, ast.BinOp):
             op = _BINOPS.get(type(node.op))
             if op is None:
-                hint = "use // for integer division" if isinstance(node.op, ast.Div) else None
-                symbol = {ast.Div: "/", ast.Pow: "**", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+                hint = None
+                symbol = {ast.Pow: "**", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
                           ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^"}.get(type(node.op), "this operator")
                 raise self.fail(node, f"operator {symbol} is not allowed", hint)
             return BinOp(off, end, op, self.expr(node.left), self.expr(node.right))
@@ -453,7 +455,7 @@ UNKNOWN = Unknown()
 
 def type_of(value: object) -> str:
     if isinstance(value, Sym):
-        return "bool" if value.is_bool else "int"
+        return "bool" if value.is_bool else "float" if is_float(value) else "int"
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -553,12 +555,12 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
         a, b = _num(left, node.left, f"'{node.op}'"), _num(right, node.right, f"'{node.op}'")
         if isinstance(a, Sym) or isinstance(b, Sym):
             return _symbolic_arith(node, a, b)
-        if node.op in ("//", "%") and b == 0:
+        if node.op in ("/", "//", "%") and b == 0:
             raise ExprError("E403", f"division by zero in '{node.op}'", node.off, node.end)
         if node.op == "*" and isinstance(a, int) and isinstance(b, int) and a and b and \
                 abs(a).bit_length() + abs(b).bit_length() > INT_LIMIT.bit_length() + 1:
             raise ExprError("E405", f"integer result exceeds the limit of {INT_LIMIT:.0e}", node.off, node.end)
-        result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+        result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
                   "//": lambda: a // b, "%": lambda: a % b}[node.op]()
         return _check_int(result, node)
     if isinstance(node, Unary):
@@ -568,6 +570,8 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
         if node.op == "not":
             return not_(_bool(value, node.operand, "'not'"))
         v = _num(value, node.operand, f"unary '{node.op}'")
+        if isinstance(v, Sym) and is_float(v):
+            raise NotSymbolic(f"{node.op}({show(v)}) negates a symbolic quotient, a float")
         return -v if node.op == "-" else v
     if isinstance(node, BoolOp):
         deciding = node.op == "or"  # the concrete value that ends an ``or`` (True) or an ``and`` (False)
@@ -662,15 +666,18 @@ _ORDER: dict[str, Callable[[object, object], object]] = {
 
 
 def _mixes_float(*values: object) -> bool:
-    """Symbols are integers: a float among them has no exact symbolic meaning."""
-    return any(isinstance(v, Sym) for v in values) and any(isinstance(v, float) for v in values)
+    """Symbols are integers: a float among them, or a symbolic quotient (a float) among other
+    values, has no exact symbolic meaning (the quotient itself is passed on as written)."""
+    return any(isinstance(v, Sym) for v in values) and any(is_float(v) for v in values)
 
 
 def _symbolic_arith(node: BinOp, a: int | float | Sym, b: int | float | Sym) -> object:
+    if node.op in ("/", "//", "%") and not isinstance(b, Sym) and b == 0:
+        raise ExprError("E403", f"division by zero in '{node.op}'", node.off, node.end)
+    if node.op == "/":  # a float kept as written (archc.sym.truediv), so floats may take part
+        return sym_truediv(a, b)
     if _mixes_float(a, b):
         raise NotSymbolic(f"{show(a)} {node.op} {show(b)} mixes a symbol and a float")
-    if node.op in ("//", "%") and not isinstance(b, Sym) and b == 0:
-        raise ExprError("E403", f"division by zero in '{node.op}'", node.off, node.end)
     result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,  # type: ignore[operator]
               "//": lambda: a // b, "%": lambda: a % b}[node.op]()  # type: ignore[operator]
     return _check_int(result, node)  # a constant folded from symbols (i - i) is checked as any other
@@ -727,7 +734,8 @@ def names_in(node: Expr | CallExpr) -> set[str]:
 
 # --- rendering back to Python ----------------------------------------------------------
 
-_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "//": 6, "%": 6, "unary": 7, "atom": 9}
+_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6, "unary": 7,
+         "atom": 9}
 
 
 def to_source(node: Expr, name: Callable[[str], str] = lambda n: n) -> str:

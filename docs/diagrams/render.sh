@@ -28,3 +28,5 @@ draw resnet50        resnet50        --depth 2
 draw resnet50        resnet50_full
 draw resnet_cifar    resnet8_cifar   --set depth=8
 draw unet            unet            --fold DoubleConv
+draw convnext_tiny   convnext_tiny   --depth 2
+draw convnext_tiny   convnext_tiny_one_block_per_stage --set "depths=[1, 1, 1, 1]"

@@ -251,6 +251,9 @@ def test_block_argument_errors() -> None:
     assert errors(head + "layers:\n  - b: B(4, z=1)\n")[0][:2] == ("E301", 7)
     assert errors(head + "layers:\n  - b: B(4, w=1)\n")[0][:2] == ("E301", 7)
     assert "must be int, got float 1.5" in errors(head + "layers:\n  - b: B(4, s=1.5)\n")[0][2]
+    # `/` gives a float; where a size needs an integer, the hint points at `//`
+    code, _, text = errors("archc: 1\nname: t\ninput: [3, 8, 8]\nparams: {w: 16}\nlayers:\n  - c: conv(w / 2, 1)\n")[0]
+    assert code == "E202" and "'out' must be an integer, got number 8.0" in text and "`//` an integer" in text
     assert "'p' is an int parameter, not a layer" in errors(
         "archc: 1\nname: t\ninput: [3]\nparams: {p: 1}\nlayers:\n  - x: p()\n")[0][2]
 

@@ -27,7 +27,6 @@ def test_arithmetic_and_logic() -> None:
 
 
 @pytest.mark.parametrize(("text", "code", "words"), [
-    ("a / 2", "E400", "operator /"),
     ("a ** 2", "E400", "operator **"),
     ("__import__('os')", "E400", "cannot call __import__"),
     ("x.y", "E400", "attribute access"),
@@ -52,6 +51,7 @@ def test_rejected_syntax(text: str, code: str, words: str) -> None:
     ("1 if 2 else 3", {}, "E402", "needs true or false"),
     ("a and b", {"a": 1, "b": 2}, "E402", "needs true or false"),
     ("8 // n", {"n": 0}, "E403", "division by zero"),
+    ("8 / n", {"n": 0}, "E403", "division by zero in '/'"),
     ("8 % n", {"n": 0}, "E403", "division by zero"),
     ("xs[4]", {"xs": (1, 2)}, "E402", "out of range"),
     ("n * n * n * n", {"n": 10**6}, "E405", "exceeds the limit"),
@@ -62,6 +62,18 @@ def test_evaluation_errors(text: str, env: dict, code: str, words: str) -> None:
     with pytest.raises(ExprError) as err:
         ev(text, **env)
     assert err.value.code == code and words in err.value.message
+
+
+def test_true_division_is_pythons() -> None:
+    """`/` is Python's true division: always a float, computed exactly as Python computes it (so
+    ConvNeXt's drop probability p * k / (n - 1) has torchvision's value to the last bit)."""
+    assert ev("7 / 2") == 3.5 and ev("8 / 2") == 4.0 and isinstance(ev("8 / 2"), float)
+    for k in range(18):
+        assert ev("p * k / (n - 1)", p=0.1, k=k, n=18) == 0.1 * k / (18 - 1.0)
+    assert ev("a / b / c", a=1, b=3, c=7) == 1 / 3 / 7 and ev("a / (b / c)", a=1, b=3, c=7) == 1 / (3 / 7)
+    with pytest.raises(ExprError) as err:
+        ev("x / y", x=1e300, y=1e-300)
+    assert err.value.code == "E405"
 
 
 def test_errors_carry_offsets() -> None:
@@ -83,7 +95,8 @@ def test_calls() -> None:
 def test_renders_back_to_equivalent_python() -> None:
     for text in ["planes * 4", "(a + b) * c", "a - (b - c)", "a - b - c", "stride if i == 0 else 1",
                  "not a and b", "-(a + 1)", "min(a, b) // 2", "xs[i + 1]", "[1, 2]", "a % (b // c)",
-                 "(1 if a else 2) + 3", "a == b or c != d"]:
+                 "(1 if a else 2) + 3", "a == b or c != d", "a / b * c", "a / (b * c)", "a * b / c",
+                 "(a + b) / (c - d)", "a / b / c", "a // b / c"]:
         env = {"a": 7, "b": 3, "c": 2, "d": 1, "i": 0, "planes": 16, "stride": 2, "xs": (1, 2, 3)}
         if "not a" in text or "if a" in text:
             env["a"] = True

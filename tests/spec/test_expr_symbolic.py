@@ -127,6 +127,10 @@ def sym_ev(text: str) -> Any:
     ("min(planes, 64) + max(1, stride)", "min(planes, 64) + max(stride, 1)"),
     ("-planes", "-planes"),
     ("input.height if use else input.width", "in_height if use else in_width"),
+    ("planes * (stride + i) / (len(depths) - 1)", "planes * (stride + i) / (len(depths) - 1)"),
+    ("planes / stride / 2", "planes / stride / 2"),
+    ("planes / (stride * 2)", "planes / (stride * 2)"),
+    ("planes / 2.5 / -0.5", "planes / 2.5 / -0.5"),
 ])
 def test_prints_what_the_lowerer_emits(text: str, printed: str) -> None:
     assert to_python(sym_ev(text)) == printed
@@ -143,6 +147,20 @@ def test_concrete_operands_decide_as_in_python(text: str, value: Any) -> None:
         assert to_python(got) == value
     else:
         assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("values", [{"planes": 1, "stride": 0, "i": 17}, {"planes": 0.1, "stride": 3, "i": 4},
+                                    {"planes": 0.5, "stride": -1, "i": 8}])
+def test_a_symbolic_quotient_is_pythons_float(values: dict[str, Any]) -> None:
+    """Evaluated with values, and printed then run by Python, a quotient of symbols is exactly
+    the float Python computes from the text (ConvNeXt's per-block drop probability)."""
+    text = "planes * (stride + i) / (len(depths) - 1)"
+    env = {**values, "depths": tuple(range(18))}
+    want = evaluate(parse_expr(text), env)
+    got = sym_ev(text)
+    assert type_of(got) == "float"
+    assert sym.evaluate(got, env) == want and type(want) is float
+    assert eval(to_python(got), {}, dict(env)) == want  # the printed text, run by Python
 
 
 def test_types_of_symbolic_values() -> None:
@@ -163,6 +181,9 @@ def test_types_of_symbolic_values() -> None:
     ("len(planes)", "E402", "len() takes one list"),
     ("[][i]", "E402", "index i is out of range for a list of 0"),
     ("(planes // 0) if use else 1", "E403", "division by zero"),
+    ("planes / 0", "E403", "division by zero in '/'"),
+    ("use / 2", "E402", "'/' needs a number, got bool use"),
+    ("depths[planes / 2]", "E402", "a list index must be an integer, got float"),
 ])
 def test_symbolic_values_get_the_concrete_errors(text: str, code: str, words: str) -> None:
     with pytest.raises(ExprError) as info:
@@ -174,6 +195,9 @@ def test_symbolic_values_get_the_concrete_errors(text: str, code: str, words: st
     "planes + 0.5", "planes < 1.5", "planes == 2.0", "min(planes, 0.5)", "depths + [1]", "min(depths)",
     "act if use else 'gelu'", "1 if use else true", "[1, 2] if use else [3]", "['a', 'b'][i]", "depths == [3, 4]",
     "block == other",
+    # a quotient is a float: passed on as written, never combined (that could change its last bit)
+    "planes / 2 + 1", "planes / 2 * 2", "-(planes / 2)", "planes / 2 < 1", "min(planes / 2, 3)",
+    "planes / 2 if use else 1",
 ])
 def test_what_has_no_symbolic_form_is_refused(text: str) -> None:
     with pytest.raises((SymbolicBranch, NotSymbolic)):

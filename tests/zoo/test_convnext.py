@@ -1,0 +1,261 @@
+"""convnext_tiny, convnext_small and convnext_base against torchvision's own ConvNeXt, live, on the CPU.
+
+As tests/zoo/test_torchvision.py does for the classic networks: torchvision's module is built
+with ``weights=None`` and every parameter that its init leaves constant made random (the layer
+scales start at 1e-6, which would hide the blocks' branches from the output, and LayerNorm
+at 1 / 0); its state_dict must load into ``archc.build(spec)`` with ``strict=True`` under the
+same keys in the same order, and both must then compute the same function bit for bit: in
+eval mode, and in train mode from the same seed (stochastic depth draws one number per sample
+and block from the global generator, in block order, on both sides), with the same gradients.
+Each block's drop probability must be torchvision's float exactly (``p * k / (n - 1.0)``). The
+inference variant, built from torchvision's weights, must agree within 1e-5 relative. The
+figures are compared with torchvision's parameters and ``FlopCounterMode`` at 224×224 on the
+meta device (shapes only), module by module.
+
+Inputs are 32×32, the smallest side ConvNeXt accepts (a 1×1 map after the last downsampling;
+``test_smallest_input_is_torchvisions``), batch 2: each network is built once per side, the
+whole file takes a few seconds per network.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import archc
+from archc.diagnostics import ArchcError
+
+from ..emit.test_inference import relative_error
+
+NETWORKS = ["convnext_tiny", "convnext_small", "convnext_base"]
+SIZE = 32
+TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small inputs: a second intra-op thread gains little on a shared machine (see test_torchvision.py)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def randomize(model: nn.Module, gen: torch.Generator) -> None:
+    """Layer scales near 1 (torchvision starts them at 1e-6) and LayerNorm affine parameters away
+    from 1 / 0, so that every block's branch and every norm shows in the output."""
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("layer_scale"):
+                param.uniform_(0.5, 1.5, generator=gen)
+        for module in model.modules():
+            if isinstance(module, nn.LayerNorm):
+                module.weight.uniform_(0.5, 1.5, generator=gen)
+                module.bias.normal_(0.0, 0.2, generator=gen)
+
+
+@pytest.fixture(scope="module", params=NETWORKS)
+def pair(request: pytest.FixtureRequest) -> tuple[str, nn.Module, nn.Module]:
+    """(name, torchvision's model, archc's model carrying torchvision's weights), each built once."""
+    name = request.param
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models, name)(weights=None)
+    randomize(reference, torch.Generator().manual_seed(1))
+    model = archc.build(name, input=(3, SIZE, SIZE))
+    model.load_state_dict(reference.state_dict(), strict=True)
+    return name, reference, model
+
+
+def batch() -> torch.Tensor:
+    return torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+
+
+def layout(model: nn.Module) -> list[tuple[str, tuple[int, ...], torch.dtype]]:
+    return [(key, tuple(value.shape), value.dtype) for key, value in model.state_dict().items()]
+
+
+def test_state_dict_is_torchvisions_key_for_key(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    """Same keys in the same order (``features.1.0.layer_scale`` before ``features.1.0.block.0.weight``:
+    a module's own parameters come before its children's), same shapes and dtypes, every value copied."""
+    _, reference, model = pair
+    assert layout(model) == layout(reference)
+    ours = model.state_dict()
+    for key, value in reference.state_dict().items():
+        assert torch.equal(ours[key], value), key
+
+
+def test_drop_probabilities_are_torchvisions_floats(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    """Block k of n drops with p * k / (n - 1.0), computed by the spec's `/` to the same float."""
+    _, reference, model = pair
+    theirs = {k: m.p for k, m in reference.named_modules() if isinstance(m, torchvision.ops.StochasticDepth)}
+    ours = {k: m.p for k, m in model.named_modules() if type(m).__name__ == "StochasticDepth"}
+    assert ours == theirs
+    assert all(type(p) is float for p in ours.values())
+    probabilities = list(theirs.values())
+    assert probabilities[0] == 0.0 and probabilities[-1] == reference.features[7][-1].stochastic_depth.p > 0
+
+
+def test_eval_outputs_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    _, reference, model = pair
+    x = batch()
+    reference.eval()
+    model.eval()
+    with torch.no_grad():
+        want, got = reference(x), model(x)
+    assert got.shape == (2, 1000)
+    assert torch.equal(got, want)
+
+
+def train_output(model: nn.Module, x: torch.Tensor, seed: int) -> torch.Tensor:
+    model.train()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        return model(x)
+
+
+def test_train_outputs_are_identical_from_the_same_seed(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    """Stochastic depth draws its masks from the global generator in block order on both sides; the
+    masks matter (another seed, another output; and training differs from eval), and agree there too."""
+    _, reference, model = pair
+    x = batch()
+    want, got = train_output(reference, x, seed=3), train_output(model, x, seed=3)
+    assert torch.equal(got, want)
+    other = train_output(reference, x, seed=4)
+    assert not torch.equal(other, want)
+    assert torch.equal(train_output(model, x, seed=4), other)
+    reference.eval()
+    with torch.no_grad():
+        assert not torch.equal(reference(x), want)
+
+
+def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    """A training step's gradients, so that the emitted residual add and layer scale provably give
+    autograd what torchvision's `result += input` does (the smallest network: the blocks are alike)."""
+    name, reference, model = pair
+    if name != "convnext_tiny":
+        pytest.skip("one network: the three share every block")
+
+    def gradients(net: nn.Module) -> dict[str, torch.Tensor]:
+        net.train()
+        net.zero_grad(set_to_none=True)
+        torch.manual_seed(5)
+        out = net(batch())
+        (out * torch.randn(out.shape, generator=torch.Generator().manual_seed(6))).sum().backward()
+        grads = {key: p.grad for key, p in net.named_parameters()}
+        net.zero_grad(set_to_none=True)
+        return grads
+
+    want, got = gradients(reference), gradients(model)
+    assert want.keys() == got.keys()
+    for key, value in want.items():
+        assert torch.equal(got[key], value), key
+
+
+def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    """Stochastic depth goes (it is the identity in eval mode); LayerNorm does not fold and stays."""
+    name, reference, _ = pair
+    reference.eval()
+    fast = archc.build(name, input=(3, SIZE, SIZE), inference=True, state_dict=reference.state_dict())
+    assert not fast.training
+    assert not any(type(m).__name__ == "StochasticDepth" for m in fast.modules())
+    x = batch()
+    with torch.no_grad():
+        want, got = reference(x), fast(x)
+    assert relative_error(want, got) <= TOLERANCE
+
+
+# --- the figures: parameters and MACs against torchvision's modules at 224×224 ---------------
+
+
+def flop_count(model: nn.Module, *, train: bool) -> dict[str, int]:
+    """MACs per module path ("" for the whole network): FlopCounterMode / 2 of one forward of a
+    1×3×224×224 batch, on the meta device."""
+    model.train(train)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.empty(1, 3, 224, 224, device="meta"))
+    root = type(model).__name__
+    out = {}
+    for key, per_op in counter.get_flop_counts().items():
+        if key == "Global":
+            out[""] = sum(per_op.values()) // 2
+        elif key.startswith(root + "."):
+            out[key[len(root) + 1:]] = sum(per_op.values()) // 2
+    return out
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_parameters_and_macs_are_torchvisions(name: str) -> None:
+    with torch.device("meta"):
+        reference = getattr(torchvision.models, name)(weights=None)
+    report = archc.analyze(name)
+    assert report.input_shape == (3, 224, 224) and report.output_shape == (1000,)
+    assert report.totals.params == sum(p.numel() for p in reference.parameters())
+    inference = flop_count(reference, train=False)
+    assert report.totals.macs == inference[""]
+    training = flop_count(reference, train=True)  # stochastic depth draws, but multiplies nothing
+    assert report.totals.macs_train == training[""] == inference[""]
+    # module by module: every torchvision module that holds parameters or does multiply-adds is a
+    # row of archc's table with the same figures, and archc has no other such row; a parameter
+    # that a block holds itself (CNBlock's layer_scale, not a module) is a row of its own
+    theirs = {}
+    for path, module in reference.named_modules():
+        figures = (sum(p.numel() for p in module.parameters()), inference.get(path, 0))
+        if path and figures != (0, 0):
+            theirs[path] = figures
+        if next(module.children(), None) is not None:
+            for key, param in module.named_parameters(recurse=False):
+                theirs[f"{path}.{key}"] = (param.numel(), 0)
+    ours = {row.path: (row.params, row.macs) for row in report.rows if (row.params, row.macs) != (0, 0)}
+    assert ours == theirs
+
+
+def test_figures_at_the_small_input_too() -> None:
+    """At 32×32 (the size the outputs are compared at) as well: FlopCounterMode on the built module."""
+    report = archc.analyze("convnext_tiny", input=(3, SIZE, SIZE))
+    with torch.device("meta"):
+        reference = torchvision.models.convnext_tiny(weights=None).eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        reference(torch.empty(1, 3, SIZE, SIZE, device="meta"))
+    assert report.totals.macs == counter.get_total_flops() // 2
+    assert report.output_shape == (1000,)
+
+
+def test_smallest_input_is_torchvisions() -> None:
+    """32 is the smallest side both accept; at 31 torchvision's last downsampling has nothing left
+    to work on, and archc says so before anything runs."""
+    with torch.device("meta"):
+        reference = torchvision.models.convnext_tiny(weights=None).eval()
+
+    def torchvision_runs(side: int) -> bool:
+        try:
+            reference(torch.empty(2, 3, side, side, device="meta"))
+        except RuntimeError:
+            return False
+        return True
+
+    def archc_accepts(side: int) -> bool:
+        try:
+            archc.analyze("convnext_tiny", input=(3, side, side))
+        except ArchcError:
+            return False
+        return True
+
+    assert torchvision_runs(SIZE) and archc_accepts(SIZE)
+    assert not torchvision_runs(SIZE - 1) and not archc_accepts(SIZE - 1)
+
+
+def test_the_variants_share_one_definition() -> None:
+    """Three specs, one file of blocks: each variant only sets the widths, depths and the final
+    drop probability (as torchvision's convnext_* functions pass a CNBlockConfig list)."""
+    sources = {name: archc.compile_source(name) for name in NETWORKS}
+    for name, source in sources.items():
+        assert source.count("class CNBlock(nn.Module):") == 1, name
+        assert "stochastic_depth_prob * (first + i) / (total - 1)" in source, name
+    blocks = {name: source[source.index("class CNBlock"):source.index("class Conv2dNormActivation")]
+              for name, source in sources.items()}
+    assert len(set(blocks.values())) == 1
