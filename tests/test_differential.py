@@ -195,6 +195,21 @@ layers:
   - n5: bn()
 """, BuildFails, "an unnamed block call repeated zero times in a list of named entries (E304 if it ran): "
                  "build() failed with AssertionError 'a numbered entry outside a numbered list'"),
+    ("block_size_read_inside_a_sequential_literal", """
+archc: 1
+name: g
+input: [3, 6, 6]
+blocks:
+  B:
+    params: {width: int}
+    repeat: 1 + width % 2
+    each: [conv(width, 1)]
+layers:
+  - n1: [B(4), conv(4, 1)]
+  - n3: conv(2, 1)
+""", BuildFails, "an entry of a numbered list sized by the block before it: the literal nn.Sequential(B(4), "
+                 "nn.Conv2d(self.n1[0].out_channels, ...)) read self.n1 before it existed (AttributeError); "
+                 "found by a generator run with another seed"),
 ]
 
 
