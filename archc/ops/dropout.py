@@ -54,9 +54,13 @@ class Dropout(Op):
         return f"{self.name} {a.p:g}"
 
     def aliases_input(self, a: DropoutAttrs, training: bool) -> bool:
-        return not training
+        return not training or a.p == 0.0  # torch returns its input where p is 0, in training too
 
     def saved(self, ins: tuple[Shape, ...], out: Shape, a: DropoutAttrs, inplace: bool) -> tuple[Saved, ...]:
+        if a.p == 0.0:
+            return ()
+        if a.p == 1.0:  # torch multiplies by a zero it keeps (one element), drawing no mask
+            return (Saved("extra", Extra(1, per_sample=False)),)
         return (Saved("extra", Extra(self._mask(ins[0]))),)
 
     def _mask(self, shape: Shape) -> int:

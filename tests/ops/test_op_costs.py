@@ -44,6 +44,11 @@ EXTRA: dict[str, list[tuple[str, list[tuple[int, ...]], Any]]] = {
     "maxpool": [("maxpool(3, stride=2, padding=1, ceil_mode=true)", [(2, 10, 11)],
                  lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True))],
     "adaptive_avgpool": [("adaptive_avgpool([3, 5])", [(2, 7, 11)], lambda: nn.AdaptiveAvgPool2d((3, 5)))],
+    # p = 0 returns the input itself, in training too (no mask); p = 1 keeps one zero
+    "dropout": [("dropout(0.0)", [(4, 5, 5)], lambda: nn.Dropout(0.0)),
+                ("dropout(1.0)", [(4, 5, 5)], lambda: nn.Dropout(1.0))],
+    "dropout2d": [("dropout2d(0.0)", [(4, 5, 5)], lambda: nn.Dropout2d(0.0)),
+                  ("dropout2d(1.0)", [(4, 5, 5)], lambda: nn.Dropout2d(1.0))],
 }
 CASES = [(name, call, shapes, oracle) for table in (SAMPLES, EXTRA) for name, samples in table.items()
          for call, shapes, oracle in samples]
