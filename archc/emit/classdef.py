@@ -168,6 +168,10 @@ class Writer:
         """The children of a plain numbered list (no conditions, repeats or names), or None."""
         if not all(isinstance(s, (Layer, Instance, Container)) and s.pos and s.name is None for s in body):
             return None
+        if any(self.has_fresh(s) for s in body[:-1]):
+            # a later child reads an earlier one's size (``.out_channels``), which a literal
+            # ``nn.Sequential(...)`` cannot name before it exists: built as a list instead
+            return None
         out = []
         for stmt in body:
             _module_entry(stmt)
