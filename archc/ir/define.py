@@ -230,6 +230,8 @@ class Definer:
                 return x
             if len(frame.body) > before and frame.body[-1].out == out:
                 frame.body[-1].pos = True
+                if isinstance(frame.body[-1], If):  # its flag in the emitted class takes the entry's name
+                    frame.body[-1].label = item.name
             frame.names[item.name] = out
             if isinstance(item.value, m.Container) and item.value.training_only:
                 frame.body.append(Head(out=self.new(self.shape(out)), shape=self.shape(out), span=item.span,

@@ -27,3 +27,5 @@ draw googlenet_paper googlenet_paper --fold ConvReLU
 draw resnet50        resnet50        --depth 2
 draw resnet50        resnet50_full
 draw resnet_cifar    resnet8_cifar   --set depth=8
+draw mobilenet_v3_large mobilenet_v3_large --depth 2
+draw mobilenet_v3_small mobilenet_v3_small --fold Conv2dNormActivation,Conv2dNorm,SqueezeExcitation

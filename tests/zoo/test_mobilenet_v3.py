@@ -86,7 +86,8 @@ def test_shortcuts_are_torchvisions(pair: tuple[str, nn.Module, nn.Module]) -> N
     """The input is added back in exactly the blocks where torchvision's use_res_connect says: each
     block computes what torchvision's does, and that differs from its body alone exactly there."""
     _, reference, model = pair
-    blocks = [(k, m) for k, m in enumerate(reference.features) if isinstance(m, torchvision.models.mobilenetv3.InvertedResidual)]
+    bneck = torchvision.models.mobilenetv3.InvertedResidual
+    blocks = [(k, m) for k, m in enumerate(reference.features) if isinstance(m, bneck)]
     assert any(m.use_res_connect for _, m in blocks) and not all(m.use_res_connect for _, m in blocks)
     for k, theirs in blocks:
         ours = model.features[k]
