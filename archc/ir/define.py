@@ -457,6 +457,9 @@ class Definer:
             value = frame.env[name]
             if isinstance(value, (BlockRef, SymBlock)):
                 return value
+            if is_symbolic(value):  # `activation: none` called as `activation`: its class is unknown
+                raise Unsymbolic(f"'{name}' is called as a block, but the parameter is not declared `{name}: block` "
+                                 "(one that defaults to none cannot be called)", call.loc.span)
         return self.ops.get(name)
 
     def call_in_list(self, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:
