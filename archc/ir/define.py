@@ -457,7 +457,9 @@ class Definer:
             value = frame.env[name]
             if isinstance(value, (BlockRef, SymBlock)):
                 return value
-            if is_symbolic(value):  # `activation: none` called as `activation`: its class is unknown
+            if is_symbolic(value) and name not in self.ops:
+                # `activation: none` called as `activation`: lowering called the block each call
+                # passed, but one class cannot know which
                 raise Unsymbolic(f"'{name}' is called as a block, but the parameter is not declared `{name}: block` "
                                  "(one that defaults to none cannot be called)", call.loc.span)
         return self.ops.get(name)
