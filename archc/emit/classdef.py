@@ -329,7 +329,7 @@ class Writer:
             self.init.append(f"{indent}self.{flag} = None")
             test = f"self.{flag} is not None"
         else:
-            flag = self.attrs.claim("use_branch")
+            flag = self.attrs.claim(stmt.label if stmt.label and stmt.label.isidentifier() else "use_branch")
             self.init.append(f"{indent}self.{flag} = {cond}")
             test = f"self.{flag}"
         simple = (len(stmt.body) == 1 and isinstance(stmt.body[0], (Layer, Instance, Container))
@@ -376,12 +376,14 @@ class Writer:
             else:
                 out = self.new_var(stmt.out, "x")
                 self.fwd.insert(fwd_before, f"{indent}{out} = {x}")
+            if stmt.body and isinstance(stmt.body[-1], Merge) and stmt.body[-1].out == stmt.output:
+                self.target[stmt.output] = out  # `x = x + shortcut`, not through a second variable
             self.body(stmt.body, indent + "    ", None)
             if self.var[stmt.output] != out:
                 self.fwd.append(f"{indent}    {out} = {self.var[stmt.output]}")
             self.var[stmt.out] = out
-        if len(self.init) == init_before:
-            self.init.append(f"{indent}    pass")
+        if len(self.init) == init_before:  # nothing to build: forward reads only the flag
+            self.init.pop()
         if self.fwd[-1] == f"{indent}if {test}:":
             self.fwd.append(f"{indent}    pass")
 
@@ -566,8 +568,11 @@ class Writer:
             self.holder[names[0]] = stmt.out
             self.fwd.append(f"{indent}{names[0]} += {names[1]}")
             return
-        want = stmt.site[1] if stmt.site[0] == "child" else "out"
-        out = self.new_var(stmt.out, want)
+        if stmt.out in self.target:
+            out = self.var[stmt.out] = self.target[stmt.out]
+            self.holder[out] = stmt.out
+        else:
+            out = self.new_var(stmt.out, stmt.site[1] if stmt.site[0] == "child" else "out")
         self.fwd.append(f"{indent}{out} = {(' * ' if stmt.op.name == 'mul' else ' + ').join(names)}")
 
 

@@ -230,6 +230,8 @@ class Definer:
                 return x
             if len(frame.body) > before and frame.body[-1].out == out:
                 frame.body[-1].pos = True
+                if isinstance(frame.body[-1], If):  # its flag in the emitted class takes the entry's name
+                    frame.body[-1].label = item.name
             frame.names[item.name] = out
             if isinstance(item.value, m.Container) and item.value.training_only:
                 frame.body.append(Head(out=self.new(self.shape(out)), shape=self.shape(out), span=item.span,
@@ -455,6 +457,11 @@ class Definer:
             value = frame.env[name]
             if isinstance(value, (BlockRef, SymBlock)):
                 return value
+            if is_symbolic(value) and name not in self.ops:
+                # `activation: none` called as `activation`: lowering called the block each call
+                # passed, but one class cannot know which
+                raise Unsymbolic(f"'{name}' is called as a block, but the parameter is not declared `{name}: block` "
+                                 "(one that defaults to none cannot be called)", call.loc.span)
         return self.ops.get(name)
 
     def call_in_list(self, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:

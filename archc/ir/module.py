@@ -100,6 +100,7 @@ class If(Stmt):
     body: list[Stmt]
     output: str  # the body's value when cond holds
     absent: bool  # when it does not: no value at all (a branch, a named entry), else ``input``
+    label: str | None = None  # the named entry it guards (`use_res_connect: {when: ...}`), for the flag
 
 
 @dataclass(slots=True, kw_only=True)

@@ -1,0 +1,182 @@
+"""mobilenet_v3_large and mobilenet_v3_small against torchvision's own model code, live, on the CPU.
+
+As tests/zoo/test_torchvision.py does for the classics (tests/conftest.py makes torchvision import
+on the CPU-only torch): torchvision's module is built with ``weights=None`` and random batch norm
+statistics and affine parameters; its state_dict loads into ``archc.build(name)`` with
+``strict=True`` under the same keys in the same order, and both then compute the same function
+bit for bit, in eval mode and in train mode from the same seed (dropout draws the same mask,
+batch norm updates its running statistics the same way), with the same gradients. The inference
+variant folded from torchvision's weights agrees within 1e-5 relative. archc's parameters and MACs
+at 224×224 are torchvision's parameters and ``FlopCounterMode`` / 2, measured here, module by module.
+
+Both networks reduce their input 32-fold and end in an adaptive average pool, so a 32×32 input
+(a 1×1 map at the end) runs every layer, every squeeze-and-excitation gate and every shortcut.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+import archc
+
+from ..emit.test_inference import randomize_norms, relative_error
+from .test_torchvision import flop_count, layout
+
+NETWORKS = ["mobilenet_v3_large", "mobilenet_v3_small"]
+SIZE = 32
+TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small networks at a small size: a second intra-op thread only spins on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module", params=NETWORKS)
+def pair(request: pytest.FixtureRequest) -> tuple[str, nn.Module, nn.Module]:
+    """(name, torchvision's model, archc's model carrying torchvision's weights)."""
+    name = request.param
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    reference = getattr(torchvision.models, name)(weights=None)
+    randomize_norms(reference, gen)
+    for module in reference.modules():  # consulted only with momentum=None, but part of the state
+        if isinstance(module, nn.BatchNorm2d):
+            module.num_batches_tracked.fill_(int(torch.randint(1, 100, (), generator=gen)))
+    model = archc.build(name, input=(3, SIZE, SIZE))
+    model.load_state_dict(reference.state_dict(), strict=True)
+    return name, reference, model
+
+
+def batch() -> torch.Tensor:
+    return torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+
+
+def test_state_dict_is_torchvisions_key_for_key(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    _, reference, model = pair
+    assert layout(model) == layout(reference)
+    ours = model.state_dict()
+    for key, value in reference.state_dict().items():
+        assert torch.equal(ours[key], value), key
+
+
+def leaves(model: nn.Module) -> list[tuple[str, str]]:
+    """Every module without children (the layers, activations included), by path and type."""
+    return [(path, type(m).__name__) for path, m in model.named_modules() if not any(m.children())]
+
+
+def test_layers_are_torchvisions(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    """Module for module, parameter-free ones included: the same layers under the same paths, so
+    the expansion exists exactly where it widens and every activation is torchvision's. Sorted:
+    torchvision's SqueezeExcitation registers fc2 before the ReLU it applies first, archc in the
+    order of forward (the state_dict order is the same, the ReLU holds nothing). archc's network
+    has one more module, the `flatten` where torchvision's forward calls torch.flatten."""
+    _, reference, model = pair
+    assert sorted(leaves(model)) == sorted([*leaves(reference), ("flatten", "Flatten")])
+
+
+def test_shortcuts_are_torchvisions(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    """The input is added back in exactly the blocks where torchvision's use_res_connect says: each
+    block computes what torchvision's does, and that differs from its body alone exactly there."""
+    _, reference, model = pair
+    bneck = torchvision.models.mobilenetv3.InvertedResidual
+    blocks = [(k, m) for k, m in enumerate(reference.features) if isinstance(m, bneck)]
+    assert any(m.use_res_connect for _, m in blocks) and not all(m.use_res_connect for _, m in blocks)
+    for k, theirs in blocks:
+        ours = model.features[k]
+        x = torch.randn(1, theirs.block[0][0].in_channels, 8, 8, generator=torch.Generator().manual_seed(k))
+        ours.eval(), theirs.eval()
+        with torch.no_grad():
+            assert torch.equal(ours(x), theirs(x)), k
+            assert torch.equal(ours(x), theirs.block(x) + x if theirs.use_res_connect else theirs.block(x)), k
+
+
+def test_eval_outputs_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    _, reference, model = pair
+    x = batch()
+    reference.eval()
+    model.eval()
+    with torch.no_grad():
+        want, got = reference(x), model(x)
+    assert got.shape == (2, 1000)
+    assert torch.equal(got, want)
+
+
+def train_output(model: nn.Module, x: torch.Tensor, seed: int) -> torch.Tensor:
+    model.train()
+    torch.manual_seed(seed)
+    with torch.no_grad():  # batch norm still updates its running statistics
+        return model(x)
+
+
+def test_train_outputs_are_identical_from_the_same_seed(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    _, reference, model = pair
+    x = batch()
+    want = train_output(reference, x, seed=3)
+    assert torch.equal(train_output(model, x, seed=3), want)
+    ours = model.state_dict()  # the running statistics moved the same way
+    for key, value in reference.state_dict().items():
+        assert torch.equal(ours[key], value), key
+    # the dropout mask matters: another seed gives another output, the same on both sides
+    other = train_output(reference, x, seed=4)
+    assert not torch.equal(other, want)
+    assert torch.equal(train_output(model, x, seed=4), other)
+
+
+def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    """In-place activations and the `+=` shortcut do not change what autograd computes."""
+    _, reference, model = pair
+    x = batch()
+
+    def gradients(net: nn.Module) -> dict[str, torch.Tensor]:
+        net.train()
+        net.zero_grad(set_to_none=True)
+        torch.manual_seed(5)
+        out = net(x)
+        (out * torch.randn(out.shape, generator=torch.Generator().manual_seed(6))).sum().backward()
+        grads = {key: p.grad for key, p in net.named_parameters()}
+        net.zero_grad(set_to_none=True)
+        return grads
+
+    want, got = gradients(reference), gradients(model)
+    assert want.keys() == got.keys()
+    for key, value in want.items():
+        assert torch.equal(got[key], value), key
+
+
+def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module, nn.Module]) -> None:
+    name, reference, _ = pair
+    x = batch()
+    reference.eval()
+    fast = archc.build(name, input=(3, SIZE, SIZE), inference=True, state_dict=reference.state_dict())
+    assert not fast.training
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.Dropout)) for m in fast.modules())
+    with torch.no_grad():
+        want, got = reference(x), fast(x)
+    assert relative_error(want, got) <= TOLERANCE
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_parameters_and_macs_are_torchvisions(name: str) -> None:
+    """Totals and module by module, at 224×224: FlopCounterMode on the meta device (shapes only)."""
+    with torch.device("meta"):
+        reference = getattr(torchvision.models, name)(weights=None)
+    report = archc.analyze(name)
+    assert report.input_shape == (3, 224, 224)
+    assert report.totals.params == sum(p.numel() for p in reference.parameters())
+    counts = flop_count(reference, train=False)
+    assert report.totals.macs == report.totals.macs_train == counts[""]
+    theirs = {}
+    for path, module in reference.named_modules():
+        figures = (sum(p.numel() for p in module.parameters()), counts.get(path, 0))
+        if path and figures != (0, 0):
+            theirs[path] = figures
+    ours = {row.path: (row.params, row.macs) for row in report.rows if (row.params, row.macs) != (0, 0)}
+    assert ours == theirs
