@@ -25,7 +25,8 @@ A tensor is freed after its last reader, except where the emitted code still hol
 - the main flow's tensor (``x = self.layer(x)``), not before the next statement that
   assigns the flow variable completes: after a statement that assigns a named point
   instead, the previous tensor is still in ``x``; after a ``from:`` merge the flow
-  moves to a new variable, and the old one keeps its tensor until the forward returns.
+  moves to a new variable, and the old one keeps its tensor until the forward returns;
+  so does a plain list that reads its own input again (``{from: input}`` midway).
 
 The peak is the largest total of live tensors (the input included, weights excluded)
 at any step. Not modelled: allocator rounding and caching, and the workspaces of
@@ -173,17 +174,17 @@ def _block_input(graph: Graph, path: tuple[str, ...]) -> str:
     return graph.input
 
 
-def _statements(graph: Graph) -> dict[tuple[str, ...], list[tuple[str, bool]]]:
+def _statements(graph: Graph) -> dict[tuple[str, ...], list[tuple[str, bool, str]]]:
     """Per module path, its forward's statements in order: (output node id, starts a new flow
-    variable), i.e. its direct children, training-only heads left out."""
-    out: dict[tuple[str, ...], list[tuple[str, bool]]] = {}
+    variable, the tensor it reads), i.e. its direct children, training-only heads left out."""
+    out: dict[tuple[str, ...], list[tuple[str, bool, str]]] = {}
     for path, item in graph.modules():
         if item.training_only:
             continue
         if isinstance(item, Node):
-            out.setdefault(path[:-1], []).append((item.id, False))
+            out.setdefault(path[:-1], []).append((item.id, False, item.inputs[0] if item.inputs else ""))
         elif item.output is not None:
-            out.setdefault(path[:-1], []).append((item.output, item.reads > 0))
+            out.setdefault(path[:-1], []).append((item.output, item.reads > 0, item.input))
     return out
 
 
@@ -213,15 +214,22 @@ def _inference_steps(graph: Graph, all_nodes: list[Node], inplace: set[str]) -> 
         if scope.output in index:
             hold(scope.input, index[scope.output])
     points = _points(graph)
+    joined = {n.scope for n in graph.nodes.values() if not n.module and n.role in ("residual", "parallel")}
     for path, statements in _statements(graph).items():
         stop = returns(path)
+        scope = graph.scopes.get(path)
+        # in a plain list, a statement that reads the list's own input again (`from: input`)
+        # leaves the flow: it goes on in the input's variable, and the variable that held the
+        # flow keeps its tensor until the forward returns
+        again = scope.input if scope is not None and path not in joined else None
         flow: str | None = None  # the tensor in the flow variable (`x = self.conv(x)`)
-        for out, new_variable in statements:
+        for out, new_variable, reads in statements:
             if out in points:  # a variable of its own, until the forward returns
                 hold(out, stop)
                 continue
             if flow is not None:  # replaced when the next flow statement completes
-                hold(flow, stop if new_variable else index.get(out, stop))
+                left = reads == again and reads != flow
+                hold(flow, stop if new_variable or left else index.get(out, stop))
             flow = out
     for n in run:
         if n.role == "from":  # a join of named points has a variable of its own (`q = r + c`)
