@@ -17,7 +17,7 @@ Error codes are grouped by stage (see ``CODES``); docs/errors.md lists them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Code -> short title. Grouped by the stage that raises them.
 CODES: dict[str, str] = {
@@ -274,9 +274,18 @@ class Reporter:
     limit: int = 200  # a spec with hundreds of errors: stop collecting, the first ones matter
 
     def add(self, diag: Diagnostic) -> None:
+        if diag in self.diagnostics:
+            return
+        # the same error in a block reached by several calls (`called as 'i1'`, `'i2'`, ...): once,
+        # with the other calls as notes, not once per call (8 identical E304s for 8 inceptions)
+        for k, d in enumerate(self.diagnostics):
+            if diag.notes and d.notes and (d.code, d.message, d.span, d.hint, d.severity) == \
+                    (diag.code, diag.message, diag.span, diag.hint, diag.severity):
+                self.diagnostics[k] = _also(d, diag)
+                return
         # errors and warnings are capped apart: hundreds of warnings must never crowd out an error
         same = sum(1 for d in self.diagnostics if d.severity == diag.severity)
-        if same < self.limit and diag not in self.diagnostics:
+        if same < self.limit:
             self.diagnostics.append(diag)
 
     def error(
@@ -309,6 +318,28 @@ class Reporter:
         """Raise :class:`ArchcError` if any error has been reported."""
         if self.errors:
             raise ArchcError(self.errors, self.sources)
+
+
+_ALSO = "the same error also "
+_SHOWN = 3  # other calls named before "and N more"
+
+
+def _also(first: Diagnostic, again: Diagnostic) -> Diagnostic:
+    """``first`` with a note naming where ``again`` (the same error, reached another way) is: its
+    outermost note (the call that led there), up to a few; then a count."""
+    notes = list(first.notes)
+    shown = [n for n in notes if n.message.startswith(_ALSO)]
+    more = notes.pop() if notes and notes[-1].message.startswith("and ") else None
+    where = again.notes[-1]
+    if len(shown) < _SHOWN:
+        notes.append(Note(_ALSO + where.message, where.span))
+    else:
+        count = int(more.message.split()[1]) + 1 if more is not None else 1
+        notes.append(Note(f"and {count} more {'call' if count == 1 else 'calls'}"))
+        return replace(first, notes=tuple(notes))
+    if more is not None:
+        notes.append(more)
+    return replace(first, notes=tuple(notes))
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

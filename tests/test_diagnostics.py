@@ -221,3 +221,18 @@ def test_warnings_never_crowd_out_errors() -> None:
     for k in range(300):
         r.error("E505", f"error {k}")
     assert r.full and len(r.errors) == r.limit
+
+
+def test_the_same_error_in_a_block_called_many_times_is_reported_once(cli, spec_file) -> None:
+    """Issue 17: an unnamed `parallel:` inside a block called eight times gave eight identical E304s;
+    now one, naming the other calls (three, then a count)."""
+    calls = "".join(f"  - i{k}: Inc({4 + k})\n" for k in range(8))
+    path = spec_file(HEAD + "blocks:\n  Inc:\n    params: {c: int}\n    layers:\n      - conv1: conv(c, 1)\n"
+                            "      - parallel: {a: conv(c, 1), b: conv(c, 3, padding=1)}\nlayers:\n" + calls)
+    result = cli("validate", path)
+    assert result.code == 2
+    assert result.err.count("error[E304]") == 1
+    assert "note: in block 'Inc' called as 'i0'" in result.err
+    assert [line.split("called as ")[1][:4] for line in result.err.splitlines() if "the same error also" in line] \
+        == ["'i1'", "'i2'", "'i3'"]
+    assert "note: and 4 more calls" in result.err
