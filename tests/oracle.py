@@ -219,6 +219,11 @@ def _channel_shuffle(node: Node, ins: list[Tensor], state: State, training: bool
     return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
 
 
+def _chunk(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
+    # torchvision's ShuffleNetV2: x1, x2 = x.chunk(2, dim=1); PyTorch numbering, batch is dim 0
+    return torch.chunk(ins[0], node.attrs.chunks, node.attrs.dim)[node.attrs.index]
+
+
 def _layer_scale(node: Node, ins: list[Tensor], state: State, training: bool) -> Tensor:
     return state.own(node) * ins[0]  # torchvision's CNBlock: self.layer_scale * self.block(input)
 
@@ -306,6 +311,7 @@ OPS: Mapping[str, Impl] = {
     "channel_shuffle": _channel_shuffle,
     "stochastic_depth": _stochastic_depth,
     "layer_scale": _layer_scale,
+    "chunk": _chunk,
 }
 
 

@@ -19,6 +19,7 @@ def registry() -> Registry:
     from . import (
         activation,
         affine,
+        chunk,
         conv,
         dropout,
         groupnorm,
@@ -52,7 +53,7 @@ def registry() -> Registry:
             upsample.Upsample, transpose.ConvTranspose2d,
             # modern blocks (issue 17): SE gates, MobileNetV3, ShuffleNetV2, ConvNeXt
             merge.Mul, activation.Hardswish, activation.Hardsigmoid, shuffle.ChannelShuffle,
-            dropout.StochasticDepth, scale.LayerScale,
+            dropout.StochasticDepth, scale.LayerScale, chunk.Chunk,
         )
     )
 

@@ -32,3 +32,5 @@ draw convnext_tiny   convnext_tiny   --depth 2
 draw convnext_tiny   convnext_tiny_one_block_per_stage --set "depths=[1, 1, 1, 1]"
 draw mobilenet_v3_large mobilenet_v3_large --depth 2
 draw mobilenet_v3_small mobilenet_v3_small --fold Conv2dNormActivation,Conv2dNorm,SqueezeExcitation
+draw shufflenet_v2_x1_0 shufflenet_v2_x1_0 --depth 2
+draw shufflenet_v2_x1_0 shufflenet_v2_units --set "stages_repeats=[2, 1, 1]"

@@ -30,7 +30,7 @@ from archc.ops import registry
 from archc.ops.base import Extra
 
 from ..measure import fvcore_total, inference_peak, ptflops_total, saved_bytes
-from .test_ops_vs_torch import SAMPLES, LayerScale, Permute, StochasticDepth, TransformInput, _attrs
+from .test_ops_vs_torch import SAMPLES, Chunk, LayerScale, Permute, StochasticDepth, TransformInput, _attrs
 
 # Cases the samples above do not reach: convolutions fvcore cannot see, pools with odd windows.
 EXTRA: dict[str, list[tuple[str, list[tuple[int, ...]], Any]]] = {
@@ -162,7 +162,7 @@ def _all_oracle(name: str, module: nn.Module, xs: list[torch.Tensor], out: torch
     if isinstance(module, LayerScale):
         return n  # one multiply per element
     assert isinstance(module, (nn.Dropout, nn.Dropout2d, StochasticDepth, nn.Flatten, nn.Identity, nn.ConstantPad3d,
-                               nn.ChannelShuffle, Merge, Permute)), type(module)
+                               nn.ChannelShuffle, Merge, Permute, Chunk)), type(module)
     return 0
 
 

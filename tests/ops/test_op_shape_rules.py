@@ -25,6 +25,7 @@ from torch import nn
 
 from archc.ops import registry
 from archc.ops.base import Op
+from archc.ops.chunk import ChunkAttrs
 from archc.ops.conv import ConvAttrs
 from archc.ops.permute import PermuteAttrs
 from archc.ops.pool import AdaptiveAttrs, AvgPoolAttrs, MaxPoolAttrs
@@ -41,6 +42,7 @@ DIMS = {1: ("features",), 2: ("channels", "length"), 3: ("channels", "height", "
 # Attributes whose value decides the shape's structure (which dimension): a symbol there is
 # refused with NotSymbolic. Every other int or bool attribute must work as a symbol.
 NOT_SYMBOLIC = {("concat", "dim"), ("flatten", "start_dim"), ("flatten", "end_dim"), ("permute", "dims"),
+                ("chunk", "dim"),
                 ("upsample", "scale_factor")}  # a parameter may hold a fraction
 
 
@@ -189,6 +191,8 @@ PRINTED: dict[str, tuple[Any, tuple[int, ...], str]] = {
     "channel_shuffle": (None, (3,), "in_channels, in_height, in_width"),
     "stochastic_depth": (None, (3,), "in_channels, in_height, in_width"),
     "layer_scale": (None, (2,), "in_channels, in_length"),
+    "chunk": (ChunkAttrs.model_construct(chunks=3, index=1, dim=1), (3,),
+              "min((in_channels + 2) // 3, in_channels - (in_channels + 2) // 3), in_height, in_width"),
 }
 
 

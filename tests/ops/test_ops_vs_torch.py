@@ -44,6 +44,17 @@ class TransformInput(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([torch.unsqueeze(x[:, c], 1) * self.scale[c] + self.shift[c] for c in range(len(self.scale))],
                          1)
+class Chunk(nn.Module):
+    """torchvision ShuffleNetV2's channel split (``x1, x2 = x.chunk(2, dim=1)``), one part kept."""
+
+    def __init__(self, chunks: int, index: int, dim: int):
+        super().__init__()
+        self.chunks, self.index, self.dim = chunks, index, dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.chunk(x, self.chunks, self.dim)[self.index]
+
+
 class LayerScale(nn.Module):
     """torchvision's ConvNeXt CNBlock's layer scale (models/convnext.py): a parameter of shape
     (dim, 1, 1) initialised to ``value``, multiplying its input, here as a module of its own."""
@@ -211,6 +222,15 @@ SAMPLES: dict[str, list[tuple[str, list[tuple[int, ...]], Oracle]]] = {
     "layer_scale": [("layer_scale(1e-6)", [(8, 4, 4)], lambda: LayerScale(8, 1e-6, 3)),
                     ("layer_scale(init_value=0.5)", [(6, 10)], lambda: LayerScale(6, 0.5, 2)),
                     ("layer_scale", [(5,)], lambda: LayerScale(5, 1e-6, 1))],
+    # ShuffleNetV2's two halves; an uneven split (7 = 3 + 3 + 1, and 6 in 4 chunks is 2 + 2 + 2,
+    # three parts only); a spatial dimension; features
+    "chunk": [("chunk(2, 0)", [(116, 4, 4)], lambda: Chunk(2, 0, 1)),
+              ("chunk(2, 1)", [(116, 4, 4)], lambda: Chunk(2, 1, 1)),
+              ("chunk(3, 2)", [(7, 5)], lambda: Chunk(3, 2, 1)),
+              ("chunk(4, index=2)", [(6, 3, 3)], lambda: Chunk(4, 2, 1)),
+              ("chunk(chunks=3, index=1, dim=-1)", [(2, 5, 8)], lambda: Chunk(3, 1, -1)),
+              ("chunk(2, 1, dim=2)", [(3, 9, 4)], lambda: Chunk(2, 1, 2)),
+              ("chunk(5, 4)", [(10,)], lambda: Chunk(5, 4, 1))],
 }
 
 # Calls PyTorch refuses: archc must refuse them too (a ShapeError at inference).
