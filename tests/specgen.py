@@ -55,7 +55,7 @@ TAGS = frozenset({
 })
 
 POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "hardswish", "hardsigmoid", "channel_shuffle(1)",
-             "leaky_relu(0.1)", "gelu(approximate='tanh')",
+             "chunk(1, 0)", "leaky_relu(0.1)", "gelu(approximate='tanh')",
              "identity", "lrn(3)", "softmax(dim=1)", "log_softmax(dim=1)"]
 # Ops that change the spatial size: pooling, and upsampling (nearest, bilinear, learnt)
 RESIZE = ["maxpool(2)", "avgpool(2)", "maxpool(3, stride=2, padding=1, ceil_mode=true)", "adaptive_avgpool([4, 4])",

@@ -85,7 +85,7 @@ def test_the_generator_uses_every_construct() -> None:
     _draw()
     assert not TAGS - _SEEN, f"constructs the generator never drew: {sorted(TAGS - _SEEN)}"
     ops = {t.removeprefix("op:") for t in _SEEN if t.startswith("op:")}
-    wanted = {"group_norm", "layer_norm", "layer_norm2d", "permute", "upsample", "conv_transpose"}
+    wanted = {"group_norm", "layer_norm", "layer_norm2d", "permute", "upsample", "conv_transpose", "chunk"}
     assert not wanted - ops, f"ops the generator never drew: {sorted(wanted - ops)}"
 
 
