@@ -25,6 +25,7 @@ import pytest
 import torch
 import torchvision
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.efficientnet import MBConv, MBConvConfig
 
 import archc
@@ -148,6 +149,24 @@ def test_parameters_and_macs_are_torchvisions(name: str) -> None:
     assert ours == theirs
 
 
+# the resolution each network is evaluated at in the paper (§4.2 and Table 2)
+RESOLUTIONS = {"efficientnet_b0": 224, "efficientnet_b1": 240, "efficientnet_b2": 260, "efficientnet_b3": 300,
+               "efficientnet_b4": 380, "efficientnet_b5": 456, "efficientnet_b6": 528, "efficientnet_b7": 600}
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_macs_at_the_papers_resolution_are_torchvisions(name: str) -> None:
+    """The figures docs/networks/efficientnet.md compares with the paper's Table 2: archc's MACs at
+    each network's own resolution are FlopCounterMode's / 2 for torchvision's model there."""
+    side = RESOLUTIONS[name]
+    with torch.device("meta"):
+        reference = getattr(torchvision.models, name)(weights=None).eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        reference(torch.empty(1, 3, side, side, device="meta"))
+    assert archc.analyze(name, input=(3, side, side)).totals.macs == counter.get_total_flops() // 2
+
+
 def test_the_variants_share_one_definition() -> None:
     """Eight specs, one file of blocks: each variant sets only widths, depths, dropout and the norm
     layer, so every emitted MBConv class is the same text."""
@@ -268,3 +287,12 @@ def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module,
     with torch.no_grad():
         want, got = reference(x), fast(x)
     assert relative_error(want, got) <= TOLERANCE
+
+
+def test_inference_source_keeps_only_the_shortcut() -> None:
+    """The inference variant drops the guarded stochastic depth: its MBConv asks only use_res_connect,
+    with no flag or empty `if` left where the drop was."""
+    source = archc.compile_source("efficientnet_b0", inference=True)
+    mbconv = source[source.index("class MBConv"):source.index("class Stage")]
+    assert "self.stochastic_depth" not in mbconv and "pass" not in mbconv
+    assert "if self.use_res_connect:\n            out = out + x" in mbconv
