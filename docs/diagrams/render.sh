@@ -32,3 +32,4 @@ draw convnext_tiny   convnext_tiny   --depth 2
 draw convnext_tiny   convnext_tiny_one_block_per_stage --set "depths=[1, 1, 1, 1]"
 draw mobilenet_v3_large mobilenet_v3_large --depth 2
 draw mobilenet_v3_small mobilenet_v3_small --fold Conv2dNormActivation,Conv2dNorm,SqueezeExcitation
+draw efficientnet_b0 efficientnet_b0 --depth 2
