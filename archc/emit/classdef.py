@@ -321,6 +321,11 @@ class Writer:
             if len(self.init) == before:
                 self.init.append(f"{indent}    pass")
             return
+        if not stmt.body and not stmt.absent:
+            # everything under the condition went (the inference variant drops a guarded stochastic
+            # depth): the value passes, and neither a flag nor an `if ...: pass` is left to read
+            self.var[stmt.out] = self.var[stmt.input]
+            return
         # a module body: the children exist only where the condition holds; forward asks
         flag = next((s.name for s in stmt.body if isinstance(s, (Layer, Instance, Container)) and s.name
                      and s.name.isidentifier() and s.name not in self.defined and not getattr(s, "shared", False)),

@@ -34,3 +34,4 @@ draw mobilenet_v3_large mobilenet_v3_large --depth 2
 draw mobilenet_v3_small mobilenet_v3_small --fold Conv2dNormActivation,Conv2dNorm,SqueezeExcitation
 draw shufflenet_v2_x1_0 shufflenet_v2_x1_0 --depth 2
 draw shufflenet_v2_x1_0 shufflenet_v2_units --set "stages_repeats=[2, 1, 1]"
+draw efficientnet_b0 efficientnet_b0 --depth 2
