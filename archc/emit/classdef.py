@@ -939,7 +939,7 @@ def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, s
                 signature.append(f"{py}: {annotation_of(p.kind)} | None = None")
                 computed += [f"if {py} is None:", f"    {py} = {printer(p.default)}"]
             else:
-                signature.append(f"{py}: {annotation_of(p.kind)} = {printer(p.default)}")
+                signature.append(f"{py}: {annotation_of(p.kind, p.default)} = {printer(p.default)}")
     if sequential:
         init = [*computed, *w.init, "super().__init__(*layers)", *out_lines]
         base = "nn.Sequential"
@@ -950,5 +950,13 @@ def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, s
                      py_names={a: printer.names[a] for a in args}, dims=dims)
 
 
-def annotation_of(kind: str) -> str:
+def annotation_of(kind: str, default: Any = None) -> str:
+    """The type annotation of a parameter; a list's items typed as its default's are
+    (`tuple[float, ...]` for EfficientNet-style probabilities, `tuple[int, ...]` otherwise)."""
+    if kind == "list" and isinstance(default, tuple) and default:
+        items = {type(v) for v in default}
+        if items == {bool}:
+            return "tuple[bool, ...]"
+        if float in items and items <= {int, float}:
+            return "tuple[float, ...]"
     return TYPES.get(kind, "int")

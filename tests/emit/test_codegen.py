@@ -313,3 +313,21 @@ def test_an_unnamed_head_is_an_error_not_a_crash() -> None:
     with pytest.raises(archc.ArchcError) as err:
         archc.compile_source(archc.load("t.yaml", text=text))
     assert "E204" in err.value.codes and "a training-only head needs a name" in err.value.render()
+
+
+def test_list_parameters_are_annotated_with_their_items_type() -> None:
+    """A list of floats (per-stage drop probabilities) is `tuple[float, ...]`, not `tuple[int, ...]`;
+    the built network takes the values it is annotated with."""
+    text = """
+        archc: 1
+        name: fl
+        input: [3, 8, 8]
+        params: {probs: [0.1, 0.2], depths: [1, 2], flags: [true, false]}
+        layers:
+          - c: conv(4, 1)
+          - d: dropout(probs[1])
+    """
+    code = source(text)
+    assert "probs: tuple[float, ...] = (0.1, 0.2)" in code
+    assert "depths: tuple[int, ...] = (1, 2)" in code and "flags: tuple[bool, ...] = (True, False)" in code
+    assert build(text).d.p == 0.2
