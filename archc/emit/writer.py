@@ -202,6 +202,8 @@ class ModuleWriter:
         # the inference variant is not trained: nothing to freeze
         frozen = self.plain if not self.inference else Graph(self.graph.name, ())
         init += frozen_init(frozen)
+        if self.inference:  # the class of a dropped head (GoogLeNet's InceptionAux) is not written
+            codes = _reachable(net, codes)
         body = [f"INPUT_SHAPE = {tuple(input_shape)!r}"]
         if frozen.frozen:
             body += ["", *frozen_constants(frozen)]
@@ -250,6 +252,24 @@ def _defaults_first(codes: list[ClassCode]) -> list[ClassCode]:
         if not moved:
             break
     return out
+
+
+def _reachable(net: ClassCode, codes: list[ClassCode]) -> list[ClassCode]:
+    """The classes the network's class uses, directly or through another (a constructor call or
+    a parameter's default), in their order."""
+    import re
+
+    by_name = {c.name: c for c in codes}
+    keep: set[str] = set()
+    todo = [net]
+    while todo:
+        code = todo.pop()
+        text = "\n".join(line for c in [*_all_children(code), code] for line in class_source(c, None))
+        for word in set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)):
+            if word in by_name and word not in keep:
+                keep.add(word)
+                todo.append(by_name[word])
+    return [c for c in codes if c.name in keep]
 
 
 def _all_children(code: ClassCode) -> list[ClassCode]:

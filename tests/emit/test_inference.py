@@ -455,3 +455,11 @@ def test_a_norm_under_a_condition_folds_into_a_conditional_bias() -> None:
     assert model.a.conv.bias is not None and model.b.conv.bias is None
     err, _ = compare(program, (3, 8, 8))
     assert err < TOLERANCE
+
+
+def test_the_class_of_a_dropped_head_is_not_written() -> None:
+    """GoogLeNet's inference variant drops both aux heads: their InceptionAux class, used by nothing
+    there, is not in the file (the plain network has it)."""
+    assert "class InceptionAux(" in archc.compile_source("googlenet")
+    inference = archc.compile_source("googlenet", inference=True)
+    assert "InceptionAux" not in inference and "class Inception(" in inference
