@@ -277,8 +277,10 @@ class Parser:
         text = str(scalar.value)
         loc = self._loc(scalar)
         parts: list[str | m.Code] = []
+        starts: list[int] = []  # where each part begins in the text
         pos = 0
         for match in _TEMPLATE_PART.finditer(text):
+            starts += [pos, match.start() + 1]
             parts.append(text[pos:match.start()])
             inner = match.group(1)
             try:
@@ -291,13 +293,13 @@ class Parser:
             parts.append(m.Code(expr=expr, loc=m.Loc(scalar.span, col0)))
             pos = match.end()
         parts.append(text[pos:])
-        for k, part in enumerate(parts):
+        starts.append(pos)
+        for part, at in zip(parts, starts):
             if not isinstance(part, str):
                 continue
             bad = re.search(r"[^A-Za-z0-9_]", part)
             if bad is not None:
-                off = sum(len(p) if isinstance(p, str) else 0 for p in parts[:k])  # approximate: text before it
-                start = text.find(part) + bad.start() if part else off
+                start = at + bad.start()
                 char = bad.group(0)
                 hint = ("write each expression in one pair of braces, e.g. `denselayer{i + 1}`" if char in "{}"
                         else "a generated name is letters, digits and '_' around `{expression}` parts")

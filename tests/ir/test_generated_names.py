@@ -125,6 +125,8 @@ def test_a_made_name_that_is_no_name_is_an_error() -> None:
 def test_a_template_is_checked_where_it_is_written() -> None:
     ((code, line, col, text),) = errors(bad('{"layer{i}-a": "conv(8, 1)"}'))
     assert (code, line, col) == ("E304", 17, 40) and "'-' is not allowed outside braces" in text
+    ((code, line, col, text),) = errors(bad('{"{ax-1}ax-": "conv(8, 1)"}'))  # the same text inside the braces
+    assert (code, line, col) == ("E304", 17, 40) and "'-'" in text
     ((code, line, col, text),) = errors(bad('{"layer{i": "conv(8, 1)"}'))
     assert (code, line) == ("E304", 17) and "'{'" in text and "one pair of braces" in text
     ((code, line, col, _),) = errors(bad('{"layer{i +}": "conv(8, 1)"}'))
