@@ -42,7 +42,7 @@ from archc.diagnostics import ArchcError
 TAGS = frozenset({
     "block", "block_default", "block_param", "block_call_in_block", "inline_block", "block_layers",
     "block_residual", "block_parallel", "block_repeat",
-    "repeat_named", "repeat_spliced", "repeat_index", "repeat_zero", "repeat_in_block",
+    "repeat_named", "repeat_spliced", "repeat_index", "repeat_zero", "repeat_in_block", "repeat_made_name",
     "when_group", "when_group_named", "when_parallel", "when_residual_container", "when_repeat", "when_from",
     "when_false", "when_in_block", "when_shortcut", "when_spliced",
     "from_merge", "from_single", "from_input", "from_in_block", "from_layers",
@@ -244,6 +244,12 @@ class Gen:
                     s = ", stride=stride if i == 0 else 1" if strided else ""
                     each = [f"conv(width, 1 + 2 * (i % 2){s}, padding=i % 2)", self.free_op()]
                 defn["repeat"] = self.pick([1, 2, "1 + width % 2"])
+                # each copy's module named from the index (an nn.Sequential built with add_module), decided
+                # by a value already drawn: another draw would shift the derandomized stream
+                if self.ok("repeat_made_name") and defn["repeat"] == "1 + width % 2":
+                    first, *rest = each if isinstance(each, list) else [each]
+                    each = [{"layer{i + 1}": first}, *rest]
+                    t.add("repeat_made_name")
                 defn["each"] = each
             out[name] = defn
             tags[name] = t
@@ -431,6 +437,10 @@ class Gen:
                     blk = self.pick(modules)
                     each = f"{blk}({w} + {index} * 2)"
                     t |= ctx.block_tags[blk]
+                if self.ok("repeat_made_name") and index == "j":  # by a value already drawn, as above
+                    first, *rest = each if isinstance(each, list) else [each]
+                    each = [{f"c{{{index} + 1}}": first}, *rest]
+                    t.add("repeat_made_name")
                 value = {"repeat": count, "each": each}
             if index != "i":
                 value["index"] = index

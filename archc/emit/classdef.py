@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ir.module import Container, Definition, Head, If, Instance, Layer, Loop, Merge, Stmt, walk
+from ..ir.module import Container, Definition, GenName, Head, If, Instance, Layer, Loop, Merge, Stmt, walk
 from ..sym import Sym, free_symbols
 from .format import wrap
 from .names import Namespace, camel
@@ -158,12 +158,13 @@ class Writer:
                 return self.named_sequential(stmt)
             # conditions or repeats inside: built as a list first, as torchvision's make_layers does
             var = self.locals.claim(stmt.name or "layers")
-            self.pre.append(f"{var}: list[nn.Module] = []")
+            made = _makes_names(stmt.body)  # names made in a repeat: added to an nn.Sequential
+            self.pre.append(f"{var} = nn.Sequential()" if made else f"{var}: list[nn.Module] = []")
             saved, self.init = self.init, []
             self.body(stmt.body, "", var)
             self.pre += self.init
             self.init = saved
-            return f"nn.Sequential(*{var})"
+            return var if made else f"nn.Sequential(*{var})"
         code = write_container(self.ctx, self.key, stmt, self.p, self.fresh, self.shapes, self.var,
                                self.entry_names)
         self.children.append(code)
@@ -222,6 +223,11 @@ class Writer:
             self.bind_fresh(s, f"{var}.{name}" if name.isidentifier() else f"{var}[{k}]")
         return var
 
+    def made_name(self, name: GenName) -> str:
+        """The f-string that makes a repeat's name: ``f"denselayer{i + 1}"``."""
+        text = "".join("{" + self.p(part) + "}" if _symbolic(part) else str(part) for part in name.parts)
+        return f'f"{text}"'
+
     def shape_of(self, stmt: Stmt) -> Any:
         """The input shape of a statement with one input."""
         value = stmt.inputs[0] if isinstance(stmt, Layer) else stmt.input  # type: ignore[attr-defined]
@@ -267,6 +273,22 @@ class Writer:
                 self.init.append(f"{indent}{seq_list}.extend({var})")
                 self.bind_fresh(stmt, var)
                 return
+            if seq_list is not None and isinstance(stmt.name, GenName):
+                # a name made in each repeat: the list is an nn.Sequential, as torchvision's
+                # `self.add_module(f"denselayer{i + 1}", layer)`
+                if self.has_fresh(stmt) and stmt.out != self.loop_tail:
+                    var = self.locals.claim("block")
+                    self.init += wrap(f"{indent}{var} = {source}")
+                    self.init.append(f"{indent}{seq_list}.add_module({self.made_name(stmt.name)}, {var})")
+                    self.bind_fresh(stmt, var)
+                    return
+                self.init += wrap(f"{indent}{seq_list}.add_module({self.made_name(stmt.name)}, {source})")
+                self.bind_fresh(stmt, f"{seq_list}[-1]")
+                return
+            if isinstance(stmt.name, GenName):
+                raise Unsupported(f"the name '{stmt.name}' is made in each repeat in a module's body; emitted code "
+                                  "writes such names in a numbered list (a block whose body is the repeat, or a "
+                                  "named repeat)")
             if seq_list is not None:
                 if stmt.name is not None and stmt.pos:
                     raise Unsupported("a named entry in a numbered list built with conditions or repeats")
@@ -581,6 +603,11 @@ class Writer:
         self.fwd.append(f"{indent}{out} = {(' * ' if stmt.op.name == 'mul' else ' + ').join(names)}")
 
 
+def _makes_names(body: list[Stmt]) -> bool:
+    """Does a list name a child with a name made in each repeat (``denselayer{i + 1}``)?"""
+    return any(isinstance(getattr(s, "name", None), GenName) for s in walk(body))
+
+
 def _unnamed_module(body: list[Stmt]) -> bool:
     """Does a module of this body (or of a condition or repeat in it) have no name?"""
     for s in body:
@@ -834,6 +861,9 @@ def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape
         w.vars.reserve(arg)
         w.holder[arg] = value  # type: ignore[attr-defined]
     w.merged, w.far = _merged_and_far(stmts, output)  # type: ignore[attr-defined]
+    if sequential and _makes_names(stmts):  # the class adds its children itself, names made in a repeat
+        w.body(stmts, "", "self")
+        return w, []
     if sequential:
         w.locals.reserve("layers")
         w.init.append("layers: list[nn.Module] = []")
@@ -940,7 +970,10 @@ def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, s
                 computed += [f"if {py} is None:", f"    {py} = {printer(p.default)}"]
             else:
                 signature.append(f"{py}: {annotation_of(p.kind, p.default)} = {printer(p.default)}")
-    if sequential:
+    if sequential and _makes_names(d.body):
+        init = ["super().__init__()", *computed, *w.init, *out_lines]
+        base = "nn.Sequential"
+    elif sequential:
         init = [*computed, *w.init, "super().__init__(*layers)", *out_lines]
         base = "nn.Sequential"
     else:

@@ -37,6 +37,7 @@ from .module import (
     Container,
     Definition,
     Dims,
+    GenName,
     Head,
     If,
     InitScheme,
@@ -222,7 +223,8 @@ class Definer:
         if isinstance(item, m.Named):
             namer.take()
             before = len(frame.body)
-            out = self.value(item.value, x, frame, item.name, absent=False)
+            name = item.name if item.template is None else self.generated_name(item, frame)
+            out = self.value(item.value, x, frame, name, absent=False)
             # a named entry takes its list's number (nn.Sequential numbers every child), present or not
             if out is None:
                 frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
@@ -231,14 +233,24 @@ class Definer:
             if len(frame.body) > before and frame.body[-1].out == out:
                 frame.body[-1].pos = True
                 if isinstance(frame.body[-1], If):  # its flag in the emitted class takes the entry's name
-                    frame.body[-1].label = item.name
-            frame.names[item.name] = out
+                    frame.body[-1].label = name
+            frame.names[name] = out
             if isinstance(item.value, m.Container) and item.value.training_only:
                 frame.body.append(Head(out=self.new(self.shape(out)), shape=self.shape(out), span=item.span,
-                                       name=item.name, value=out, training_only=True))
+                                       name=name, value=out, training_only=True))
                 return x
             return out
         return self.container_in_list(item, x, frame, namer)
+
+    def generated_name(self, item: m.Named, frame: Frame) -> str:
+        """A name made from the repeat index: its text where every instance makes the same one, else a
+        :class:`GenName` whose parts are expressions of the index and the parameters."""
+        assert item.template is not None
+        made = tuple(part if isinstance(part, str) else self.eval(part.expr, frame.env, part.loc.span)
+                     for part in item.template)
+        if any(is_symbolic(part) for part in made):
+            return GenName(item.name, made)
+        return "".join(str(part) for part in made)
 
     def value(self, v: m.Call | m.Seq | m.Container, x: str, frame: Frame, name: str, *,
               absent: bool = True) -> str | None:

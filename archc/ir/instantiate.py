@@ -15,7 +15,7 @@ from typing import Any
 
 from ..sym import Sym, SymBlock, evaluate, is_symbolic
 from .graph import Graph, Head, Node, Path, Scope, path_str
-from .module import Container, Definition, Dims, If, Instance, Layer, Loop, Merge, ModuleIR, Stmt
+from .module import Container, Definition, Dims, GenName, If, Instance, Layer, Loop, Merge, ModuleIR, Stmt
 from .module import Head as HeadStmt
 
 __all__ = ["Unsplicable", "instantiate"]
@@ -88,8 +88,10 @@ class Instantiator:
         for stmt in stmts:
             self.stmt(stmt, env, vals, path, numbers)
 
-    def _name(self, stmt: Any, numbers: _Numbers) -> str:
+    def _name(self, stmt: Any, numbers: _Numbers, env: Mapping[str, Any]) -> str:
         number = numbers.take() if stmt.pos else None
+        if isinstance(stmt.name, GenName):  # this repeat's name
+            return "".join(str(concrete(part, env)) for part in stmt.name.parts)
         return stmt.name if stmt.name is not None else number  # type: ignore[return-value]
 
     def stmt(self, stmt: Stmt, env: dict[str, Any], vals: dict[str, str | None], path: Path,
@@ -98,7 +100,7 @@ class Instantiator:
             attrs = stmt.attrs
             if any(is_symbolic(v) for v in dict(attrs).values()):
                 attrs = type(attrs).model_validate({k: concrete(v, env) for k, v in dict(attrs).items()})
-            child = (*path, self._name(stmt, numbers))
+            child = (*path, self._name(stmt, numbers, env))
             x = vals[stmt.inputs[0]]
             assert x is not None
             ins = (self.shape(x),)
@@ -111,7 +113,7 @@ class Instantiator:
         elif isinstance(stmt, Merge):
             self.merge(stmt, env, vals, path, numbers)
         elif isinstance(stmt, Container):
-            child = (*path, self._name(stmt, numbers))
+            child = (*path, self._name(stmt, numbers, env))
             x = vals[stmt.input]
             assert x is not None
             scope = self.graph.add_scope(Scope(child, stmt.kind, stmt.label, stmt.span, x, mode=stmt.mode,
@@ -177,7 +179,7 @@ class Instantiator:
                 vals[stmt.out] = out
                 self._bind(stmt.shape, self.shape(out), env)
                 return
-        name = self._name(stmt, numbers)
+        name = self._name(stmt, numbers, env)
         child = (*path, name)
         training_only = stmt.training_only or self.training_only
         scope = self.graph.add_scope(Scope(child, "block", d.name, stmt.span, x, block=d.name, args=args,

@@ -32,6 +32,7 @@ from ..ops.base import fmt_shape
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate, show, type_of
 from ..spec.loader import BlockRef, Program, Unit
+from ..spec.parser import generated_name_problem
 from .expansion import Estimator, TooBig
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
@@ -304,7 +305,16 @@ class Lowerer:
         if isinstance(item, m.Named):
             frame.pending.discard(item.name)
             namer.take()
-            child = path + (item.name,)
+            name = item.name if item.template is None else self.generated_name(item, frame)
+            if name is None:
+                return x
+            child = path + (name,)
+            if item.template is not None and (path_str(child) in self.graph.nodes or child in self.graph.scopes):
+                first = self.graph.scopes.get(child) or self.graph.nodes[path_str(child)]
+                self.r.error("E303", f"the name '{item.name}' makes '{path_str(child)}' again", item.name_span,
+                             "make each copy's name from the repeat index, e.g. `layer{i + 1}`",
+                             (Note("first made here", first.span), *frame.trace))
+                return x
             if not self.claim(child, item.name_span):
                 return x
             if namer.mode == "sequential" and isinstance(item.value, m.Call):
@@ -312,12 +322,38 @@ class Lowerer:
             out = self.value(item.value, x, child, frame)
             if out is None:  # `when` was false: the entry is absent
                 return x
-            frame.names[item.name] = out
+            frame.names[name] = out
             if isinstance(item.value, m.Container) and item.value.training_only:
                 self._head(child, out, item.span, frame)
                 return x
             return out
         return self.container_in_list(item, x, path, frame, namer)
+
+    def generated_name(self, item: m.Named, frame: Frame) -> str | None:
+        """The name ``denselayer{i + 1}`` makes here: its expressions evaluated (whole numbers or
+        text), the result checked as any name is; None after an error."""
+        assert item.template is not None
+        made = []
+        for part in item.template:
+            if isinstance(part, str):
+                made.append(part)
+                continue
+            value = self.eval(part.expr, part.loc, frame.env, frame.trace)
+            if value is UNKNOWN:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                self.r.error("E304", f"a part of the name '{item.name}' is {type_of(value)} {show(value)}",
+                             item.name_span, "the expressions in a name's braces give whole numbers or text, "
+                             "e.g. `denselayer{i + 1}`", frame.trace)
+                return None
+            made.append(str(value))
+        name = "".join(made)
+        problem = generated_name_problem(name)
+        if problem is not None:
+            self.r.error("E304", f"the name '{item.name}' makes '{name}', which cannot name a layer: {problem[0]}",
+                         item.name_span, problem[1], frame.trace)
+            return None
+        return name
 
     def value(self, v: m.Call | m.Seq | m.Container, x: str, path: Path, frame: Frame) -> str | None:
         """The value of a named entry or branch, at ``path``."""

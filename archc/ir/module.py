@@ -40,6 +40,20 @@ from ..diagnostics import Span
 Dims = tuple[Any, ...]  # a symbolic shape, batch excluded: ints and archc.sym expressions
 
 
+class GenName(str):
+    """A module's name made in each repeat from its index (``denselayer{i + 1}``): the text as
+    written, with its parts (text, and expressions of the index and parameters) in turn. Being
+    text, it reads as a name that is no Python identifier wherever a name is only compared or
+    shown; instantiation makes each repeat's name and emission writes an f-string."""
+
+    parts: tuple[Any, ...]
+
+    def __new__(cls, text: str, parts: tuple[Any, ...]) -> GenName:
+        made = super().__new__(cls, text)
+        made.parts = parts
+        return made
+
+
 @dataclass(slots=True, kw_only=True)
 class Stmt:
     out: str  # the value it produces (unique within its definition)

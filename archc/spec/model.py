@@ -94,6 +94,9 @@ class Named(Model):
     name_span: SpanT
     value: Union[InstanceOf[Call], InstanceOf[Seq], InstanceOf[Container]]
     span: SpanT
+    # a name generated from the repeat index (`"denselayer{i + 1}": ...`): its parts, text and
+    # expressions in turn; ``name`` is then the template as written
+    template: tuple[Union[str, InstanceOf[Code]], ...] | None = None
 
 
 class Residual(Model):

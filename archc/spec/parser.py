@@ -36,6 +36,8 @@ IMPORT_KEYS = ("from", "blocks")
 INIT_KEYS = ("conv", "linear", "norm", "std", "zero_init_residual")
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*$")
+# an `{expression}` part of a name generated from the repeat index (`denselayer{i + 1}`)
+_TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")
 # Attribute names nn.Module (and nn.Sequential) already use: a layer with such a name
 # would shadow a method or break state_dict handling.
 MODULE_ATTRS = frozenset((
@@ -56,6 +58,25 @@ GENERATED_NAMES = frozenset({"torch", "nn", "build", "INPUT_SHAPE", "annotations
 RESERVED_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "input", "min", "max", "len"})
 
 
+def generated_name_problem(name: str) -> tuple[str, str] | None:
+    """Why a name made from a template (`denselayer{i + 1}`) cannot name a module, with a hint; None
+    where it can. The rules of :meth:`Parser.name`, applied once the name is made."""
+    if not _IDENT.match(name):
+        if name[:1].isdigit():
+            return "it starts with a digit", "put text before the first `{...}`, e.g. `layer{i}`"
+        if name.startswith("_"):
+            return "it begins with '_'", "names beginning with '_' are reserved for nn.Module internals"
+        return "a name is a letter, then letters, digits and '_'", \
+            "the expressions in braces must give whole numbers or names"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return "it is a Python keyword", "add text around the braces"
+    if len(name) > 100:
+        return f"it is {len(name)} characters long; the limit is 100", "shorten the template"
+    if name in MODULE_ATTRS or name in RESERVED_NAMES:
+        return "it would shadow a name nn.Module or the spec language uses", "add text around the braces"
+    return None
+
+
 class _Invalid(Exception):
     """Raised inside the parser to abandon one value after its error was reported."""
 
@@ -66,6 +87,7 @@ class Parser:
         self.r = reporter
         limits = limits or Limits()
         self.expr_limits = {"max_length": limits.max_expr_length, "max_nodes": limits.max_expr_nodes}
+        self.in_each = False  # parsing the entries of a repeat's `each:`, where names may be made
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -233,8 +255,59 @@ class Parser:
 
     def named(self, node: YMap, what: str) -> m.Named:
         ((kscalar, value),) = node.items.values()
-        name = self.name(kscalar, what)
-        return m.Named(name=name, name_span=kscalar.span, value=self.value(value, name), span=node.span)
+        made_here, self.in_each = self.in_each, False  # a list inside the entry is a scope of its own
+        try:
+            if isinstance(kscalar.value, str) and "{" in kscalar.value:
+                if not made_here:
+                    raise self._fail("E304", f"'{kscalar.value}' makes a name from an expression, which only an "
+                                             "entry of a repeat's `each:` does", kscalar.span,
+                                     "write the name out, or make it in `repeat: n` / `each: {\"layer{i + 1}\": ...}`")
+                parts = self.template(kscalar, what)
+                name = kscalar.value
+                return m.Named(name=name, name_span=kscalar.span, value=self.value(value, name), span=node.span,
+                               template=parts)
+            name = self.name(kscalar, what)
+            return m.Named(name=name, name_span=kscalar.span, value=self.value(value, name), span=node.span)
+        finally:
+            self.in_each = made_here
+
+    def template(self, scalar: YScalar, what: str) -> tuple[str | m.Code, ...]:
+        """``denselayer{i + 1}``: text and ``{expression}`` parts, the name each repeat makes.
+        The text must be what a name is made of; the whole name is checked once made (lowering)."""
+        text = str(scalar.value)
+        loc = self._loc(scalar)
+        parts: list[str | m.Code] = []
+        starts: list[int] = []  # where each part begins in the text
+        pos = 0
+        for match in _TEMPLATE_PART.finditer(text):
+            starts += [pos, match.start() + 1]
+            parts.append(text[pos:match.start()])
+            inner = match.group(1)
+            try:
+                expr = parse_expr(inner, **self.expr_limits)
+            except ExprError as err:
+                start = match.start() + 1
+                raise self._fail(err.code, err.message, loc.at(start + err.off, start + err.end), err.hint) from None
+            # the expression's offsets count from its own first character, its Loc from the name's
+            col0 = loc.col0 + match.start() + 1 if loc.col0 is not None else None
+            parts.append(m.Code(expr=expr, loc=m.Loc(scalar.span, col0)))
+            pos = match.end()
+        parts.append(text[pos:])
+        starts.append(pos)
+        for part, at in zip(parts, starts):
+            if not isinstance(part, str):
+                continue
+            bad = re.search(r"[^A-Za-z0-9_]", part)
+            if bad is not None:
+                start = at + bad.start()
+                char = bad.group(0)
+                hint = ("write each expression in one pair of braces, e.g. `denselayer{i + 1}`" if char in "{}"
+                        else "a generated name is letters, digits and '_' around `{expression}` parts")
+                raise self._fail("E304", f"'{text}' is not a valid {what} name template: {char!r} is not allowed "
+                                         "outside braces", loc.at(start, start + 1), hint)
+        if len(parts) == 1:  # pragma: no cover - "{" in the text always makes a part or an error
+            raise self._fail("E304", f"'{text}' is not a valid {what} name", scalar.span)
+        return tuple(parts)
 
     def value(self, node: YNode, name: str) -> m.Call | m.Seq | m.Container:
         if isinstance(node, YScalar):
@@ -257,12 +330,17 @@ class Parser:
         """Parse the structural keys a block or container may hold."""
         data: dict[str, Any] = {"span": node.span}
         failed = False
+        in_each = self.in_each
         for key, (kscalar, value) in node.items.items():
+            # names are made from the index in the entries of `each:` (and of a group spliced there)
+            self.in_each = key == "each" or (key == "layers" and in_each)
             try:
                 if key == "layers":
                     data[key] = self.body(value, "'layers'")
                 elif key == "each":
-                    data[key] = self.body(value, "'each'")
+                    # one named entry may stand alone: `each: {"denselayer{i + 1}": DenseLayer(32)}`
+                    data[key] = (m.Seq(items=(self.entry(value),), span=value.span)
+                                 if isinstance(value, YMap) else self.body(value, "'each'"))
                 elif key == "parallel":
                     data[key] = self.parallel(value)
                     data["merge_span"] = kscalar.span
@@ -281,6 +359,8 @@ class Parser:
                     data[key] = _plain_scalar(value)
             except _Invalid:
                 failed = True
+            finally:
+                self.in_each = in_each
         present = [k for k in ("layers", "parallel", "residual", "repeat") if k in node.items]
         if len(present) > 1:
             self.r.error("E204", f"{context} holds {' and '.join(present)}; it can hold only one of them",

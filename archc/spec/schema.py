@@ -46,6 +46,8 @@ DRAFT = "http://json-schema.org/draft-07/schema#"
 # The parser's own rule for names (layers, branches, blocks, parameters), anchored.
 NAME = "^" + _IDENT.pattern
 # A variant's path to an entry of its base: names joined by '.', later parts may be positions.
+# A layer name, or one generated from the repeat index (`denselayer{i + 1}`: text and `{expression}` parts).
+LAYER_NAME = r"^(?:[A-Za-z][A-Za-z0-9_]*|[A-Za-z0-9_]*(?:\{[^{}]+\}[A-Za-z0-9_]*)+)$"
 PATH = rf"^{_IDENT.pattern[:-1]}(?:\.(?:{_IDENT.pattern[:-1]}|[0-9]+))*$"
 # a frozen module path: parts that are names, positions, ranges (`0-9`) or globs (`layer*`)
 FREEZE_PATH = rf"^{_FREEZE_PART.pattern[:-1]}(?:\.{_FREEZE_PART.pattern[:-1]})*$"
@@ -158,7 +160,7 @@ def _value_schemas(suffix: str = "") -> dict[tuple[str, str], dict[str, Any]]:
         ("*", "parallel"): ref("parallel"),
         ("*", "residual"): ref("residual"),
         ("*", "repeat"): {"type": ["integer", "string"]},
-        ("*", "each"): ref("entries"),
+        ("*", "each"): {"anyOf": [ref("entries"), ref("named"), ref("container")]},
         ("*", "index"): {"type": "string", "pattern": NAME, "default": _default(m.BodyFields, "index")},
         ("*", "merge"): {"enum": _literals(m.BodyFields, "merge")},
         ("*", "dim"): {"type": "integer", "default": _default(m.BodyFields, "dim")},
@@ -258,8 +260,8 @@ def _entry_definitions(suffix: str, call: dict[str, Any]) -> dict[str, Any]:
     def own(name: str) -> dict[str, Any]:
         return ref(name + suffix)
 
-    layer_name = {"pattern": NAME, "title": "layer name", "patternErrorMessage": "a name: a letter, then letters, "
-                  "digits or _",
+    layer_name = {"pattern": LAYER_NAME, "title": "layer name", "patternErrorMessage": "a name: a letter, then "
+                  "letters, digits or _; in a repeat, `{expression}` parts may make it (`denselayer{i + 1}`)",
                   # a mapping with a container key is a container, whatever else it holds
                   "not": {"enum": list(CONTAINER_KEYS)}}
     return {

@@ -35,3 +35,5 @@ draw mobilenet_v3_small mobilenet_v3_small --fold Conv2dNormActivation,Conv2dNor
 draw shufflenet_v2_x1_0 shufflenet_v2_x1_0 --depth 2
 draw shufflenet_v2_x1_0 shufflenet_v2_units --set "stages_repeats=[2, 1, 1]"
 draw efficientnet_b0 efficientnet_b0 --depth 2
+draw densenet121     densenet121     --depth 2
+draw densenet121     densenet121_two_layers_per_block --set "block_config=[2, 2, 2, 2]"
