@@ -210,6 +210,22 @@ layers:
 """, BuildFails, "an entry of a numbered list sized by the block before it: the literal nn.Sequential(B(4), "
                  "nn.Conv2d(self.n1[0].out_channels, ...)) read self.n1 before it existed (AttributeError); "
                  "found by a generator run with another seed"),
+    ("merge_number_after_a_folded_norm", """
+archc: 1
+name: g
+input: [8, 8, 8]
+blocks:
+  L:
+    layers:
+      - norm1: bn()
+      - conv1: conv(8, 1, bias=false)
+      - norm2: bn()
+      - {from: [input, norm2], merge: concat}
+layers:
+  - a: L
+""", InferenceDiffers, "a from: merge after a norm the inference pass folds, in a list of named modules: the "
+                       "rewritten IR numbered the merge 2, the concrete pass kept 3 (E720 'nodes differ'); "
+                       "found by the DenseNet helper"),
 ]
 
 

@@ -50,6 +50,7 @@ class _Pass:
             if scope.call is not None and not scope.training_only:
                 self.scopes.setdefault(scope.call, []).append(path)
         self.folded = {f.norm for f in folding.norms}
+        self.lists: list[list[Any]] = []  # the numbered lists being rewritten, innermost last
         self.bodies: list[tuple[list[Stmt], Any]] = []  # the bodies being rewritten (and the `when:`
         # condition each one runs under, for an If's body), outermost first
         self.vetoed: set[tuple[str, str]] = set()  # norms to keep in every instance after all
@@ -82,18 +83,30 @@ class _Pass:
     def definition(self, d: Definition) -> Definition:
         out = copy.copy(d)
         alias: dict[str, str] = {}
+        self.lists.append([d.mode, 0])
         out.body = self.body(d.key, d.body, alias, None)
+        self.lists.pop()
         out.output = _resolve(alias, d.output)
         return out
 
     def body(self, key: str, stmts: list[Stmt], alias: dict[str, str], cond: Any) -> list[Stmt]:
         out: list[Stmt] = []
         self.bodies.append((out, cond))
+        numbered = self.lists[-1]  # the list whose numbers these statements take: [mode, passed over]
         try:
             for stmt in stmts:
                 new = self.stmt(key, stmt, alias, cond)
-                if new is not None:
-                    out.append(new)
+                if new is None:
+                    # a numbered entry that goes: in a list of named modules the entries after it
+                    # keep their numbers (an nn.Sequential numbers the rest anew, as the concrete pass)
+                    if stmt.pos and numbered[0] == "module":
+                        numbered[1] += 1
+                    continue
+                if numbered[1]:
+                    new = copy.copy(new) if new is stmt else new
+                    new.skip += numbered[1]
+                    numbered[1] = 0
+                out.append(new)
         finally:
             self.bodies.pop()
         return out
@@ -133,7 +146,13 @@ class _Pass:
                 alias_inner = alias
             else:
                 alias_inner = alias
-            stmt.body = self.body(key, stmt.body, alias_inner, inner)
+            if isinstance(stmt, Container):  # a list of its own, numbered from 0
+                self.lists.append([stmt.mode, 0])
+            try:
+                stmt.body = self.body(key, stmt.body, alias_inner, inner)
+            finally:
+                if isinstance(stmt, Container):
+                    self.lists.pop()
             stmt.output = _resolve(alias, stmt.output)
             if isinstance(stmt, Loop):
                 return stmt

@@ -86,6 +86,7 @@ class Instantiator:
     def body(self, stmts: list[Stmt], env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
         for stmt in stmts:
+            numbers.position += stmt.skip
             self.stmt(stmt, env, vals, path, numbers)
 
     def _name(self, stmt: Any, numbers: _Numbers, env: Mapping[str, Any]) -> str:

@@ -63,6 +63,9 @@ class Stmt:
     # takes the next number of its list when it runs (an unnamed entry of a numbered list, or a
     # named one: nn.Sequential numbers every child)
     pos: bool = False
+    # numbers of its list passed over before it (the inference pass dropped the entries that held
+    # them: in a list of named modules the others keep their numbers, as the concrete pass keeps them)
+    skip: int = 0
 
 
 @dataclass(slots=True, kw_only=True)
