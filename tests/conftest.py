@@ -7,6 +7,7 @@ import os
 import sys
 import textwrap
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +71,17 @@ def spec_file(tmp_path: Path):
 def reference() -> dict:
     """torchvision's figures for the classic models (trimmed from ../shared/reference/)."""
     return json.loads((FIXTURES / "torchvision_reference.json").read_text())["models"]
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One intra-op thread for tests that run many small forward passes: on a busy machine a
+    second OpenMP thread makes each pass seconds slower instead of faster. Restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -22,14 +22,7 @@ from archc.diagnostics import ArchcError
 
 from .measure import saved_bytes
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: many small forward passes on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # the user story of the seed texts: a pretrained ResNet, its stem and first two stages
 # frozen with their batch norms, a new head for 37 classes

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from archc.spec.loader import shipped_names
 
@@ -18,16 +15,3 @@ def torchvision_specs() -> list[str]:
     models = json.loads((FIXTURES / "torchvision_reference.json").read_text())["models"]
     return [name for name in shipped_names() if name in models]
 
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """One intra-op thread for tests that run many small forward passes: on a busy machine a
-    second OpenMP thread makes each pass seconds slower instead of faster. Restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

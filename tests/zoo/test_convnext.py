@@ -29,19 +29,11 @@ import archc
 from archc.diagnostics import ArchcError
 
 from ..emit.test_inference import relative_error
+from .test_torchvision import flop_count, gradients, layout
 
 NETWORKS = ["convnext_tiny", "convnext_small", "convnext_base"]
 SIZE = 32
 TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small inputs: a second intra-op thread gains little on a shared machine (see test_torchvision.py)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def randomize(model: nn.Module, gen: torch.Generator) -> None:
@@ -71,10 +63,6 @@ def pair(request: pytest.FixtureRequest) -> tuple[str, nn.Module, nn.Module]:
 
 def batch() -> torch.Tensor:
     return torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
-
-
-def layout(model: nn.Module) -> list[tuple[str, tuple[int, ...], torch.dtype]]:
-    return [(key, tuple(value.shape), value.dtype) for key, value in model.state_dict().items()]
 
 
 def test_state_dict_is_torchvisions_key_for_key(pair: tuple[str, nn.Module, nn.Module]) -> None:
@@ -138,17 +126,7 @@ def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -
     if name != "convnext_tiny":
         pytest.skip("one network: the three share every block")
 
-    def gradients(net: nn.Module) -> dict[str, torch.Tensor]:
-        net.train()
-        net.zero_grad(set_to_none=True)
-        torch.manual_seed(5)
-        out = net(batch())
-        (out * torch.randn(out.shape, generator=torch.Generator().manual_seed(6))).sum().backward()
-        grads = {key: p.grad for key, p in net.named_parameters()}
-        net.zero_grad(set_to_none=True)
-        return grads
-
-    want, got = gradients(reference), gradients(model)
+    want, got = gradients(reference, batch()), gradients(model, batch())
     assert want.keys() == got.keys()
     for key, value in want.items():
         assert torch.equal(got[key], value), key
@@ -168,23 +146,6 @@ def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module,
 
 
 # --- the figures: parameters and MACs against torchvision's modules at 224×224 ---------------
-
-
-def flop_count(model: nn.Module, *, train: bool) -> dict[str, int]:
-    """MACs per module path ("" for the whole network): FlopCounterMode / 2 of one forward of a
-    1×3×224×224 batch, on the meta device."""
-    model.train(train)
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.empty(1, 3, 224, 224, device="meta"))
-    root = type(model).__name__
-    out = {}
-    for key, per_op in counter.get_flop_counts().items():
-        if key == "Global":
-            out[""] = sum(per_op.values()) // 2
-        elif key.startswith(root + "."):
-            out[key[len(root) + 1:]] = sum(per_op.values()) // 2
-    return out
 
 
 @pytest.mark.parametrize("name", NETWORKS)

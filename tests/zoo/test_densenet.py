@@ -21,24 +21,15 @@ import pytest
 import torch
 import torchvision
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 import archc
 
 from ..emit.test_inference import relative_error
+from .test_torchvision import flop_count, layout
 
 NETWORKS = ["densenet121", "densenet161", "densenet169", "densenet201"]
 SIZE = 64
 TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small inputs: a second intra-op thread gains little on a shared machine (see test_torchvision.py)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def randomize(model: nn.Module, gen: torch.Generator) -> None:
@@ -65,10 +56,6 @@ def pair() -> tuple[nn.Module, nn.Module]:
 
 def batch() -> torch.Tensor:
     return torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
-
-
-def layout(model: nn.Module) -> list[tuple[str, tuple[int, ...], torch.dtype]]:
-    return [(key, tuple(value.shape), value.dtype) for key, value in model.state_dict().items()]
 
 
 def test_state_dict_is_torchvisions_key_for_key(pair: tuple[nn.Module, nn.Module]) -> None:
@@ -134,23 +121,6 @@ def test_inference_variant_from_torchvisions_weights(pair: tuple[nn.Module, nn.M
 # --- the figures: parameters and MACs against torchvision's modules at 224×224 ---------------
 
 
-def flop_count(model: nn.Module) -> dict[str, int]:
-    """MACs per module path ("" for the whole network): FlopCounterMode / 2 of one forward of a
-    1×3×224×224 batch, on the meta device."""
-    model.eval()
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.empty(1, 3, 224, 224, device="meta"))
-    root = type(model).__name__
-    out = {}
-    for key, per_op in counter.get_flop_counts().items():
-        if key == "Global":
-            out[""] = sum(per_op.values()) // 2
-        elif key.startswith(root + "."):
-            out[key[len(root) + 1:]] = sum(per_op.values()) // 2
-    return out
-
-
 @pytest.mark.parametrize("name", NETWORKS)
 def test_parameters_macs_and_layout_are_torchvisions(name: str) -> None:
     with torch.device("meta"):
@@ -160,7 +130,7 @@ def test_parameters_macs_and_layout_are_torchvisions(name: str) -> None:
     report = archc.analyze(name)
     assert report.input_shape == (3, 224, 224) and report.output_shape == (1000,)
     assert report.totals.params == sum(p.numel() for p in reference.parameters())
-    counts = flop_count(reference)
+    counts = flop_count(reference, train=False)
     assert report.totals.macs == counts[""]
     # module by module: every torchvision module that holds parameters or does multiply-adds is a
     # row of archc's table with the same figures, and archc has no other such row

@@ -31,7 +31,7 @@ from torchvision.models.efficientnet import MBConv, MBConvConfig
 import archc
 
 from ..emit.test_inference import randomize_norms, relative_error
-from .test_torchvision import flop_count, layout
+from .test_torchvision import flop_count, gradients, layout
 
 NETWORKS = [f"efficientnet_b{k}" for k in range(8)]
 RUN = ["efficientnet_b0", "efficientnet_b5"]  # run for real: the two norm layers
@@ -48,15 +48,6 @@ MULTIPLIERS = {
 # channels, and each stage's number of blocks
 TABLE1_WIDTHS = [32, 16, 24, 40, 80, 112, 192, 320]
 TABLE1_DEPTHS = [1, 2, 2, 3, 3, 4, 1]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small inputs: a second intra-op thread only spins on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def on_meta(name: str) -> tuple[nn.Module, nn.Module]:
@@ -259,17 +250,7 @@ def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -
         pytest.skip("one network: the variants share every block")
     x = batch()
 
-    def gradients(net: nn.Module) -> dict[str, torch.Tensor]:
-        net.train()
-        net.zero_grad(set_to_none=True)
-        torch.manual_seed(5)
-        out = net(x)
-        (out * torch.randn(out.shape, generator=torch.Generator().manual_seed(6))).sum().backward()
-        grads = {key: p.grad for key, p in net.named_parameters()}
-        net.zero_grad(set_to_none=True)
-        return grads
-
-    want, got = gradients(reference), gradients(model)
+    want, got = gradients(reference, x), gradients(model, x)
     assert want.keys() == got.keys()
     for key, value in want.items():
         assert torch.equal(got[key], value), key

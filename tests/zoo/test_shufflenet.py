@@ -23,21 +23,12 @@ from torch import nn
 import archc
 
 from ..emit.test_inference import randomize_norms, relative_error
-from .test_torchvision import flop_count, layout
+from .test_torchvision import flop_count, gradients, layout
 
 NETWORKS = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
 RUN = ["shufflenet_v2_x1_0", "shufflenet_v2_x0_5"]  # computed live; the other two by layout and counts
 SIZE = 64
 TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small networks at a small size: a second intra-op thread only spins on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module", params=RUN)
@@ -159,16 +150,7 @@ def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -
     _, reference, model = pair
     x = batch()
 
-    def gradients(net: nn.Module) -> dict[str, torch.Tensor]:
-        net.train()
-        net.zero_grad(set_to_none=True)
-        out = net(x)
-        (out * torch.randn(out.shape, generator=torch.Generator().manual_seed(6))).sum().backward()
-        grads = {key: p.grad for key, p in net.named_parameters()}
-        net.zero_grad(set_to_none=True)
-        return grads
-
-    want, got = gradients(reference), gradients(model)
+    want, got = gradients(reference, x), gradients(model, x)
     assert want.keys() == got.keys()
     for key, value in want.items():
         assert torch.equal(got[key], value), key

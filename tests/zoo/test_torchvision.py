@@ -58,17 +58,6 @@ def settings(case: str) -> tuple[str, dict[str, bool]]:
     return ("googlenet", {"transform_input": True}) if case == TRANSFORMED else (case, {})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These networks are small at these sizes: a second intra-op thread gains little, and on a
-    shared machine its spinning waits cost several times the work (measured: 103 s of CPU for this
-    file with two threads, 33 s with one, at a load average of 10 to 12 on 2 cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def torchvision_model(name: str, transform_input: bool = False) -> nn.Module:
     if name == "googlenet":
         # weights=None leaves transform_input as the constructor's default, False;

@@ -117,15 +117,6 @@ class UNet(nn.Module):
 # --- the comparison --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """A second intra-op thread gains little at this size and costs a lot on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_pair(size: int = SIZE, in_channels: int = 3, bilinear: bool = False,
               **params: int) -> tuple[nn.Module, nn.Module]:
     """(the hand-written U-Net with random weights and batch norm statistics, archc's carrying them)."""
