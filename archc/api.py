@@ -82,7 +82,7 @@ def compile_source(spec: Any, *, input: tuple[int, ...] | None = None, limits: L
     r = Reporter()
     program = spec if isinstance(spec, Program) else Loader(r, limits).program(spec)
     graph = lower(program, input=input, limits=limits, reporter=r, **overrides)
-    return compile_graph(graph, program, inference=inference)
+    return compile_graph(graph, inference=inference)
 
 
 def build(spec: Any, *, input: tuple[int, ...] | None = None, limits: Limits | None = None,

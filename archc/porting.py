@@ -308,10 +308,10 @@ def port(checkpoint: Any, source: Any, target: Any, *, strict: bool = False, key
     graph_b = lower(program_b, target_overrides)
     with torch.device("meta"):  # only the layout: no memory, no initialisation
         layout_a = {k: tuple(v.shape) for k, v in
-                    exec_source(compile_graph(graph_a, program_a), f"{program_a.name}_port_from").build()
+                    exec_source(compile_graph(graph_a), f"{program_a.name}_port_from").build()
                     .state_dict().items()}
     _check_fits(state_a, layout_a, program_a.name, name)
-    built = exec_source(compile_graph(graph_b, program_b), f"{program_b.name}_port_to").build()
+    built = exec_source(compile_graph(graph_b), f"{program_b.name}_port_to").build()
     fresh = built.state_dict()
     layout_b = {k: tuple(v.shape) for k, v in fresh.items()}
     moved, left_a, left_b = match(state_a, layout_b, analyze_graph(graph_a).rows, analyze_graph(graph_b).rows)

@@ -17,15 +17,17 @@ from .printer import Unprintable
 from .writer import write_module
 
 
-def compile_graph(graph: Graph, program: Any, *, inference: bool = False) -> str:
-    """The Python source of a module that builds ``graph``'s network; with ``inference``, the
-    inference variant (see :mod:`archc.ir.fold`), which also holds ``fold_state_dict``."""
+def compile_graph(graph: Graph, *, inference: bool = False) -> str:
+    """The Python source of a module that builds ``graph``'s network (a graph lowered from a
+    spec: emission prints its module IR); with ``inference``, the inference variant (see
+    :mod:`archc.ir.fold`), which also holds ``fold_state_dict``."""
     try:
-        source = write_module(graph, program, source_name=program.leaf.file, inference=inference)
+        source = write_module(graph, inference=inference)
     except (Unsupported, Unprintable) as err:  # refused, never written wrong
+        where = graph.derivation  # a Derived, or the NotDerivable that refused: both know the spec
         raise ArchcError([Diagnostic("E720", f"archc cannot write PyTorch code for this spec yet: {err}",
-                                     program.leaf.span, "validate and table accept it; please report the spec")],
-                         program.sources) from None
+                                     where.span, "validate and table accept it; please report the spec")],
+                         where.sources) from None
     try:
         ast.parse(source)
     except SyntaxError as err:  # a bug in the emitter; never let broken code out

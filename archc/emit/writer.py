@@ -1,11 +1,11 @@
 """Assembling the generated module from the module IR: header, one class per block
 definition (callees first), the network class, ``build()``.
 
-The module IR (:mod:`archc.ir.define`) is instantiated (:mod:`archc.ir.instantiate`) and
-the result compared with the graph that was checked and counted before anything is
-written: a difference is an error (E720), never a different network. The
-instantiation also says, per statement, whether every one of its modules may run in
-place (:func:`archc.ir.inplace.inplace_nodes`), which the class then writes.
+The module IR comes with the graph that was checked and counted (:mod:`archc.ir.derive`,
+which refuses an IR whose instantiation differs from that graph: E720, never a different
+network); emission reads those two and never the spec. The IR's instantiation also says,
+per statement, whether every one of its modules may run in place
+(:func:`archc.ir.inplace.inplace_nodes`), which the class then writes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 from .._version import __version__
 from ..analysis.counts import node_counts, totals
 from ..diagnostics import printable
-from ..ir.define import Definer, Unsymbolic
+from ..ir.define import Unsymbolic
+from ..ir.derive import NotDerivable, derived, differences
 from ..ir.fold import Unfoldable, fold, inference_definition
 from ..ir.graph import Graph
 from ..ir.inplace import inplace_nodes
@@ -33,46 +34,22 @@ from .printer import Unprintable
 __all__ = ["write_module"]
 
 
-def differences(a: Graph, b: Graph) -> list[str]:
-    """Where two graphs of the same spec differ (empty: the same network)."""
-    out = []
-    if list(a.nodes) != list(b.nodes):
-        return [f"nodes differ: {len(a.nodes)} vs {len(b.nodes)}"]
-    for nid, x in a.nodes.items():
-        y = b.nodes[nid]
-        for what in ("op_name", "attrs", "scope", "inputs", "shape", "module", "training_only"):
-            if getattr(x, what) != getattr(y, what):
-                out.append(f"{nid}: {what} {getattr(x, what)!r} vs {getattr(y, what)!r}")
-    if list(a.scopes) != list(b.scopes):
-        out.append("scopes differ")
-    if a.output != b.output:
-        out.append(f"output {a.output} vs {b.output}")
-    return out
-
-
 class ModuleWriter:
-    def __init__(self, graph: Graph, program: Any, *, source_name: str, inference: bool = False):
+    def __init__(self, graph: Graph, *, inference: bool = False):
         self.plain = graph
         self.graph = graph
-        self.program = program
-        self.source_name = source_name
+        self.source_name = graph.file
         self.inference = inference
         self.folding: Folding | None = None
         self.names = Namespace()
         self.codes: dict[str, ClassCode] = {}
 
     def write(self) -> str:
-        definer = Definer(self.program, self.graph)
         try:
-            ir = definer.run()
-            inst = Instantiator(ir, definer.definition, self.graph.name)
-            again = inst.run(self.graph.params)
-        except (Unsymbolic, Unsplicable) as err:
+            derived_ir = derived(self.graph)  # the module IR, already checked against the graph
+        except NotDerivable as err:
             raise Unsupported(str(err)) from None
-        again.class_name, again.doc, again.file = self.graph.class_name, self.graph.doc, self.graph.file
-        found = differences(self.graph, again)
-        if found:  # never write a network other than the one checked and counted
-            raise Unsupported("the module IR does not reproduce the checked graph: " + "; ".join(found[:3]))
+        ir, again, spliced = derived_ir.ir, derived_ir.plain, derived_ir.spliced
         if self.inference:
             # the pass over the module IR, checked against the concrete pass (the IR verifier)
             try:
@@ -81,14 +58,15 @@ class ModuleWriter:
                 folded = ir.definitions
 
                 def resolve(block: Any, rank: int) -> Any:
-                    key = definer.definition(block, rank).key
-                    if key not in folded:  # a block only named as a default: defined after the pass
-                        folded[key] = inference_definition(definer.definitions[key], plain, self.folding)
-                    return folded[key]
+                    defn = derived_ir.definition(block, rank)
+                    if defn.key not in folded:  # a block only named as a default: defined after the pass
+                        folded[defn.key] = inference_definition(defn, plain, self.folding)
+                    return folded[defn.key]
 
                 self.unseen = resolve
                 inst = Instantiator(ir, resolve, self.graph.name)
                 again = inst.run(self.graph.params)
+                spliced = inst.spliced
             except (Unfoldable, Unsymbolic, Unsplicable) as err:
                 raise Unsupported(f"inference variant: {err}") from None
             found = differences(self.graph, again)
@@ -98,7 +76,7 @@ class ModuleWriter:
         t = totals(self.graph, node_counts(self.graph))
         self.params, self.macs = t.params, t.macs
         self.ir = ir
-        self.definer = definer
+        self.definition = derived_ir.definition
         self.definitions = ir.definitions
         inplace = inplace_nodes(again)
         self.inplace: dict[tuple[str, str], bool] = {}
@@ -115,7 +93,6 @@ class ModuleWriter:
         for key in order:
             d = self.definitions[key]
             self.by_block.setdefault(d.name, key)
-        spliced = inst.spliced
 
         def is_spliced(key: str, out: str) -> bool:
             seen = spliced.get((key, out), {False})
@@ -161,7 +138,7 @@ class ModuleWriter:
         if key is None:  # a block passed along but not built in this network (a repeat of 0, say)
             for rank in (3, 2, 1):
                 try:
-                    key = self.definer.definition(block, rank).key
+                    key = self.definition(block, rank).key
                 except Unsymbolic:
                     continue
                 self.by_block[block.name] = key
@@ -320,7 +297,8 @@ def class_source(code: ClassCode, init: list[str] | None, methods: list[str] | N
     return out
 
 
-def write_module(graph: Graph, program: Any, *, source_name: str, inference: bool = False) -> str:
-    """The Python module for ``graph`` (its inference variant with ``inference``)."""
-    return ModuleWriter(graph, program, source_name=source_name, inference=inference).write()
+def write_module(graph: Graph, *, inference: bool = False) -> str:
+    """The Python module for ``graph`` (its inference variant with ``inference``), printed from
+    its module IR (:func:`archc.ir.derive.derived`)."""
+    return ModuleWriter(graph, inference=inference).write()
 

@@ -122,6 +122,10 @@ class Graph:
     # them that stay in eval mode (`norms: eval`)
     frozen: tuple[Path, ...] = ()
     frozen_norms: tuple[Path, ...] = ()
+    # The module IR that emission prints, derived from the spec on first use and checked against
+    # this graph (archc/ir/derive.py): the lowering stage's deriver, and what it gave.
+    deriver: Any = field(default=None, repr=False, compare=False)
+    derivation: Any = field(default=None, repr=False, compare=False)
     _seq: int = 0
 
     def next_seq(self) -> int:

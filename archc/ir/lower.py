@@ -33,6 +33,7 @@ from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate, show, type_of
 from ..spec.loader import BlockRef, Program, Unit
 from ..spec.parser import generated_name_problem
+from .derive import derive
 from .expansion import Estimator, TooBig
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
@@ -141,6 +142,8 @@ class Lowerer:
         from .check import check
 
         check(g)
+        program = self.program
+        g.deriver = lambda: derive(program, g)  # emission's input: the module IR, checked against g
         return g
 
     def _class_name(self) -> str:

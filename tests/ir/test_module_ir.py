@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 
 import archc
 from archc.ir.define import Definer
-from archc.ir.graph import Graph
+from archc.ir.derive import derived, differences
 from archc.ir.instantiate import instantiate
 from archc.ir.module import Instance, Loop, walk
 from archc.spec.loader import shipped_names
@@ -33,40 +33,6 @@ from ..test_differential import REPRODUCERS
 EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
 
 
-def differences(a: Graph, b: Graph) -> list[str]:
-    """What differs between two graphs (empty: the same network, the same names)."""
-    out = []
-    if list(a.nodes) != list(b.nodes):
-        only_a = [n for n in a.nodes if n not in b.nodes][:5]
-        only_b = [n for n in b.nodes if n not in a.nodes][:5]
-        out.append(f"node ids differ: lowering only {only_a}, module IR only {only_b}; "
-                   f"{len(a.nodes)} vs {len(b.nodes)} nodes")
-        if only_a or only_b:
-            return out
-        out.append(f"order: {list(a.nodes)[:40]} vs {list(b.nodes)[:40]}")
-    for nid, x in a.nodes.items():
-        y = b.nodes.get(nid)
-        if y is None:
-            continue
-        for what in ("op_name", "attrs", "scope", "inputs", "shape", "in_shapes", "module", "training_only", "role"):
-            if getattr(x, what) != getattr(y, what):
-                out.append(f"{nid}: {what} {getattr(x, what)!r} vs {getattr(y, what)!r}")
-    if list(a.scopes) != list(b.scopes):
-        out.append(f"scopes differ: {list(a.scopes)[:20]} vs {list(b.scopes)[:20]}")
-    for path, s in a.scopes.items():
-        t = b.scopes.get(path)
-        if t is None:
-            continue
-        for what in ("kind", "label", "input", "output", "training_only", "block", "args", "mode"):
-            if getattr(s, what) != getattr(t, what):
-                out.append(f"scope {path}: {what} {getattr(s, what)!r} vs {getattr(t, what)!r}")
-    if a.output != b.output:
-        out.append(f"output {a.output} vs {b.output}")
-    if sorted((h.name, h.node) for h in a.heads) != sorted((h.name, h.node) for h in b.heads):
-        out.append(f"heads {a.heads} vs {b.heads}")
-    return out
-
-
 def check(program: Any, **overrides: Any) -> Any:
     graph = archc.lower(program, **overrides)
     definer = Definer(program, graph)
@@ -74,6 +40,8 @@ def check(program: Any, **overrides: Any) -> Any:
     again = instantiate(ir, definer.definition, graph.name, graph.params)
     found = differences(graph, again)
     assert not found, "\n".join(found[:30])
+    # what emission is handed: the same IR, checked the same way by the lowering stage
+    assert derived(graph).plain.nodes.keys() == graph.nodes.keys()
     return ir
 
 

@@ -1,0 +1,120 @@
+"""The module IR of a lowered spec, and the proof that it is the network that was checked.
+
+Lowering (:mod:`archc.ir.lower`) checks the spec and builds the concrete graph that the
+analyses count and the diagrams draw. Emission prints the module IR
+(:mod:`archc.ir.define`), so before anything is printed the IR is instantiated
+(:mod:`archc.ir.instantiate`) and compared with that graph, node for node: op, attributes,
+module path, inputs, shape, training-only. Only an IR that reproduces the checked graph
+leaves this stage; any difference is refused (E720 at ``archc compile``), never written.
+
+The lowering stage hands the graph on with a way to derive its IR (:attr:`Graph.deriver`),
+so that emission reads the IR and the graph only, never the spec: :func:`derived` is what it
+calls. Deriving is done on first use, since only ``compile``/``build`` need it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..diagnostics import Span
+from .define import Definer, Unsymbolic
+from .graph import Graph
+from .instantiate import Instantiator, Unsplicable
+from .module import Definition, ModuleIR
+
+__all__ = ["Derived", "NotDerivable", "derive", "derived", "differences"]
+
+
+class NotDerivable(Exception):
+    """The spec has no module IR that reproduces its checked graph (the reason says why)."""
+
+    def __init__(self, reason: str, span: Span | None = None, sources: dict[str, str] | None = None):
+        super().__init__(reason)
+        self.span, self.sources = span, sources or {}
+
+
+@dataclass
+class Derived:
+    """A checked graph's module IR, with the IR's own instantiation of it."""
+
+    ir: ModuleIR
+    # the IR instantiated for the network's parameters: equal to the checked graph in everything
+    # `differences` compares, and its nodes know the statement that made them (Node.origin)
+    plain: Graph
+    # per dynamic instance (definition key, value): spliced in as an inline block or not
+    spliced: dict[tuple[str, str], set[bool]]
+    # a block value (a block-typed parameter's) and an input rank -> its definition, defined on
+    # first use: a block only passed along (a repeat of 0) is not defined by the network's walk
+    definition: Callable[[Any, int], Definition]
+    span: Span  # the spec's, for a refusal
+    sources: dict[str, str]  # the spec's text, to quote in a refusal
+
+
+def differences(a: Graph, b: Graph) -> list[str]:
+    """Where two graphs of the same spec differ (empty: the same network, the same names)."""
+    out = []
+    if list(a.nodes) != list(b.nodes):
+        only_a = [n for n in a.nodes if n not in b.nodes][:5]
+        only_b = [n for n in b.nodes if n not in a.nodes][:5]
+        out.append(f"node ids differ: only in the first {only_a}, only in the second {only_b}; "
+                   f"{len(a.nodes)} vs {len(b.nodes)} nodes")
+        if only_a or only_b:
+            return out
+        out.append(f"order: {list(a.nodes)[:40]} vs {list(b.nodes)[:40]}")
+    for nid, x in a.nodes.items():
+        y = b.nodes.get(nid)
+        if y is None:
+            continue
+        for what in ("op_name", "attrs", "scope", "inputs", "shape", "in_shapes", "module", "training_only", "role"):
+            if getattr(x, what) != getattr(y, what):
+                out.append(f"{nid}: {what} {getattr(x, what)!r} vs {getattr(y, what)!r}")
+    if list(a.scopes) != list(b.scopes):
+        out.append(f"scopes differ: {list(a.scopes)[:20]} vs {list(b.scopes)[:20]}")
+    for path, s in a.scopes.items():
+        t = b.scopes.get(path)
+        if t is None:
+            continue
+        for what in ("kind", "label", "input", "output", "training_only", "block", "args", "mode"):
+            if getattr(s, what) != getattr(t, what):
+                out.append(f"scope {path}: {what} {getattr(s, what)!r} vs {getattr(t, what)!r}")
+    if a.output != b.output:
+        out.append(f"output {a.output} vs {b.output}")
+    if sorted((h.name, h.node) for h in a.heads) != sorted((h.name, h.node) for h in b.heads):
+        out.append(f"heads {a.heads} vs {b.heads}")
+    return out
+
+
+def derive(program: Any, graph: Graph) -> Derived:
+    """The module IR of ``program``, which lowered to ``graph`` without error, checked against
+    ``graph``; :class:`NotDerivable` if it cannot be written once or does not reproduce it."""
+    span, sources = program.leaf.span, dict(program.sources)
+    definer = Definer(program, graph)
+    try:
+        ir = definer.run()
+        inst = Instantiator(ir, definer.definition, graph.name)
+        plain = inst.run(graph.params)
+    except (Unsymbolic, Unsplicable) as err:
+        raise NotDerivable(str(err), span, sources) from None
+    plain.class_name, plain.doc, plain.file = graph.class_name, graph.doc, graph.file
+    found = differences(graph, plain)
+    if found:  # never hand on a network other than the one checked and counted
+        raise NotDerivable("the module IR does not reproduce the checked graph: " + "; ".join(found[:3]),
+                           span, sources)
+    return Derived(ir, plain, inst.spliced, definer.definition, span, sources)
+
+
+def derived(graph: Graph) -> Derived:
+    """The module IR of a graph that :mod:`archc.ir.lower` made (derived once, then kept);
+    :class:`NotDerivable` if there is none."""
+    if graph.derivation is None:
+        try:
+            if graph.deriver is None:
+                raise NotDerivable("the graph was not made by lowering a spec")
+            graph.derivation = graph.deriver()
+        except NotDerivable as err:
+            graph.derivation = err  # kept: it knows the spec's span and text, for the refusal
+    if isinstance(graph.derivation, NotDerivable):
+        raise graph.derivation
+    return graph.derivation
