@@ -28,12 +28,19 @@ from torch.utils.flop_counter import FlopCounterMode
 import archc
 from archc.diagnostics import ArchcError
 
-from ..emit.test_inference import relative_error
-from .test_torchvision import flop_count, gradients, layout
+from .parity import (
+    assert_figures,
+    assert_folded,
+    assert_same_eval,
+    assert_same_gradients,
+    assert_same_state,
+    assert_same_train,
+    batch,
+    torchvision_pair,
+)
 
 NETWORKS = ["convnext_tiny", "convnext_small", "convnext_base"]
 SIZE = 32
-TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
 
 
 def randomize(model: nn.Module, gen: torch.Generator) -> None:
@@ -52,27 +59,14 @@ def randomize(model: nn.Module, gen: torch.Generator) -> None:
 @pytest.fixture(scope="module", params=NETWORKS)
 def pair(request: pytest.FixtureRequest) -> tuple[str, nn.Module, nn.Module]:
     """(name, torchvision's model, archc's model carrying torchvision's weights), each built once."""
-    name = request.param
-    torch.manual_seed(0)
-    reference = getattr(torchvision.models, name)(weights=None)
-    randomize(reference, torch.Generator().manual_seed(1))
-    model = archc.build(name, input=(3, SIZE, SIZE))
-    model.load_state_dict(reference.state_dict(), strict=True)
-    return name, reference, model
-
-
-def batch() -> torch.Tensor:
-    return torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+    return (request.param, *torchvision_pair(request.param, SIZE, randomize=randomize))
 
 
 def test_state_dict_is_torchvisions_key_for_key(pair: tuple[str, nn.Module, nn.Module]) -> None:
     """Same keys in the same order (``features.1.0.layer_scale`` before ``features.1.0.block.0.weight``:
     a module's own parameters come before its children's), same shapes and dtypes, every value copied."""
     _, reference, model = pair
-    assert layout(model) == layout(reference)
-    ours = model.state_dict()
-    for key, value in reference.state_dict().items():
-        assert torch.equal(ours[key], value), key
+    assert_same_state(reference, model)
 
 
 def test_drop_probabilities_are_torchvisions_floats(pair: tuple[str, nn.Module, nn.Module]) -> None:
@@ -88,35 +82,14 @@ def test_drop_probabilities_are_torchvisions_floats(pair: tuple[str, nn.Module, 
 
 def test_eval_outputs_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
     _, reference, model = pair
-    x = batch()
-    reference.eval()
-    model.eval()
-    with torch.no_grad():
-        want, got = reference(x), model(x)
-    assert got.shape == (2, 1000)
-    assert torch.equal(got, want)
-
-
-def train_output(model: nn.Module, x: torch.Tensor, seed: int) -> torch.Tensor:
-    model.train()
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        return model(x)
+    assert_same_eval(reference, model, batch(SIZE))
 
 
 def test_train_outputs_are_identical_from_the_same_seed(pair: tuple[str, nn.Module, nn.Module]) -> None:
     """Stochastic depth draws its masks from the global generator in block order on both sides; the
     masks matter (another seed, another output; and training differs from eval), and agree there too."""
     _, reference, model = pair
-    x = batch()
-    want, got = train_output(reference, x, seed=3), train_output(model, x, seed=3)
-    assert torch.equal(got, want)
-    other = train_output(reference, x, seed=4)
-    assert not torch.equal(other, want)
-    assert torch.equal(train_output(model, x, seed=4), other)
-    reference.eval()
-    with torch.no_grad():
-        assert not torch.equal(reference(x), want)
+    assert_same_train(reference, model, batch(SIZE), draws=True)
 
 
 def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
@@ -125,24 +98,13 @@ def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -
     name, reference, model = pair
     if name != "convnext_tiny":
         pytest.skip("one network: the three share every block")
-
-    want, got = gradients(reference, batch()), gradients(model, batch())
-    assert want.keys() == got.keys()
-    for key, value in want.items():
-        assert torch.equal(got[key], value), key
+    assert_same_gradients(reference, model, batch(SIZE))
 
 
 def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module, nn.Module]) -> None:
     """Stochastic depth goes (it is the identity in eval mode); LayerNorm does not fold and stays."""
     name, reference, _ = pair
-    reference.eval()
-    fast = archc.build(name, input=(3, SIZE, SIZE), inference=True, state_dict=reference.state_dict())
-    assert not fast.training
-    assert not any(type(m).__name__ == "StochasticDepth" for m in fast.modules())
-    x = batch()
-    with torch.no_grad():
-        want, got = reference(x), fast(x)
-    assert relative_error(want, got) <= TOLERANCE
+    assert_folded(name, reference, batch(SIZE), lambda m: type(m).__name__ == "StochasticDepth")
 
 
 # --- the figures: parameters and MACs against torchvision's modules at 224×224 ---------------
@@ -150,28 +112,9 @@ def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module,
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_parameters_and_macs_are_torchvisions(name: str) -> None:
-    with torch.device("meta"):
-        reference = getattr(torchvision.models, name)(weights=None)
-    report = archc.analyze(name)
-    assert report.input_shape == (3, 224, 224) and report.output_shape == (1000,)
-    assert report.totals.params == sum(p.numel() for p in reference.parameters())
-    inference = flop_count(reference, train=False)
-    assert report.totals.macs == inference[""]
-    training = flop_count(reference, train=True)  # stochastic depth draws, but multiplies nothing
-    assert report.totals.macs_train == training[""] == inference[""]
-    # module by module: every torchvision module that holds parameters or does multiply-adds is a
-    # row of archc's table with the same figures, and archc has no other such row; a parameter
-    # that a block holds itself (CNBlock's layer_scale, not a module) is a row of its own
-    theirs = {}
-    for path, module in reference.named_modules():
-        figures = (sum(p.numel() for p in module.parameters()), inference.get(path, 0))
-        if path and figures != (0, 0):
-            theirs[path] = figures
-        if next(module.children(), None) is not None:
-            for key, param in module.named_parameters(recurse=False):
-                theirs[f"{path}.{key}"] = (param.numel(), 0)
-    ours = {row.path: (row.params, row.macs) for row in report.rows if (row.params, row.macs) != (0, 0)}
-    assert ours == theirs
+    """A parameter that a block holds itself (CNBlock's layer_scale, not a module) is a row of its own;
+    stochastic depth draws in training, but multiplies nothing."""
+    assert_figures(name, own_parameters=True, train_macs=True)
 
 
 def test_figures_at_the_small_input_too() -> None:

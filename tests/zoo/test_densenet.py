@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torchvision
 from torch import nn
 
 import archc
 
-from ..emit.test_inference import relative_error
-from .test_torchvision import flop_count, layout
+from .parity import (
+    assert_figures,
+    assert_folded,
+    assert_same_eval,
+    assert_same_state,
+    assert_same_train,
+    batch,
+    torchvision_pair,
+)
 
 NETWORKS = ["densenet121", "densenet161", "densenet169", "densenet201"]
 SIZE = 64
-TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
 
 
 def randomize(model: nn.Module, gen: torch.Generator) -> None:
@@ -46,25 +51,13 @@ def randomize(model: nn.Module, gen: torch.Generator) -> None:
 @pytest.fixture(scope="module")
 def pair() -> tuple[nn.Module, nn.Module]:
     """(torchvision's densenet121, archc's carrying torchvision's weights), each built once."""
-    torch.manual_seed(0)
-    reference = torchvision.models.densenet121(weights=None)
-    randomize(reference, torch.Generator().manual_seed(1))
-    model = archc.build("densenet121", input=(3, SIZE, SIZE))
-    model.load_state_dict(reference.state_dict(), strict=True)
-    return reference, model
-
-
-def batch() -> torch.Tensor:
-    return torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+    return torchvision_pair("densenet121", SIZE, randomize=randomize)
 
 
 def test_state_dict_is_torchvisions_key_for_key(pair: tuple[nn.Module, nn.Module]) -> None:
     reference, model = pair
-    assert layout(model) == layout(reference)
     assert "features.denseblock3.denselayer24.conv2.weight" in model.state_dict()
-    ours = model.state_dict()
-    for key, value in reference.state_dict().items():
-        assert torch.equal(ours[key], value), key
+    assert_same_state(reference, model)
 
 
 def test_blocks_are_named_as_torchvisions() -> None:
@@ -76,27 +69,13 @@ def test_blocks_are_named_as_torchvisions() -> None:
 
 def test_eval_outputs_are_identical(pair: tuple[nn.Module, nn.Module]) -> None:
     reference, model = pair
-    x = batch()
-    reference.eval()
-    model.eval()
-    with torch.no_grad():
-        want, got = reference(x), model(x)
-    assert got.shape == (2, 1000)
-    assert torch.equal(got, want)
+    assert_same_eval(reference, model, batch(SIZE))
 
 
 def test_train_outputs_are_identical(pair: tuple[nn.Module, nn.Module]) -> None:
     """Batch statistics in train mode (which differ from the running ones: the mode matters)."""
     reference, model = pair
-    x = batch()
-    reference.train()
-    model.train()
-    with torch.no_grad():
-        want, got = reference(x), model(x)
-    assert torch.equal(got, want)
-    reference.eval()
-    with torch.no_grad():
-        assert not torch.equal(reference(x), want)
+    assert_same_train(reference, model, batch(SIZE), draws=False)
 
 
 def test_inference_variant_from_torchvisions_weights(pair: tuple[nn.Module, nn.Module]) -> None:
@@ -104,18 +83,12 @@ def test_inference_variant_from_torchvisions_weights(pair: tuple[nn.Module, nn.M
     conv1); those that come first (norm1, a transition's norm, norm5) have no convolution before
     them and stay."""
     reference, model = pair
-    reference.eval()
-    fast = archc.build("densenet121", input=(3, SIZE, SIZE), inference=True, state_dict=reference.state_dict())
-    assert not fast.training
+    fast = assert_folded("densenet121", reference, batch(SIZE), lambda m: False)
     norms = sum(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
     layers = sum(1 for _ in (m for m in model.modules() if type(m).__name__ == "DenseLayer"))
     assert layers == 58
     before = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     assert before - norms == 1 + layers  # norm0 and every norm2
-    x = batch()
-    with torch.no_grad():
-        want, got = reference(x), fast(x)
-    assert relative_error(want, got) <= TOLERANCE
 
 
 # --- the figures: parameters and MACs against torchvision's modules at 224×224 ---------------
@@ -123,21 +96,4 @@ def test_inference_variant_from_torchvisions_weights(pair: tuple[nn.Module, nn.M
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_parameters_macs_and_layout_are_torchvisions(name: str) -> None:
-    with torch.device("meta"):
-        reference = getattr(torchvision.models, name)(weights=None)
-        model = archc.build(name)
-    assert layout(model) == layout(reference)
-    report = archc.analyze(name)
-    assert report.input_shape == (3, 224, 224) and report.output_shape == (1000,)
-    assert report.totals.params == sum(p.numel() for p in reference.parameters())
-    counts = flop_count(reference, train=False)
-    assert report.totals.macs == counts[""]
-    # module by module: every torchvision module that holds parameters or does multiply-adds is a
-    # row of archc's table with the same figures, and archc has no other such row
-    theirs = {}
-    for path, module in reference.named_modules():
-        figures = (sum(p.numel() for p in module.parameters()), counts.get(path, 0))
-        if path and figures != (0, 0):
-            theirs[path] = figures
-    ours = {row.path: (row.params, row.macs) for row in report.rows if (row.params, row.macs) != (0, 0)}
-    assert ours == theirs
+    assert_figures(name)

@@ -17,68 +17,40 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torchvision
 from torch import nn
 
-import archc
-
-from ..emit.test_inference import randomize_norms, relative_error
-from .test_torchvision import flop_count, gradients, layout
+from .parity import (
+    assert_figures,
+    assert_folded,
+    assert_same_eval,
+    assert_same_gradients,
+    assert_same_state,
+    assert_same_train,
+    batch,
+    torchvision_pair,
+)
 
 NETWORKS = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
 RUN = ["shufflenet_v2_x1_0", "shufflenet_v2_x0_5"]  # computed live; the other two by layout and counts
 SIZE = 64
-TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
 
 
 @pytest.fixture(scope="module", params=RUN)
 def pair(request: pytest.FixtureRequest) -> tuple[str, nn.Module, nn.Module]:
     """(name, torchvision's model, archc's model carrying torchvision's weights)."""
-    name = request.param
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(1)
-    reference = getattr(torchvision.models, name)(weights=None)
-    randomize_norms(reference, gen)
-    for module in reference.modules():  # part of the state, and of the strict load
-        if isinstance(module, nn.BatchNorm2d):
-            module.num_batches_tracked.fill_(int(torch.randint(1, 100, (), generator=gen)))
-    model = archc.build(name, input=(3, SIZE, SIZE))
-    model.load_state_dict(reference.state_dict(), strict=True)
-    return name, reference, model
-
-
-def batch() -> torch.Tensor:
-    return torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+    return (request.param, *torchvision_pair(request.param, SIZE))
 
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_parameters_macs_and_layout_are_torchvisions(name: str) -> None:
     """Totals and module by module, at 224×224: FlopCounterMode on the meta device (shapes only);
     the state_dict's keys, shapes and order, also on the meta device."""
-    with torch.device("meta"):
-        reference = getattr(torchvision.models, name)(weights=None)
-        model = archc.build(name)
-    assert layout(model) == layout(reference)
-    report = archc.analyze(name)
-    assert report.input_shape == (3, 224, 224)
-    assert report.totals.params == sum(p.numel() for p in reference.parameters())
-    counts = flop_count(reference, train=False)
-    assert report.totals.macs == report.totals.macs_train == counts[""]
-    theirs = {}
-    for path, module in reference.named_modules():
-        figures = (sum(p.numel() for p in module.parameters()), counts.get(path, 0))
-        if path and figures != (0, 0):
-            theirs[path] = figures
-    ours = {row.path: (row.params, row.macs) for row in report.rows if (row.params, row.macs) != (0, 0)}
-    assert ours == theirs
+    assert_figures(name)
 
 
 def test_state_dict_is_torchvisions_key_for_key(pair: tuple[str, nn.Module, nn.Module]) -> None:
     _, reference, model = pair
-    assert layout(model) == layout(reference)
-    ours = model.state_dict()
-    for key, value in reference.state_dict().items():
-        assert torch.equal(ours[key], value), key
+    assert_same_state(reference, model)
 
 
 def leaves(model: nn.Module) -> list[tuple[str, str]]:
@@ -121,48 +93,21 @@ def test_units_are_torchvisions(pair: tuple[str, nn.Module, nn.Module]) -> None:
 
 def test_eval_outputs_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
     _, reference, model = pair
-    x = batch()
-    reference.eval()
-    model.eval()
-    with torch.no_grad():
-        want, got = reference(x), model(x)
-    assert got.shape == (2, 1000)
-    assert torch.equal(got, want)
+    assert_same_eval(reference, model, batch(SIZE))
 
 
 def test_train_outputs_and_statistics_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
     _, reference, model = pair
-    x = batch()
-    outputs = []
-    for net in (reference, model):
-        net.train()
-        with torch.no_grad():  # batch norm still updates its running statistics
-            outputs.append(net(x))
-    assert torch.equal(outputs[1], outputs[0])
-    ours = model.state_dict()
-    for key, value in reference.state_dict().items():
-        assert torch.equal(ours[key], value), key
+    assert_same_train(reference, model, batch(SIZE), draws=False)
 
 
 def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
     """In-place activations after views of the input (the channel split) do not change what
     autograd computes."""
     _, reference, model = pair
-    x = batch()
-
-    want, got = gradients(reference, x), gradients(model, x)
-    assert want.keys() == got.keys()
-    for key, value in want.items():
-        assert torch.equal(got[key], value), key
+    assert_same_gradients(reference, model, batch(SIZE))
 
 
 def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module, nn.Module]) -> None:
     name, reference, _ = pair
-    x = batch()
-    reference.eval()
-    fast = archc.build(name, input=(3, SIZE, SIZE), inference=True, state_dict=reference.state_dict())
-    assert not fast.training
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
-    with torch.no_grad():
-        want, got = reference(x), fast(x)
-    assert relative_error(want, got) <= TOLERANCE
+    assert_folded(name, reference, batch(SIZE), lambda m: isinstance(m, nn.BatchNorm2d))
