@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..sym import sym_max
+from ..sym import Cond, sym_max
 from .base import Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape, torch_dim
 
 
@@ -89,6 +89,12 @@ class Add(Op):
                 what = "channel" if channels else "shape"
                 raise ShapeError(f"{what} mismatch at add: " + " vs ".join(fmt_shape(x) for x in ins),
                                  "both sides of an add must have the same shape", code="E501")
+
+    def output_shape(self, ins: tuple[Shape, ...], a: Attrs) -> tuple[Any, ...]:
+        # the sizes are equal (check); where an input exists only under a condition (RegNet's
+        # `proj`, the block's input where it is absent) its sizes are conditional, and another
+        # input's say the same more plainly
+        return min(ins, key=lambda shape: sum(isinstance(d, Cond) for d in shape))
 
     def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: Attrs) -> int:
         return (len(ins) - 1) * math.prod(out)
