@@ -93,8 +93,8 @@ class Add(Op):
     def output_shape(self, ins: tuple[Shape, ...], a: Attrs) -> tuple[Any, ...]:
         # the sizes are equal (check); where an input exists only under a condition (RegNet's
         # `proj`, the block's input where it is absent) its sizes are conditional, and another
-        # input's say the same more plainly
-        return min(ins, key=lambda shape: sum(isinstance(d, Cond) for d in shape))
+        # input's say the same more plainly: per dimension, the first that is no condition
+        return tuple(next((s[d] for s in ins if not isinstance(s[d], Cond)), ins[0][d]) for d in range(len(ins[0])))
 
     def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: Attrs) -> int:
         return (len(ins) - 1) * math.prod(out)
