@@ -439,7 +439,7 @@ class Gen:
                     t |= ctx.block_tags[blk]
                 if self.ok("repeat_made_name") and index == "j":  # by a value already drawn, as above
                     first, *rest = each if isinstance(each, list) else [each]
-                    each = [{f"c{{{index} + 1}}": first}, *rest]
+                    each = [{f"c{{{index} + 1}}-{{{index}}}": first}, *rest]  # '-' joins pieces: c1-0, c2-1
                     t.add("repeat_made_name")
                 value = {"repeat": count, "each": each}
             if index != "i":

@@ -375,8 +375,8 @@ class Writer:
             self.consume(stmt.input)
             if self.feeds_residual(stmt.out):
                 out = self.new_var(stmt.out, "identity")
-            else:
-                out = self.assign(stmt.out, "x", stmt.input)
+            else:  # where the input is still read later, the result is named after the module
+                out = self.assign(stmt.out, flag, stmt.input)
             self.fwd += wrap(f"{indent}{out} = {x} if self.{flag} is None else {_call(inner, f'self.{flag}', x)}")
             return
         fwd_before = len(self.fwd)

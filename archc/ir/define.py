@@ -229,6 +229,7 @@ class Definer:
             if out is None:
                 frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
                                      output=x, absent=True, pos=True))
+                frame.names[name] = x  # absent, it passes its input on, and a `from:` reads that
                 return x
             if len(frame.body) > before and frame.body[-1].out == out:
                 frame.body[-1].pos = True

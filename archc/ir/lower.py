@@ -323,7 +323,8 @@ class Lowerer:
             if namer.mode == "sequential" and isinstance(item.value, m.Call):
                 self._parameter_in_list(item.value, frame)
             out = self.value(item.value, x, child, frame)
-            if out is None:  # `when` was false: the entry is absent
+            if out is None:  # `when` was false: the entry is absent and passes its input on,
+                frame.names[name] = x  # which is what a `from:` naming it reads (RegNet's `proj`)
                 return x
             frame.names[name] = out
             if isinstance(item.value, m.Container) and item.value.training_only:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..sym import sym_max
+from ..sym import Cond, sym_max
 from .base import Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape, torch_dim
 
 
@@ -89,6 +89,12 @@ class Add(Op):
                 what = "channel" if channels else "shape"
                 raise ShapeError(f"{what} mismatch at add: " + " vs ".join(fmt_shape(x) for x in ins),
                                  "both sides of an add must have the same shape", code="E501")
+
+    def output_shape(self, ins: tuple[Shape, ...], a: Attrs) -> tuple[Any, ...]:
+        # the sizes are equal (check); where an input exists only under a condition (RegNet's
+        # `proj`, the block's input where it is absent) its sizes are conditional, and another
+        # input's say the same more plainly: per dimension, the first that is no condition
+        return tuple(next((s[d] for s in ins if not isinstance(s[d], Cond)), ins[0][d]) for d in range(len(ins[0])))
 
     def all_flops(self, ins: tuple[Shape, ...], out: Shape, a: Attrs) -> int:
         return (len(ins) - 1) * math.prod(out)

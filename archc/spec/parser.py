@@ -36,6 +36,9 @@ IMPORT_KEYS = ("from", "blocks")
 INIT_KEYS = ("conv", "linear", "norm", "std", "zero_init_residual")
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*$")
+# a name made from a template may also join such pieces with '-', as torchvision's RegNet names
+# its blocks `block1-0` (registered with add_module, so no Python identifier is needed)
+_GENERATED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*$")
 # an `{expression}` part of a name generated from the repeat index (`denselayer{i + 1}`)
 _TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")
 # Attribute names nn.Module (and nn.Sequential) already use: a layer with such a name
@@ -60,13 +63,17 @@ RESERVED_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "i
 
 def generated_name_problem(name: str) -> tuple[str, str] | None:
     """Why a name made from a template (`denselayer{i + 1}`) cannot name a module, with a hint; None
-    where it can. The rules of :meth:`Parser.name`, applied once the name is made."""
-    if not _IDENT.match(name):
+    where it can. The rules of :meth:`Parser.name`, applied once the name is made, except that
+    '-' may join pieces (`block1-0`): such a module is added by name, never an attribute."""
+    if not _GENERATED.match(name):
         if name[:1].isdigit():
             return "it starts with a digit", "put text before the first `{...}`, e.g. `layer{i}`"
         if name.startswith("_"):
             return "it begins with '_'", "names beginning with '_' are reserved for nn.Module internals"
-        return "a name is a letter, then letters, digits and '_'", \
+        if name.startswith("-") or name.endswith("-") or "--" in name:
+            return "a '-' joins two pieces of a name, so it cannot begin or end it or follow another", \
+                "write text or `{expression}` on both sides of each '-', e.g. `block{stage}-{i}`"
+        return "a name is a letter, then letters, digits and '_', in pieces joined by '-'", \
             "the expressions in braces must give whole numbers or names"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return "it is a Python keyword", "add text around the braces"
@@ -156,6 +163,9 @@ class Parser:
                 hint = "numbers are given to unnamed entries automatically; pick a name that starts with a letter"
             elif name.startswith("_"):
                 hint = "names beginning with '_' are reserved for nn.Module internals; start with a letter"
+            elif _GENERATED.match(name) and module_attr:
+                hint = ("'-' joins the pieces of a name made in a repeat's `each:` (`\"block{stage}-{i}\"`), "
+                        "which the emitted code adds by name; a name written out uses letters, digits and '_'")
             raise self._fail("E304", f"'{name}' is not a valid {what} name", scalar.span, hint)
         if len(name) > 100:
             raise self._fail("E304", f"{what} name is {len(name)} characters long; the limit is 100", scalar.span)
@@ -297,12 +307,16 @@ class Parser:
         for part, at in zip(parts, starts):
             if not isinstance(part, str):
                 continue
-            bad = re.search(r"[^A-Za-z0-9_]", part)
+            bad = re.search(r"[^A-Za-z0-9_-]|--", part)
             if bad is not None:
                 start = at + bad.start()
                 char = bad.group(0)
+                if char == "--":
+                    raise self._fail("E304", f"'{text}' is not a valid {what} name template: '--' would make an "
+                                             "empty piece of the name", loc.at(start, start + 2),
+                                     "a '-' joins two pieces, e.g. `block{stage}-{i}`: write one '-'")
                 hint = ("write each expression in one pair of braces, e.g. `denselayer{i + 1}`" if char in "{}"
-                        else "a generated name is letters, digits and '_' around `{expression}` parts")
+                        else "a generated name is letters, digits, '_' and '-' around `{expression}` parts")
                 raise self._fail("E304", f"'{text}' is not a valid {what} name template: {char!r} is not allowed "
                                          "outside braces", loc.at(start, start + 1), hint)
         if len(parts) == 1:  # pragma: no cover - "{" in the text always makes a part or an error

@@ -46,8 +46,9 @@ DRAFT = "http://json-schema.org/draft-07/schema#"
 # The parser's own rule for names (layers, branches, blocks, parameters), anchored.
 NAME = "^" + _IDENT.pattern
 # A variant's path to an entry of its base: names joined by '.', later parts may be positions.
-# A layer name, or one generated from the repeat index (`denselayer{i + 1}`: text and `{expression}` parts).
-LAYER_NAME = r"^(?:[A-Za-z][A-Za-z0-9_]*|[A-Za-z0-9_]*(?:\{[^{}]+\}[A-Za-z0-9_]*)+)$"
+# A layer name, or one generated from the repeat index (`denselayer{i + 1}`, `block{stage}-{i}`: text
+# and `{expression}` parts; the text may hold '-').
+LAYER_NAME = r"^(?:[A-Za-z][A-Za-z0-9_]*|[A-Za-z0-9_-]*(?:\{[^{}]+\}[A-Za-z0-9_-]*)+)$"
 PATH = rf"^{_IDENT.pattern[:-1]}(?:\.(?:{_IDENT.pattern[:-1]}|[0-9]+))*$"
 # a frozen module path: parts that are names, positions, ranges (`0-9`) or globs (`layer*`)
 FREEZE_PATH = rf"^{_FREEZE_PART.pattern[:-1]}(?:\.{_FREEZE_PART.pattern[:-1]})*$"

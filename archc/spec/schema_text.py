@@ -105,7 +105,8 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
     ("*", "each"): (
         "What `repeat` repeats: a layer call or a list of entries, evaluated once per copy with the "
         "loop index set. A named entry's name may be made from the index, `\"denselayer{i + 1}\": "
-        "DenseLayer(32)`, so each copy has a name of its own (torchvision's DenseNet).",
+        "DenseLayer(32)`, so each copy has a name of its own (torchvision's DenseNet); '-' may join "
+        "its pieces, `\"block{stage}-{i}\"` (torchvision's RegNet).",
         "each: Bottleneck(planes, stride=stride if i == 0 else 1)"),
     ("*", "index"): (
         "The name of the loop index of `repeat` (default `i`), for nested repeats.",

@@ -37,3 +37,5 @@ draw shufflenet_v2_x1_0 shufflenet_v2_units --set "stages_repeats=[2, 1, 1]"
 draw efficientnet_b0 efficientnet_b0 --depth 2
 draw densenet121     densenet121     --depth 2
 draw densenet121     densenet121_two_layers_per_block --set "block_config=[2, 2, 2, 2]"
+draw regnet_y_400mf  regnet_y_400mf  --depth 3
+draw regnet_y_400mf  regnet_y_400mf_blocks --set "depths=[2, 1, 1, 1]" --fold Conv2dNormActivation,Conv2dNorm,SqueezeExcitation

@@ -131,6 +131,37 @@ CONSTRUCTS: dict[str, str] = {
           - dec: {from: [up, enc1], merge: concat, layers: ['conv(4, 3, padding=1)', relu]}
           - skip: {from: [dec, input], merge: add}
     """,
+    "names made from the repeat index, with '-' and a block parameter": """
+        archc: 1
+        name: made_names
+        input: [4, 8, 8]
+        blocks:
+          Stage:
+            params: {stage: int, depth: int, width: int}
+            repeat: depth
+            each: {"block{stage}-{i}": "conv(width, 3, stride=2 if i == 0 else 1, padding=1)"}
+        layers:
+          - trunk: {repeat: 2, index: s, each: {"block{s + 1}": "Stage(s + 1, 2, 4 * (s + 2))"}}
+          - head: {repeat: 2, each: {"relu{j}-x": relu}, index: j}
+    """,
+    "from: reads a named entry whose when is false as its input": """
+        archc: 1
+        name: absent_read
+        input: [4, 8, 8]
+        blocks:
+          Res:
+            params: {width: int, stride: 1}
+            layers:
+              - proj: {when: stride != 1 or input.channels != width, layers: "conv(width, 1, stride=stride)"}
+              - f: {from: input, layers: ["conv(width, 3, stride=stride, padding=1)", relu]}
+              - {from: [proj, f], merge: add}
+              - activation: relu
+        layers:
+          - a: Res(6, stride=2)
+          - b: Res(6)
+          - c: {when: false, layers: conv(6, 1)}
+          - d: {from: [c, b], merge: add}
+    """,
     "parallel branches with concat and add": """
         archc: 1
         name: branches

@@ -123,10 +123,12 @@ def test_a_made_name_that_is_no_name_is_an_error() -> None:
 
 
 def test_a_template_is_checked_where_it_is_written() -> None:
-    ((code, line, col, text),) = errors(bad('{"layer{i}-a": "conv(8, 1)"}'))
-    assert (code, line, col) == ("E304", 17, 40) and "'-' is not allowed outside braces" in text
-    ((code, line, col, text),) = errors(bad('{"{ax-1}ax-": "conv(8, 1)"}'))  # the same text inside the braces
-    assert (code, line, col) == ("E304", 17, 40) and "'-'" in text
+    ((code, line, col, text),) = errors(bad('{"layer{i}.a": "conv(8, 1)"}'))
+    assert (code, line, col) == ("E304", 17, 40) and "'.' is not allowed outside braces" in text
+    ((code, line, col, text),) = errors(bad('{"{ax*1}ax*": "conv(8, 1)"}'))  # the same text inside the braces
+    assert (code, line, col) == ("E304", 17, 40) and "'*'" in text
+    ((code, line, col, text),) = errors(bad('{"block{i}--{i}": "conv(8, 1)"}'))  # '-' joins two pieces
+    assert (code, line, col) == ("E304", 17, 40) and "'--'" in text and "write one '-'" in text
     ((code, line, col, text),) = errors(bad('{"layer{i": "conv(8, 1)"}'))
     assert (code, line) == ("E304", 17) and "'{'" in text and "one pair of braces" in text
     ((code, line, col, _),) = errors(bad('{"layer{i +}": "conv(8, 1)"}'))
@@ -158,3 +160,62 @@ def test_a_repeat_in_a_modules_body_is_refused_by_emission_not_miswritten() -> N
     with pytest.raises(ArchcError) as err:
         archc.compile_source(load(text))
     assert [d.code for d in err.value.diagnostics] == ["E720"]
+
+
+# --- '-' in a made name, and a stage number from a parameter or an enclosing repeat ------------
+
+STAGES = """\
+archc: 1
+name: stages
+input: [4, 16, 16]
+params: {depths: [2, 3]}
+blocks:
+  Stage:
+    params: {stage: int, depth: int, width: int}
+    repeat: depth
+    each: {"block{stage}-{i}": "conv(width, 3, stride=2 if i == 0 else 1, padding=1)"}
+layers:
+  - trunk_output: {repeat: len(depths), index: s, each: {"block{s + 1}": "Stage(s + 1, depths[s], 4 * (s + 2))"}}
+  - tail: {repeat: 2, index: s, each: {"x{s}-{s + 1}": relu}}
+"""
+
+
+def test_a_made_name_may_join_pieces_with_a_dash_as_torchvisions_regnet() -> None:
+    """`block{stage}-{i}`: the stage from the block's parameter (itself the enclosing repeat's
+    index), the block from its own repeat, as torchvision's `trunk_output.block2.block2-0`."""
+    assert paths(STAGES) == ["trunk_output.block1.block1-0", "trunk_output.block1.block1-1",
+                             "trunk_output.block2.block2-0", "trunk_output.block2.block2-1",
+                             "trunk_output.block2.block2-2", "tail.x0-1", "tail.x1-2"]
+    source = archc.compile_source(load(STAGES))
+    assert 'f"block{stage}-{i}",' in source and 'trunk_output.add_module(f"block{s + 1}", Stage(' in source
+    assert 'tail.add_module(f"x{s}-{s + 1}", nn.ReLU' in source
+    agree(load(STAGES))
+    agree(load(STAGES), depths=[1, 1, 2])
+
+
+def test_modules_with_a_dash_are_reached_by_name_in_the_built_network() -> None:
+    pytest.importorskip("torch")
+    model = archc.build(load(STAGES))
+    assert [k for k in model.state_dict() if k.endswith(".weight")] == [
+        "trunk_output.block1.block1-0.weight", "trunk_output.block1.block1-1.weight",
+        "trunk_output.block2.block2-0.weight", "trunk_output.block2.block2-1.weight",
+        "trunk_output.block2.block2-2.weight"]
+    assert model.get_submodule("trunk_output.block2.block2-2").stride == (1, 1)
+
+
+def test_a_dash_must_join_two_pieces() -> None:
+    found = errors(bad('{"x{i}-{\'\'}": "conv(8, 1)"}'))  # makes 'x0-'
+    assert [(c, line, col) for c, line, col, _ in found] == [("E304", 17, 31)] * 2
+    text = found[0][3]
+    assert "makes 'x0-'" in text and "a '-' joins two pieces" in text and "block{stage}-{i}" in text
+    found = errors(bad('{"{\'-\'}x{i}": "conv(8, 1)"}'))  # text from the braces: '-x0'
+    assert "makes '-x0'" in found[0][3] and "a '-' joins" in found[0][3]
+    found = errors(bad('{"x{\'.\'}{i}": "conv(8, 1)"}'))  # never a '.', which separates a module path
+    assert "makes 'x.0'" in found[0][3] and "pieces joined by '-'" in found[0][3]
+
+
+def test_a_dash_in_a_name_written_out_is_an_error_that_says_where_it_is_allowed() -> None:
+    text = SPEC.split("layers:\n  - block1")[0] + "layers:\n  - block1-0: conv(4, 1)\n"
+    ((code, line, col, text),) = errors(text)
+    assert (code, line, col) == ("E304", 17, 5) and "'block1-0' is not a valid layer name" in text
+    assert "made in a repeat's `each:`" in text
