@@ -117,14 +117,16 @@ def assert_folded(name: str, reference: nn.Module, x: torch.Tensor, removed: Cal
     return fast
 
 
-def assert_figures(name: str, *, own_parameters: bool = False, train_macs: bool = False) -> None:
+def assert_figures(name: str, *, own_parameters: bool = False, train_macs: bool = False,
+                   reference: nn.Module | None = None) -> None:
     """Totals and module by module at 224×224: every torchvision module that holds parameters or
     does multiply-adds is a row of archc's table with the same figures, and archc has no other such
     row. ``own_parameters``: a tensor a block holds itself (ConvNeXt's layer_scale, no module) is a
     row of its own. ``train_macs``: also count torchvision in train mode (stochastic depth draws,
-    but multiplies nothing)."""
+    but multiplies nothing). ``reference``: torchvision's model already on the meta device, for one
+    that cannot be built there (RegNet's BlockParams computes with tensors)."""
     with torch.device("meta"):
-        reference = getattr(torchvision.models, name)(weights=None)
+        reference = reference or getattr(torchvision.models, name)(weights=None)
         model = archc.build(name)
     assert layout(model) == layout(reference)
     report = archc.analyze(name)

@@ -27,19 +27,25 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import torchvision
 from torch import nn
 from torchvision.models import regnet
 
 import archc
 
-from ..emit.test_inference import randomize_norms, relative_error
-from .test_torchvision import flop_count, gradients, layout
+from .parity import (
+    assert_figures,
+    assert_folded,
+    assert_same_eval,
+    assert_same_gradients,
+    assert_same_state,
+    assert_same_train,
+    batch,
+    torchvision_pair,
+)
 
 NETWORKS = ["regnet_y_400mf", "regnet_x_400mf"]
 SIZE = 64
-TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
 
 
 def block_params(name: str, monkeypatch: pytest.MonkeyPatch) -> regnet.BlockParams:
@@ -73,30 +79,13 @@ def test_stages_are_torchvisions_block_params(name: str, monkeypatch: pytest.Mon
 @pytest.fixture(scope="module", params=NETWORKS)
 def pair(request: pytest.FixtureRequest) -> tuple[str, nn.Module, nn.Module]:
     """(name, torchvision's model, archc's model carrying torchvision's weights)."""
-    name = request.param
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(1)
-    reference = getattr(torchvision.models, name)(weights=None)
-    randomize_norms(reference, gen)
-    for module in reference.modules():  # consulted only with momentum=None, but part of the state
-        if isinstance(module, nn.BatchNorm2d):
-            module.num_batches_tracked.fill_(int(torch.randint(1, 100, (), generator=gen)))
-    model = archc.build(name, input=(3, SIZE, SIZE))
-    model.load_state_dict(reference.state_dict(), strict=True)
-    return name, reference, model
-
-
-def batch() -> torch.Tensor:
-    return torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+    return (request.param, *torchvision_pair(request.param, SIZE))
 
 
 def test_state_dict_is_torchvisions_key_for_key(pair: tuple[str, nn.Module, nn.Module]) -> None:
     _, reference, model = pair
-    assert layout(model) == layout(reference)
     assert "trunk_output.block3.block3-5.f.c.1.running_var" in model.state_dict()
-    ours = model.state_dict()
-    for key, value in reference.state_dict().items():
-        assert torch.equal(ours[key], value), key
+    assert_same_state(reference, model)
 
 
 def leaves(model: nn.Module) -> list[tuple[str, str]]:
@@ -119,57 +108,25 @@ def test_layers_are_torchvisions(pair: tuple[str, nn.Module, nn.Module]) -> None
 
 def test_eval_outputs_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
     _, reference, model = pair
-    x = batch()
-    reference.eval()
-    model.eval()
-    with torch.no_grad():
-        want, got = reference(x), model(x)
-    assert got.shape == (2, 1000)
-    assert torch.equal(got, want)
-
-
-def train_output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    model.train()
-    torch.manual_seed(3)
-    with torch.no_grad():  # batch norm still updates its running statistics
-        return model(x)
+    assert_same_eval(reference, model, batch(SIZE))
 
 
 def test_train_outputs_and_statistics_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
     """Batch statistics in train mode (which differ from the running ones: the mode matters)."""
     _, reference, model = pair
-    x = batch()
-    want = train_output(reference, x)
-    assert torch.equal(train_output(model, x), want)
-    ours = model.state_dict()  # the running statistics moved the same way
-    for key, value in reference.state_dict().items():
-        assert torch.equal(ours[key], value), key
-    reference.eval()
-    with torch.no_grad():
-        assert not torch.equal(reference(x), want)
+    assert_same_train(reference, model, batch(SIZE), draws=False)
 
 
 def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
     """In-place activations and the shortcut's add do not change what autograd computes."""
     _, reference, model = pair
-    x = batch()
-    want, got = gradients(reference, x), gradients(model, x)
-    assert want.keys() == got.keys()
-    for key, value in want.items():
-        assert torch.equal(got[key], value), key
+    assert_same_gradients(reference, model, batch(SIZE))
 
 
 def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module, nn.Module]) -> None:
     """Every batch norm follows a convolution (stem, proj, a, b, c) and folds into it."""
     name, reference, _ = pair
-    reference.eval()
-    fast = archc.build(name, input=(3, SIZE, SIZE), inference=True, state_dict=reference.state_dict())
-    assert not fast.training
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
-    x = batch()
-    with torch.no_grad():
-        want, got = reference(x), fast(x)
-    assert relative_error(want, got) <= TOLERANCE
+    assert_folded(name, reference, batch(SIZE), lambda m: isinstance(m, nn.BatchNorm2d))
 
 
 # --- the figures: parameters and MACs against torchvision's modules at 224×224 ---------------
@@ -178,24 +135,7 @@ def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module,
 @pytest.mark.parametrize("name", NETWORKS)
 def test_parameters_macs_and_layout_are_torchvisions(name: str) -> None:
     # built on the CPU (BlockParams computes with tensors), counted on the meta device: shapes only
-    reference = getattr(torchvision.models, name)(weights=None).to("meta")
-    with torch.device("meta"):
-        model = archc.build(name)
-    assert layout(model) == layout(reference)
-    report = archc.analyze(name)
-    assert report.input_shape == (3, 224, 224) and report.output_shape == (1000,)
-    assert report.totals.params == sum(p.numel() for p in reference.parameters())
-    counts = flop_count(reference, train=False)
-    assert report.totals.macs == report.totals.macs_train == counts[""]
-    # module by module: every torchvision module that holds parameters or does multiply-adds is a
-    # row of archc's table with the same figures, and archc has no other such row
-    theirs = {}
-    for path, module in reference.named_modules():
-        figures = (sum(p.numel() for p in module.parameters()), counts.get(path, 0))
-        if path and figures != (0, 0):
-            theirs[path] = figures
-    ours = {row.path: (row.params, row.macs) for row in report.rows if (row.params, row.macs) != (0, 0)}
-    assert ours == theirs
+    assert_figures(name, reference=getattr(torchvision.models, name)(weights=None).to("meta"))
 
 
 # --- the emitted source ---------------------------------------------------------------------
