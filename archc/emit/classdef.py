@@ -27,7 +27,7 @@ __all__ = ["ClassCode", "Unsupported", "write_class"]
 
 DIM_ATTRS = ("out_channels", "out_height", "out_width")
 TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "tuple[int, ...]",
-         "block": "type[nn.Module]"}
+         "block": "type[nn.Module]", "int | pair": "int | tuple[int, int]"}
 
 
 class Unsupported(Exception):

@@ -325,7 +325,9 @@ def _definitions() -> dict[str, Any]:
         "blocks": _name_map(ref("block"), "block name"),
         "params": {"anyOf": [_name_map(ref("paramValue"), "parameter name"), {"type": "null"}]},
         "paramValue": {"anyOf": [
-            {"enum": list(m.PARAM_TYPES), "description": "a parameter that must be given, of this type"},
+            {"enum": list(m.PARAM_TYPES), "description": "a parameter that must be given, of this type "
+                                                          "(`kernel: int | pair`); `type = default` gives it a "
+                                                          "default (`stride: int | pair = 1`)"},
             {"type": ["string", "number", "boolean", "array", "null"], "description": "the default (an expression)"}]},
         "import": _closed(_properties("import", IMPORT_KEYS, loose)) | {"required": ["from", "blocks"]},
         "init": _closed(_properties("init", INIT_KEYS, loose)),
