@@ -31,6 +31,18 @@ _TYPED = re.compile(r"\s*(?P<type>int\s*\|\s*pair|int|float|bool|str|list|block)
                     re.DOTALL)
 _UNION = re.compile(r"\s*[A-Za-z_]\w*\s*\|")  # a type with a `|` that is none of the above
 
+
+def _typed(value: YNode) -> re.Match[str] | None:
+    """A declaration's type (and default), if ``value`` is one. Quoted text is a default (`mode: 'row'`),
+    except a union or `type = default`, which no expression can be: YAML needs the quotes where the
+    default holds a comma inside a flow mapping (`{stride: "int | pair = [1, 1]"}`)."""
+    if not isinstance(value, YScalar) or not isinstance(value.value, str):
+        return None
+    typed = _TYPED.match(value.value)
+    if typed is None or (value.quoted and "|" not in typed["type"] and typed["default"] is None):
+        return None
+    return typed
+
 SPEC_KEYS = ("archc", "name", "class", "doc", "extends", "input", "params", "imports", "blocks", "layers",
              "train_outputs", "init", "replace", "drop", "freeze")
 FREEZE_KEYS = ("modules", "norms")
@@ -472,12 +484,10 @@ class Parser:
         for kscalar, value in node.items.values():
             try:
                 name = self.name(kscalar, "parameter", module_attr=False)
-                typed = _TYPED.match(value.value) if isinstance(value, YScalar) and not value.quoted \
-                    and isinstance(value.value, str) else None
+                typed = _typed(value)
                 if typed is not None:
                     out.append(self.typed_param(name, kscalar, value, typed))
-                elif isinstance(value, YScalar) and not value.quoted and isinstance(value.value, str) \
-                        and _UNION.match(value.value):
+                elif isinstance(value, YScalar) and isinstance(value.value, str) and _UNION.match(value.value):
                     raise self._fail("E202", f"'{value.value}' is not a parameter type", value.span,
                                      f"the types are {', '.join(m.PARAM_TYPES)}")
                 else:
@@ -500,7 +510,11 @@ class Parser:
             raise self._fail("E202", f"parameter '{name}' has '=' but no default", value.span,
                              f"write `{name}: {kind} = DEFAULT`, or `{name}: {kind}` for a required parameter")
         start = typed.start("default")
-        at = m.Loc(loc.span, None if loc.col0 is None else loc.col0 + start)
+        if loc.col0 is None:  # over several lines: errors point at the whole declaration
+            at = m.Loc(loc.span, None)
+        else:  # on one line: at the default itself, where an error about its value points
+            col = loc.col0 + start
+            at = m.Loc(Span(loc.span.file, loc.span.line, col, loc.span.line, col + len(text)), col)
         try:
             expr = parse_expr(text, **self.expr_limits)
         except ExprError as err:

@@ -223,29 +223,30 @@ def test_flop_count_at_224_is_the_shared_helpers(noaux: Path) -> None:
     assert {row.path: row.macs for row in report.rows if row.macs} == {k: v for k, v in counts.items() if k and v}
 
 
-def test_smallest_input_is_torchvisions(noaux: Path) -> None:
+@pytest.mark.parametrize("aux", [False, True], ids=["without_aux", "with_aux"])
+def test_smallest_input_is_torchvisions(noaux: Path, aux: bool) -> None:
     """75×75 without the aux head, 299×299 with it: the smallest side both archc and torchvision
     accept, and one below it both refuse (archc with a diagnostic)."""
-    for aux, side, spec in ((False, SMALL, str(noaux)), (True, FULL, "inception_v3")):
-        with torch.device("meta"):
-            reference = torchvision_model(aux_logits=aux).train()
+    side, spec = (FULL, "inception_v3") if aux else (SMALL, str(noaux))
+    with torch.device("meta"):
+        reference = torchvision_model(aux_logits=aux).train()
 
-        def torchvision_runs(side: int) -> bool:
-            try:
-                reference(torch.empty(2, 3, side, side, device="meta"))
-            except RuntimeError:
-                return False
-            return True
+    def torchvision_runs(side: int) -> bool:
+        try:
+            reference(torch.empty(2, 3, side, side, device="meta"))
+        except RuntimeError:
+            return False
+        return True
 
-        def archc_accepts(side: int) -> bool:
-            try:
-                archc.analyze(spec, input=(3, side, side))
-            except ArchcError:
-                return False
-            return True
+    def archc_accepts(side: int) -> bool:
+        try:
+            archc.analyze(spec, input=(3, side, side))
+        except ArchcError:
+            return False
+        return True
 
-        assert torchvision_runs(side) and archc_accepts(side), side
-        assert not torchvision_runs(side - 1) and not archc_accepts(side - 1), side
+    assert torchvision_runs(side) and archc_accepts(side)
+    assert not torchvision_runs(side - 1) and not archc_accepts(side - 1)
 
 
 # --- the emitted source ------------------------------------------------------------------------------
