@@ -281,7 +281,9 @@ def _entry_definitions(suffix: str, call: dict[str, Any]) -> dict[str, Any]:
         "value": {"anyOf": [own("call"), own("entryList"), own("container")]},
         "residual": _closed(_properties("residual", RESIDUAL_KEYS, values)) | {"required": ["body"]},
         "shortcut": {"anyOf": [own("entryList"), own("entry")]},
-        "parallel": _name_map(own("value"), "branch name") | {"minProperties": 1},
+        # a mapping of named branches, or a list of branches whose modules are the enclosing module's
+        "parallel": {"anyOf": [_name_map(own("value"), "branch name") | {"minProperties": 1},
+                               {"type": "array", "items": own("entry"), "minItems": 1}]},
     }
 
 
