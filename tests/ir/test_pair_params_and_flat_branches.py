@@ -394,3 +394,26 @@ def test_an_unnamed_mapping_parallel_in_a_named_list_is_still_E304_and_says_what
     """
     (d,) = errors(text)
     assert d.code == "E304" and "parallel: [...]" in d.hint
+
+
+def test_an_int_or_pair_symbol_reads_per_axis_as_python_does() -> None:
+    """The symbol of an `int | pair` parameter: its axes evaluate as nn.Conv2d reads kernel_size, and
+    print as Python that computes the same; arithmetic on the symbol itself is refused."""
+    from archc.sym import NotSymbolic, Sym, SymIntPair, axis_of, evaluate, free_symbols, substitute, to_python
+
+    k = SymIntPair("k")
+    size = Sym("h") + 2 - axis_of(k, 1)
+    for value in (3, (1, 7), (7, 1)):
+        env = {"k": value, "h": 9}
+        want = 9 + 2 - (value if isinstance(value, int) else value[1])
+        assert evaluate(size, env) == want
+        assert eval(to_python(size), {}, env) == want  # the printed expression, run as Python
+    assert free_symbols(size) == {"k", "h"}
+    assert to_python(axis_of(k, 0)) == "(k if isinstance(k, int) else k[0])"
+    renamed = substitute(size, {"k": SymIntPair("kernel_size")})
+    assert evaluate(renamed, {"kernel_size": (1, 7), "h": 9}) == 4
+    assert "isinstance(kernel_size, int)" in to_python(renamed)
+    assert axis_of((1, 7), 1) == 7 and axis_of(5, 0) == 5
+    for compute in (lambda: k + 1, lambda: k // 2, lambda: k[0], lambda: k == 3):
+        with pytest.raises(NotSymbolic):
+            compute()
