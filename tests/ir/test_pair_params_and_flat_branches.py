@@ -155,6 +155,29 @@ def test_int_or_pair_stays_a_parameter_of_the_emitted_class() -> None:
     assert "self.tall = Twice(6, (7, 1), p=(3, 0))" in source
 
 
+POOLS = """
+archc: 1
+name: pool_pair
+input: [3, 9, 9]
+blocks:
+  P:
+    params: {k: int | pair, s: int | pair = 1, p: int | pair = 0}
+    layers:
+      - mp: maxpool(k, stride=s, padding=p)
+      - ap: avgpool(k, stride=s, padding=p)
+layers:
+  - a: P([1, 3], p=[0, 1])
+  - b: P(3, s=[2, 1], p=1)
+"""
+
+
+def test_pools_take_int_or_pair_sizes_too() -> None:
+    program = spec(POOLS)
+    agree(program)
+    assert archc.analyze(program).output_shape == (3, 3, 9)  # b: stride 2 then 1 halves the height, twice
+    assert "self.mp = nn.MaxPool2d(k, stride=s, padding=p)" in archc.compile_source(program)
+
+
 def test_a_strided_residual_decides_its_shortcut_per_axis() -> None:
     """The shortcut's condition reads each axis of an `int | pair` stride as nn.Conv2d would."""
     program = spec(STRIDED_RESIDUAL)
