@@ -39,7 +39,9 @@ Parameters that are not numbers have symbols too. A list (``depths: [3, 4, 6, 3]
 and :func:`sym_len` its length, while a list of values indexed by a symbol prints as
 ``[64, 128, 256][i]``; the list itself is no number, and using it as one raises
 :class:`NotSymbolic`. A block (ResNet's ``block``) is a :class:`SymBlock`, a name that
-expressions pass along for the lowerer to resolve.
+expressions pass along for the lowerer to resolve. An ``int | pair`` parameter (a kernel size
+given as ``3`` or ``[1, 7]``) is a :class:`SymIntPair`: passed along unchanged, and read per
+axis by the shape rules as :class:`Axis` expressions (``kernel`` on both axes where it is an int).
 """
 
 from __future__ import annotations
@@ -364,6 +366,27 @@ class Len(Sym):
         return self.seq._key()
 
 
+class Axis(Sym):
+    """The size an ``int | pair`` parameter gives axis ``k``: the value itself where it is an int,
+    its ``k``-th item where it is a pair (what ``nn.Conv2d`` does with ``kernel_size``)."""
+
+    __slots__ = ("k", "of")
+
+    def __init__(self, of: SymIntPair, k: int) -> None:
+        object.__setattr__(self, "of", of)
+        object.__setattr__(self, "k", k)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.of.name, self.k)
+
+
+def axis_of(value: Any, k: int) -> Any:
+    """Axis ``k`` of an int-or-pair value: symbolic (:class:`Axis`), an int, or a pair's item."""
+    if isinstance(value, SymIntPair):
+        return Axis(value, k)
+    return value if isinstance(value, (int, Sym)) else value[k]
+
+
 # --- parameters that are not numbers -------------------------------------------------------
 
 class SymList:
@@ -418,6 +441,58 @@ class SymList:
 
     def __repr__(self) -> str:
         return f"SymList<{self.name}>"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SymIntPair:
+    """An ``int | pair`` parameter (``kernel: int | pair``) as a symbol: a value passed along
+    unchanged (to an op's argument, another block's ``int | pair`` parameter) and read per axis
+    with :func:`axis_of`. It is no number: arithmetic, comparisons and ``int()`` raise
+    :class:`NotSymbolic`, because what they mean depends on which of the two it holds."""
+
+    __slots__ = ("name",)
+    type_name = "int | pair"
+
+    def __init__(self, name: str) -> None:
+        if not name.isidentifier():
+            raise ValueError(f"a symbol needs an identifier for a name, got {name!r}")
+        object.__setattr__(self, "name", name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("symbolic expressions are immutable")
+
+    def _key(self) -> tuple[Any, ...]:
+        return ("int | pair", self.name)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __eq__(self, other: object) -> Any:  # type: ignore[override]
+        if isinstance(other, SymIntPair) and other.name == self.name:
+            return True
+        if isinstance(other, (int, tuple, list, Sym, SymIntPair)) and not isinstance(other, bool):
+            raise NotSymbolic(f"whether {self.name} equals {other!r} depends on whether it is an int or a pair")
+        return NotImplemented
+
+    def __ne__(self, other: object) -> Any:  # type: ignore[override]
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def _not_a_number(self, *_: Any) -> Any:
+        raise NotSymbolic(f"{self.name} is an int or a pair; it can be passed on, but not computed with")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _not_a_number
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __neg__ = __pos__ = _not_a_number
+    __truediv__ = __rtruediv__ = __getitem__ = _not_a_number
+    __lt__ = __le__ = __gt__ = __ge__ = __index__ = __int__ = __len__ = __iter__ = _not_a_number
+
+    def __bool__(self) -> bool:
+        raise SymbolicBranch(f"the truth of {self.name} depends on its value")
+
+    def __repr__(self) -> str:
+        return f"SymIntPair<{self.name}>"
 
     def __str__(self) -> str:
         return self.name
@@ -706,15 +781,15 @@ def is_symbolic(value: Any) -> bool:
     """Is ``value`` a symbol or holds one (tuples and lists looked into)?"""
     if isinstance(value, (tuple, list)):
         return any(is_symbolic(v) for v in value)
-    return isinstance(value, (Sym, SymList, SymBlock))
+    return isinstance(value, (Sym, SymList, SymBlock, SymIntPair))
 
 
 # --- reading expressions ---------------------------------------------------------------
 
-def _rebuild(e: Any, leaf: Callable[[Symbol | SymList | SymBlock], Any]) -> Any:
+def _rebuild(e: Any, leaf: Callable[[Symbol | SymList | SymBlock | SymIntPair], Any]) -> Any:
     """The expression with each symbol replaced by ``leaf(symbol)``, rebuilt through the
     simplifying constructors (plain ints in: Python's own arithmetic)."""
-    if isinstance(e, (Symbol, SymList, SymBlock)):
+    if isinstance(e, (Symbol, SymList, SymBlock, SymIntPair)):
         return leaf(e)
     if not isinstance(e, Sym):
         return e
@@ -757,6 +832,8 @@ def _rebuild(e: Any, leaf: Callable[[Symbol | SymList | SymBlock], Any]) -> Any:
         return item(r(e.seq) if isinstance(e.seq, SymList) else tuple(map(r, e.seq)), r(e.index))
     if isinstance(e, Len):
         return sym_len(r(e.seq))
+    if isinstance(e, Axis):
+        return axis_of(r(e.of), e.k)
     if isinstance(e, Cond):
         c = r(e.c)
         if isinstance(c, bool):  # only the branch taken is evaluated, as in Python
@@ -769,7 +846,7 @@ def evaluate(e: Any, env: Mapping[str, Any]) -> Any:
     """The value of ``e`` with every symbol taken from ``env`` (a missing one is a KeyError);
     a list symbol's value is a tuple or list (an index out of its range is an IndexError)."""
     value = _rebuild(e, lambda s: env[s.name])
-    if isinstance(value, (Sym, SymList, SymBlock)):
+    if isinstance(value, (Sym, SymList, SymBlock, SymIntPair)):
         raise SymbolicBranch(f"{to_python(value)} still has symbols")  # unreachable with a full env
     return value
 
@@ -789,7 +866,7 @@ def simplify(e: Any) -> Any:
 
 def free_symbols(e: Any) -> frozenset[str]:
     """The names of the symbols in ``e``."""
-    if isinstance(e, (Symbol, SymList, SymBlock)):
+    if isinstance(e, (Symbol, SymList, SymBlock, SymIntPair)):
         return frozenset((e.name,))
     if not isinstance(e, Sym):
         return frozenset()
@@ -807,6 +884,8 @@ def free_symbols(e: Any) -> frozenset[str]:
         parts = (e.seq, e.index) if isinstance(e.seq, SymList) else (*e.seq, e.index)
     elif isinstance(e, Len):
         parts = (e.seq,)
+    elif isinstance(e, Axis):
+        parts = (e.of,)
     else:
         parts = (e.c, e.a, e.b)  # type: ignore[attr-defined]
     return frozenset().union(*(free_symbols(p) for p in parts))
@@ -830,8 +909,11 @@ def _print(e: Any) -> tuple[str, int]:
         return str(e), (_P_ATOM if e >= 0 else _P_NEG)
     if isinstance(e, float):  # only in a quotient (truediv): ``p / 2.0``
         return repr(e), (_P_ATOM if e >= 0 else _P_NEG)
-    if isinstance(e, (Symbol, SymList, SymBlock)):
+    if isinstance(e, (Symbol, SymList, SymBlock, SymIntPair)):
         return e.name, _P_ATOM
+    if isinstance(e, Axis):  # Python's own reading of the value, as nn.Conv2d reads kernel_size
+        name = e.of.name
+        return f"({name} if isinstance({name}, int) else {name}[{e.k}])", _P_ATOM
     if isinstance(e, Item):  # a list of values prints as a list literal: ``[64, 128, 256][i]``
         seq = _print(e.seq)[0] if isinstance(e.seq, SymList) else f"[{', '.join(_print(v)[0] for v in e.seq)}]"
         return f"{seq}[{_print(e.index)[0]}]", _P_ATOM

@@ -4,13 +4,14 @@
 imports blocks from, maybe a base spec it ``extends``) plus parameter overrides. The
 constructs (docs/language.md): blocks with parameters (required, with defaults,
 block-typed), inline blocks, ``repeat`` with index expressions (named: a Sequential;
-unnamed: spliced; zero times), ``when:`` on groups, named entries, parallel, residual,
+unnamed: spliced; zero times), ``when:`` on groups, named entries, parallel (branches as a
+mapping, or as a list whose modules are the enclosing module's), residual,
 repeat and ``from:`` containers and on a residual's shortcut, ``from:`` DAGs (of the
 network's and of a block's points, and ``input``), ``parallel`` merged by concat, add and mul
 (and squeeze-and-excitation gates),
 residuals with identity and projection shortcuts (every way of writing one), side heads
 with ``train_outputs``, ``imports`` and ``extends``, named and unnamed entries, shared
-parameter-free modules, ``init:`` schemes, and every op.
+parameter-free modules, ``init:`` schemes, ``int | pair`` block parameters, and every op.
 
 Validity: the generator makes shape-sensible choices (small images, few channels), and
 archc lowers each candidate entry as it is added: an entry that does not lower is left
@@ -47,6 +48,7 @@ TAGS = frozenset({
     "when_false", "when_in_block", "when_shortcut", "when_spliced",
     "from_merge", "from_single", "from_input", "from_in_block", "from_layers",
     "parallel_concat", "parallel_add", "parallel_mul", "from_gate", "layer_scale",
+    "parallel_flat", "parallel_flat_nested", "parallel_flat_in_list", "param_int_or_pair", "arg_pair",
     "residual_identity", "residual_projection", "shortcut_named",
     "shortcut_list", "shortcut_call", "residual_then",
     "container_branch", "named_group", "init_norm_no_affine", "norm_after_norm",
@@ -219,6 +221,13 @@ class Gen:
                     defn["inline"] = True
                 named = kind == "layers" and self.coin(0.7)
                 defn["layers"] = self.block_layers(stride, flag, call_inner, t, named=named)
+                if named and self.ok("param_int_or_pair"):
+                    # sizes typed `int | pair` (Inception-v3's BasicConv2d), passed on to a convolution;
+                    # callers give a square or a factorised kernel (see entry)
+                    params["k"] = "int | pair = 3"
+                    params["pad"] = "int | pair = 1"
+                    defn["layers"].insert(1, {"cp": "conv(width, k, padding=pad)"})
+                    t.add("param_int_or_pair")
             elif kind == "residual":
                 t.add("block_residual")
                 defn["residual"] = self.residual_body("width", stride, flag, call_inner, t)
@@ -231,6 +240,18 @@ class Gen:
                 if flag and self.ok("when_parallel") and self.ok("container_branch"):
                     branches["p4"] = {"when": "flag", "layers": self.unit("width", stride)}
                     t |= {"when_in_block", "when_parallel", "container_branch"}
+                if merge == "concat" and "p4" not in branches and self.ok("parallel_flat"):
+                    # by values already drawn (another draw would shift the derandomized stream): the
+                    # branches as a list, their modules the block's own, one of them split in two
+                    # side by side as Inception-v3's InceptionE does
+                    flat: list[Any] = [{"p1": branches["p1"]},
+                                       {"layers": [{"p2": branches["p2"]}, "relu",
+                                                   {"parallel": [{"p2a": "conv(width, [1, 3], padding=[0, 1])"},
+                                                                 {"p2b": "conv(width, [3, 1], padding=[1, 0])"}]}]}]
+                    if "p3" in branches:
+                        flat.append({"p3": branches["p3"]})
+                    branches = flat  # type: ignore[assignment]
+                    t |= {"parallel_flat", "parallel_flat_nested", "arg_pair"}
                 defn["parallel"] = branches
                 if merge != "concat" or self.coin(0.5):
                     defn["merge"] = merge
@@ -382,6 +403,9 @@ class Gen:
                 args.append(f"stride={self.pick([1, 2])}")
             if "flag" in defn["params"] and self.coin(0.5):
                 args.append(f"flag={self.pick(['true', 'false', 'flag'] if 'flag' in ctx.net else ['true', 'false'])}")
+            if "k" in defn["params"] and w.isdigit():  # by the width already drawn: 1×3 or 3×1 when odd
+                args.append("k=[1, 3], pad=[0, 1]" if int(w) % 2 else "k=[3, 1], pad=[1, 0]")
+                t.add("arg_pair")
             if "inner" in defn["params"] and self.coin(0.5):
                 others = [o for o in sorted(ctx.blocks) if o != b and "inner" not in ctx.blocks[o]["params"]
                           and "inline" not in ctx.blocks[o]]
@@ -406,6 +430,17 @@ class Gen:
             if self.coin(0.3) and self.ok("container_branch"):
                 branches["d"] = {"when": self.condition(ctx.net), "layers": [self.conv(w)]}
                 t |= {"when_group_named", "container_branch"}
+            if merge == "concat" and "c" not in branches and "d" not in branches and self.ok("parallel_flat"):
+                # by values already drawn: the branches as a list, their modules this list's own (an
+                # unnamed entry; where this list numbers its entries the spec is an error, left out)
+                flat = [{f"{name}a": branches["a"]}, {"layers": [{f"{name}b": branches["b"]}, "relu"]}]
+                value = {"parallel": flat}
+                self.coin(0.5)  # the draw the mapping form makes below: the stream stays as it was
+                if when:
+                    value["when"] = when
+                    t.add("when_parallel")
+                t |= {"parallel_flat", "parallel_flat_in_list"}
+                return value, t, False
             value: dict[str, Any] = {"parallel": branches}
             if merge != "concat" or self.coin(0.5):
                 value["merge"] = merge
@@ -575,7 +610,8 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
             heads.append(next(iter(item)))
             continue
         ctx.shape = _output_shape(graph)
-        if isinstance(item, dict) and len(item) == 1 and next(iter(item)) not in ("layers", "repeat", "from") \
+        if isinstance(item, dict) and len(item) == 1 \
+                and next(iter(item)) not in ("layers", "repeat", "from", "parallel") \
                 and not any(k in item for k in ("when",)):
             ctx.points[next(iter(item))] = ctx.shape
     if not layers:

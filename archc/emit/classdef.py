@@ -19,7 +19,7 @@ from typing import Any
 
 from ..ir.module import Container, Definition, GenName, Head, If, Instance, Layer, Loop, Merge, Stmt, walk
 from ..sym import Sym, free_symbols
-from .format import wrap
+from .format import if_lines, wrap
 from .names import Namespace, camel
 from .printer import Printer, Unprintable
 
@@ -27,7 +27,7 @@ __all__ = ["ClassCode", "Unsupported", "write_class"]
 
 DIM_ATTRS = ("out_channels", "out_height", "out_width")
 TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "tuple[int, ...]",
-         "block": "type[nn.Module]"}
+         "block": "type[nn.Module]", "int | pair": "int | tuple[int, int]"}
 
 
 class Unsupported(Exception):
@@ -337,7 +337,7 @@ class Writer:
             self.var[stmt.out] = self.var.get(stmt.input, "")
             return
         if seq_list is not None:
-            self.init.append(f"{indent}if {cond}:")
+            self.init += if_lines(indent, cond)
             before = len(self.init)
             self.body(stmt.body, indent + "    ", seq_list)
             if len(self.init) == before:
@@ -361,7 +361,8 @@ class Writer:
             test = f"self.{flag}"
         simple = (len(stmt.body) == 1 and isinstance(stmt.body[0], (Layer, Instance, Container))
                   and not stmt.absent and stmt.body[0].name == flag and stmt.body[0].out == stmt.output)
-        self.init.append(f"{indent}if {cond}:")
+        opening = if_lines(indent, cond)
+        self.init += opening
         if simple:
             inner = stmt.body[0]
             outer, self.pre = self.pre, []
@@ -410,7 +411,7 @@ class Writer:
                 self.fwd.append(f"{indent}    {out} = {self.var[stmt.output]}")
             self.var[stmt.out] = out
         if len(self.init) == init_before:  # nothing to build: forward reads only the flag
-            self.init.pop()
+            del self.init[-len(opening):]
         if self.fwd[-1] == f"{indent}if {test}:":
             self.fwd.append(f"{indent}    pass")
 

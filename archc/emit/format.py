@@ -77,6 +77,43 @@ def wrap(line: str, width: int = WIDTH) -> list[str]:
     return out
 
 
+def _split_top(text: str, op: str) -> list[str]:
+    """``text`` split at ``op`` (`` or ``, `` and ``) outside brackets and string literals."""
+    parts, depth, quote, start, k = [], 0, "", 0, 0
+    while k < len(text):
+        ch = text[k]
+        if quote:
+            if ch == quote and text[k - 1] != "\\":
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(op, k):
+            parts.append(text[start:k])
+            start = k = k + len(op)
+            continue
+        k += 1
+    return [*parts, text[start:]]
+
+
+def if_lines(indent: str, cond: str, width: int = WIDTH) -> list[str]:
+    """``if cond:``, or where that is too long, the condition in parentheses one operand a line, split
+    at its outermost ``or`` (else ``and``), as a formatter writes it. (A condition whose outermost
+    operator is neither, such as ``a if b else c``, stays on one line.)"""
+    line = f"{indent}if {cond}:"
+    if len(line) <= width or len(_split_top(cond, " if ")) > 1:
+        return [line]
+    for op in (" or ", " and "):
+        parts = _split_top(cond, op)
+        if len(parts) > 1:
+            body = [f"{indent}    {parts[0]}"] + [f"{indent}    {op.strip()} {p}" for p in parts[1:]]
+            return [f"{indent}if (", *body, f"{indent}):"]
+    return [line]
+
+
 def docstring(text: str, indent: int) -> str:
     """A docstring for spec text, which cannot break out of its literal: the text is
     checked to read back unchanged, and falls back to an escaped repr otherwise."""

@@ -31,7 +31,18 @@ from ..ops import Op, Registry, bind, registry
 from ..spec import model as m
 from ..spec.expr import ExprError, ShapeView, evaluate
 from ..spec.loader import BlockRef, Program, Unit
-from ..sym import NotSymbolic, Sym, SymBlock, SymbolicBranch, SymList, free_symbols, is_symbolic, or_, substitute
+from ..sym import (
+    NotSymbolic,
+    Sym,
+    SymBlock,
+    SymbolicBranch,
+    SymIntPair,
+    SymList,
+    free_symbols,
+    is_symbolic,
+    or_,
+    substitute,
+)
 from .graph import Graph
 from .module import (
     Container,
@@ -50,7 +61,7 @@ from .module import (
     Stmt,
 )
 from .naming import Namer, body_namer, list_mode, list_namer
-from .params import default_type, value_type, with_names
+from .params import INT_OR_PAIR, default_type, value_type, with_names
 
 __all__ = ["Unsymbolic", "define"]
 
@@ -107,7 +118,10 @@ class Definer:
     def run(self) -> ModuleIR:
         unit = self.program.unit
         spec = unit.spec
-        params = [Param(name, value_type(value), value, False) for name, value in self.graph.params.items()]
+        declared = {decl.name: decl.type for decl, _ in self.program.param_defaults()}
+        # a value's own type, except where the declaration says more (a pair is a list, or an `int | pair`)
+        params = [Param(name, INT_OR_PAIR if declared.get(name) == INT_OR_PAIR else value_type(value), value, False)
+                  for name, value in self.graph.params.items()]
         shape = tuple(self.graph.input_shape)
         env = ChainMap({**{p.name: _symbol(p.name, p.kind) for p in params}, "input": ShapeView(shape)}, unit.blocks)
         d = Definition("", self.program.name, params, len(shape), shape, "layers", "module", span=spec.span,
@@ -336,6 +350,8 @@ class Definer:
     def container_in_list(self, c: m.Container, x: str, frame: Frame, namer: Namer) -> str:
         def run(f: Frame) -> str:
             kind = c.kind
+            if kind == "parallel" and c.flat:  # the branches' modules are this list's own
+                return self.flat_parallel(c, self.inputs(c, x, f, ("peek",)), f, namer)
             if kind in ("parallel", "residual"):
                 namer.take()
                 cbody: list[Stmt] = []
@@ -374,7 +390,7 @@ class Definer:
         if kind == "repeat":
             return self.repeat(b, x, frame, namer, name)
         if kind == "parallel":
-            return self.parallel(b, x, frame)
+            return self.flat_parallel(b, x, frame, namer) if b.flat else self.parallel(b, x, frame)
         assert b.residual is not None
         return self.residual(b.residual, x, frame, namer)
 
@@ -419,6 +435,16 @@ class Definer:
             return outs[0]
         return self.merge(b.merge or "concat", outs, present, b.dim, "parallel", ("here",), b.merge_span or b.span,
                           frame)
+
+    def flat_parallel(self, b: m.BodyFields, x: str, frame: Frame, namer: Namer) -> str:
+        """Branches written as a list: entries of the enclosing list, each reading ``x`` (a branch is
+        never conditional: the parser refuses `when:` on one)."""
+        assert b.parallel is not None
+        outs = [self.entry(branch, x, frame, namer) for branch in b.parallel]
+        if len(outs) == 1:
+            return outs[0]
+        return self.merge(b.merge or "concat", outs, [True] * len(outs), b.dim, "parallel", ("take",),
+                          b.merge_span or b.span, frame)
 
     def residual(self, res: m.Residual, x: str, frame: Frame, namer: Namer) -> str:
         body = self.entries(res.body, x, frame, namer)
@@ -593,6 +619,8 @@ def _symbol(name: str, kind: str) -> Any:
         return SymList(name)
     if kind == "block":
         return SymBlock(name)
+    if kind == INT_OR_PAIR:
+        return SymIntPair(name)
     if kind in ("int", "float"):
         return Sym(name)
     raise Unsymbolic(f"a {kind} parameter ('{name}') cannot be a symbol")

@@ -192,8 +192,12 @@ class Estimator:
             return self.repeat(b, env)
         if kind == "parallel":
             assert b.parallel is not None
+            if b.flat:  # entries of the enclosing list, never conditional; then their merge
+                n, s = self.entries(b.parallel, env)
+                return n + (1 if len(b.parallel) > 1 else 0), s
             nodes = steps = certain = 0
             for branch in b.parallel:
+                assert isinstance(branch, m.Named)
                 v = branch.value
                 if isinstance(v, m.Container) and v.when is not None and not self._when(v.when, env):
                     continue

@@ -509,11 +509,22 @@ class Lowerer:
         if not self._when(c, frame):
             return x
         kind = c.kind
-        if kind in ("parallel", "residual"):
+        if kind == "parallel" and c.flat:  # branches whose modules are this list's own
+            if namer.mode != "module":
+                self.r.error("E204", "a `parallel:` list puts its branches' modules in the enclosing module, but "
+                                     "this list numbers its entries as an nn.Sequential", c.span,
+                             "give the branches a module of their own: name the parallel (`- mixed: {parallel: "
+                             "[...]}`) or write them as a mapping of named branches", frame.trace)
+                return x
+            x_in = self._inputs(c, x, path + (str(namer.position),), frame)
+            out = self.flat_parallel(c, x_in, path, frame, namer)
+        elif kind in ("parallel", "residual"):
             if namer.mode == "module":
                 self.r.error("E304", f"this {kind} container has no name", c.span,
                              "in a list that names its layers, name every container with layers, e.g. "
-                             f"`- block1: {{{kind}: ...}}` (its name becomes part of the state_dict keys)", frame.trace)
+                             f"`- block1: {{{kind}: ...}}` (its name becomes part of the state_dict keys)"
+                             + ("; or write the branches as a list (`parallel: [...]`) to make their modules this "
+                                "list's own" if kind == "parallel" else ""), frame.trace)
             out = self._container_at(c, x, path + (namer.take(),), frame)  # one level, already counted
         elif kind == "ref":
             out = self._inputs(c, x, path + (namer.take(),), frame)
@@ -543,7 +554,7 @@ class Lowerer:
         if kind == "repeat":
             return self.repeat(b, x, path, frame, namer)
         if kind == "parallel":
-            return self.parallel(b, x, path, frame)
+            return self.flat_parallel(b, x, path, frame, namer) if b.flat else self.parallel(b, x, path, frame)
         assert b.residual is not None
         return self.residual(b.residual, x, path, frame, namer)
 
@@ -588,6 +599,16 @@ class Lowerer:
         if not outs:
             return x
         return self.merge(b.merge or "concat", outs, path, b.merge_span or b.span, frame, b.dim, "parallel")
+
+    def flat_parallel(self, b: m.BodyFields, x: str, path: Path, frame: Frame, namer: Namer) -> str:
+        """Branches written as a list: each one an entry of the enclosing list (named by ``namer``, in
+        ``path``), reading ``x``; their outputs merged at a position of their own."""
+        assert b.parallel is not None
+        outs = [self.entry(branch, x, path, frame, namer) for branch in b.parallel]
+        if len(outs) == 1:
+            return outs[0]
+        return self.merge(b.merge or "concat", outs, path + (namer.take(),), b.merge_span or b.span, frame, b.dim,
+                          "parallel")
 
     def residual(self, res: m.Residual, x: str, path: Path, frame: Frame, namer: Namer) -> str:
         body = self.entries(res.body, x, path, frame, namer)

@@ -34,7 +34,7 @@ def list_mode(items: tuple[m.Entry, ...], *, named_list: bool = False) -> str:
             if isinstance(item.value, m.Container) and (item.value.from_ or item.value.training_only):
                 return "module"
         if isinstance(item, m.Container):
-            if item.from_ or item.training_only:
+            if item.from_ or item.training_only or item.flat:  # branches side by side: no nn.Sequential
                 return "module"
             if item.kind in ("layers", "repeat") and not isinstance(item.layers or item.each, m.Call):
                 body = item.layers if item.layers is not None else item.each
@@ -84,10 +84,33 @@ class Namer:
         return name, True
 
 
+def scope_names(items: tuple[m.Entry, ...]) -> set[str]:
+    """The names the spec gives to entries of one list, with those of the branches of a `parallel:`
+    list in it (whose entries are this list's too, see :func:`flat_branches`)."""
+    names = set()
+    for item in items:
+        if isinstance(item, m.Named):
+            names.add(item.name)
+        elif isinstance(item, m.Container) and item.flat and item.parallel is not None:
+            names |= scope_names(flat_branches(item.parallel))
+    return names
+
+
+def flat_branches(branches: tuple[m.Entry, ...]) -> tuple[m.Entry, ...]:
+    """The entries a `parallel:` list puts into its enclosing list: each branch, and the entries of a
+    branch written as an unnamed group (`- layers: [...]`), which is spliced as any unnamed group is."""
+    out: list[m.Entry] = []
+    for branch in branches:
+        if isinstance(branch, m.Container) and branch.kind == "layers" and isinstance(branch.layers, m.Seq):
+            out.extend(branch.layers.items)
+        else:
+            out.append(branch)
+    return tuple(out)
+
+
 def list_namer(items: tuple[m.Entry, ...], *, named_list: bool = False, mode: str | None = None) -> Namer:
     """The namer of one list of entries (its named entries' names reserved)."""
-    reserved = {i.name for i in items if isinstance(i, m.Named)}
-    return Namer(mode or list_mode(items, named_list=named_list), reserved)
+    return Namer(mode or list_mode(items, named_list=named_list), scope_names(items))
 
 
 def body_namer(b: m.BodyFields) -> Namer:
@@ -101,4 +124,5 @@ def body_namer(b: m.BodyFields) -> Namer:
     if kind == "residual":
         assert b.residual is not None
         return list_namer((*b.residual.body, *b.residual.then), mode="module")
-    return Namer("module")
+    assert b.parallel is not None
+    return Namer("module", scope_names(flat_branches(b.parallel)) if b.flat else None)

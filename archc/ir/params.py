@@ -48,10 +48,27 @@ def check_type(r: Reporter, value: Any, want: str | None, name: str, span: Span 
     if value is UNKNOWN or want is None:
         return value
     have = value_type(value)
+    if want == INT_OR_PAIR:
+        if is_int_or_pair(value):
+            return value
+        r.error("E202", f"{what} '{name}' must be an int or a pair of ints, got {have} {show(value)}", span,
+                "give one size for both axes (`3`) or two, [height, width] (`[1, 7]`)", trace)
+        return UNKNOWN
     if have == want or (want == "float" and have == "int"):
         return float(value) if want == "float" else value
     r.error("E202", f"{what} '{name}' must be {want}, got {have} {show(value)}", span, None, trace)
     return UNKNOWN
+
+
+INT_OR_PAIR = "int | pair"
+
+
+def is_int_or_pair(value: Any) -> bool:
+    """Is ``value`` what an ``int | pair`` parameter takes: an int, or a list of two ints?"""
+    def size(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    return size(value) or (isinstance(value, tuple) and len(value) == 2 and all(size(v) for v in value))
 
 
 def default_type(decl: m.ParamDecl, env: Mapping[str, Any]) -> str | None:

@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ..sym import NotSymbolic, Sym
+from ..sym import NotSymbolic, Sym, axis_of
 
 Shape = tuple[int, ...]
 
@@ -109,11 +109,11 @@ class NoAttrs(Attrs):
 def pair(value: int | Sequence[int]) -> tuple[int, int]:
     if isinstance(value, (int, Sym)):  # a symbol stands for one number, like an int
         return (value, value)
-    return (value[0], value[1])
+    return (axis_of(value, 0), axis_of(value, 1))  # an `int | pair` parameter: per axis
 
 
 def single(value: int | Sequence[int]) -> int:
-    return value if isinstance(value, (int, Sym)) else value[0]
+    return value if isinstance(value, (int, Sym)) else axis_of(value, 0)
 
 
 def sequence(value: Any, name: str) -> Sequence[Any]:

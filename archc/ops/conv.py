@@ -30,7 +30,7 @@ from typing import Any, Literal, Union
 
 from pydantic import Field
 
-from ..sym import Sym
+from ..sym import Sym, SymIntPair, axis_of
 from .base import SAVES_INPUT, Attrs, Extra, Op, Saved, Shape, ShapeError, fmt_shape
 
 PosInt = Field(ge=1)
@@ -49,7 +49,10 @@ class ConvAttrs(Attrs):
 
 
 def _tuple(value: Any, n: int, name: str, minimum: int) -> tuple[int, ...]:
-    vals = (value,) * n if isinstance(value, (int, Sym)) else tuple(value)
+    if isinstance(value, SymIntPair):  # an `int | pair` parameter: its size on each axis
+        vals = tuple(axis_of(value, k) for k in range(n))
+    else:
+        vals = (value,) * n if isinstance(value, (int, Sym)) else tuple(value)
     if len(vals) != n:
         raise ShapeError(f"{name} has {len(vals)} values; this convolution has {n} spatial dimension(s)",
                          f"write one number, or a list of {n}", code="E505", arg=name)

@@ -116,7 +116,10 @@ class BodyFields(Model):
     span: SpanT
     merge_span: SpanT | None = None  # the `parallel:` key, where a concat error points
     layers: Body | None = None
-    parallel: tuple[InstanceOf[Named], ...] | None = None
+    # a mapping of named branches, each a module of that name; or, written as a list (`flat`),
+    # branches that are entries of the enclosing list, their modules the enclosing module's children
+    parallel: tuple[Entry, ...] | None = None
+    flat: bool = False
     residual: InstanceOf[Residual] | None = None
     repeat: InstanceOf[Code] | None = None
     each: Body | None = None
@@ -143,15 +146,16 @@ class Container(BodyFields):
 
 Entry = Union[InstanceOf[Call], InstanceOf[Named], InstanceOf[Container]]
 
-PARAM_TYPES = ("int", "float", "bool", "str", "list", "block")
+# `int | pair`: one size for both axes or two, [height, width], as nn.Conv2d's kernel_size takes
+PARAM_TYPES = ("int", "float", "bool", "str", "list", "block", "int | pair")
 
 
 class ParamDecl(Model):
-    """``name: default`` or ``name: type`` (a required parameter)."""
+    """``name: default``, ``name: type`` (a required parameter) or ``name: type = default``."""
 
     name: str
     span: SpanT
-    type: Literal["int", "float", "bool", "str", "list", "block"] | None = None
+    type: Literal["int", "float", "bool", "str", "list", "block", "int | pair"] | None = None
     default: InstanceOf[Code] | None = None
 
 

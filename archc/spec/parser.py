@@ -26,6 +26,23 @@ CONTAINER_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "
                   "training_only", "when")
 BODY_KEYS = ("layers", "parallel", "residual", "repeat", "each", "index", "merge", "dim")
 BLOCK_KEYS = ("doc", "params", "inline", *BODY_KEYS)
+# `planes: int`, `kernel: int | pair`, `stride: int | pair = 1`: a type, then maybe a default
+_TYPED = re.compile(r"\s*(?P<type>int\s*\|\s*pair|int|float|bool|str|list|block)\s*(?:=(?!=)\s*(?P<default>.*?))?\s*$",
+                    re.DOTALL)
+_UNION = re.compile(r"\s*[A-Za-z_]\w*\s*\|")  # a type with a `|` that is none of the above
+
+
+def _typed(value: YNode) -> re.Match[str] | None:
+    """A declaration's type (and default), if ``value`` is one. Quoted text is a default (`mode: 'row'`),
+    except a union or `type = default`, which no expression can be: YAML needs the quotes where the
+    default holds a comma inside a flow mapping (`{stride: "int | pair = [1, 1]"}`)."""
+    if not isinstance(value, YScalar) or not isinstance(value.value, str):
+        return None
+    typed = _TYPED.match(value.value)
+    if typed is None or (value.quoted and "|" not in typed["type"] and typed["default"] is None):
+        return None
+    return typed
+
 SPEC_KEYS = ("archc", "name", "class", "doc", "extends", "input", "params", "imports", "blocks", "layers",
              "train_outputs", "init", "replace", "drop", "freeze")
 FREEZE_KEYS = ("modules", "norms")
@@ -358,6 +375,7 @@ class Parser:
                 elif key == "parallel":
                     data[key] = self.parallel(value)
                     data["merge_span"] = kscalar.span
+                    data["flat"] = isinstance(value, YSeq)
                 elif key == "residual":
                     data[key] = self.residual(value, kscalar.span)
                 elif key in ("repeat", "when"):
@@ -406,7 +424,9 @@ class Parser:
                              "add `layers:`, `parallel:`, `residual:`, `repeat:`/`each:` or `from:`")
         return self._validate(m.Container, node, data, "a container")
 
-    def parallel(self, node: YNode) -> tuple[m.Named, ...]:
+    def parallel(self, node: YNode) -> tuple[m.Entry, ...]:
+        if isinstance(node, YSeq):
+            return self.flat_branches(node)
         if not isinstance(node, YMap) or not node.items:
             raise self._fail("E202", "'parallel' must map branch names to layers", node.span,
                              "e.g. `parallel: {branch1: relu, branch2: [maxpool(2), \"conv(96, 1)\"]}`")
@@ -422,6 +442,24 @@ class Parser:
         if failed:
             raise _Invalid()
         return tuple(out)
+
+    def flat_branches(self, node: YSeq) -> tuple[m.Entry, ...]:
+        """``parallel:`` as a list: each item is one branch, written as an entry of the enclosing
+        list (its modules are the enclosing module's children; see docs/language.md)."""
+        if not node.items:
+            raise self._fail("E202", "'parallel' needs at least one branch", node.span,
+                             "write one branch per item: `- branch1x1: BasicConv2d(64, 1)`, or "
+                             "`- layers: [...]` for a branch of several layers")
+        branches = self.entries(node, "'parallel'")
+        for branch in branches:
+            c = branch.value if isinstance(branch, m.Named) else branch
+            if isinstance(c, m.Container) and (c.when is not None or c.training_only):
+                what = "`when:`" if c.when is not None else "`training_only`"
+                raise self._fail("E204", f"a branch of a `parallel:` list cannot have {what}", branch.span,
+                                 "every branch of a list of branches exists wherever the `parallel:` does; put the "
+                                 "condition inside the branch (`- layers: [..., {when: ..., layers: ...}]`) or on "
+                                 "the `parallel:` itself")
+        return branches
 
     def residual(self, node: YNode, key_span: Span) -> m.Residual:
         if not isinstance(node, YMap):
@@ -460,8 +498,12 @@ class Parser:
         for kscalar, value in node.items.values():
             try:
                 name = self.name(kscalar, "parameter", module_attr=False)
-                if isinstance(value, YScalar) and not value.quoted and value.value in m.PARAM_TYPES:
-                    out.append(m.ParamDecl(name=name, span=kscalar.span, type=value.value))
+                typed = _typed(value)
+                if typed is not None:
+                    out.append(self.typed_param(name, kscalar, value, typed))
+                elif isinstance(value, YScalar) and isinstance(value.value, str) and _UNION.match(value.value):
+                    raise self._fail("E202", f"'{value.value}' is not a parameter type", value.span,
+                                     f"the types are {', '.join(m.PARAM_TYPES)}")
                 else:
                     default = self.code(value, f"parameter '{name}'")
                     out.append(m.ParamDecl(name=name, span=kscalar.span, default=default))
@@ -470,6 +512,28 @@ class Parser:
         if failed:
             raise _Invalid()
         return tuple(out)
+
+    def typed_param(self, name: str, kscalar: YScalar, value: YScalar, typed: re.Match[str]) -> m.ParamDecl:
+        """``name: type`` (required) or ``name: type = default`` (``stride: int | pair = 1``)."""
+        kind = re.sub(r"\s+", " ", typed["type"]).replace(" | ", "|").replace("|", " | ")
+        text = typed["default"]
+        if text is None:
+            return m.ParamDecl(name=name, span=kscalar.span, type=kind)
+        loc = self._loc(value)
+        if not text.strip():
+            raise self._fail("E202", f"parameter '{name}' has '=' but no default", value.span,
+                             f"write `{name}: {kind} = DEFAULT`, or `{name}: {kind}` for a required parameter")
+        start = typed.start("default")
+        if loc.col0 is None:  # over several lines: errors point at the whole declaration
+            at = m.Loc(loc.span, None)
+        else:  # on one line: at the default itself, where an error about its value points
+            col = loc.col0 + start
+            at = m.Loc(Span(loc.span.file, loc.span.line, col, loc.span.line, col + len(text)), col)
+        try:
+            expr = parse_expr(text, **self.expr_limits)
+        except ExprError as err:
+            raise self._fail(err.code, err.message, at.at(err.off, err.end), err.hint) from None
+        return m.ParamDecl(name=name, span=kscalar.span, type=kind, default=m.Code(expr=expr, loc=at))
 
     def block(self, kscalar: YScalar, node: YNode) -> m.BlockDef:
         name = self.name(kscalar, "block", module_attr=False)

@@ -282,7 +282,9 @@ def _entry_definitions(suffix: str, call: dict[str, Any]) -> dict[str, Any]:
         "value": {"anyOf": [own("call"), own("entryList"), own("container")]},
         "residual": _closed(_properties("residual", RESIDUAL_KEYS, values)) | {"required": ["body"]},
         "shortcut": {"anyOf": [own("entryList"), own("entry")]},
-        "parallel": _name_map(own("value"), "branch name") | {"minProperties": 1},
+        # a mapping of named branches, or a list of branches whose modules are the enclosing module's
+        "parallel": {"anyOf": [_name_map(own("value"), "branch name") | {"minProperties": 1},
+                               {"type": "array", "items": own("entry"), "minItems": 1}]},
     }
 
 
@@ -326,7 +328,9 @@ def _definitions() -> dict[str, Any]:
         "blocks": _name_map(ref("block"), "block name"),
         "params": {"anyOf": [_name_map(ref("paramValue"), "parameter name"), {"type": "null"}]},
         "paramValue": {"anyOf": [
-            {"enum": list(m.PARAM_TYPES), "description": "a parameter that must be given, of this type"},
+            {"enum": list(m.PARAM_TYPES), "description": "a parameter that must be given, of this type "
+                                                          "(`kernel: int | pair`); `type = default` gives it a "
+                                                          "default (`stride: int | pair = 1`)"},
             {"type": ["string", "number", "boolean", "array", "null"], "description": "the default (an expression)"}]},
         "import": _closed(_properties("import", IMPORT_KEYS, loose)) | {"required": ["from", "blocks"]},
         "init": _closed(_properties("init", INIT_KEYS, loose)),

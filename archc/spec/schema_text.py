@@ -35,9 +35,9 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
         "[channels, length] for sequences, [features] for vectors. `--input 3x32x32` overrides it.",
         "input: [3, 224, 224]"),
     ("spec", "params"): (
-        "Parameters of the network, usable in every expression: `name: default`, or `name: type` "
-        "(int, float, bool, str, list, block) for one that must be given. `--set name=value` overrides "
-        "a default.",
+        "Parameters of the network, usable in every expression: `name: default`, `name: type` "
+        "(int, float, bool, str, list, block, int | pair) for one that must be given, or "
+        "`name: type = default`. `--set name=value` overrides a default.",
         "params: {num_classes: 1000, width: 64}"),
     ("spec", "imports"): (
         "Blocks defined in other spec files, by name. Paths are relative to this file.",
@@ -79,7 +79,8 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
         "doc: Two 3×3 convolutions around an identity shortcut (paper Fig. 2)."),
     ("block", "params"): (
         "The block's parameters, in the order positional arguments bind to them: `name: type` "
-        "(int, float, bool, str, list, block) for a required one, `name: default` for an optional one.",
+        "(int, float, bool, str, list, block, or int | pair: one size or [height, width]) for a required "
+        "one, `name: default` or `name: type = default` for an optional one.",
         "params: {planes: int, stride: 1}"),
     ("block", "inline"): (
         "true: the block's layers are spliced into the list that calls it instead of forming a module "
@@ -91,7 +92,9 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
         "layers:\n  - conv: conv(out, 3, padding=1, bias=false)\n  - bn: bn()\n  - relu"),
     ("*", "parallel"): (
         "Branches that all read the same input; their outputs are merged, by default concatenated on "
-        "channels (Inception). Each key names a branch (its module path).",
+        "channels (Inception). Each key names a branch (its module path); written as a list, each item "
+        "is a branch made of entries of the enclosing list, whose modules are the enclosing module's "
+        "(torchvision's Inception-v3: `- layers: [branch5x5_1: ..., branch5x5_2: ...]`).",
         "parallel:\n  branch1: conv(64, 1)\n  branch2:\n    - conv(96, 1)\n    - conv(128, 3, padding=1)"),
     ("*", "residual"): (
         "A residual connection: `then(body(x) + shortcut(x))`. The shortcut is the identity unless the "

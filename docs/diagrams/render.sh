@@ -24,6 +24,7 @@ draw vgg16           vgg16           --show shapes,params
 draw googlenet       googlenet       --fold BasicConv2d
 draw googlenet       googlenet_full
 draw googlenet_paper googlenet_paper --fold ConvReLU
+draw inception_v3    inception_v3    --fold BasicConv2d
 draw resnet50        resnet50        --depth 2
 draw resnet50        resnet50_full
 draw resnet_cifar    resnet8_cifar   --set depth=8

@@ -261,6 +261,56 @@ CONSTRUCTS: dict[str, str] = {
           - flatten
           - fc: linear(3)
     """,
+    "block parameters typed int | pair": """
+        archc: 1
+        name: int_or_pair
+        input: [4, 8, 8]
+        blocks:
+          BasicConv2d:
+            params: {out: int, kernel: int | pair, stride: int | pair = 1, padding: int | pair = 0}
+            layers:
+              - conv: conv(out, kernel, stride=stride, padding=padding, bias=false)
+              - bn: bn(eps=0.001)
+              - relu
+          Res:
+            params: {c: int, stride: int | pair = 1}
+            residual:
+              body:
+                - conv1: BasicConv2d(c, 3, stride=stride, padding=1)
+              shortcut:
+                downsample: "conv(c, 1, stride=stride, bias=false)"
+        layers:
+          - square: BasicConv2d(6, 3, padding=1)
+          - wide: BasicConv2d(6, [1, 3], padding=[0, 1])
+          - tall: BasicConv2d(6, [3, 1], stride=[2, 1], padding=[1, 0])
+          - res: Res(6, [1, 2])
+    """,
+    "parallel branches as a list, in the enclosing module": """
+        archc: 1
+        name: flat_branches
+        input: [4, 8, 8]
+        blocks:
+          Mixed:
+            parallel:
+              - branch1x1: conv(3, 1)
+              - layers:
+                  - branch3x3_1: conv(3, 1)
+                  - relu
+                  - parallel:
+                      - branch3x3_2a: conv(2, [1, 3], padding=[0, 1])
+                      - branch3x3_2b: conv(2, [3, 1], padding=[1, 0])
+              - layers:
+                  - avgpool(3, stride=1, padding=1)
+                  - branch_pool: conv(2, 1)
+        layers:
+          - mixed: Mixed
+          - parallel:
+              - left: conv(5, 1)
+              - right: ["conv(5, 3, padding=1)", bn()]
+            merge: add
+          - flatten
+          - fc: linear(3)
+    """,
     "network class named by the spec": """
         archc: 1
         name: named_class
