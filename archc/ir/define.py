@@ -592,7 +592,9 @@ def _symbol(name: str, kind: str) -> Any:
         return SymList(name)
     if kind == "block":
         return SymBlock(name)
-    if kind in ("int", "float"):
+    if kind == "float":  # a float symbol: arithmetic with it is kept as written (archc.sym.Real)
+        return Sym(name, real=True)
+    if kind == "int":
         return Sym(name)
     raise Unsymbolic(f"a {kind} parameter ('{name}') cannot be a symbol")
 
