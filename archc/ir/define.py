@@ -29,7 +29,7 @@ from typing import Any
 from ..diagnostics import Span
 from ..ops import Op, Registry, bind, registry
 from ..spec import model as m
-from ..spec.expr import ExprError, ShapeView, evaluate
+from ..spec.expr import ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef, Program, Unit
 from ..sym import NotSymbolic, Sym, SymBlock, SymbolicBranch, SymList, free_symbols, is_symbolic, or_, substitute
 from .graph import Graph
@@ -107,7 +107,7 @@ class Definer:
     def run(self) -> ModuleIR:
         unit = self.program.unit
         spec = unit.spec
-        params = [Param(name, value_type(value), value, False) for name, value in self.graph.params.items()]
+        params = self.network_params()
         shape = tuple(self.graph.input_shape)
         env = ChainMap({**{p.name: _symbol(p.name, p.kind) for p in params}, "input": ShapeView(shape)}, unit.blocks)
         d = Definition("", self.program.name, params, len(shape), shape, "layers", "module", span=spec.span,
@@ -124,6 +124,24 @@ class Definer:
                                                          init.zero_init_residual)
         return ModuleIR(self.definitions, d, name=self.program.name, doc=self.program.doc,
                         file=self.program.leaf.file, init=scheme)
+
+    def network_params(self) -> list[Param]:
+        """The network's parameters with the values the graph was built with. A default that reads
+        the parameters before it (EfficientNet's ``widths`` from ``width_mult``) stays that
+        expression, so the network class computes it from what it is given, as the spec does; a
+        value given instead (an override) is a value."""
+        defaults = {decl.name: default for decl, default in self.program.param_defaults()}
+        scope: dict[str, Any] = {}
+        out = []
+        for name, value in self.graph.params.items():
+            kind = value_type(value)
+            default = value
+            code = defaults.get(name)
+            if code is not None and kind in ("int", "float", "bool", "list") and names_in(code.expr) & scope.keys():
+                default = _derived(code.expr, ChainMap(scope, self.program.unit.blocks), self.graph.params, value)
+            out.append(Param(name, kind, default, False))
+            scope[name] = _symbol(name, kind)
+        return out
 
     def definition(self, block: BlockRef, rank: int) -> Definition:
         """The module IR of ``block`` for inputs of ``rank`` dimensions (lowered once)."""
@@ -597,6 +615,22 @@ def _symbol(name: str, kind: str) -> Any:
     if kind == "int":
         return Sym(name)
     raise Unsymbolic(f"a {kind} parameter ('{name}') cannot be a symbol")
+
+
+def _derived(expr: Any, env: Mapping[str, Any], values: Mapping[str, Any], value: Any) -> Any:
+    """``expr`` evaluated with the parameters before it as symbols, where that is what the graph
+    holds (the same value and type once the values are put in); else ``value`` itself."""
+    from .. import sym
+
+    try:
+        got = evaluate(expr, env)
+        again = tuple(sym.evaluate(v, values) for v in got) if isinstance(got, tuple) else sym.evaluate(got, values)
+    except (ExprError, NotSymbolic, SymbolicBranch, TypeError, ValueError, ArithmeticError, KeyError, IndexError):
+        return value
+    same = type(again) is type(value) and again == value
+    if isinstance(value, tuple) and same:
+        same = all(type(a) is type(b) for a, b in zip(again, value))
+    return got if same and is_symbolic(got) else value
 
 
 def _hashable(attrs: Any) -> Any:
