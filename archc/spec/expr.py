@@ -23,7 +23,7 @@ parameters and input sizes as symbols, so evaluation builds ``planes * 4`` or
 ``stride if i == 0 else 1`` where values are unknown. Symbolic evaluation follows the
 concrete rules (the same type errors, short-circuits on concrete operands) and raises
 :class:`~archc.sym.SymbolicBranch` or :class:`~archc.sym.NotSymbolic` where the result
-cannot be an expression (a float meeting a symbol, a string chosen by a symbol, a
+cannot be an expression (a float compared with a symbol, a string chosen by a symbol, a
 symbolic list joined to another).
 
 A *layer call* (``conv(64, 3, stride=2)``) is parsed by :func:`parse_call` into a
