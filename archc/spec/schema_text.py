@@ -36,8 +36,9 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
         "input: [3, 224, 224]"),
     ("spec", "params"): (
         "Parameters of the network, usable in every expression: `name: default`, or `name: type` "
-        "(int, float, bool, str, list, block) for one that must be given. `--set name=value` overrides "
-        "a default.",
+        "(int, float, bool, str, list, block) for one that must be given. A default may compute from the "
+        "parameters before it, e.g. with ceil, floor, round, int or make_divisible (torchvision's "
+        "_make_divisible). `--set name=value` overrides a default.",
         "params: {num_classes: 1000, width: 64}"),
     ("spec", "imports"): (
         "Blocks defined in other spec files, by name. Paths are relative to this file.",
