@@ -3,7 +3,8 @@
 :func:`cases` draws a :class:`Case`: one or more spec files (a main spec, maybe a file it
 imports blocks from, maybe a base spec it ``extends``) plus parameter overrides. The
 constructs (docs/language.md): blocks with parameters (required, with defaults,
-block-typed), inline blocks, ``repeat`` with index expressions (named: a Sequential;
+block-typed; a float multiplier of a width), expressions with ``/``, ``ceil``, ``floor``, ``round``,
+``int`` and ``make_divisible``, inline blocks, ``repeat`` with index expressions (named: a Sequential;
 unnamed: spliced; zero times), ``when:`` on groups, named entries, parallel, residual,
 repeat and ``from:`` containers and on a residual's shortcut, ``from:`` DAGs (of the
 network's and of a block's points, and ``input``), ``parallel`` merged by concat, add and mul
@@ -52,7 +53,12 @@ TAGS = frozenset({
     "container_branch", "named_group", "init_norm_no_affine", "norm_after_norm",
     "head", "train_outputs", "imports", "extends", "overrides", "unnamed_shared", "sequential_list",
     "named_call", "group_named", "group_spliced", "init", "classifier", "freeze",
+    "expr_function", "float_param", "true_division",
 })
+# The expression functions that make an integer of a number (tag expr_function); a channel count
+# computed with them from a float parameter (tag float_param: `mult`, a width multiplier) is how
+# EfficientNet scales its widths
+FUNCTIONS = ("ceil(", "floor(", "round(", "int(", "make_divisible(")
 
 POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "hardswish", "hardsigmoid", "channel_shuffle(1)",
              "chunk(1, 0)", "leaky_relu(0.1)", "gelu(approximate='tanh')",
@@ -218,7 +224,14 @@ class Gen:
                 if kind == "inline":
                     defn["inline"] = True
                 named = kind == "layers" and self.coin(0.7)
-                defn["layers"] = self.block_layers(stride, flag, call_inner, t, named=named)
+                width = "width"
+                if k != 1:  # a width scaled by a float parameter, rounded in the block's class
+                    # (decided by values already drawn: another draw would shift the derandomized stream)
+                    params["mult"] = (1.5, 0.5, 1.25)[k]
+                    width = ("make_divisible(width * mult, 2)", "ceil(width * mult)",
+                             "max(round(width / mult), 1)", "int(width * mult) + 1")[(k + int(named)) % 4]
+                    t.add("block_default")
+                defn["layers"] = self.block_layers(stride, flag, call_inner, t, named=named, width=width)
             elif kind == "residual":
                 t.add("block_residual")
                 defn["residual"] = self.residual_body("width", stride, flag, call_inner, t)
@@ -255,10 +268,12 @@ class Gen:
             tags[name] = t
         return out
 
-    def block_layers(self, stride: str, flag: bool, call_inner: str | None, t: set[str], named: bool) -> list[Any]:
-        """A block's ``layers``: named (module mode) or not (a Sequential's numbering)."""
+    def block_layers(self, stride: str, flag: bool, call_inner: str | None, t: set[str], named: bool,
+                     width: str = "width") -> list[Any]:
+        """A block's ``layers``: named (module mode) or not (a Sequential's numbering); the first
+        convolution has ``width`` channels."""
         items: list[Any] = []
-        first = self.unit("width", stride, t=t, extras=not named)
+        first = self.unit(width, stride, t=t, extras=not named)
         if named:
             items.append({"c1": first[0]})
             items += [{"n1": x} if x.startswith(NORMS) else x for x in first[1:]]
@@ -271,7 +286,8 @@ class Gen:
             group = {"when": self.pick(["flag", "not flag"]), "layers": [self.norm() if not named else self.free_op()]}
             items.append(group)
         if named and self.coin(0.3):
-            items.append({"scale": self.pick(["layer_scale(0.5)", "layer_scale"])})  # a parameter of the block
+            # a parameter of the block; its initial value may be a quotient of the block's parameter
+            items.append({"scale": self.pick(["layer_scale(0.5)", "layer_scale", "layer_scale(1 / (width + 1))"])})
             t.add("layer_scale")
         if named and stride == "1" and self.coin(0.7) and self.ok("from_in_block"):
             # a block's own points and its input: `from: [input, c1]` (the shape is kept: width channels)
@@ -334,7 +350,9 @@ class Gen:
         """A channel count: a literal or an expression of the network's parameters."""
         options = [str(self.num(1, 6))]
         if "width" in net:
-            options += ["width", "width + 1", "width * 2", "max(width - 1, 1)"]
+            options += ["width", "width + 1", "width * 2", "max(width - 1, 1)", "ceil(width / 2)",
+                        "floor(width * 1.5)", "make_divisible(width * mult, 2)", "ceil(width * mult)",
+                        "round(width * mult) + 1", "int(width / mult) + 1", "make_divisible(width * 3, 4, 8)"]
         return self.pick(options)
 
     def condition(self, net: dict[str, Any]) -> str:
@@ -360,7 +378,9 @@ class Gen:
                                      "conv(" + w + ", 3, padding='same', dilation=2)"])}, t, False
         if kind == "free":
             t.add("unnamed_shared")
-            return self.pick(["relu", "relu", "dropout(0.3)", "tanh", "identity"]), t, False
+            # a drop probability computed as a quotient of the network's parameters
+            computed = ["dropout(0.5 / (width + 1))", "stochastic_depth(mult / 4)"] if "width" in ctx.net else []
+            return self.pick(["relu", "relu", "dropout(0.3)", "tanh", "identity", *computed]), t, False
         if kind == "downsample":
             t.add("named_call")
             return {name: self.pick([*RESIZE, self.conv(w, "2"), f"conv_transpose({w}, 2, stride=2)",
@@ -532,6 +552,7 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
     net: dict[str, Any] = {}
     if g.coin(0.7):
         net = {"width": g.num(2, 5), "flag": g.coin(), "depth": g.num(0, 2)}
+        net["mult"] = (0.5, 1.0, 1.25, 1.6)[net["width"] % 4]  # a width multiplier (a value drawn already)
     block_tags: dict[str, set[str]] = {}
     blocks = g.blocks(block_tags)
     doc: dict[str, Any] = {"archc": 1, "name": "gen", "input": [channels, size, size]}
@@ -625,8 +646,8 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
     if net and g.coin(0.3) and g.ok("extends"):
         # a variant of this spec: another name and input, other parameter defaults
         variant: dict[str, Any] = {"archc": 1, "extends": "base.yaml", "name": "variant"}
-        changed = {k: v for k, v in {"width": g.num(1, 4), "flag": g.coin(), "depth": g.num(0, 2)}.items()
-                   if g.coin(0.5)}
+        changed = {k: v for k, v in {"width": g.num(1, 4), "flag": g.coin(), "depth": g.num(0, 2),
+                                     "mult": g.pick([0.75, 1.5])}.items() if g.coin(0.5)}
         if changed:
             variant["params"] = changed
         if g.coin(0.3):
@@ -640,6 +661,20 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
         if overrides and lowers(case.files, case.main, overrides) is not None:
             case.overrides = overrides
             case.tags = case.tags | {"overrides"}
-    case.tags = case.tags | graph_tags(lowers(case.files, case.main, case.overrides))
+    case.tags = case.tags | graph_tags(lowers(case.files, case.main, case.overrides)) | text_tags(case.files)
     return case
+
+
+def text_tags(files: dict[str, str]) -> set[str]:
+    """The expression features the spec's text uses: the functions, a float parameter computed with,
+    true division."""
+    text = "\n".join(files.values())
+    out = set()
+    if any(f in text for f in FUNCTIONS):
+        out.add("expr_function")
+    if "* mult" in text or "/ mult" in text or "(mult /" in text:
+        out.add("float_param")
+    if " / " in text:
+        out.add("true_division")
+    return out
 
