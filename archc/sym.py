@@ -908,6 +908,22 @@ def substitute(e: Any, mapping: Mapping[str, Any]) -> Any:
     return _rebuild(e, lambda s: mapping.get(s.name, s))
 
 
+def rename(e: Any, names: Mapping[str, str]) -> Any:
+    """``e`` with the symbols named in ``names`` renamed, each keeping its kind (an integer, a
+    boolean, a float: a float symbol renamed as an integer one would let the integer rules
+    rearrange the float arithmetic around it)."""
+    def leaf(s: Symbol | SymList | SymBlock) -> Any:
+        if s.name not in names:
+            return s
+        if isinstance(s, Symbol):
+            return Symbol(names[s.name], s.is_bool, s.real)
+        if isinstance(s, SymList):
+            return SymList(names[s.name], s.is_bool)
+        return SymBlock(names[s.name])
+
+    return _rebuild(e, leaf)
+
+
 def simplify(e: Any) -> Any:
     """``e`` rebuilt through the simplifying constructors (a fixed point: expressions are
     simplified as they are built, so this returns an equal expression)."""

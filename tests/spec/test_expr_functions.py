@@ -200,3 +200,80 @@ def test_symbolic_then_values_is_concrete_evaluation(text: str, values: dict[str
     if isinstance(expected, float) and math.isnan(expected):
         return
     assert eval(to_python(result), dict(EMITTED), dict(values)) == expected, (text, to_python(result))  # a test
+
+
+def test_renaming_keeps_a_symbols_kind() -> None:
+    """The printer renames symbols whose variable has another name (a parameter called `sum` is the
+    argument `sum_`): a float symbol stays a float, so the float arithmetic around it is not
+    rearranged by the integer rules."""
+    got = evaluate(parse_expr("1 - (w + 2) + 1.5"), SYMBOLIC)
+    assert to_python(sym.rename(got, {"w": "w_"})) == "1 - (w_ + 2) + 1.5"
+    assert to_python(sym.rename(evaluate(parse_expr("b - (a + 2)"), SYMBOLIC), {"a": "a_"})) == "b - a_ - 2"
+    renamed = sym.rename(W, {"w": "v"})
+    assert renamed.same(Sym("v", real=True)) and not renamed.same(Sym("v")) and type_of(renamed) == "float"
+    with pytest.raises(ValueError, match="not both"):
+        Sym("x", boolean=True, real=True)
+
+
+# --- emitted code ----------------------------------------------------------------------------------
+
+SPEC = """
+archc: 1
+name: scaled
+input: [3, 8, 8]
+params:
+  width_mult: 1.5
+  widths: [{width}, 8]
+blocks:
+  B:
+    params: {{width: int, sum: float}}
+    layers:
+      - conv(width, 1)
+      - dropout(1 - (sum + 2) + 1.5)
+layers:
+  - b: B(widths[0], 0.25)
+  - c: conv(widths[1], 1)
+"""
+
+
+def emitted(width: str, **overrides: Any) -> tuple[str, Any]:
+    import archc
+
+    spec = archc.load("scaled.yaml", text=SPEC.format(width=width))
+    source = archc.compile_source(spec, **overrides)
+    namespace: dict[str, Any] = {"__name__": "scaled"}
+    exec(compile(source, "scaled.py", "exec"), namespace)  # a test only: archc's own output
+    return source, namespace
+
+
+@pytest.mark.parametrize(("width", "math_import", "helper"), [
+    ("make_divisible(10 * width_mult, 4)", False, True),
+    ("ceil(10 * width_mult)", True, False),
+    ("round(10 * width_mult)", False, False),
+    ("16", False, False),
+])
+def test_math_and_make_divisible_are_written_only_where_used(width: str, math_import: bool, helper: bool) -> None:
+    source, namespace = emitted(width)
+    assert ("import math\n" in source) is math_import
+    assert ("def _make_divisible(" in source) is helper
+    value = ev(width, width_mult=1.5)
+    conv = namespace["build"]().b[0]
+    assert conv.out_channels == value  # the emitted class computes the spec's width
+
+
+def test_a_network_default_that_reads_a_parameter_is_computed_by_the_class() -> None:
+    """`widths` reads `width_mult`: the network class computes it from the width_mult it is given
+    (as `--set width_mult=...` would); a value given for `widths` itself is a value."""
+    source, namespace = emitted("make_divisible(32 * width_mult, 8)")
+    assert "widths: tuple[int, ...] | None = None" in source
+    assert "widths = (_make_divisible(32 * width_mult, 8), 8)" in source
+    cls = namespace["Scaled"]
+    for mult in (0.5, 1.1, 1.5, 2.0):
+        assert cls(width_mult=mult).b[0].out_channels == _make_divisible(32 * mult, 8)
+    assert cls(widths=(24, 8)).b[0].out_channels == 24
+    p = cls().b[1].p
+    assert p == 1 - (0.25 + 2) + 1.5 and type(p) is float  # Python's value, to the last bit
+    source, namespace = emitted("make_divisible(32 * width_mult, 8)", widths=[16, 8])
+    assert "widths: tuple[int, ...] = (16, 8)" in source and namespace["build"]().b[0].out_channels == 16
+    source, namespace = emitted("make_divisible(32 * width_mult, 8)", width_mult=2.0)
+    assert "width_mult: float = 2.0" in source and namespace["build"]().b[0].out_channels == 64
