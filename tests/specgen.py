@@ -3,8 +3,7 @@
 :func:`cases` draws a :class:`Case`: one or more spec files (a main spec, maybe a file it
 imports blocks from, maybe a base spec it ``extends``) plus parameter overrides. The
 constructs (docs/language.md): blocks with parameters (required, with defaults,
-block-typed; a float multiplier of a width), expressions with ``/``, ``ceil``, ``floor``, ``round``,
-``int`` and ``make_divisible``, inline blocks, ``repeat`` with index expressions (named: a Sequential;
+block-typed), inline blocks, ``repeat`` with index expressions (named: a Sequential;
 unnamed: spliced; zero times), ``when:`` on groups, named entries, parallel, residual,
 repeat and ``from:`` containers and on a residual's shortcut, ``from:`` DAGs (of the
 network's and of a block's points, and ``input``), ``parallel`` merged by concat, add and mul
@@ -21,6 +20,13 @@ with the oracle and with torch, never with archc's own view of validity.)
 Each case carries ``tags``: the constructs its final spec uses, for a coverage meta-test
 and for routing the combinations that miscompile today (tests/test_differential.py).
 ``avoid`` names tags the generator must not produce.
+
+With ``functions=True``, the specs also compute with floats (:data:`FUNCTION_TAGS`): a float
+width multiplier ``mult`` of the network and of some blocks, channel counts rounded from it by
+``ceil``, ``floor``, ``round``, ``int`` and ``make_divisible``, and drop probabilities and layer
+scales computed with ``/``. Without, every draw is what it was before these existed, so the
+specs the derandomized tests draw (tests/test_differential.py, tests/ir/test_module_ir.py) stay
+the same ones.
 """
 
 from __future__ import annotations
@@ -53,11 +59,11 @@ TAGS = frozenset({
     "container_branch", "named_group", "init_norm_no_affine", "norm_after_norm",
     "head", "train_outputs", "imports", "extends", "overrides", "unnamed_shared", "sequential_list",
     "named_call", "group_named", "group_spliced", "init", "classifier", "freeze",
-    "expr_function", "float_param", "true_division",
 })
-# The expression functions that make an integer of a number (tag expr_function); a channel count
-# computed with them from a float parameter (tag float_param: `mult`, a width multiplier) is how
-# EfficientNet scales its widths
+# What `cases(functions=True)` adds: the expression functions that make an integer of a number
+# (expr_function), a channel count computed with them from a float parameter (float_param: `mult`,
+# a width multiplier, as EfficientNet scales its widths), true division (true_division)
+FUNCTION_TAGS = frozenset({"expr_function", "float_param", "true_division"})
 FUNCTIONS = ("ceil(", "floor(", "round(", "int(", "make_divisible(")
 
 POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "hardswish", "hardsigmoid", "channel_shuffle(1)",
@@ -127,9 +133,10 @@ def lowers(files: dict[str, str], main: str, overrides: dict[str, Any] | None = 
 class Gen:
     """One draw: decisions come from ``draw``, so hypothesis can shrink them."""
 
-    def __init__(self, draw: st.DrawFn, avoid: frozenset[str]):
+    def __init__(self, draw: st.DrawFn, avoid: frozenset[str], functions: bool = False):
         self.draw = draw
         self.avoid = avoid
+        self.functions = functions  # draw float arithmetic and the expression functions too
         self.counter = 0
 
     def pick(self, options: list[Any]) -> Any:
@@ -225,7 +232,7 @@ class Gen:
                     defn["inline"] = True
                 named = kind == "layers" and self.coin(0.7)
                 width = "width"
-                if k != 1:  # a width scaled by a float parameter, rounded in the block's class
+                if self.functions and k != 1:  # a width scaled by a float parameter, rounded in the block's class
                     # (decided by values already drawn: another draw would shift the derandomized stream)
                     params["mult"] = (1.5, 0.5, 1.25)[k]
                     width = ("make_divisible(width * mult, 2)", "ceil(width * mult)",
@@ -287,7 +294,8 @@ class Gen:
             items.append(group)
         if named and self.coin(0.3):
             # a parameter of the block; its initial value may be a quotient of the block's parameter
-            items.append({"scale": self.pick(["layer_scale(0.5)", "layer_scale", "layer_scale(1 / (width + 1))"])})
+            quotient = ["layer_scale(1 / (width + 1))"] if self.functions else []
+            items.append({"scale": self.pick(["layer_scale(0.5)", "layer_scale", *quotient])})
             t.add("layer_scale")
         if named and stride == "1" and self.coin(0.7) and self.ok("from_in_block"):
             # a block's own points and its input: `from: [input, c1]` (the shape is kept: width channels)
@@ -350,9 +358,11 @@ class Gen:
         """A channel count: a literal or an expression of the network's parameters."""
         options = [str(self.num(1, 6))]
         if "width" in net:
-            options += ["width", "width + 1", "width * 2", "max(width - 1, 1)", "ceil(width / 2)",
-                        "floor(width * 1.5)", "make_divisible(width * mult, 2)", "ceil(width * mult)",
-                        "round(width * mult) + 1", "int(width / mult) + 1", "make_divisible(width * 3, 4, 8)"]
+            options += ["width", "width + 1", "width * 2", "max(width - 1, 1)"]
+            if self.functions:
+                options += ["ceil(width / 2)", "floor(width * 1.5)", "make_divisible(width * mult, 2)",
+                            "ceil(width * mult)", "round(width * mult) + 1", "int(width / mult) + 1",
+                            "make_divisible(width * 3, 4, 8)"]
         return self.pick(options)
 
     def condition(self, net: dict[str, Any]) -> str:
@@ -379,7 +389,7 @@ class Gen:
         if kind == "free":
             t.add("unnamed_shared")
             # a drop probability computed as a quotient of the network's parameters
-            computed = ["dropout(0.5 / (width + 1))", "stochastic_depth(mult / 4)"] if "width" in ctx.net else []
+            computed = ["dropout(0.5 / (width + 1))", "stochastic_depth(mult / 4)"] if "mult" in ctx.net else []
             return self.pick(["relu", "relu", "dropout(0.3)", "tanh", "identity", *computed]), t, False
         if kind == "downsample":
             t.add("named_call")
@@ -544,15 +554,17 @@ def graph_tags(graph: Any) -> set[str]:
 
 
 @st.composite
-def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
-    """A valid spec (see the module docstring) that uses none of the constructs in ``avoid``."""
-    g = Gen(draw, avoid)
+def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset(), functions: bool = False) -> Case:
+    """A valid spec (see the module docstring) that uses none of the constructs in ``avoid``; with
+    ``functions``, one that may compute with floats and the expression functions."""
+    g = Gen(draw, avoid, functions)
     channels = g.num(1, 4)
     size = g.pick([6, 8])
     net: dict[str, Any] = {}
     if g.coin(0.7):
         net = {"width": g.num(2, 5), "flag": g.coin(), "depth": g.num(0, 2)}
-        net["mult"] = (0.5, 1.0, 1.25, 1.6)[net["width"] % 4]  # a width multiplier (a value drawn already)
+        if functions:  # a width multiplier (from a value drawn already)
+            net["mult"] = (0.5, 1.0, 1.25, 1.6)[net["width"] % 4]
     block_tags: dict[str, set[str]] = {}
     blocks = g.blocks(block_tags)
     doc: dict[str, Any] = {"archc": 1, "name": "gen", "input": [channels, size, size]}
@@ -646,8 +658,10 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
     if net and g.coin(0.3) and g.ok("extends"):
         # a variant of this spec: another name and input, other parameter defaults
         variant: dict[str, Any] = {"archc": 1, "extends": "base.yaml", "name": "variant"}
-        changed = {k: v for k, v in {"width": g.num(1, 4), "flag": g.coin(), "depth": g.num(0, 2),
-                                     "mult": g.pick([0.75, 1.5])}.items() if g.coin(0.5)}
+        options = {"width": g.num(1, 4), "flag": g.coin(), "depth": g.num(0, 2)}
+        if functions:
+            options["mult"] = g.pick([0.75, 1.5])
+        changed = {k: v for k, v in options.items() if g.coin(0.5)}
         if changed:
             variant["params"] = changed
         if g.coin(0.3):
