@@ -18,9 +18,13 @@ general algebra (no expansion of symbolic products, no reasoning about signs), w
 keeps every rule obviously exact for Python's floor semantics; the tests check each
 against Python's own arithmetic.
 
-One float-valued form exists: a true quotient ``a / b`` (:func:`truediv`), kept as
-written and never combined further, for values such as a drop probability that a block
-computes from its index.
+Floats are values, never simplified: a true quotient ``a / b`` (:func:`truediv`), a float
+parameter (``Sym("width_mult", real=True)``), and arithmetic where one of them or a float
+constant takes part (:class:`Real`) are kept exactly as written, so that the emitted code
+computes them to the last bit as the spec does (a drop probability a block computes from its
+index, ``32 * width_mult``). The integer-valued functions ``ceil``, ``floor``, ``round``,
+``int`` and torchvision's ``make_divisible`` (:func:`call`, :class:`Fn`) bring a float back
+to a size.
 
 Terms keep the order they were written in, so printed code reads like the code
 that built it (``c1 + c3 + c5 + pool_proj``); ordering never affects equality.
@@ -46,6 +50,7 @@ axis by the shape rules as :class:`Axis` expressions (``kernel`` on both axes wh
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Union
@@ -151,7 +156,7 @@ class Sym:
         return _binary(mod, other, self)
 
     def __neg__(self) -> Any:
-        return mul(self, -1)
+        return neg(self)
 
     def __pos__(self) -> Any:
         _int(self)
@@ -242,16 +247,22 @@ def _bool(value: Any) -> None:
 # --- the node kinds ---------------------------------------------------------------------
 
 class Symbol(Sym):
-    __slots__ = ("is_bool", "name")
+    """A named parameter: an integer, a boolean (``boolean=True``) or a float (``real=True``,
+    EfficientNet's ``width_mult``: only :class:`Real` arithmetic, kept as written, uses it)."""
 
-    def __init__(self, name: str, boolean: bool = False) -> None:
+    __slots__ = ("is_bool", "name", "real")
+
+    def __init__(self, name: str, boolean: bool = False, real: bool = False) -> None:
         if not name.isidentifier():
             raise ValueError(f"a symbol needs an identifier for a name, got {name!r}")
+        if boolean and real:
+            raise ValueError("a symbol is a boolean or a float, not both")
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "is_bool", boolean)
+        object.__setattr__(self, "real", real)
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.name, self.is_bool)
+        return (self.name, self.is_bool, self.real)
 
 
 class Sum(Sym):
@@ -336,6 +347,39 @@ class Cond(Sym):
 
     def _key(self) -> tuple[Any, ...]:
         return (_K(self.c), _k(self.a), _k(self.b))
+
+
+class Real(Sym):
+    """Arithmetic with a float: ``a <op> b`` for ``+ - * // %`` where either side is a float (a
+    float constant, a float symbol, a quotient or another Real), or ``-a`` (op ``neg``, ``b`` None).
+    Kept exactly as written, never simplified: float arithmetic rounds, so merging terms or
+    reordering them could change the last bit (``32 * width_mult`` is computed as written)."""
+
+    __slots__ = ("a", "b", "op")
+
+    def __init__(self, op: str, a: Any, b: Any) -> None:
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", b)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.op, _k(self.a), _k(self.b))
+
+
+class Fn(Sym):
+    """An integer-valued function of numbers, as Python computes it: ``ceil``, ``floor`` (math's),
+    ``round`` and ``int`` (the builtins, one argument) and ``make_divisible(v, divisor[, min_value])``
+    (torchvision's ``_make_divisible``, see :func:`make_divisible`). Never simplified: an argument
+    that looks like an integer may hold a float (an item of a list parameter)."""
+
+    __slots__ = ("args", "fn")
+
+    def __init__(self, fn: str, args: tuple[Any, ...]) -> None:
+        object.__setattr__(self, "fn", fn)
+        object.__setattr__(self, "args", args)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.fn, tuple(map(_k, self.args)))
 
 
 class Item(Sym):
@@ -566,13 +610,25 @@ def add(a: Value, b: Value) -> Value:
     _int(a), _int(b)
     if not isinstance(a, Sym) and not isinstance(b, Sym):
         return a + b
+    if is_float(a) or is_float(b):
+        return Real("+", a, b)
     ca, ta = _linear(a)
     cb, tb = _linear(b)
     return _make_sum(ca + cb, ta + tb)
 
 
 def sub(a: Value, b: Value) -> Value:
+    if (is_float(a) or is_float(b)) and (isinstance(a, Sym) or isinstance(b, Sym)):
+        _int(a), _int(b)
+        return Real("-", a, b)
     return add(a, mul(b, -1))
+
+
+def neg(x: Value) -> Value:
+    """``-x``; a float's sign flips as written (``-x``, not ``x * -1`` printed differently)."""
+    if isinstance(x, Sym) and is_float(x):
+        return Real("neg", x, None)
+    return mul(x, -1)
 
 
 def _coeff_core(x: Sym) -> tuple[int, Sym, bool]:
@@ -588,6 +644,8 @@ def mul(a: Value, b: Value, lead: bool = False) -> Value:
     _int(a), _int(b)
     if not isinstance(a, Sym) and not isinstance(b, Sym):
         return a * b
+    if is_float(a) or is_float(b):
+        return Real("*", a, b)
     if not isinstance(a, Sym):
         a, b, lead = b, a, True
     if not isinstance(b, Sym):  # a constant distributes over a sum
@@ -608,6 +666,8 @@ def floordiv(a: Value, b: Value) -> Value:
     _int(a), _int(b)
     if not isinstance(a, Sym) and not isinstance(b, Sym):
         return a // b
+    if is_float(a) or is_float(b):
+        return Real("//", a, b)
     if isinstance(b, int) and b != 0:
         if b == 1:
             return a
@@ -627,11 +687,11 @@ def floordiv(a: Value, b: Value) -> Value:
 
 def truediv(a: Value, b: Value) -> Any:
     """``a / b``, Python's true division: a float, never simplified. The quotient is a value to
-    pass on (ConvNeXt's per-block drop probability, ``p * k / (n - 1)``), or to divide again
-    (``p / a / b``), as written; either operand may be a float. Sizes are integers, so the
-    integer rules above never see it: other arithmetic or a comparison with it raises
-    :class:`NotSymbolic` in the spec's evaluator (:func:`is_float`), because rewriting float
-    arithmetic (merging terms, reordering a sum) could change the last bit of the value."""
+    pass on (ConvNeXt's per-block drop probability, ``p * k / (n - 1)``), to divide again
+    (``p / a / b``), or to compute with further (a :class:`Real`), as written; either operand may
+    be a float. Sizes are integers, so the integer rules above never see it (:func:`is_float`):
+    rewriting float arithmetic (merging terms, reordering a sum) could change the last bit of
+    the value. A comparison with it raises :class:`NotSymbolic` in the spec's evaluator."""
     _int(a), _int(b)
     if not isinstance(a, Sym) and not isinstance(b, Sym):
         return a / b  # ZeroDivisionError for a zero divisor, as floordiv
@@ -639,14 +699,72 @@ def truediv(a: Value, b: Value) -> Any:
 
 
 def is_float(value: Any) -> bool:
-    """Is ``value`` a float, or a symbolic quotient (the only float-valued expression)?"""
-    return isinstance(value, float) or (isinstance(value, Binary) and value.op == "/")
+    """Is ``value`` a float: a float constant, a float symbol, a quotient, arithmetic with a float
+    (:class:`Real`), or a choice between floats?"""
+    if isinstance(value, (float, Real)):
+        return True
+    if isinstance(value, Symbol):
+        return value.real
+    if isinstance(value, Binary):
+        return value.op == "/"
+    if isinstance(value, Cond):
+        return is_float(value.a) or is_float(value.b)
+    return False
+
+
+def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
+    """torchvision's ``_make_divisible`` (models/_utils.py, from TensorFlow's MobileNet), line for
+    line: ``v`` rounded to the nearest multiple of ``divisor``, at least ``min_value`` (``divisor``
+    by default), and never more than 10% below ``v``. The emitted module defines the same function
+    (:data:`MAKE_DIVISIBLE_SOURCE`)."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    # Make sure that round down does not go down by more than 10%.
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+# What the emitted module defines where an expression calls make_divisible: the function above
+# under torchvision's name (the emitted code prints ``_make_divisible(...)``).
+MAKE_DIVISIBLE_SOURCE = '''\
+def _make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
+    """torchvision's _make_divisible: v rounded to the nearest multiple of divisor, at least
+    min_value (divisor by default), and never more than 10% below v."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    # Make sure that round down does not go down by more than 10%.
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+'''
+
+# The integer-valued functions of numbers (:class:`Fn`), and how emitted code spells them.
+FUNCTIONS: dict[str, Callable[..., int]] = {
+    "ceil": math.ceil, "floor": math.floor, "round": round, "int": int, "make_divisible": make_divisible}
+_SPELLING = {"ceil": "math.ceil", "floor": "math.floor", "make_divisible": "_make_divisible"}
+
+
+def call(fn: str, *args: Any) -> Any:
+    """``fn(*args)`` for a function of :data:`FUNCTIONS`: Python's value for values, else an
+    :class:`Fn` (make_divisible's ``min_value`` of None left out, as its default)."""
+    for a in args:
+        _int(a)
+    if fn == "make_divisible" and len(args) == 3 and args[2] is None:
+        args = args[:2]
+    if not any(isinstance(a, Sym) for a in args):
+        return FUNCTIONS[fn](*args)
+    return Fn(fn, tuple(args))
 
 
 def mod(a: Value, b: Value) -> Value:
     _int(a), _int(b)
     if not isinstance(a, Sym) and not isinstance(b, Sym):
         return a % b
+    if is_float(a) or is_float(b):
+        return Real("%", a, b)
     if isinstance(b, int) and b != 0 and _divides(b, a):
         return 0
     return Binary("%", a, b)
@@ -834,12 +952,21 @@ def _rebuild(e: Any, leaf: Callable[[Symbol | SymList | SymBlock | SymIntPair], 
         return sym_len(r(e.seq))
     if isinstance(e, Axis):
         return axis_of(r(e.of), e.k)
+    if isinstance(e, Real):
+        if e.op == "neg":
+            return neg(r(e.a))
+        return _ARITH[e.op](r(e.a), r(e.b))
+    if isinstance(e, Fn):
+        return call(e.fn, *map(r, e.args))
     if isinstance(e, Cond):
         c = r(e.c)
         if isinstance(c, bool):  # only the branch taken is evaluated, as in Python
             return r(e.a) if c else r(e.b)
         return cond(c, r(e.a), r(e.b))
     raise TypeError(f"not an expression: {e!r}")
+
+
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": add, "-": sub, "*": mul, "//": floordiv, "%": mod}
 
 
 def evaluate(e: Any, env: Mapping[str, Any]) -> Any:
@@ -856,6 +983,22 @@ def substitute(e: Any, mapping: Mapping[str, Any]) -> Any:
     Constants fold as they appear, so a division by a constant zero raises ZeroDivisionError
     here even inside a branch whose condition is still symbolic (a size never divides by 0)."""
     return _rebuild(e, lambda s: mapping.get(s.name, s))
+
+
+def rename(e: Any, names: Mapping[str, str]) -> Any:
+    """``e`` with the symbols named in ``names`` renamed, each keeping its kind (an integer, a
+    boolean, a float: a float symbol renamed as an integer one would let the integer rules
+    rearrange the float arithmetic around it)."""
+    def leaf(s: Symbol | SymList | SymBlock) -> Any:
+        if s.name not in names:
+            return s
+        if isinstance(s, Symbol):
+            return Symbol(names[s.name], s.is_bool, s.real)
+        if isinstance(s, SymList):
+            return SymList(names[s.name], s.is_bool)
+        return SymBlock(names[s.name])
+
+    return _rebuild(e, leaf)
 
 
 def simplify(e: Any) -> Any:
@@ -886,6 +1029,10 @@ def free_symbols(e: Any) -> frozenset[str]:
         parts = (e.seq,)
     elif isinstance(e, Axis):
         parts = (e.of,)
+    elif isinstance(e, Real):
+        parts = (e.a, e.b)
+    elif isinstance(e, Fn):
+        parts = e.args
     else:
         parts = (e.c, e.a, e.b)  # type: ignore[attr-defined]
     return frozenset().union(*(free_symbols(p) for p in parts))
@@ -936,6 +1083,14 @@ def _print(e: Any) -> tuple[str, int]:
         return f" {e.fn} ".join(_wrap(_print(a), prec + 1) for a in e.args), prec
     if isinstance(e, Not):
         return f"not {_wrap(_print(e.x), _P_NOT)}", _P_NOT
+    if isinstance(e, Real):
+        if e.op == "neg":
+            return f"-{_wrap(_print(e.a), _P_NEG)}", _P_NEG
+        if e.op in ("+", "-"):
+            return f"{_wrap(_print(e.a), _P_ADD)} {e.op} {_wrap(_print(e.b), _P_ADD + 1)}", _P_ADD
+        return f"{_wrap(_print(e.a), _P_MUL)} {e.op} {_wrap(_print(e.b), _P_NEG)}", _P_MUL
+    if isinstance(e, Fn):
+        return f"{_SPELLING.get(e.fn, e.fn)}({', '.join(_print(a)[0] for a in e.args)})", _P_ATOM
     if isinstance(e, Cond):
         return (f"{_wrap(_print(e.a), _P_OR)} if {_wrap(_print(e.c), _P_OR)} else {_wrap(_print(e.b), _P_COND)}",
                 _P_COND)

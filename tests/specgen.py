@@ -21,6 +21,13 @@ with the oracle and with torch, never with archc's own view of validity.)
 Each case carries ``tags``: the constructs its final spec uses, for a coverage meta-test
 and for routing the combinations that miscompile today (tests/test_differential.py).
 ``avoid`` names tags the generator must not produce.
+
+With ``functions=True``, the specs also compute with floats (:data:`FUNCTION_TAGS`): a float
+width multiplier ``mult`` of the network and of some blocks, channel counts rounded from it by
+``ceil``, ``floor``, ``round``, ``int`` and ``make_divisible``, and drop probabilities and layer
+scales computed with ``/``. Without, every draw is what it was before these existed, so the
+specs the derandomized tests draw (tests/test_differential.py, tests/ir/test_module_ir.py) stay
+the same ones.
 """
 
 from __future__ import annotations
@@ -55,6 +62,11 @@ TAGS = frozenset({
     "head", "train_outputs", "imports", "extends", "overrides", "unnamed_shared", "sequential_list",
     "named_call", "group_named", "group_spliced", "init", "classifier", "freeze",
 })
+# What `cases(functions=True)` adds: the expression functions that make an integer of a number
+# (expr_function), a channel count computed with them from a float parameter (float_param: `mult`,
+# a width multiplier, as EfficientNet scales its widths), true division (true_division)
+FUNCTION_TAGS = frozenset({"expr_function", "float_param", "true_division"})
+FUNCTIONS = ("ceil(", "floor(", "round(", "int(", "make_divisible(")
 
 POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "hardswish", "hardsigmoid", "channel_shuffle(1)",
              "chunk(1, 0)", "leaky_relu(0.1)", "gelu(approximate='tanh')",
@@ -123,9 +135,10 @@ def lowers(files: dict[str, str], main: str, overrides: dict[str, Any] | None = 
 class Gen:
     """One draw: decisions come from ``draw``, so hypothesis can shrink them."""
 
-    def __init__(self, draw: st.DrawFn, avoid: frozenset[str]):
+    def __init__(self, draw: st.DrawFn, avoid: frozenset[str], functions: bool = False):
         self.draw = draw
         self.avoid = avoid
+        self.functions = functions  # draw float arithmetic and the expression functions too
         self.counter = 0
 
     def pick(self, options: list[Any]) -> Any:
@@ -220,7 +233,14 @@ class Gen:
                 if kind == "inline":
                     defn["inline"] = True
                 named = kind == "layers" and self.coin(0.7)
-                defn["layers"] = self.block_layers(stride, flag, call_inner, t, named=named)
+                width = "width"
+                if self.functions and k != 1:  # a width scaled by a float parameter, rounded in the block's class
+                    # (decided by values already drawn: another draw would shift the derandomized stream)
+                    params["mult"] = (1.5, 0.5, 1.25)[k]
+                    width = ("make_divisible(width * mult, 2)", "ceil(width * mult)",
+                             "max(round(width / mult), 1)", "int(width * mult) + 1")[(k + int(named)) % 4]
+                    t.add("block_default")
+                defn["layers"] = self.block_layers(stride, flag, call_inner, t, named=named, width=width)
                 if named and self.ok("param_int_or_pair"):
                     # sizes typed `int | pair` (Inception-v3's BasicConv2d), passed on to a convolution;
                     # callers give a square or a factorised kernel (see entry)
@@ -276,10 +296,12 @@ class Gen:
             tags[name] = t
         return out
 
-    def block_layers(self, stride: str, flag: bool, call_inner: str | None, t: set[str], named: bool) -> list[Any]:
-        """A block's ``layers``: named (module mode) or not (a Sequential's numbering)."""
+    def block_layers(self, stride: str, flag: bool, call_inner: str | None, t: set[str], named: bool,
+                     width: str = "width") -> list[Any]:
+        """A block's ``layers``: named (module mode) or not (a Sequential's numbering); the first
+        convolution has ``width`` channels."""
         items: list[Any] = []
-        first = self.unit("width", stride, t=t, extras=not named)
+        first = self.unit(width, stride, t=t, extras=not named)
         if named:
             items.append({"c1": first[0]})
             items += [{"n1": x} if x.startswith(NORMS) else x for x in first[1:]]
@@ -292,7 +314,9 @@ class Gen:
             group = {"when": self.pick(["flag", "not flag"]), "layers": [self.norm() if not named else self.free_op()]}
             items.append(group)
         if named and self.coin(0.3):
-            items.append({"scale": self.pick(["layer_scale(0.5)", "layer_scale"])})  # a parameter of the block
+            # a parameter of the block; its initial value may be a quotient of the block's parameter
+            quotient = ["layer_scale(1 / (width + 1))"] if self.functions else []
+            items.append({"scale": self.pick(["layer_scale(0.5)", "layer_scale", *quotient])})
             t.add("layer_scale")
         if named and stride == "1" and self.coin(0.7) and self.ok("from_in_block"):
             # a block's own points and its input: `from: [input, c1]` (the shape is kept: width channels)
@@ -356,6 +380,10 @@ class Gen:
         options = [str(self.num(1, 6))]
         if "width" in net:
             options += ["width", "width + 1", "width * 2", "max(width - 1, 1)"]
+            if self.functions:
+                options += ["ceil(width / 2)", "floor(width * 1.5)", "make_divisible(width * mult, 2)",
+                            "ceil(width * mult)", "round(width * mult) + 1", "int(width / mult) + 1",
+                            "make_divisible(width * 3, 4, 8)"]
         return self.pick(options)
 
     def condition(self, net: dict[str, Any]) -> str:
@@ -381,7 +409,9 @@ class Gen:
                                      "conv(" + w + ", 3, padding='same', dilation=2)"])}, t, False
         if kind == "free":
             t.add("unnamed_shared")
-            return self.pick(["relu", "relu", "dropout(0.3)", "tanh", "identity"]), t, False
+            # a drop probability computed as a quotient of the network's parameters
+            computed = ["dropout(0.5 / (width + 1))", "stochastic_depth(mult / 4)"] if "mult" in ctx.net else []
+            return self.pick(["relu", "relu", "dropout(0.3)", "tanh", "identity", *computed]), t, False
         if kind == "downsample":
             t.add("named_call")
             return {name: self.pick([*RESIZE, self.conv(w, "2"), f"conv_transpose({w}, 2, stride=2)",
@@ -559,14 +589,17 @@ def graph_tags(graph: Any) -> set[str]:
 
 
 @st.composite
-def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
-    """A valid spec (see the module docstring) that uses none of the constructs in ``avoid``."""
-    g = Gen(draw, avoid)
+def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset(), functions: bool = False) -> Case:
+    """A valid spec (see the module docstring) that uses none of the constructs in ``avoid``; with
+    ``functions``, one that may compute with floats and the expression functions."""
+    g = Gen(draw, avoid, functions)
     channels = g.num(1, 4)
     size = g.pick([6, 8])
     net: dict[str, Any] = {}
     if g.coin(0.7):
         net = {"width": g.num(2, 5), "flag": g.coin(), "depth": g.num(0, 2)}
+        if functions:  # a width multiplier (from a value drawn already)
+            net["mult"] = (0.5, 1.0, 1.25, 1.6)[net["width"] % 4]
     block_tags: dict[str, set[str]] = {}
     blocks = g.blocks(block_tags)
     doc: dict[str, Any] = {"archc": 1, "name": "gen", "input": [channels, size, size]}
@@ -661,8 +694,10 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
     if net and g.coin(0.3) and g.ok("extends"):
         # a variant of this spec: another name and input, other parameter defaults
         variant: dict[str, Any] = {"archc": 1, "extends": "base.yaml", "name": "variant"}
-        changed = {k: v for k, v in {"width": g.num(1, 4), "flag": g.coin(), "depth": g.num(0, 2)}.items()
-                   if g.coin(0.5)}
+        options = {"width": g.num(1, 4), "flag": g.coin(), "depth": g.num(0, 2)}
+        if functions:
+            options["mult"] = g.pick([0.75, 1.5])
+        changed = {k: v for k, v in options.items() if g.coin(0.5)}
         if changed:
             variant["params"] = changed
         if g.coin(0.3):
@@ -676,6 +711,20 @@ def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset()) -> Case:
         if overrides and lowers(case.files, case.main, overrides) is not None:
             case.overrides = overrides
             case.tags = case.tags | {"overrides"}
-    case.tags = case.tags | graph_tags(lowers(case.files, case.main, case.overrides))
+    case.tags = case.tags | graph_tags(lowers(case.files, case.main, case.overrides)) | text_tags(case.files)
     return case
+
+
+def text_tags(files: dict[str, str]) -> set[str]:
+    """The expression features the spec's text uses: the functions, a float parameter computed with,
+    true division."""
+    text = "\n".join(files.values())
+    out = set()
+    if any(f in text for f in FUNCTIONS):
+        out.add("expr_function")
+    if "* mult" in text or "/ mult" in text or "(mult /" in text:
+        out.add("float_param")
+    if " / " in text:
+        out.add("true_division")
+    return out
 

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 import archc
 
 from .emit.agreement import BuildFails, CountsDiffer, Disagreement, EvalDiffers, InferenceDiffers, agree
-from .specgen import TAGS, Case, cases
+from .specgen import FUNCTION_TAGS, TAGS, Case, cases
 from .test_property import networks
 
 EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
@@ -60,6 +60,18 @@ def test_generated_specs_agree_with_the_oracle(tmp_path_factory: pytest.TempPath
     check(case, tmp_path_factory.getbasetemp() / "differential")
 
 
+@_settings(max(EXAMPLES // 3, 10))
+@given(cases(functions=True))
+def test_generated_specs_with_float_arithmetic_agree_with_the_oracle(tmp_path_factory: pytest.TempPathFactory,
+                                                                     case: Case) -> None:
+    """Specs that also compute with floats: widths scaled by a float multiplier (the network's and a
+    block's) and rounded by ceil, floor, round, int and make_divisible, drop probabilities and layer
+    scales computed with `/`. The emitted classes compute them in Python (math, torchvision's
+    _make_divisible), the oracle runs the graph archc's evaluator computed: they must agree. A draw of
+    its own (tests/specgen.py), so the specs the test above draws stay the ones it always drew."""
+    check(case, tmp_path_factory.getbasetemp() / "differential_functions")
+
+
 @_settings(max(EXAMPLES // 6, 10))
 @given(networks())
 def test_property_networks_agree_with_the_oracle(case: tuple[str, Any, tuple[int, ...]]) -> None:
@@ -77,6 +89,24 @@ def _draw(case: Case) -> None:
 _SEEN: set[str] = set()
 
 
+@settings(max_examples=100, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(cases(functions=True))
+def _draw_functions(case: Case) -> None:
+    _SEEN_FUNCTIONS.update(case.tags)
+
+
+_SEEN_FUNCTIONS: set[str] = set()
+
+
+def test_the_generator_draws_float_arithmetic() -> None:
+    """With functions=True, the generator draws the expression functions, a float multiplier computed
+    with, and true division; without, none of them."""
+    _SEEN_FUNCTIONS.clear()
+    _draw_functions()
+    assert not FUNCTION_TAGS - _SEEN_FUNCTIONS, f"never drawn: {sorted(FUNCTION_TAGS - _SEEN_FUNCTIONS)}"
+
+
 def test_the_generator_uses_every_construct() -> None:
     """Over a fixed run of the generator (no building: only drawing), every construct appears, and
     every op of issue 17's second batch (an entry that does not lower is left out silently, so a
@@ -84,6 +114,7 @@ def test_the_generator_uses_every_construct() -> None:
     _SEEN.clear()
     _draw()
     assert not TAGS - _SEEN, f"constructs the generator never drew: {sorted(TAGS - _SEEN)}"
+    assert not FUNCTION_TAGS & _SEEN, "the plain draw computes with floats: its specs would have changed"
     ops = {t.removeprefix("op:") for t in _SEEN if t.startswith("op:")}
     wanted = {"group_norm", "layer_norm", "layer_norm2d", "permute", "upsample", "conv_transpose", "chunk"}
     assert not wanted - ops, f"ops the generator never drew: {sorted(wanted - ops)}"

@@ -16,7 +16,8 @@ import keyword
 import re
 
 # Names the generated module itself uses; nothing may shadow them.
-RESERVED = frozenset({"torch", "nn", "annotations", "self", "super", "build", "INPUT_SHAPE", "__name__", "__file__"}
+RESERVED = frozenset({"torch", "nn", "annotations", "self", "super", "build", "INPUT_SHAPE", "__name__", "__file__",
+                      "math", "_make_divisible"}
                      | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist))
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..sym import Sym, SymBlock, SymList, free_symbols, is_symbolic, substitute, to_python
+from ..sym import Sym, SymBlock, SymList, free_symbols, is_symbolic, rename, to_python
 
 
 class Unprintable(Exception):
@@ -41,18 +41,18 @@ class Printer:
             return self._name(value.name)
         if isinstance(value, (Sym, SymList)) or is_symbolic(value):
             free = sorted(free_symbols(value))
-            mapping: dict[str, Any] = {}
+            mapping: dict[str, str] = {}
             texts: dict[str, str] = {}
             for k, name in enumerate(free):
                 text = self._name(name)
                 if text != name:
-                    # a placeholder symbol, replaced by the source after printing: the sources are
-                    # names, attributes and subscripts (``self.layer1.out_channels``), which bind
-                    # as tightly as a name, so precedence holds
+                    # a placeholder symbol (of the same kind), replaced by the source after printing:
+                    # the sources are names, attributes and subscripts (``self.layer1.out_channels``),
+                    # which bind as tightly as a name, so precedence holds
                     placeholder = f"__archc_{k}__"
-                    mapping[name] = Sym(placeholder)
+                    mapping[name] = placeholder
                     texts[placeholder] = text
-            out = to_python(substitute(value, mapping) if mapping else value)
+            out = to_python(rename(value, mapping) if mapping else value)
             if texts:
                 out = re.sub(r"__archc_\d+__", lambda m: texts[m.group(0)], out)
             return out

@@ -24,6 +24,7 @@ from ..ir.inplace import inplace_nodes
 from ..ir.instantiate import Instantiator, Unsplicable
 from ..ir.module import Layer, Merge, walk
 from ..ir.passes import Folding
+from ..sym import MAKE_DIVISIBLE_SOURCE
 from .classdef import ClassCode, Context, Unsupported, write_class
 from .format import docstring, wrap
 from .freeze import frozen_constants, frozen_init, frozen_methods
@@ -199,8 +200,13 @@ class ModuleWriter:
             body += ["", "", f"def build() -> {net.name}:", f'    """A new {net.name}, as the spec describes it."""',
                      f"    return {net.name}()", ""]
         text = "\n".join(out for line in body for out in (wrap(line) if "\n" not in line else [line]))
-        uses_torch = any(isinstance(n, ast.Name) and n.id == "torch" for n in ast.walk(ast.parse(text)))
-        lines += [*(["import torch"] if uses_torch else []), "from torch import nn", ""]
+        used = {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+        if "_make_divisible" in used:  # an expression calls make_divisible: torchvision's function, once
+            body[1:1] = ["", "", *MAKE_DIVISIBLE_SOURCE.rstrip("\n").split("\n")]
+            text = "\n".join(out for line in body for out in (wrap(line) if "\n" not in line else [line]))
+        # math only where an expression calls ceil or floor (math.ceil, math.floor)
+        lines += [*(["import math", ""] if "math" in used else []), *(["import torch"] if "torch" in used else []),
+                  "from torch import nn", ""]
         return "\n".join(out for line in lines for out in (wrap(line) if "\n" not in line else [line])) + "\n" + text
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from ..diagnostics import Span
 from ..ops import Op, Registry, bind, registry
 from ..spec import model as m
-from ..spec.expr import ExprError, ShapeView, evaluate
+from ..spec.expr import ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef, Program, Unit
 from ..sym import (
     NotSymbolic,
@@ -118,10 +118,7 @@ class Definer:
     def run(self) -> ModuleIR:
         unit = self.program.unit
         spec = unit.spec
-        declared = {decl.name: decl.type for decl, _ in self.program.param_defaults()}
-        # a value's own type, except where the declaration says more (a pair is a list, or an `int | pair`)
-        params = [Param(name, INT_OR_PAIR if declared.get(name) == INT_OR_PAIR else value_type(value), value, False)
-                  for name, value in self.graph.params.items()]
+        params = self.network_params()
         shape = tuple(self.graph.input_shape)
         env = ChainMap({**{p.name: _symbol(p.name, p.kind) for p in params}, "input": ShapeView(shape)}, unit.blocks)
         d = Definition("", self.program.name, params, len(shape), shape, "layers", "module", span=spec.span,
@@ -138,6 +135,26 @@ class Definer:
                                                          init.zero_init_residual)
         return ModuleIR(self.definitions, d, name=self.program.name, doc=self.program.doc,
                         file=self.program.leaf.file, init=scheme)
+
+    def network_params(self) -> list[Param]:
+        """The network's parameters with the values the graph was built with. A default that reads
+        the parameters before it (EfficientNet's ``widths`` from ``width_mult``) stays that
+        expression, so the network class computes it from what it is given, as the spec does; a
+        value given instead (an override) is a value."""
+        defaults = {decl.name: default for decl, default in self.program.param_defaults()}
+        scope: dict[str, Any] = {}
+        out = []
+        declared = {decl.name: decl.type for decl, _ in self.program.param_defaults()}
+        for name, value in self.graph.params.items():
+            # a value's own type, except where the declaration says more (a pair is a list, or an `int | pair`)
+            kind = INT_OR_PAIR if declared.get(name) == INT_OR_PAIR else value_type(value)
+            default = value
+            code = defaults.get(name)
+            if code is not None and kind in ("int", "float", "bool", "list") and names_in(code.expr) & scope.keys():
+                default = _derived(code.expr, ChainMap(scope, self.program.unit.blocks), self.graph.params, value)
+            out.append(Param(name, kind, default, False))
+            scope[name] = _symbol(name, kind)
+        return out
 
     def definition(self, block: BlockRef, rank: int) -> Definition:
         """The module IR of ``block`` for inputs of ``rank`` dimensions (lowered once)."""
@@ -621,9 +638,27 @@ def _symbol(name: str, kind: str) -> Any:
         return SymBlock(name)
     if kind == INT_OR_PAIR:
         return SymIntPair(name)
-    if kind in ("int", "float"):
+    if kind == "float":  # a float symbol: arithmetic with it is kept as written (archc.sym.Real)
+        return Sym(name, real=True)
+    if kind == "int":
         return Sym(name)
     raise Unsymbolic(f"a {kind} parameter ('{name}') cannot be a symbol")
+
+
+def _derived(expr: Any, env: Mapping[str, Any], values: Mapping[str, Any], value: Any) -> Any:
+    """``expr`` evaluated with the parameters before it as symbols, where that is what the graph
+    holds (the same value and type once the values are put in); else ``value`` itself."""
+    from .. import sym
+
+    try:
+        got = evaluate(expr, env)
+        again = tuple(sym.evaluate(v, values) for v in got) if isinstance(got, tuple) else sym.evaluate(got, values)
+    except (ExprError, NotSymbolic, SymbolicBranch, TypeError, ValueError, ArithmeticError, KeyError, IndexError):
+        return value
+    same = type(again) is type(value) and again == value
+    if isinstance(value, tuple) and same:
+        same = all(type(a) is type(b) for a, b in zip(again, value))
+    return got if same and is_symbolic(got) else value
 
 
 def _hashable(attrs: Any) -> Any:

@@ -7,7 +7,11 @@ immutable AST; anything outside the allow-list is a located error. What is allow
 - names (parameters, the loop index, blocks) and ``input.channels|height|width|length``;
 - ``+ - * / // %`` (``/`` is Python's true division, always a float), unary ``-``/``+``,
   comparisons, ``and``/``or``/``not``, ``a if c else b``;
-- ``min``, ``max``, ``len`` and indexing ``xs[i]``.
+- ``min``, ``max``, ``len`` and indexing ``xs[i]``;
+- ``ceil``, ``floor``, ``round`` (one argument) and ``int``, which turn a number into an
+  integer as Python's math.ceil, math.floor, round and int do, and
+  ``make_divisible(v, divisor, min_value=none)``, torchvision's ``_make_divisible`` (a width
+  scaled by a float multiplier, rounded to a multiple of ``divisor``).
 
 Evaluation is strict (no arithmetic on booleans, conditions must be booleans) and
 bounded: expression length, node count and integer magnitude all have limits, and
@@ -19,7 +23,7 @@ parameters and input sizes as symbols, so evaluation builds ``planes * 4`` or
 ``stride if i == 0 else 1`` where values are unknown. Symbolic evaluation follows the
 concrete rules (the same type errors, short-circuits on concrete operands) and raises
 :class:`~archc.sym.SymbolicBranch` or :class:`~archc.sym.NotSymbolic` where the result
-cannot be an expression (a float meeting a symbol, a string chosen by a symbol, a
+cannot be an expression (a float compared with a symbol, a string chosen by a symbol, a
 symbolic list joined to another).
 
 A *layer call* (``conv(64, 3, stride=2)``) is parsed by :func:`parse_call` into a
@@ -34,15 +38,28 @@ import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from .. import sym
 from ..diagnostics import describe_char, first_invisible, is_invisible
 from ..sym import NotSymbolic, Sym, SymList, and_, cond, is_float, item, not_, or_, sym_len, sym_max, sym_min
-from ..sym import truediv as sym_truediv
 
 MAX_LENGTH = 1000
 MAX_NODES = 200
 INT_LIMIT = 10**18
 LIST_LIMIT = 1000  # values in one list: stage depths and widths need a handful; a list is copied per use
-FUNCTIONS = ("min", "max", "len")
+FUNCTIONS = ("min", "max", "len", "ceil", "floor", "round", "int", "make_divisible")
+# The functions that turn one number into an integer (archc.sym.FUNCTIONS computes them), and
+# make_divisible's arguments in order, the last optional.
+ROUNDING = ("ceil", "floor", "round", "int")
+MAKE_DIVISIBLE_ARGS = ("v", "divisor", "min_value")
+_FUNCTION_HINTS = {
+    "ceil": "ceil(x) rounds a number up to an integer, e.g. ceil(n * depth_mult)",
+    "floor": "floor(x) rounds a number down to an integer, e.g. floor(width * 0.75)",
+    "round": "round(x) rounds to the nearest integer (halves to even, as Python does); "
+             "round(x, digits) is not available",
+    "int": "int(x) drops a number's fraction (toward zero), e.g. int(width * 1.5)",
+    "make_divisible": "make_divisible(v, divisor) or make_divisible(v, divisor, min_value), "
+                      "e.g. make_divisible(32 * width_mult, 8)",
+}
 SHAPE_FIELDS = ("channels", "height", "width", "length")
 _CONSTANTS = {"true": True, "false": False, "none": None, "True": True, "False": False, "None": None}
 
@@ -355,11 +372,17 @@ class _Converter:
                 raise self.fail(node, f"cannot call {name} in an expression",
                                 f"expressions may call {', '.join(FUNCTIONS)}; layers are called only at the start "
                                 "of an entry")
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                raise self.fail(node, "* and ** arguments are not allowed", _FUNCTION_HINTS.get(node.func.id))
+            fn = node.func.id
+            if fn == "make_divisible":
+                return Func(off, end, fn, self.make_divisible_args(node))
             if node.keywords:
-                raise self.fail(node.keywords[0], f"{node.func.id}() takes no keyword arguments")
-            if any(isinstance(a, ast.Starred) for a in node.args):
-                raise self.fail(node, "* arguments are not allowed")
-            return Func(off, end, node.func.id, tuple(self.expr(a) for a in node.args))
+                raise self.fail(node.keywords[0], f"{fn}() takes no keyword arguments", _FUNCTION_HINTS.get(fn))
+            if fn in ROUNDING and len(node.args) != 1:
+                raise self.fail(node, f"{fn}() takes one number, got {len(node.args)} arguments",
+                                _FUNCTION_HINTS[fn])
+            return Func(off, end, fn, tuple(self.expr(a) for a in node.args))
         if isinstance(node, (ast.List, ast.Tuple)):
             if any(isinstance(e, ast.Starred) for e in node.elts):
                 raise self.fail(node, "* unpacking is not allowed")
@@ -370,6 +393,26 @@ class _Converter:
             return Index(off, end, self.expr(node.value), self.expr(node.slice))
         what = type(node).__name__
         raise self.fail(node, f"{what} is not allowed in an expression")
+
+    def make_divisible_args(self, node: ast.Call) -> tuple[Expr, ...]:
+        """``make_divisible``'s arguments in order (``divisor`` and ``min_value`` may be keywords);
+        a ``min_value`` left out is ``none``, its default."""
+        hint = _FUNCTION_HINTS["make_divisible"]
+        given: dict[str, ast.expr] = dict(zip(MAKE_DIVISIBLE_ARGS, node.args))
+        if len(node.args) > len(MAKE_DIVISIBLE_ARGS):
+            raise self.fail(node.args[len(MAKE_DIVISIBLE_ARGS)], "make_divisible() takes at most 3 arguments "
+                            f"(v, divisor, min_value), got {len(node.args) + len(node.keywords)}", hint)
+        for k in node.keywords:
+            if k.arg not in MAKE_DIVISIBLE_ARGS:
+                raise self.fail(k, f"make_divisible() has no argument '{k.arg}'", hint)
+            if k.arg in given:
+                raise self.fail(k, f"make_divisible() got '{k.arg}' twice", hint)
+            given[k.arg] = k.value
+        missing = [a for a in MAKE_DIVISIBLE_ARGS[:2] if a not in given]
+        if missing:
+            raise self.fail(node, f"make_divisible() is missing its argument '{missing[0]}'", hint)
+        end = self.pos(node)[1]
+        return tuple(self.expr(given[a]) if a in given else Const(end, end, None) for a in MAKE_DIVISIBLE_ARGS)
 
 
 def parse_expr(text: str, *, max_length: int = MAX_LENGTH, max_nodes: int = MAX_NODES) -> Expr:
@@ -471,11 +514,12 @@ def type_of(value: object) -> str:
     return getattr(value, "type_name", type(value).__name__)
 
 
-def _num(value: object, node: Expr, what: str) -> int | float | Sym:
+def _num(value: object, node: Expr, what: str, hint: str | None = None) -> int | float | Sym:
     if isinstance(value, Sym) and not value.is_bool:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ExprError("E402", f"{what} needs a number, got {type_of(value)} {show(value)}", node.off, node.end)
+        raise ExprError("E402", f"{what} needs a number, got {type_of(value)} {show(value)}", node.off, node.end,
+                        hint)
     return value
 
 
@@ -570,9 +614,7 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
         if node.op == "not":
             return not_(_bool(value, node.operand, "'not'"))
         v = _num(value, node.operand, f"unary '{node.op}'")
-        if isinstance(v, Sym) and is_float(v):
-            raise NotSymbolic(f"{node.op}({show(v)}) negates a symbolic quotient, a float")
-        return -v if node.op == "-" else v
+        return sym.neg(v) if node.op == "-" and isinstance(v, Sym) else -v if node.op == "-" else v
     if isinstance(node, BoolOp):
         deciding = node.op == "or"  # the concrete value that ends an ``or`` (True) or an ``and`` (False)
         pending: list[object] = []  # symbolic operands so far
@@ -624,6 +666,8 @@ def _evaluate(node: Expr, env: Mapping[str, object]) -> object:
         args = [_evaluate(a, env) for a in node.args]
         if any(a is UNKNOWN for a in args):
             return UNKNOWN
+        if node.func in ROUNDING or node.func == "make_divisible":
+            return _call(node, args)
         if node.func == "len":
             if len(args) != 1 or not isinstance(args[0], (tuple, SymList)):
                 raise ExprError("E402", "len() takes one list", node.off, node.end)
@@ -665,6 +709,33 @@ _ORDER: dict[str, Callable[[object, object], object]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
+def _call(node: Func, args: list[object]) -> object:
+    """``ceil``, ``floor``, ``round``, ``int`` or ``make_divisible`` of evaluated arguments: the
+    integer Python (or torchvision's _make_divisible) computes, or its expression for symbols."""
+    hint = _FUNCTION_HINTS[node.func]
+    what = f"{node.func}()"
+    if node.func in ROUNDING:
+        (value,) = args
+        _num(value, node.args[0], what, hint)
+        if isinstance(value, Sym):
+            return sym.call(node.func, value)
+        return _check_int(sym.call(node.func, value), node)
+    v, divisor, min_value = args
+    _num(v, node.args[0], what, hint)
+    for value, arg, name in ((divisor, node.args[1], "divisor"), (min_value, node.args[2], "min_value")):
+        if name == "min_value" and value is None:
+            continue
+        if type_of(value) != "int":
+            raise ExprError("E402", f"make_divisible() needs a whole number for {name}, got {type_of(value)} "
+                                    f"{show(value)}", arg.off, arg.end, hint)
+        if name == "divisor" and not isinstance(value, Sym) and value < 1:
+            raise ExprError("E402", f"make_divisible() needs a divisor of 1 or more, got {show(value)}",
+                            arg.off, arg.end, "channels are rounded to a multiple of a positive number, e.g. 8")
+    if any(isinstance(a, Sym) for a in args):
+        return sym.call("make_divisible", *args)
+    return _check_int(sym.make_divisible(v, divisor, min_value), node)  # type: ignore[arg-type]
+
+
 def _mixes_float(*values: object) -> bool:
     """Symbols are integers: a float among them, or a symbolic quotient (a float) among other
     values, has no exact symbolic meaning (the quotient itself is passed on as written)."""
@@ -674,12 +745,9 @@ def _mixes_float(*values: object) -> bool:
 def _symbolic_arith(node: BinOp, a: int | float | Sym, b: int | float | Sym) -> object:
     if node.op in ("/", "//", "%") and not isinstance(b, Sym) and b == 0:
         raise ExprError("E403", f"division by zero in '{node.op}'", node.off, node.end)
-    if node.op == "/":  # a float kept as written (archc.sym.truediv), so floats may take part
-        return sym_truediv(a, b)
-    if _mixes_float(a, b):
-        raise NotSymbolic(f"{show(a)} {node.op} {show(b)} mixes a symbol and a float")
-    result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,  # type: ignore[operator]
-              "//": lambda: a // b, "%": lambda: a % b}[node.op]()  # type: ignore[operator]
+    # archc.sym's constructors: integers simplify, a float taking part is kept as written (sym.Real)
+    result = {"+": sym.add, "-": sym.sub, "*": sym.mul, "/": sym.truediv, "//": sym.floordiv,
+              "%": sym.mod}[node.op](a, b)
     return _check_int(result, node)  # a constant folded from symbols (i - i) is checked as any other
 
 
@@ -689,9 +757,9 @@ def _symbolic_if(node: IfExp, test: Sym, body: object, orelse: object) -> object
     if body is UNKNOWN or orelse is UNKNOWN:
         return UNKNOWN
     kinds = {type_of(body), type_of(orelse)}
-    if len(kinds) != 1 or not kinds <= {"int", "bool"}:
+    if len(kinds) != 1 or not kinds <= {"int", "bool", "float"}:
         raise NotSymbolic(f"`{to_source(node)}` chooses a {' or '.join(sorted(kinds))} by a symbol; "
-                          "only integers or booleans can be chosen symbolically")
+                          "only integers, floats or booleans (both branches the same) can be chosen symbolically")
     return cond(test, body, orelse)
 
 

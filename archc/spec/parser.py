@@ -73,9 +73,10 @@ MODULE_ATTRS = frozenset((
 ))
 # Names the expression language gives a meaning of its own.
 # Names the generated module defines or imports, which the network class must not hide.
-GENERATED_NAMES = frozenset({"torch", "nn", "build", "INPUT_SHAPE", "annotations", "fold_state_dict",
+GENERATED_NAMES = frozenset({"torch", "nn", "math", "build", "INPUT_SHAPE", "annotations", "fold_state_dict",
                              "fold_batch_norm", "FOLDED_NORMS", "MOVED", "DROPPED"})
-RESERVED_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "input", "min", "max", "len"})
+RESERVED_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "input", "min", "max", "len",
+                            "ceil", "floor", "round", "int", "make_divisible"})
 
 
 def generated_name_problem(name: str) -> tuple[str, str] | None:

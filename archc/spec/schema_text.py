@@ -37,7 +37,9 @@ KEY_DOCS: dict[tuple[str, str], tuple[str, str]] = {
     ("spec", "params"): (
         "Parameters of the network, usable in every expression: `name: default`, `name: type` "
         "(int, float, bool, str, list, block, int | pair) for one that must be given, or "
-        "`name: type = default`. `--set name=value` overrides a default.",
+        "`name: type = default`. A default may compute from the parameters before it, e.g. with ceil, "
+        "floor, round, int or make_divisible (torchvision's _make_divisible). `--set name=value` "
+        "overrides a default.",
         "params: {num_classes: 1000, width: 64}"),
     ("spec", "imports"): (
         "Blocks defined in other spec files, by name. Paths are relative to this file.",

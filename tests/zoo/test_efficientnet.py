@@ -21,6 +21,8 @@ average pool, so a 2×3×32×32 batch (a 1×1 map at the end) runs every layer, 
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 import torchvision
@@ -159,8 +161,8 @@ def test_macs_at_the_papers_resolution_are_torchvisions(name: str) -> None:
 
 
 def test_the_variants_share_one_definition() -> None:
-    """Eight specs, one file of blocks: each variant sets only widths, depths, dropout and the norm
-    layer, so every emitted MBConv class is the same text."""
+    """Eight specs, one file of blocks: each variant sets only width_mult, depth_mult, dropout and the
+    norm layer, so every emitted MBConv class is the same text."""
     sources = {name: archc.compile_source(name) for name in ("efficientnet_b0", "efficientnet_b7")}
     blocks = set()
     for name, source in sources.items():
@@ -168,6 +170,52 @@ def test_the_variants_share_one_definition() -> None:
         assert "stochastic_depth_prob * (first + i) / total" in source, name
         blocks.add(source[source.index("class MBConv"):source.index("class Stage")])
     assert len(blocks) == 1
+
+
+def emitted_class(name: str) -> type[nn.Module]:
+    """The network class of ``archc compile name``, from its source as the command writes it."""
+    namespace: dict[str, object] = {"__name__": f"archc_{name}"}
+    exec(compile(archc.compile_source(name), f"{name}.py", "exec"), namespace)  # a test only: archc's own output
+    cls = namespace[archc.lower(name).class_name]
+    assert isinstance(cls, type)
+    return cls
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_one_class_takes_the_multipliers_of_every_variant(name: str) -> None:
+    """The emitted EfficientNetB3 takes width_mult and depth_mult (B3's by default) and computes the
+    widths and depths from them as torchvision does, so built with another variant's multipliers (and
+    its dropout and norm layer, read from torchvision's model) it is that variant: torchvision's
+    state_dict keys, shapes and parameter count, a strict load, the same layers and settings."""
+    cls = emitted_class("efficientnet_b3")
+    signature = inspect.signature(cls)
+    assert signature.parameters["width_mult"].default == 1.2 and signature.parameters["depth_mult"].default == 1.4
+    width_mult, depth_mult = MULTIPLIERS[name]
+    with torch.device("meta"):
+        reference = getattr(torchvision.models, name)(weights=None)
+        norm = next(m for m in reference.modules() if isinstance(m, nn.BatchNorm2d))
+        model = cls(width_mult=width_mult, depth_mult=depth_mult, dropout=reference.classifier[0].p,
+                    norm_eps=norm.eps, norm_momentum=norm.momentum)
+    assert layout(model) == layout(reference)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
+    model.load_state_dict(reference.state_dict(), strict=True)
+
+    def settings(net: nn.Module) -> set[tuple[str, str, tuple[object, ...]]]:
+        out = set()
+        for path, m in net.named_modules():
+            if isinstance(m, nn.BatchNorm2d):
+                out.add((path, "norm", (m.eps, m.momentum)))
+            elif isinstance(m, nn.Dropout):
+                out.add((path, "dropout", (m.p,)))
+            elif getattr(m, "use_res_connect", False):  # a block whose branch drops (and only those)
+                out.add((path, "drop", (m.stochastic_depth.p,)))
+        return out
+
+    assert settings(model) == settings(reference)
+    # and with only the multipliers, the widths and depths are the variant's
+    with torch.device("meta"):
+        plain = cls(width_mult=width_mult, depth_mult=depth_mult)
+    assert layout(plain) == layout(reference)
 
 
 # --- B0 and B5, run -----------------------------------------------------------------------------
