@@ -211,6 +211,33 @@ layers:
 """, InferenceDiffers, "a shared relu's second use survives the inference pass while its first (dead code) "
                        "goes: the concrete pass kept the id 'relu#1', the graph of the rewritten IR numbers it "
                        "'relu' (E720 'nodes differ')"),
+    ("shared_name_in_empty_repeat", """
+archc: 1
+name: gen
+input: [1, 6, 6]
+params: {width: 2}
+layers:
+- repeat: 0
+  each:
+  - relu
+  - dropout(0.0)
+  when: 'true'
+- n2: conv(1, 1, padding=0, bias=false)
+- dropout(0.3)
+""", BuildFails, "a shared op in a repeat of 0 of a list of named entries: the module IR names it once as "
+                 "written (`dropout`, so the later dropout(0.3) is `dropout_1`), lowering never ran it and named "
+                 "the later one `dropout`: E720 'node ids differ' (found by a random generator run)"),
+    ("shared_name_in_false_when", """
+archc: 1
+name: g
+input: [1, 6, 6]
+params: {use: false}
+layers:
+- {when: use, layers: [relu, dropout(0.1)]}
+- n2: conv(1, 1, bias=false)
+- dropout(0.3)
+- relu
+""", BuildFails, "the same with a `when:` that is false: its ops keep their names in the module IR"),
     ("unnamed_block_in_empty_repeat", """
 archc: 1
 name: g

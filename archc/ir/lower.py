@@ -37,7 +37,7 @@ from .derive import derive
 from .expansion import Estimator, TooBig
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
-from .naming import Namer, body_namer, list_namer
+from .naming import Namer, body_namer, flat_branches, list_namer
 from .params import SetValue, block_args, network_params, value_type, with_names
 
 __all__ = ["Lowerer", "SetValue", "lower"]
@@ -507,6 +507,7 @@ class Lowerer:
 
     def _container_in_list(self, c: m.Container, x: str, path: Path, frame: Frame, namer: Namer) -> str:
         if not self._when(c, frame):
+            self._claim_left_out((c,), frame.env, namer)
             return x
         kind = c.kind
         if kind == "parallel" and c.flat:  # branches whose modules are this list's own
@@ -574,6 +575,8 @@ class Lowerer:
         # before unrolling: count × a lower bound of one repeat, now that the count is known
         self.estimate(lambda base: self.estimator.repeat_check(b, count, frame.env, base, self.depth), frame.trace)
         items = (b.each,) if isinstance(b.each, m.Call) else b.each.items
+        if count == 0:
+            self._claim_left_out(items, with_names(frame.env, {b.index: UNKNOWN}), namer)
         where = path_str(path) or self.program.name
         for i in range(count):
             self.step(b.repeat.loc.span, frame)
@@ -681,6 +684,48 @@ class Lowerer:
         self.graph.heads.append(Head(path_str(path), out, span))
 
     # --- calls ----------------------------------------------------------------------------
+
+    def _claim_left_out(self, items: tuple[m.Entry, ...], env: Mapping[str, Any], namer: Namer) -> None:
+        """The names of the parameter-free ops that a false `when:` or a repeat of 0 leaves out of a
+        list that names its layers. The module IR writes such entries once (under a condition, in a
+        loop) and names their ops in the order they are written, so a later op of the same kind with
+        other attributes is `dropout_1` whether or not they run; the graph must name it so too.
+        ``env`` evaluates their arguments (a repeat's index has no value: UNKNOWN)."""
+        if namer.mode != "module":
+            return
+        for item in items:
+            if isinstance(item, m.Call):
+                op = self._quiet_op(item, env)
+                if op is not None and not op.stateful:
+                    namer.unnamed(op.name, self._quiet_attrs(op, item, env), False)
+            elif isinstance(item, m.Container) and not item.training_only:
+                if item.kind == "layers" and item.layers is not None:
+                    self._claim_left_out((item.layers,) if isinstance(item.layers, m.Call) else item.layers.items,
+                                         env, namer)
+                elif item.kind == "repeat" and item.each is not None:
+                    self._claim_left_out((item.each,) if isinstance(item.each, m.Call) else item.each.items,
+                                         with_names(env, {item.index: UNKNOWN}), namer)
+                elif item.kind == "parallel" and item.flat and item.parallel is not None:
+                    self._claim_left_out(flat_branches(item.parallel), env, namer)
+
+    def _quiet_op(self, call: m.Call, env: Mapping[str, Any]) -> Op | None:
+        """The op a call left out names, or None (a block, a parameter, a name that is no op)."""
+        if call.call.callee in env or call.call.callee not in self.ops:
+            return None
+        return self.ops.get(call.call.callee)
+
+    @staticmethod
+    def _quiet_attrs(op: Op, call: m.Call, env: Mapping[str, Any]) -> Any:
+        """A left-out call's attributes, or a key of its own where they have no value here (they read
+        a repeat's index, say): as in the module IR, where such attributes are an expression."""
+        try:
+            args = [evaluate(a, env) for a in call.call.args]
+            kwargs = {k.name: evaluate(k.value, env) for k in call.call.kwargs}
+            if any(v is UNKNOWN for v in (*args, *kwargs.values())):
+                return object()
+            return bind(op, args, kwargs)
+        except (ExprError, BindError, RecursionError):
+            return object()
 
     def resolve(self, call: m.Call, frame: Frame) -> Op | BlockRef | None:
         name = call.call.callee
