@@ -32,13 +32,21 @@ from torchvision.models.efficientnet import MBConv, MBConvConfig
 
 import archc
 
-from ..emit.test_inference import randomize_norms, relative_error
-from .test_torchvision import flop_count, gradients, layout
+from .parity import (
+    assert_figures,
+    assert_folded,
+    assert_same_eval,
+    assert_same_gradients,
+    assert_same_train,
+    batch,
+    torchvision_pair,
+    train_output,
+)
+from .test_torchvision import layout
 
 NETWORKS = [f"efficientnet_b{k}" for k in range(8)]
 RUN = ["efficientnet_b0", "efficientnet_b5"]  # run for real: the two norm layers
 SIZE = 32
-TOLERANCE = 1e-5  # the inference variant: relative to the largest |output|, fp32
 
 # torchvision's efficientnet_bN: (width_mult, depth_mult), as its builders pass them
 MULTIPLIERS = {
@@ -123,23 +131,9 @@ def test_shortcuts_and_drop_probabilities_are_torchvisions(name: str) -> None:
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_parameters_and_macs_are_torchvisions(name: str) -> None:
-    """Totals and module by module, at 224×224: FlopCounterMode on the meta device."""
-    with torch.device("meta"):
-        reference = getattr(torchvision.models, name)(weights=None)
-    report = archc.analyze(name)
-    assert report.input_shape == (3, 224, 224) and report.output_shape == (1000,)
-    assert report.totals.params == sum(p.numel() for p in reference.parameters())
-    inference = flop_count(reference, train=False)
-    assert report.totals.macs == inference[""]
-    training = flop_count(reference, train=True)  # stochastic depth and dropout multiply nothing
-    assert report.totals.macs_train == training[""] == inference[""]
-    theirs = {}
-    for path, module in reference.named_modules():
-        figures = (sum(p.numel() for p in module.parameters()), inference.get(path, 0))
-        if path and figures != (0, 0):
-            theirs[path] = figures
-    ours = {row.path: (row.params, row.macs) for row in report.rows if (row.params, row.macs) != (0, 0)}
-    assert ours == theirs
+    """Totals and module by module, at 224×224: FlopCounterMode on the meta device (stochastic depth
+    and dropout multiply nothing in training)."""
+    assert_figures(name, train_macs=True)
 
 
 # the resolution each network is evaluated at in the paper (§4.2 and Table 2)
@@ -224,36 +218,12 @@ def test_one_class_takes_the_multipliers_of_every_variant(name: str) -> None:
 @pytest.fixture(scope="module", params=RUN)
 def pair(request: pytest.FixtureRequest) -> tuple[str, nn.Module, nn.Module]:
     """(name, torchvision's model, archc's model carrying torchvision's weights), each built once."""
-    name = request.param
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(1)
-    reference = getattr(torchvision.models, name)(weights=None)
-    randomize_norms(reference, gen)
-    model = archc.build(name, input=(3, SIZE, SIZE))
-    model.load_state_dict(reference.state_dict(), strict=True)
-    return name, reference, model
-
-
-def batch() -> torch.Tensor:
-    return torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+    return (request.param, *torchvision_pair(request.param, SIZE))
 
 
 def test_eval_outputs_are_identical(pair: tuple[str, nn.Module, nn.Module]) -> None:
     _, reference, model = pair
-    x = batch()
-    reference.eval()
-    model.eval()
-    with torch.no_grad():
-        want, got = reference(x), model(x)
-    assert got.shape == (2, 1000)
-    assert torch.equal(got, want)
-
-
-def train_output(model: nn.Module, x: torch.Tensor, seed: int) -> torch.Tensor:
-    model.train()
-    torch.manual_seed(seed)
-    with torch.no_grad():  # batch norm still updates its running statistics
-        return model(x)
+    assert_same_eval(reference, model, batch(SIZE))
 
 
 def test_train_outputs_are_identical_from_the_same_seed(pair: tuple[str, nn.Module, nn.Module]) -> None:
@@ -261,22 +231,14 @@ def test_train_outputs_are_identical_from_the_same_seed(pair: tuple[str, nn.Modu
     the draws matter (another seed, another output), and agree there too. The running statistics
     move the same way."""
     _, reference, model = pair
-    x = batch()
-    want = train_output(reference, x, seed=3)
-    assert torch.equal(train_output(model, x, seed=3), want)
-    ours = model.state_dict()
-    for key, value in reference.state_dict().items():
-        assert torch.equal(ours[key], value), key
-    other = train_output(reference, x, seed=4)
-    assert not torch.equal(other, want)
-    assert torch.equal(train_output(model, x, seed=4), other)
+    assert_same_train(reference, model, batch(SIZE), draws=True)
 
 
 def test_stochastic_depth_draws_are_torchvisions(pair: tuple[str, nn.Module, nn.Module]) -> None:
     """Without dropout, train mode still differs between seeds: the per-sample drops of the residual
     branches alone change the output, the same way on both sides."""
     _, reference, model = pair
-    x = batch()
+    x = batch(SIZE)
     p = reference.classifier[0].p
     assert model.classifier[0].p == p > 0
     for net in (reference, model):
@@ -296,26 +258,14 @@ def test_train_gradients_are_identical(pair: tuple[str, nn.Module, nn.Module]) -
     name, reference, model = pair
     if name != "efficientnet_b0":
         pytest.skip("one network: the variants share every block")
-    x = batch()
-
-    want, got = gradients(reference, x), gradients(model, x)
-    assert want.keys() == got.keys()
-    for key, value in want.items():
-        assert torch.equal(got[key], value), key
+    assert_same_gradients(reference, model, batch(SIZE))
 
 
 def test_inference_variant_from_torchvisions_weights(pair: tuple[str, nn.Module, nn.Module]) -> None:
     """Batch norm folds into every convolution (depthwise ones included), dropout and stochastic depth go."""
     name, reference, _ = pair
-    reference.eval()
-    fast = archc.build(name, input=(3, SIZE, SIZE), inference=True, state_dict=reference.state_dict())
-    assert not fast.training
-    assert not any(isinstance(m, (nn.BatchNorm2d, nn.Dropout)) or type(m).__name__ == "StochasticDepth"
-                   for m in fast.modules())
-    x = batch()
-    with torch.no_grad():
-        want, got = reference(x), fast(x)
-    assert relative_error(want, got) <= TOLERANCE
+    assert_folded(name, reference, batch(SIZE), lambda m: isinstance(m, (nn.BatchNorm2d, nn.Dropout))
+                  or type(m).__name__ == "StochasticDepth")
 
 
 def test_inference_source_keeps_only_the_shortcut() -> None:
