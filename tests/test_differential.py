@@ -226,6 +226,60 @@ layers:
 """, InferenceDiffers, "a from: merge after a norm the inference pass folds, in a list of named modules: the "
                        "rewritten IR numbered the merge 2, the concrete pass kept 3 (E720 'nodes differ'); "
                        "found by the DenseNet helper"),
+    ("height_of_a_block_whose_body_is_a_repeat", """
+archc: 1
+name: g
+input: [3, 16, 16]
+blocks:
+  R:
+    params: {n: int}
+    layers:
+      - {repeat: n, each: conv(8, 3, stride=2, padding=1)}
+layers:
+  - b: R(2)
+  - flatten
+  - fc: linear(10)
+""", BuildFails, "a linear layer sized by the output of a block whose body is a repeat: the network read "
+                 "self.b.out_height, which no class set (AttributeError in build())"),
+    ("height_of_a_block_passed_as_a_value", """
+archc: 1
+name: g
+input: [4, 16, 16]
+blocks:
+  R:
+    params: {n: int}
+    layers:
+      - {repeat: n, each: conv(8, 3, stride=2, padding=1)}
+  Res:
+    params: {body: block, n: 1}
+    residual:
+      body:
+        - b: body(n)
+      shortcut:
+        downsample: [conv(8, 1, stride=2)]
+layers:
+  - a: Res(R)
+  - c: Res(R, 0)
+""", BuildFails, "a residual whose projection condition compares its input with the output of a block-typed "
+                 "parameter: Res read self.b.out_height, which R did not set (AttributeError in build())"),
+    ("block_passed_as_a_value_reads_its_input_height", """
+archc: 1
+name: g
+input: [3, 16, 16]
+blocks:
+  R:
+    params: {n: int}
+    layers:
+      - c: conv(8, input.height // 4, stride=n)
+  U:
+    params: {body: block}
+    layers:
+      - b: body(2)
+      - relu
+layers:
+  - u: U(R)
+""", BuildFails, "a block passed as a value that reads its input's height: R took in_height before n, the "
+                 "call through the parameter passed only in_channels (TypeError in build())"),
 ]
 
 

@@ -68,6 +68,16 @@ class Context:
     head_order: list[str]  # the network's heads in the order training returns them
     spliced: Callable[[str, str], bool] = lambda key, out: False  # a dynamic instance is an inline block
     container_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    # what callers read of a definition's class, found by a writing before (see ModuleWriter.write):
+    # the output sizes past the channels it sets (1: out_height, 2: out_width), whether it takes
+    # every input size (a block passed as a value where some block needs them), and how many input
+    # sizes a call of a block-typed parameter passes (definition key, statement)
+    expose: Callable[[str], frozenset[int]] = lambda key: frozenset()
+    spatial: Callable[[str], bool] = lambda key: False
+    passes: Callable[[str, str], int] = lambda key, out: 1
+    # every printer a class of a definition printed with (definition key, printer): which fresh
+    # sizes the written code reads
+    printers: list[tuple[str, Printer]] = field(default_factory=list)
 
 
 def _dims(rank: int) -> tuple[str, ...]:
@@ -132,7 +142,7 @@ class Writer:
             assert stmt.param is not None
             cls = self.p.names.get(stmt.param, stmt.param)
             self.p.used.add(stmt.param)
-            parts = [self.p(in_shape[0])]
+            parts = [self.p(d) for d in in_shape[:self.ctx.passes(self.key, stmt.out)]]
             parts += [self.p(v) for k, v in stmt.args.items() if k.startswith("#")]
             parts += [f"{k}={self.p(v)}" for k, v in stmt.args.items() if not k.startswith("#")]
             return f"{cls}({', '.join(parts)})"
@@ -815,14 +825,18 @@ def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], o
                printer: Printer, fresh: dict[str, tuple[str, str, int]], *, sequential: bool,
                network: bool = False, input_id: str = "x",
                extra: tuple[tuple[str, str, Any], ...] = (),
-               entry_names: dict[str, str] | None = None) -> tuple[Writer, list[str]]:
+               entry_names: dict[str, str] | None = None, after: tuple[Any, ...] = ()) -> tuple[Writer, list[str]]:
     """The ``__init__`` and ``forward`` lines of a class whose body is ``stmts``. Written twice
     where a repeat's running spatial sizes are read: the first writing finds which. ``extra``:
     (value, argument name, shape) of forward's arguments after ``x``; ``entry_names``: the names of
-    the enclosing bodies' entries (value -> name), for arguments of containers inside."""
+    the enclosing bodies' entries (value -> name), for arguments of containers inside; ``after``:
+    sizes printed after the body (:attr:`Writer.after`, None where no variable holds one), which
+    the first writing counts as read."""
+    ctx.printers.append((key, printer))
     base = dict(printer.names)
     w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, set(), {}, input_id, extra,
                          entry_names or {})
+    _print_after(w, after)
     needed = {s for s in printer.used if printer.names.get(s, "").startswith("__unused_")}
     last = dict(printer.last)
     printer.names = dict(base)
@@ -830,7 +844,17 @@ def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], o
     printer.last.clear()
     w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, needed, last, input_id,
                          extra, entry_names or {})
+    _print_after(w, after)
     return w, fwd
+
+
+def _print_after(w: Writer, values: tuple[Any, ...]) -> None:
+    w.after = []  # type: ignore[attr-defined]
+    for value in values:
+        try:
+            w.after.append(w.p(value))  # type: ignore[attr-defined]
+        except Unprintable:
+            w.after.append(None)  # type: ignore[attr-defined]
 
 
 def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape: Any, printer: Printer,
@@ -939,19 +963,26 @@ def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, s
         printer.names[p.name] = ns.claim(param_names.get(p.name, p.name))
     sequential = (d.mode == "sequential" and not any(isinstance(s, (Merge, Head)) for s in d.body)
                   and not _passes_points(d.body))
+    # output sizes past the channels that a caller reads (only known when the class is built: the
+    # result of a repeat, say), printed with the body so that a repeat keeps its running sizes
+    exposed = sorted(k for k in ctx.expose(d.key) if k < len(d.out_shape)) if not network else []
     w, fwd = write_body(ctx, d.key, name, d.doc, d.body, d.output, d.input_shape, printer, d.fresh,
-                        sequential=sequential, network=network)
+                        sequential=sequential, network=network, after=tuple(d.out_shape[k] for k in exposed))
     out_lines = []
     if not network:
         out = d.out_shape
         with contextlib.suppress(Unprintable):  # a size no variable holds: no caller can read it either
             out_lines.append(f"self.out_channels = {printer(out[0])}")
+        for k, text in zip(exposed, w.after):  # type: ignore[attr-defined]
+            if text is None:
+                raise Unprintable(f"no variable holds its output's {DIM_ATTRS[k].removeprefix('out_')}")
+            out_lines.append(f"self.{DIM_ATTRS[k]} = {text}")
     used = printer.used
     signature: list[str] = []
     args: list[str] = []
     if not network:
         for k, symbol in enumerate(dims):
-            if k == 0 or symbol in used:
+            if k == 0 or symbol in used or ctx.spatial(d.key):
                 args.append(symbol)
                 signature.append(f"{printer.names[symbol]}: int")
     required = len(args)

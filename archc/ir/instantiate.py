@@ -55,6 +55,7 @@ class Instantiator:
         self.graph: Graph = Graph(name, ())
         self.uses: dict[str, int] = {}
         self.spliced: dict[tuple[str, str], set[bool]] = {}  # dynamic instances: spliced (inline) or not
+        self.passed: dict[tuple[str, str], set[str]] = {}  # dynamic instances: the definitions they hold
         self.key = ""  # the definition whose statements run now (nodes record it as their origin)
         self.training_only = False  # inside an instance that only runs in training (a side head)
 
@@ -167,6 +168,7 @@ class Instantiator:
             d = self.resolve(env[stmt.param], len(in_shape))
             args = _bind_args(d, args)
             self.spliced.setdefault((self.key, stmt.out), set()).add(d.inline and stmt.name is None)
+            self.passed.setdefault((self.key, stmt.out), set()).add(d.key)
             if d.inline and stmt.name is None:  # an inline block passed as a value: spliced in, as lowering does
                 inner_env: dict[str, Any] = {**args, **{str(s): v for s, v in zip(d.input_shape, in_shape)}}
                 inner_vals: dict[str, str | None] = {"x": x}
