@@ -280,6 +280,26 @@ layers:
   - u: U(R)
 """, BuildFails, "a block passed as a value that reads its input's height: R took in_height before n, the "
                  "call through the parameter passed only in_channels (TypeError in build())"),
+    ("named_norm_block_passed_as_a_value", """
+archc: 1
+name: g
+input: [3, 8, 8]
+blocks:
+  BN:
+    inline: true
+    layers: bn()
+  Unit:
+    params: {c: int, norm: block}
+    layers:
+      - conv: conv(c, 3, padding=1, bias=false)
+      - n: norm()
+      - relu
+      - conv2: conv(c, 1)
+layers:
+  - u: Unit(4, BN)
+""", InferenceDiffers, "a named instance of a norm block passed as a value, all of it folded into the conv before "
+                       "it: the inference pass dropped the instance but left relu reading its value (KeyError), "
+                       "then conv2 sized by its output (E720 'no variable holds')"),
 ]
 
 
