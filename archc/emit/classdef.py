@@ -109,6 +109,9 @@ class Writer:
         self.target: dict[str, str] = {}  # value -> the variable it must be written to
         self.pre: list[str] = []  # lines that build a child before it is assigned (a list's items)
         self.hoisted: list[str] = []  # shared modules first met under a condition or in a loop
+        self.fwd_index: dict[str, str | None] = {}  # a repeat's index -> forward's loop variable, if any
+        self.loop_vars: dict[str, str] = {}  # a repeat's index -> the loop variable forward last gave it
+        self.name_attrs: dict[str, str] = {}  # symbol -> the attribute holding it for forward's made names
 
     # --- __init__ ---------------------------------------------------------------------------
 
@@ -233,6 +236,49 @@ class Writer:
             self.bind_fresh(s, f"{var}.{name}" if name.isidentifier() else f"{var}[{k}]")
         return var
 
+    def made_in_module_body(self, stmt: Layer | Instance | Container, source: str, indent: str) -> None:
+        """A child named in each repeat of a module's body (``denselayer{i + 1}``): added with
+        ``add_module`` in ``__init__``'s loop, and called by the same name in forward's."""
+        made = self.made_name(stmt.name)  # type: ignore[arg-type]
+        if self.has_fresh(stmt):  # its sizes are read later: kept in a variable
+            var = self.locals.claim("block")
+            self.init += wrap(f"{indent}{var} = {source}")
+            self.init.append(f"{indent}self.add_module({made}, {var})")
+            self.bind_fresh(stmt, var)
+        else:
+            self.init += wrap(f"{indent}self.add_module({made}, {source})")
+        self.forward_call(stmt, f"getattr(self, {self.made_name_in_forward(stmt.name)})", indent)  # type: ignore[arg-type]
+
+    def made_name_in_forward(self, name: GenName) -> str:
+        """The f-string of a made name in forward: the repeats' indices are forward's loop variables,
+        other values (a parameter) attributes that ``__init__`` sets first."""
+        overrides: dict[str, str] = {}
+        for part in name.parts:
+            for symbol in sorted(free_symbols(part)) if _symbolic(part) else ():
+                if symbol in self.fwd_index:
+                    if self.fwd_index[symbol] is None:  # the variable of an earlier loop, or a new one
+                        old = self.loop_vars.get(symbol)
+                        active = set(self.fwd_index.values())
+                        self.fwd_index[symbol] = old if old and old not in active else self.vars.claim(symbol)
+                        self.loop_vars[symbol] = self.fwd_index[symbol]  # type: ignore[assignment]
+                    overrides[symbol] = self.fwd_index[symbol]  # type: ignore[assignment]
+                    continue
+                if symbol not in self.name_attrs:
+                    value = self.p(Sym_(symbol))
+                    attr = self.name_attrs[symbol] = self.attrs.claim(value if value.isidentifier() else symbol)
+                    self.hoisted.append(f"self.{attr} = {value}")
+                overrides[symbol] = f"self.{self.name_attrs[symbol]}"
+        saved = {k: self.p.names[k] for k in overrides if k in self.p.names}
+        self.p.names.update(overrides)
+        try:
+            return self.made_name(name)
+        finally:
+            for k in overrides:
+                if k in saved:
+                    self.p.names[k] = saved[k]
+                else:
+                    del self.p.names[k]
+
     def made_name(self, name: GenName) -> str:
         """The f-string that makes a repeat's name: ``f"denselayer{i + 1}"``."""
         text = "".join("{" + self.p(part) + "}" if _symbolic(part) else str(part) for part in name.parts)
@@ -296,9 +342,8 @@ class Writer:
                 self.bind_fresh(stmt, f"{seq_list}[-1]")
                 return
             if isinstance(stmt.name, GenName):
-                raise Unsupported(f"the name '{stmt.name}' is made in each repeat in a module's body; emitted code "
-                                  "writes such names in a numbered list (a block whose body is the repeat, or a "
-                                  "named repeat)")
+                self.made_in_module_body(stmt, source, indent)
+                return
             if seq_list is not None:
                 if stmt.name is not None and stmt.pos:
                     raise Unsupported("a named entry in a numbered list built with conditions or repeats")
@@ -467,15 +512,21 @@ class Writer:
             before = len(self.init)
             self.fwd.append(header_line := f"{indent}for _ in range({repeats}):")
             x = self.var[stmt.input]
+            self.consume(stmt.input)  # the loop reads it: its variable carries the loop where nothing reads it after
             var = self.assign(stmt.out, "x", stmt.input)
             if var != x:
                 self.fwd.insert(len(self.fwd) - 1, f"{indent}{var} = {x}")
+            header_at = len(self.fwd) - 1
+            self.fwd_index[stmt.index] = None  # forward's loop variable, once a made name reads it
             self.var[stmt.body_input] = var
             self.body(stmt.body, indent + "    ", None)
             if self.var[stmt.output] != var:
                 self.fwd.append(f"{indent}    {var} = {self.var[stmt.output]}")
             if self.fwd[-1] == header_line:  # a repeat of dropout only, in the inference variant
                 self.fwd.append(f"{indent}    pass")
+            index_var = self.fwd_index.pop(stmt.index)
+            if index_var is not None:
+                self.fwd[header_at] = f"{indent}for {index_var} in range({repeats}):"
             self.var[stmt.out] = var
             if len(self.init) == before:
                 self.init.append(f"{indent}    pass")

@@ -148,15 +148,20 @@ class _Pass:
         numbered = self.lists[-1]  # the list whose numbers these statements take: [mode, passed over]
         try:
             for stmt in stmts:
+                # numbers passed over inside a condition or a repeat are passed over where it holds,
+                # in each repeat: they stay with it (tail_skip), not with what follows
+                pending, numbered[1] = numbered[1], 0
                 new = self.stmt(key, stmt, alias, cond)
+                trailing, numbered[1] = numbered[1], pending
                 if new is None:
                     # a numbered entry that goes: in a list of named modules the entries after it
                     # keep their numbers (an nn.Sequential numbers the rest anew, as the concrete pass)
                     if stmt.pos and numbered[0] == "module":
                         numbered[1] += 1
                     continue
+                if isinstance(new, (If, Loop)):
+                    new.tail_skip += trailing
                 if numbered[1]:
-                    new = copy.copy(new) if new is stmt else new
                     new.skip += numbered[1]
                     numbered[1] = 0
                 out.append(new)
@@ -225,8 +230,10 @@ class _Pass:
                 self.passes_through(stmt, stmt.input)
                 return None
             if not stmt.body:
-                if isinstance(stmt, If) and (stmt.pos or stmt.absent):
-                    return stmt  # a numbered entry keeps its number; a branch stays a branch
+                if isinstance(stmt, If) and (stmt.pos or stmt.absent or self.lists[-1][1]):
+                    # a numbered entry keeps its number; a branch stays a branch; the entries that
+                    # went keep the numbers they held where the condition holds
+                    return stmt
                 alias[stmt.out] = stmt.input
                 return None
             return stmt

@@ -128,6 +128,7 @@ class Instantiator:
                 numbers.take()
             if concrete(stmt.cond, env):
                 self.body(stmt.body, env, vals, path, numbers)
+                numbers.position += stmt.tail_skip
                 vals[stmt.out] = vals[stmt.output]
             else:
                 vals[stmt.out] = None if stmt.absent else vals[stmt.input]
@@ -139,6 +140,7 @@ class Instantiator:
                 inner.maps[0] = {stmt.index: i, **dict(zip(map(str, stmt.carried), self.shape(x)))}
                 vals[stmt.body_input] = x
                 self.body(stmt.body, inner, vals, path, numbers)  # type: ignore[arg-type]
+                numbers.position += stmt.tail_skip
                 x = vals[stmt.output]
                 assert x is not None
             vals[stmt.out] = x
