@@ -303,6 +303,23 @@ layers:
 ]
 
 
+def test_macs_of_a_network_torch_refuses_one_sample_of() -> None:
+    """Found by a random run (seed 215367345801609483528715415933020068681): a group norm whose
+    groups hold one value each runs on a batch of two but F.group_norm refuses a single sample,
+    which is what the check counted MACs on; it counts them on the batch now."""
+    agree(archc.load("g.yaml", text="""
+archc: 1
+name: g
+input: [2, 4, 4]
+layers:
+  - c: conv(1, 1)
+  - pool: adaptive_avgpool(1)
+  - n: group_norm(1)
+  - flatten
+  - fc: linear(2)
+"""))
+
+
 @pytest.mark.parametrize("text", [pytest.param(text, id=name) for name, text, _, _ in REPRODUCERS])
 def test_reproducer(text: str) -> None:
     agree(archc.load("repro.yaml", text=text))
