@@ -300,6 +300,35 @@ layers:
 """, InferenceDiffers, "a named instance of a norm block passed as a value, all of it folded into the conv before "
                        "it: the inference pass dropped the instance but left relu reading its value (KeyError), "
                        "then conv2 sized by its output (E720 'no variable holds')"),
+    ("block_called_by_a_default_block_only", """
+archc: 1
+name: g
+input: [3, 6, 6]
+params: {flag: false}
+blocks:
+  B0:
+    layers: [c: conv(2, 1)]
+  B1:
+    layers: [sub: B0]
+  B2:
+    params: {inner: B1}
+    layers: [b: inner()]
+layers:
+  - n: {when: flag, layers: B2()}
+  - c: conv(2, 1)
+""", InferenceDiffers, "a block (B0) that only a block named as a parameter's default (B1) calls, neither built: "
+                       "the inference variant folded B1 but not B0 (KeyError 'B0'); found by a random generator run"),
+    ("dead_merge_named_after_its_entry", """
+archc: 1
+name: g
+input: [2, 6, 6]
+layers:
+  - a: conv(2, 1)
+  - n3: {from: [input, a], merge: concat, layers: [conv(2, 1)]}
+  - out: {from: a, layers: [conv(2, 1)]}
+""", InferenceDiffers, "a from: merge that nothing the output needs reads, named after its entry (n3:concat): the "
+                       "IR pass kept it (its node counted as inside the dropped n3), the concrete pass dropped it "
+                       "(E720 'nodes differ'); found by a random generator run"),
 ]
 
 

@@ -81,10 +81,14 @@ class ModuleWriter:
                 folded = ir.definitions
 
                 def resolve(block: Any, rank: int) -> Any:
-                    key = definer.definition(block, rank).key
+                    return self.folded_definition(definer.definition(block, rank).key)
+
+                def folded_definition(key: str) -> Any:
                     if key not in folded:  # a block only named as a default: defined after the pass
                         folded[key] = inference_definition(definer.definitions[key], plain, self.folding)
                     return folded[key]
+
+                self.folded_definition = folded_definition
 
                 self.unseen = resolve
                 inst = Instantiator(ir, resolve, self.graph.name)
@@ -199,6 +203,9 @@ class ModuleWriter:
     def class_of(self, key: str) -> ClassCode:
         code = self.codes.get(key)
         if code is None:
+            if key not in self.definitions and self.inference:
+                # a block that only a block named as a parameter's default calls: folded like it
+                self.folded_definition(key)
             d = self.definitions[key]
             name = self.names.claim(d.name)
             try:

@@ -62,6 +62,11 @@ class _Pass:
                          if n.training_only or any(n.scope[:k] in dropped
                                                    for k in range(1, len(n.scope) + (not n.module)))}
         self.within_dropped = {p for p in plain.scopes if any(p[:k] in dropped for k in range(1, len(p)))}
+        # a merge named after the entry it feeds (`n3: {from: [a, b], layers: ...}` makes n3:concat)
+        # is made in the enclosing list: only a scope dropped above that list takes it along
+        self.beside_child = {n.id for n in plain.nodes.values()
+                             if not n.module and not n.training_only and n.scope
+                             and not any(n.scope[:k] in dropped for k in range(1, len(n.scope)))}
         self.absorbing, self.across = self._across_classes(plain, folding)
 
     def _across_classes(self, plain: Graph, folding: Folding) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
@@ -101,7 +106,9 @@ class _Pass:
     def fate(self, key: str, stmt: Stmt) -> str:
         """keep | drop | fold, the same for every node of the statement."""
         # nodes inside training-only heads go with the head's own statement
-        ids = [i for i in self.nodes.get((key, stmt.out), []) if i not in self.training]
+        ids = [i for i in self.nodes.get((key, stmt.out), [])
+               if i not in self.training or (isinstance(stmt, Merge) and stmt.site[0] == "child"
+                                             and i in self.beside_child)]
         if not ids:
             if isinstance(stmt, Layer) and stmt.op.eval_identity:
                 return "drop"
@@ -198,7 +205,10 @@ class _Pass:
             return stmt
         if isinstance(stmt, Merge):
             stmt.inputs = tuple(_resolve(alias, i) for i in stmt.inputs)
-            return stmt if self.fate(key, stmt) == "keep" else None
+            if self.fate(key, stmt) == "keep":
+                return stmt
+            alias[stmt.out] = stmt.inputs[0]  # read by nothing the pass keeps (the verifier would see it)
+            return None
         if isinstance(stmt, Instance):
             stmt.input = _resolve(alias, stmt.input)
             if self.scope_fate(key, stmt) == "drop":
