@@ -349,6 +349,25 @@ layers:
 """))
 
 
+def test_an_in_place_op_leaves_its_input_layout() -> None:
+    """Found by a random run: a one-channel map laid out channels-last (after a permute) goes through
+    an in-place relu, which keeps its strides, and the oracle's out-of-place F.relu returned other
+    strides, so F.group_norm summed in another order (4.8e-7 apart). The oracle lays out the result
+    of an op the network runs in place as its input."""
+    agree(archc.load("g.yaml", text="""
+archc: 1
+name: g
+input: [2, 6, 6]
+layers:
+  - permute([0, 2, 3, 1])
+  - l: linear(1)
+  - permute([0, 3, 1, 2])
+  - c: conv(1, 1)
+  - relu
+  - n: group_norm(1)
+"""))
+
+
 @pytest.mark.parametrize("text", [pytest.param(text, id=name) for name, text, _, _ in REPRODUCERS])
 def test_reproducer(text: str) -> None:
     agree(archc.load("repro.yaml", text=text))
