@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from archc.ir.graph import Graph, Node, path_str
+from archc.ir.inplace import inplace_nodes
 
 Tensor = torch.Tensor
 Impl = Callable[[Node, list[Tensor], "State", bool], Tensor]
@@ -315,11 +316,25 @@ OPS: Mapping[str, Impl] = {
 }
 
 
+def _laid_out_like(x: Tensor, y: Tensor) -> Tensor:
+    """``y``'s values with ``x``'s strides, as an in-place op on ``x`` would leave them."""
+    if y.shape != x.shape or y.stride() == x.stride():
+        return y
+    out = torch.empty_strided(x.shape, x.stride(), dtype=y.dtype, device=y.device)
+    return out.copy_(y)
+
+
 def oracle(graph: Graph, state: MutableMapping[str, Tensor] | State, x: Tensor, *,
            training: bool = False) -> Tensor | tuple[Tensor, ...]:
     """Run ``graph`` on the batch ``x`` with the parameters and buffers in ``state``."""
     st = state if isinstance(state, State) else State(state)
     values: dict[str, Tensor] = {graph.input: x}
+    # an op the network runs in place (`nn.ReLU(inplace=True)`, `x += identity`) leaves its result
+    # laid out as its input; computed out of place, a tensor with a dimension of size 1 may come back
+    # with other strides, and some kernels sum in another order then (F.group_norm: ~1e-7). The
+    # oracle computes out of place (never overwriting a value it reads later) and lays the result out
+    # as the input, where the IR's in-place analysis says the network runs in place.
+    in_place = inplace_nodes(graph)
     eval_norms = set(graph.frozen_norms)  # `freeze: {norms: eval}`: they run in eval mode in training too
     for nid, node in graph.nodes.items():
         if node.op is None:
@@ -330,6 +345,8 @@ def oracle(graph: Graph, state: MutableMapping[str, Tensor] | State, x: Tensor, 
             continue  # a side head: the network does not run it in eval mode
         values[nid] = OPS[node.op.name](node, [values[i] for i in node.inputs], st,
                                         training and node.scope not in eval_norms)
+        if nid in in_place:
+            values[nid] = _laid_out_like(values[node.inputs[0]], values[nid])
     assert graph.output is not None
     main = values[graph.output]
     if training and graph.heads:

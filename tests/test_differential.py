@@ -284,7 +284,146 @@ layers:
 """, InferenceDiffers, "a from: merge after a norm the inference pass folds, in a list of named modules: the "
                        "rewritten IR numbered the merge 2, the concrete pass kept 3 (E720 'nodes differ'); "
                        "found by the DenseNet helper"),
+    ("height_of_a_block_whose_body_is_a_repeat", """
+archc: 1
+name: g
+input: [3, 16, 16]
+blocks:
+  R:
+    params: {n: int}
+    layers:
+      - {repeat: n, each: conv(8, 3, stride=2, padding=1)}
+layers:
+  - b: R(2)
+  - flatten
+  - fc: linear(10)
+""", BuildFails, "a linear layer sized by the output of a block whose body is a repeat: the network read "
+                 "self.b.out_height, which no class set (AttributeError in build())"),
+    ("height_of_a_block_passed_as_a_value", """
+archc: 1
+name: g
+input: [4, 16, 16]
+blocks:
+  R:
+    params: {n: int}
+    layers:
+      - {repeat: n, each: conv(8, 3, stride=2, padding=1)}
+  Res:
+    params: {body: block, n: 1}
+    residual:
+      body:
+        - b: body(n)
+      shortcut:
+        downsample: [conv(8, 1, stride=2)]
+layers:
+  - a: Res(R)
+  - c: Res(R, 0)
+""", BuildFails, "a residual whose projection condition compares its input with the output of a block-typed "
+                 "parameter: Res read self.b.out_height, which R did not set (AttributeError in build())"),
+    ("block_passed_as_a_value_reads_its_input_height", """
+archc: 1
+name: g
+input: [3, 16, 16]
+blocks:
+  R:
+    params: {n: int}
+    layers:
+      - c: conv(8, input.height // 4, stride=n)
+  U:
+    params: {body: block}
+    layers:
+      - b: body(2)
+      - relu
+layers:
+  - u: U(R)
+""", BuildFails, "a block passed as a value that reads its input's height: R took in_height before n, the "
+                 "call through the parameter passed only in_channels (TypeError in build())"),
+    ("named_norm_block_passed_as_a_value", """
+archc: 1
+name: g
+input: [3, 8, 8]
+blocks:
+  BN:
+    inline: true
+    layers: bn()
+  Unit:
+    params: {c: int, norm: block}
+    layers:
+      - conv: conv(c, 3, padding=1, bias=false)
+      - n: norm()
+      - relu
+      - conv2: conv(c, 1)
+layers:
+  - u: Unit(4, BN)
+""", InferenceDiffers, "a named instance of a norm block passed as a value, all of it folded into the conv before "
+                       "it: the inference pass dropped the instance but left relu reading its value (KeyError), "
+                       "then conv2 sized by its output (E720 'no variable holds')"),
+    ("block_called_by_a_default_block_only", """
+archc: 1
+name: g
+input: [3, 6, 6]
+params: {flag: false}
+blocks:
+  B0:
+    layers: [c: conv(2, 1)]
+  B1:
+    layers: [sub: B0]
+  B2:
+    params: {inner: B1}
+    layers: [b: inner()]
+layers:
+  - n: {when: flag, layers: B2()}
+  - c: conv(2, 1)
+""", InferenceDiffers, "a block (B0) that only a block named as a parameter's default (B1) calls, neither built: "
+                       "the inference variant folded B1 but not B0 (KeyError 'B0'); found by a random generator run"),
+    ("dead_merge_named_after_its_entry", """
+archc: 1
+name: g
+input: [2, 6, 6]
+layers:
+  - a: conv(2, 1)
+  - n3: {from: [input, a], merge: concat, layers: [conv(2, 1)]}
+  - out: {from: a, layers: [conv(2, 1)]}
+""", InferenceDiffers, "a from: merge that nothing the output needs reads, named after its entry (n3:concat): the "
+                       "IR pass kept it (its node counted as inside the dropped n3), the concrete pass dropped it "
+                       "(E720 'nodes differ'); found by a random generator run"),
 ]
+
+
+def test_macs_of_a_network_torch_refuses_one_sample_of() -> None:
+    """Found by a random run (seed 215367345801609483528715415933020068681): a group norm whose
+    groups hold one value each runs on a batch of two but F.group_norm refuses a single sample,
+    which is what the check counted MACs on; it counts them on the batch now."""
+    agree(archc.load("g.yaml", text="""
+archc: 1
+name: g
+input: [2, 4, 4]
+layers:
+  - c: conv(1, 1)
+  - pool: adaptive_avgpool(1)
+  - n: group_norm(1)
+  - flatten
+  - fc: linear(2)
+"""))
+
+
+def test_an_in_place_op_leaves_its_input_layout() -> None:
+    """Found by a random run: a one-channel map laid out channels-last (after a permute) goes through
+    an in-place relu, which keeps its strides, and the oracle's out-of-place F.relu returned other
+    strides, so F.group_norm summed in another order (4.8e-7 apart). The oracle lays out the result
+    of an op the network runs in place as its input."""
+    agree(archc.load("g.yaml", text="""
+archc: 1
+name: g
+input: [2, 6, 6]
+layers:
+  - permute([0, 2, 3, 1])
+  - l: linear(1)
+  - permute([0, 3, 1, 2])
+  - c: conv(1, 1)
+  - relu
+  - n: group_norm(1)
+"""))
 
 
 @pytest.mark.parametrize("text", [pytest.param(text, id=name) for name, text, _, _ in REPRODUCERS])

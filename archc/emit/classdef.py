@@ -68,6 +68,16 @@ class Context:
     head_order: list[str]  # the network's heads in the order training returns them
     spliced: Callable[[str, str], bool] = lambda key, out: False  # a dynamic instance is an inline block
     container_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    # what callers read of a definition's class, found by a writing before (see ModuleWriter.write):
+    # the output sizes past the channels it sets (1: out_height, 2: out_width), whether it takes
+    # every input size (a block passed as a value where some block needs them), and how many input
+    # sizes a call of a block-typed parameter passes (definition key, statement)
+    expose: Callable[[str], frozenset[int]] = lambda key: frozenset()
+    spatial: Callable[[str], bool] = lambda key: False
+    passes: Callable[[str, str], int] = lambda key, out: 1
+    # every printer a class of a definition printed with (definition key, printer): which fresh
+    # sizes the written code reads
+    printers: list[tuple[str, Printer]] = field(default_factory=list)
 
 
 def _dims(rank: int) -> tuple[str, ...]:
@@ -99,6 +109,9 @@ class Writer:
         self.target: dict[str, str] = {}  # value -> the variable it must be written to
         self.pre: list[str] = []  # lines that build a child before it is assigned (a list's items)
         self.hoisted: list[str] = []  # shared modules first met under a condition or in a loop
+        self.fwd_index: dict[str, str | None] = {}  # a repeat's index -> forward's loop variable, if any
+        self.loop_vars: dict[str, str] = {}  # a repeat's index -> the loop variable forward last gave it
+        self.name_attrs: dict[str, str] = {}  # symbol -> the attribute holding it for forward's made names
 
     # --- __init__ ---------------------------------------------------------------------------
 
@@ -132,7 +145,7 @@ class Writer:
             assert stmt.param is not None
             cls = self.p.names.get(stmt.param, stmt.param)
             self.p.used.add(stmt.param)
-            parts = [self.p(in_shape[0])]
+            parts = [self.p(d) for d in in_shape[:self.ctx.passes(self.key, stmt.out)]]
             parts += [self.p(v) for k, v in stmt.args.items() if k.startswith("#")]
             parts += [f"{k}={self.p(v)}" for k, v in stmt.args.items() if not k.startswith("#")]
             return f"{cls}({', '.join(parts)})"
@@ -223,6 +236,49 @@ class Writer:
             self.bind_fresh(s, f"{var}.{name}" if name.isidentifier() else f"{var}[{k}]")
         return var
 
+    def made_in_module_body(self, stmt: Layer | Instance | Container, source: str, indent: str) -> None:
+        """A child named in each repeat of a module's body (``denselayer{i + 1}``): added with
+        ``add_module`` in ``__init__``'s loop, and called by the same name in forward's."""
+        made = self.made_name(stmt.name)  # type: ignore[arg-type]
+        if self.has_fresh(stmt):  # its sizes are read later: kept in a variable
+            var = self.locals.claim("block")
+            self.init += wrap(f"{indent}{var} = {source}")
+            self.init.append(f"{indent}self.add_module({made}, {var})")
+            self.bind_fresh(stmt, var)
+        else:
+            self.init += wrap(f"{indent}self.add_module({made}, {source})")
+        self.forward_call(stmt, f"getattr(self, {self.made_name_in_forward(stmt.name)})", indent)  # type: ignore[arg-type]
+
+    def made_name_in_forward(self, name: GenName) -> str:
+        """The f-string of a made name in forward: the repeats' indices are forward's loop variables,
+        other values (a parameter) attributes that ``__init__`` sets first."""
+        overrides: dict[str, str] = {}
+        for part in name.parts:
+            for symbol in sorted(free_symbols(part)) if _symbolic(part) else ():
+                if symbol in self.fwd_index:
+                    if self.fwd_index[symbol] is None:  # the variable of an earlier loop, or a new one
+                        old = self.loop_vars.get(symbol)
+                        active = set(self.fwd_index.values())
+                        self.fwd_index[symbol] = old if old and old not in active else self.vars.claim(symbol)
+                        self.loop_vars[symbol] = self.fwd_index[symbol]  # type: ignore[assignment]
+                    overrides[symbol] = self.fwd_index[symbol]  # type: ignore[assignment]
+                    continue
+                if symbol not in self.name_attrs:
+                    value = self.p(Sym_(symbol))
+                    attr = self.name_attrs[symbol] = self.attrs.claim(value if value.isidentifier() else symbol)
+                    self.hoisted.append(f"self.{attr} = {value}")
+                overrides[symbol] = f"self.{self.name_attrs[symbol]}"
+        saved = {k: self.p.names[k] for k in overrides if k in self.p.names}
+        self.p.names.update(overrides)
+        try:
+            return self.made_name(name)
+        finally:
+            for k in overrides:
+                if k in saved:
+                    self.p.names[k] = saved[k]
+                else:
+                    del self.p.names[k]
+
     def made_name(self, name: GenName) -> str:
         """The f-string that makes a repeat's name: ``f"denselayer{i + 1}"``."""
         text = "".join("{" + self.p(part) + "}" if _symbolic(part) else str(part) for part in name.parts)
@@ -286,9 +342,8 @@ class Writer:
                 self.bind_fresh(stmt, f"{seq_list}[-1]")
                 return
             if isinstance(stmt.name, GenName):
-                raise Unsupported(f"the name '{stmt.name}' is made in each repeat in a module's body; emitted code "
-                                  "writes such names in a numbered list (a block whose body is the repeat, or a "
-                                  "named repeat)")
+                self.made_in_module_body(stmt, source, indent)
+                return
             if seq_list is not None:
                 if stmt.name is not None and stmt.pos:
                     raise Unsupported("a named entry in a numbered list built with conditions or repeats")
@@ -458,15 +513,21 @@ class Writer:
             before = len(self.init)
             self.fwd.append(header_line := f"{indent}for _ in range({repeats}):")
             x = self.var[stmt.input]
+            self.consume(stmt.input)  # the loop reads it: its variable carries the loop where nothing reads it after
             var = self.assign(stmt.out, "x", stmt.input)
             if var != x:
                 self.fwd.insert(len(self.fwd) - 1, f"{indent}{var} = {x}")
+            header_at = len(self.fwd) - 1
+            self.fwd_index[stmt.index] = None  # forward's loop variable, once a made name reads it
             self.var[stmt.body_input] = var
             self.body(stmt.body, indent + "    ", None)
             if self.var[stmt.output] != var:
                 self.fwd.append(f"{indent}    {var} = {self.var[stmt.output]}")
             if self.fwd[-1] == header_line:  # a repeat of dropout only, in the inference variant
                 self.fwd.append(f"{indent}    pass")
+            index_var = self.fwd_index.pop(stmt.index)
+            if index_var is not None:
+                self.fwd[header_at] = f"{indent}for {index_var} in range({repeats}):"
             self.var[stmt.out] = var
             if len(self.init) == before:
                 self.init.append(f"{indent}    pass")
@@ -816,14 +877,18 @@ def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], o
                printer: Printer, fresh: dict[str, tuple[str, str, int]], *, sequential: bool,
                network: bool = False, input_id: str = "x",
                extra: tuple[tuple[str, str, Any], ...] = (),
-               entry_names: dict[str, str] | None = None) -> tuple[Writer, list[str]]:
+               entry_names: dict[str, str] | None = None, after: tuple[Any, ...] = ()) -> tuple[Writer, list[str]]:
     """The ``__init__`` and ``forward`` lines of a class whose body is ``stmts``. Written twice
     where a repeat's running spatial sizes are read: the first writing finds which. ``extra``:
     (value, argument name, shape) of forward's arguments after ``x``; ``entry_names``: the names of
-    the enclosing bodies' entries (value -> name), for arguments of containers inside."""
+    the enclosing bodies' entries (value -> name), for arguments of containers inside; ``after``:
+    sizes printed after the body (:attr:`Writer.after`, None where no variable holds one), which
+    the first writing counts as read."""
+    ctx.printers.append((key, printer))
     base = dict(printer.names)
     w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, set(), {}, input_id, extra,
                          entry_names or {})
+    _print_after(w, after)
     needed = {s for s in printer.used if printer.names.get(s, "").startswith("__unused_")}
     last = dict(printer.last)
     printer.names = dict(base)
@@ -831,7 +896,17 @@ def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], o
     printer.last.clear()
     w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, needed, last, input_id,
                          extra, entry_names or {})
+    _print_after(w, after)
     return w, fwd
+
+
+def _print_after(w: Writer, values: tuple[Any, ...]) -> None:
+    w.after = []  # type: ignore[attr-defined]
+    for value in values:
+        try:
+            w.after.append(w.p(value))  # type: ignore[attr-defined]
+        except Unprintable:
+            w.after.append(None)  # type: ignore[attr-defined]
 
 
 def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape: Any, printer: Printer,
@@ -940,19 +1015,26 @@ def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, s
         printer.names[p.name] = ns.claim(param_names.get(p.name, p.name))
     sequential = (d.mode == "sequential" and not any(isinstance(s, (Merge, Head)) for s in d.body)
                   and not _passes_points(d.body))
+    # output sizes past the channels that a caller reads (only known when the class is built: the
+    # result of a repeat, say), printed with the body so that a repeat keeps its running sizes
+    exposed = sorted(k for k in ctx.expose(d.key) if k < len(d.out_shape)) if not network else []
     w, fwd = write_body(ctx, d.key, name, d.doc, d.body, d.output, d.input_shape, printer, d.fresh,
-                        sequential=sequential, network=network)
+                        sequential=sequential, network=network, after=tuple(d.out_shape[k] for k in exposed))
     out_lines = []
     if not network:
         out = d.out_shape
         with contextlib.suppress(Unprintable):  # a size no variable holds: no caller can read it either
             out_lines.append(f"self.out_channels = {printer(out[0])}")
+        for k, text in zip(exposed, w.after):  # type: ignore[attr-defined]
+            if text is None:
+                raise Unprintable(f"no variable holds its output's {DIM_ATTRS[k].removeprefix('out_')}")
+            out_lines.append(f"self.{DIM_ATTRS[k]} = {text}")
     used = printer.used
     signature: list[str] = []
     args: list[str] = []
     if not network:
         for k, symbol in enumerate(dims):
-            if k == 0 or symbol in used:
+            if k == 0 or symbol in used or ctx.spatial(d.key):
                 args.append(symbol)
                 signature.append(f"{printer.names[symbol]}: int")
     required = len(args)

@@ -114,29 +114,79 @@ def if_lines(indent: str, cond: str, width: int = WIDTH) -> list[str]:
     return [line]
 
 
+def wrap_text(text: str, width: int, first: int = 0) -> str:
+    """``text`` with each line longer than ``width`` broken at spaces (``first``: what stands before
+    the first line). Paragraphs, blank lines and short lines stay as written; a broken line's
+    continuation is indented as its text starts (past a list marker: ``- ``, ``1. ``). A word
+    longer than the line stays whole."""
+    import re
+    import textwrap
+
+    out: list[str] = []
+    for k, line in enumerate(text.split("\n")):
+        room = width - (first if k == 0 else 0)
+        if len(line) <= room or not line.strip():
+            out.append(line)
+            continue
+        lead = re.match(r"\s*(?:[-*+]\s+|\d+[.)]\s+)?", line).group(0)  # type: ignore[union-attr]
+        hanging = " " * len(lead) if lead.strip() else lead
+        # the first line is shortened by what stands before it: wrapped as if that were text
+        filler = "\0" * (width - room)
+        parts = textwrap.wrap(filler + line, width, subsequent_indent=hanging, break_long_words=False,
+                              break_on_hyphens=False, replace_whitespace=False, expand_tabs=False)
+        if not parts or not parts[0].startswith(filler):
+            out.append(line)  # its first word alone is too long: nothing gained by breaking the rest
+            continue
+        parts[0] = parts[0][len(filler):]
+        out += [p.rstrip() for p in parts]
+    return "\n".join(out)
+
+
 def docstring(text: str, indent: int) -> str:
     """A docstring for spec text, which cannot break out of its literal: the text is
-    checked to read back unchanged, and falls back to an escaped repr otherwise."""
+    checked to read back unchanged (but for line breaks where a line was too long for
+    :data:`WIDTH`), and falls back to an escaped repr otherwise."""
     import ast
 
     pad = " " * indent
     if not all(c.isprintable() for c in text.replace("\n", "").replace("\r", "")):
         # control, invisible or bidirectional characters stay out of the source, escaped: they could
         # drive a terminal showing the file, or make the code read differently from what it is
-        return pad + repr(text)
-    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').replace("\r", "")
+        return _long_repr(text, pad)
+    text = "\n".join(line.rstrip() for line in text.replace("\r", "").split("\n"))
+    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    # a long line (a spec's doc is prose, often one line per paragraph) is broken at a space where it
+    # would pass the width of the file's lines (ruff E501 checks them); the quotes count on the first
+    body = wrap_text(body, WIDTH - indent, first=6 if "\n" not in body else 3)
     lines = body.split("\n")
     # blank lines stay empty: indenting them would leave trailing whitespace (ruff W293)
     candidate = '"""' + "\n".join(line.rstrip() if k == 0 or not line.strip() else pad + line.rstrip()
                                    for k, line in enumerate(lines))
     candidate += ('\n' + pad + '"""') if len(lines) > 1 else '"""'
     if candidate.endswith('\\"""') or candidate.count('"""') != 2:
-        return pad + repr(text)
+        return _long_repr(text, pad)
     try:
         value = ast.literal_eval(candidate)
     except (SyntaxError, ValueError):
-        return pad + repr(text)
-    expected = "\n".join(line.rstrip() for line in text.replace("\r", "").split("\n"))
-    if value.replace("\n" + pad, "\n").rstrip("\n") != expected.rstrip("\n"):
-        return pad + repr(text)
+        return _long_repr(text, pad)
+    # it reads back as the text (where a long line was broken: as the text's words, in order)
+    read = value.replace("\n" + pad, "\n").rstrip("\n")
+    if read != text.rstrip("\n") and (len(lines) == text.count("\n") + 1 or read.split() != text.split()):
+        return _long_repr(text, pad)
     return pad + candidate
+
+
+def _long_repr(text: str, pad: str) -> str:
+    """``repr(text)``, as adjacent literals in parentheses where it is longer than a line (still the
+    docstring: Python joins them when it compiles)."""
+    if len(pad) + len(repr(text)) <= WIDTH:
+        return pad + repr(text)
+    pieces: list[str] = []
+    piece = ""
+    for ch in text:
+        if len(pad) + 4 + len(repr(piece + ch)) > WIDTH and piece:
+            pieces.append(repr(piece))
+            piece = ""
+        piece += ch
+    pieces.append(repr(piece))
+    return "\n".join([pad + "(", *(pad + "    " + p for p in pieces), pad + ")"])

@@ -22,7 +22,7 @@ from ..ir.fold import Unfoldable, fold, inference_definition
 from ..ir.graph import Graph
 from ..ir.inplace import inplace_nodes
 from ..ir.instantiate import Instantiator, Unsplicable
-from ..ir.module import Layer, Merge, walk
+from ..ir.module import Instance, Layer, Merge, walk
 from ..ir.passes import Folding
 from ..sym import MAKE_DIVISIBLE_SOURCE
 from .classdef import ClassCode, Context, Unsupported, write_class
@@ -50,7 +50,7 @@ class ModuleWriter:
             derived_ir = derived(self.graph)  # the module IR, already checked against the graph
         except NotDerivable as err:
             raise Unsupported(str(err)) from None
-        ir, again, spliced = derived_ir.ir, derived_ir.plain, derived_ir.spliced
+        ir, again, spliced, passed = derived_ir.ir, derived_ir.plain, derived_ir.spliced, derived_ir.passed
         if self.inference:
             # the pass over the module IR, checked against the concrete pass (the IR verifier)
             try:
@@ -59,15 +59,18 @@ class ModuleWriter:
                 folded = ir.definitions
 
                 def resolve(block: Any, rank: int) -> Any:
-                    defn = derived_ir.definition(block, rank)
-                    if defn.key not in folded:  # a block only named as a default: defined after the pass
-                        folded[defn.key] = inference_definition(defn, plain, self.folding)
-                    return folded[defn.key]
+                    return self.folded_definition(derived_ir.definition(block, rank).key)
 
+                def folded_definition(key: str) -> Any:
+                    if key not in folded:  # a block only named as a default: defined after the pass
+                        folded[key] = inference_definition(derived_ir.ir.definitions[key], plain, self.folding)
+                    return folded[key]
+
+                self.folded_definition = folded_definition
                 self.unseen = resolve
                 inst = Instantiator(ir, resolve, self.graph.name)
                 again = inst.run(self.graph.params)
-                spliced = inst.spliced
+                spliced, passed = inst.spliced, inst.passed
             except (Unfoldable, Unsymbolic, Unsplicable) as err:
                 raise Unsupported(f"inference variant: {err}") from None
             found = differences(self.graph, again)
@@ -101,29 +104,85 @@ class ModuleWriter:
                 raise Unsupported("a block-typed parameter holds an inline block in some instances only")
             return True in seen
 
+        self.helpers = _helpers(ir)
+        # what callers read of a class (an output's height, a block passed as a value that needs its
+        # input's height) shows when the callers are written, after it: the file is written again,
+        # each class told what its callers read, until no caller reads more
+        self.passed = {site: keys for site, keys in passed.items() if not is_spliced(*site)}
+        self.expose: dict[str, set[int]] = {}
+        self.spatial: set[str] = set()
+        self.site_dims: dict[tuple[str, str], int] = {}
+        for _ in range(2 * len(self.definitions) + 2):  # each writing but the last adds a demand
+            net = self.write_classes(order, is_spliced)
+            if not self.demands():
+                break
+        else:  # pragma: no cover - demands only grow, and there are finitely many
+            raise Unsupported("what the classes read of each other does not settle")
+        rank = {k: n for n, k in enumerate(order)}  # blocks only passed along come first
+        codes = [self.codes[k] for k in sorted(self.codes, key=lambda k: rank.get(k, -1))]
+        return self.source(net, _defaults_first(codes))
+
+    def write_classes(self, order: list[str], is_spliced: Any) -> ClassCode:
+        """Every class (callees first) and the network's, told what their callers read."""
+        self.names = Namespace()
+        self.codes = {}
         # classes torch.nn lacks (torchvision's LayerNorm2d, Permute), written once at the top: their
         # names are taken first, so a block of the same name gets another
-        self.helpers = _helpers(ir)
         for op in self.helpers:
             self.names.claim(op.torch_class)
         ctx = Context(self.class_of, self.block_name, self.inplace_of, self.names.claim,
-                      [h.name for h in self.graph.heads], is_spliced)
+                      [h.name for h in self.graph.heads], is_spliced,
+                      expose=lambda key: frozenset(self.expose.get(key, ())),
+                      spatial=lambda key: key in self.spatial,
+                      passes=lambda key, out: self.site_dims.get((key, out), 1))
         self._ctx = ctx
         for key in order:
             self.class_of(key)
         net_name = self.names.claim(self.graph.class_name or camel(self.graph.name))
         try:
-            net = write_class(ctx, ir.network, net_name, {})
+            net = write_class(ctx, self.ir.network, net_name, {})
         except Unprintable as err:
             raise Unsupported(str(err)) from None
         net.heads = bool(self.graph.heads)
-        rank = {k: n for n, k in enumerate(order)}  # blocks only passed along come first
-        codes = [self.codes[k] for k in sorted(self.codes, key=lambda k: rank.get(k, -1))]
-        return self.source(net, _defaults_first(codes))
+        return net
+
+    def demands(self) -> bool:
+        """Record what the classes just written read of their callees that those do not provide:
+        an output size past the channels (``self.body.out_height``), or, where a block-typed
+        parameter is called, the input's spatial sizes some block passed there takes (then every
+        block passed there takes them, and the call passes them). Did anything new turn up?"""
+        owner: dict[tuple[str, str], tuple[Instance, int]] = {}  # (definition, fresh symbol) -> instance
+        for d in [*self.definitions.values(), self.ir.network]:
+            for s in walk(d.body):
+                if isinstance(s, Instance):
+                    for k, dim in enumerate(s.shape):
+                        if k and d.fresh.get(str(dim)) == ("output", s.out, k):
+                            owner[(d.key, str(dim))] = (s, k)
+        new = False
+        for key, printer in self._ctx.printers:
+            for symbol in printer.used:
+                if (key, symbol) not in owner:
+                    continue
+                s, k = owner[(key, symbol)]
+                for callee in {s.block} if s.block is not None else self.passed.get((key, s.out), set()):
+                    if k not in self.expose.setdefault(callee, set()):
+                        self.expose[callee].add(k)
+                        new = True
+        for site, keys in self.passed.items():
+            codes = [self.codes[k] for k in keys if k in self.codes]
+            if any(set(code.args) & set(code.dims[1:]) for code in codes):
+                self.site_dims[site] = max(len(self.definitions[k].input_shape) for k in keys)
+                for k in keys - self.spatial:
+                    self.spatial.add(k)
+                    new = True
+        return new
 
     def class_of(self, key: str) -> ClassCode:
         code = self.codes.get(key)
         if code is None:
+            if key not in self.definitions and self.inference:
+                # a block that only a block named as a parameter's default calls: folded like it
+                self.folded_definition(key)
             d = self.definitions[key]
             name = self.names.claim(d.name)
             try:

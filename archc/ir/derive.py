@@ -45,6 +45,8 @@ class Derived:
     plain: Graph
     # per dynamic instance (definition key, value): spliced in as an inline block or not
     spliced: dict[tuple[str, str], set[bool]]
+    # per call of a block-typed parameter (definition key, value): the definitions passed there
+    passed: dict[tuple[str, str], set[str]]
     # a block value (a block-typed parameter's) and an input rank -> its definition, defined on
     # first use: a block only passed along (a repeat of 0) is not defined by the network's walk
     definition: Callable[[Any, int], Definition]
@@ -102,7 +104,7 @@ def derive(program: Any, graph: Graph) -> Derived:
     if found:  # never hand on a network other than the one checked and counted
         raise NotDerivable("the module IR does not reproduce the checked graph: " + "; ".join(found[:3]),
                            span, sources)
-    return Derived(ir, plain, inst.spliced, definer.definition, span, sources)
+    return Derived(ir, plain, inst.spliced, inst.passed, definer.definition, span, sources)
 
 
 def derived(graph: Graph) -> Derived:

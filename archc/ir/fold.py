@@ -24,9 +24,9 @@ import copy
 import dataclasses
 from typing import Any
 
-from ..sym import and_, or_
+from ..sym import Sym, and_, is_symbolic, or_, substitute
 from .graph import Graph
-from .module import Container, Definition, Head, If, Instance, Layer, Loop, Merge, ModuleIR, Stmt
+from .module import Container, Definition, Head, If, Instance, Layer, Loop, Merge, ModuleIR, Stmt, walk
 from .passes import Folding
 
 __all__ = ["Unfoldable", "inference_ir"]
@@ -62,11 +62,53 @@ class _Pass:
                          if n.training_only or any(n.scope[:k] in dropped
                                                    for k in range(1, len(n.scope) + (not n.module)))}
         self.within_dropped = {p for p in plain.scopes if any(p[:k] in dropped for k in range(1, len(p)))}
+        # a merge named after the entry it feeds (`n3: {from: [a, b], layers: ...}` makes n3:concat)
+        # is made in the enclosing list: only a scope dropped above that list takes it along
+        self.beside_child = {n.id for n in plain.nodes.values()
+                             if not n.module and not n.training_only and n.scope
+                             and not any(n.scope[:k] in dropped for k in range(1, len(n.scope)))}
+        self.absorbing, self.across = self._across_classes(plain, folding)
+
+    def _across_classes(self, plain: Graph, folding: Folding) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """Norms folded into a layer of another definition's class (a norm block passed as a value,
+        spliced after a convolution; a block's first norm after the caller's convolution), where
+        the two statements agree in every instance: each instance of the norm folds into such a
+        layer, and each instance of the layer absorbs such a norm. Then the norm's statement goes
+        and the layer's gains a bias, each in its own class. Returns (layers, norms)."""
+        origin = {n.id: n.origin for n in plain.nodes.values()}
+        pairs = [(origin.get(f.conv), origin.get(f.norm)) for f in folding.norms]
+        cross = [(c, n) for c, n in pairs if c is not None and n is not None and c[0] != n[0]]
+        layers = {c for c, _ in cross}
+        norms = {n for _, n in cross}
+        absorbed = {f.conv for f in folding.norms}
+        folded_by: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        for c, n in pairs:
+            if c is not None and n is not None:
+                folded_by.setdefault(n, set()).add(c)
+                folded_by.setdefault(c, set()).add(n)
+
+        def alive(stmt: tuple[str, str]) -> list[str]:
+            return [i for i in self.nodes.get(stmt, []) if i not in self.training]
+
+        changed = True
+        while changed:
+            changed = False
+            for c in list(layers):  # every instance absorbs a norm of another class, and only such
+                if not all(i in absorbed for i in alive(c)) or not folded_by[c] <= norms:
+                    layers.discard(c)
+                    changed = True
+            for n in list(norms):  # every instance folds, into such a layer
+                if not all(i in self.folded for i in alive(n)) or not folded_by[n] <= layers:
+                    norms.discard(n)
+                    changed = True
+        return layers, norms
 
     def fate(self, key: str, stmt: Stmt) -> str:
         """keep | drop | fold, the same for every node of the statement."""
         # nodes inside training-only heads go with the head's own statement
-        ids = [i for i in self.nodes.get((key, stmt.out), []) if i not in self.training]
+        ids = [i for i in self.nodes.get((key, stmt.out), [])
+               if i not in self.training or (isinstance(stmt, Merge) and stmt.site[0] == "child"
+                                             and i in self.beside_child)]
         if not ids:
             if isinstance(stmt, Layer) and stmt.op.eval_identity:
                 return "drop"
@@ -83,11 +125,29 @@ class _Pass:
     def definition(self, d: Definition) -> Definition:
         out = copy.copy(d)
         alias: dict[str, str] = {}
+        # the sizes of each value, and the fresh symbols of a dropped instance's output, which
+        # are its input's sizes now (a norm block passed as a value, all of it folded)
+        self.shapes: dict[str, Any] = {"x": d.input_shape}
+        for s in walk(d.body):
+            self.shapes[s.out] = s.shape
+            if isinstance(s, Loop):
+                self.shapes[s.body_input] = s.carried
+        self.fresh, self.renamed = d.fresh, {}
         self.lists.append([d.mode, 0])
         out.body = self.body(d.key, d.body, alias, None)
         self.lists.pop()
         out.output = _resolve(alias, d.output)
+        if self.renamed:
+            _rename(out.body, self.renamed)
+            out.out_shape = tuple(_substituted(v, self.renamed) for v in d.out_shape)
         return out
+
+    def passes_through(self, stmt: Stmt, value: str) -> None:
+        """``stmt`` (an instance or a container) went, and its value is ``value`` now: its output's
+        fresh symbols stand for that value's sizes."""
+        for dim, size in zip(stmt.shape, self.shapes.get(value, ())):
+            if isinstance(dim, Sym) and str(dim) in self.fresh:
+                self.renamed[str(dim)] = _substituted(size, self.renamed)
 
     def body(self, key: str, stmts: list[Stmt], alias: dict[str, str], cond: Any) -> list[Stmt]:
         out: list[Stmt] = []
@@ -95,15 +155,20 @@ class _Pass:
         numbered = self.lists[-1]  # the list whose numbers these statements take: [mode, passed over]
         try:
             for stmt in stmts:
+                # numbers passed over inside a condition or a repeat are passed over where it holds,
+                # in each repeat: they stay with it (tail_skip), not with what follows
+                pending, numbered[1] = numbered[1], 0
                 new = self.stmt(key, stmt, alias, cond)
+                trailing, numbered[1] = numbered[1], pending
                 if new is None:
                     # a numbered entry that goes: in a list of named modules the entries after it
                     # keep their numbers (an nn.Sequential numbers the rest anew, as the concrete pass)
                     if stmt.pos and numbered[0] == "module":
                         numbered[1] += 1
                     continue
+                if isinstance(new, (If, Loop)):
+                    new.tail_skip += trailing
                 if numbered[1]:
-                    new = copy.copy(new) if new is stmt else new
                     new.skip += numbered[1]
                     numbered[1] = 0
                 out.append(new)
@@ -122,8 +187,11 @@ class _Pass:
                 alias[stmt.out] = stmt.inputs[0]
                 return None
             if fate == "fold":
+                if (key, stmt.out) in self.across:  # into a layer of another class, which gains the bias
+                    alias[stmt.out] = stmt.inputs[0]
+                    return None
                 found = self.producer(stmt.inputs[0])
-                if found is None:  # the layer is in another class (a block's last): kept, not folded
+                if found is None:  # the layer is in another class, not in every instance: kept, not folded
                     self.vetoed.add((key, stmt.out))
                     return stmt
                 layer, conds = found
@@ -132,13 +200,24 @@ class _Pass:
                 layer.attrs = layer.attrs.model_construct(**{**dict(layer.attrs), "bias": bias})
                 alias[stmt.out] = layer.out
                 return None
+            if (key, stmt.out) in self.absorbing:  # the norm after it, in another class, went
+                stmt.attrs = stmt.attrs.model_construct(**{**dict(stmt.attrs), "bias": True})
             return stmt
         if isinstance(stmt, Merge):
             stmt.inputs = tuple(_resolve(alias, i) for i in stmt.inputs)
-            return stmt if self.fate(key, stmt) == "keep" else None
+            if self.fate(key, stmt) == "keep":
+                return stmt
+            alias[stmt.out] = stmt.inputs[0]  # read by nothing the pass keeps (the verifier would see it)
+            return None
         if isinstance(stmt, Instance):
             stmt.input = _resolve(alias, stmt.input)
-            return stmt if self.scope_fate(key, stmt) == "keep" else None
+            if self.scope_fate(key, stmt) == "drop":
+                # nothing of it is left (its norm folded into the layer before it, its dropout
+                # went): what read its value reads its input
+                alias[stmt.out] = stmt.input
+                self.passes_through(stmt, stmt.input)
+                return None
+            return stmt
         if isinstance(stmt, (Container, If, Loop)):
             stmt.input = _resolve(alias, stmt.input)
             inner = stmt.cond if isinstance(stmt, If) else None
@@ -158,10 +237,13 @@ class _Pass:
                 return stmt
             if isinstance(stmt, Container) and self.scope_fate(key, stmt) == "drop":
                 alias[stmt.out] = stmt.input
+                self.passes_through(stmt, stmt.input)
                 return None
             if not stmt.body:
-                if isinstance(stmt, If) and (stmt.pos or stmt.absent):
-                    return stmt  # a numbered entry keeps its number; a branch stays a branch
+                if isinstance(stmt, If) and (stmt.pos or stmt.absent or self.lists[-1][1]):
+                    # a numbered entry keeps its number; a branch stays a branch; the entries that
+                    # went keep the numbers they held where the condition holds
+                    return stmt
                 alias[stmt.out] = stmt.input
                 return None
             return stmt
@@ -187,6 +269,29 @@ class _Pass:
                         return None
                     return s, [c for _, c in self.bodies[k + 1:] if c is not None]
         return None
+
+
+def _substituted(value: Any, mapping: dict[str, Any]) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_substituted(v, mapping) for v in value)
+    return substitute(value, mapping) if is_symbolic(value) else value
+
+
+def _rename(body: list[Stmt], mapping: dict[str, Any]) -> None:
+    """Put ``mapping``'s values in for its symbols in every expression of ``body`` (whose
+    statements are the pass's own copies; attributes are rebuilt, never changed in place)."""
+    for s in walk(body):
+        s.shape = _substituted(s.shape, mapping)
+        if isinstance(s, Layer) and any(is_symbolic(v) or isinstance(v, tuple) for v in dict(s.attrs).values()):
+            s.attrs = s.attrs.model_construct(**{k: _substituted(v, mapping) for k, v in dict(s.attrs).items()})
+        elif isinstance(s, Instance):
+            s.args = {k: _substituted(v, mapping) for k, v in s.args.items()}
+        elif isinstance(s, If):
+            s.cond = _substituted(s.cond, mapping)
+        elif isinstance(s, Loop):
+            s.count = _substituted(s.count, mapping)
+        elif isinstance(s, Merge):
+            s.present = _substituted(s.present, mapping)
 
 
 def _resolve(alias: dict[str, str], value: str) -> str:

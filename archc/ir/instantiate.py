@@ -55,6 +55,7 @@ class Instantiator:
         self.graph: Graph = Graph(name, ())
         self.uses: dict[str, int] = {}
         self.spliced: dict[tuple[str, str], set[bool]] = {}  # dynamic instances: spliced (inline) or not
+        self.passed: dict[tuple[str, str], set[str]] = {}  # dynamic instances: the definitions they hold
         self.key = ""  # the definition whose statements run now (nodes record it as their origin)
         self.training_only = False  # inside an instance that only runs in training (a side head)
 
@@ -127,6 +128,7 @@ class Instantiator:
                 numbers.take()
             if concrete(stmt.cond, env):
                 self.body(stmt.body, env, vals, path, numbers)
+                numbers.position += stmt.tail_skip
                 vals[stmt.out] = vals[stmt.output]
             else:
                 vals[stmt.out] = None if stmt.absent else vals[stmt.input]
@@ -138,6 +140,7 @@ class Instantiator:
                 inner.maps[0] = {stmt.index: i, **dict(zip(map(str, stmt.carried), self.shape(x)))}
                 vals[stmt.body_input] = x
                 self.body(stmt.body, inner, vals, path, numbers)  # type: ignore[arg-type]
+                numbers.position += stmt.tail_skip
                 x = vals[stmt.output]
                 assert x is not None
             vals[stmt.out] = x
@@ -167,6 +170,7 @@ class Instantiator:
             d = self.resolve(env[stmt.param], len(in_shape))
             args = _bind_args(d, args)
             self.spliced.setdefault((self.key, stmt.out), set()).add(d.inline and stmt.name is None)
+            self.passed.setdefault((self.key, stmt.out), set()).add(d.key)
             if d.inline and stmt.name is None:  # an inline block passed as a value: spliced in, as lowering does
                 inner_env: dict[str, Any] = {**args, **{str(s): v for s, v in zip(d.input_shape, in_shape)}}
                 inner_vals: dict[str, str | None] = {"x": x}

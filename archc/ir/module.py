@@ -118,6 +118,7 @@ class If(Stmt):
     output: str  # the body's value when cond holds
     absent: bool  # when it does not: no value at all (a branch, a named entry), else ``input``
     label: str | None = None  # the named entry it guards (`use_res_connect: {when: ...}`), for the flag
+    tail_skip: int = 0  # numbers passed over after its body, where it holds (see Stmt.skip)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -130,6 +131,7 @@ class Loop(Stmt):
     body: list[Stmt]
     output: str  # the body's value: the next iteration's input
     where: str = ""  # the path of the list it repeats in, for notes
+    tail_skip: int = 0  # numbers passed over after each repeat of its body (see Stmt.skip)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 import archc
@@ -207,6 +208,35 @@ def test_doc_paragraphs_keep_blank_lines_empty(spec_file) -> None:
     classes = {n.name: ast.get_docstring(n) for n in tree.body if isinstance(n, ast.ClassDef)}
     assert ast.get_docstring(tree) == classes["T"] == "Summary line.\n\nDetails."
     assert classes["B"] == "Block summary.\n\nBlock details."
+
+
+LONG = ("A network whose documentation runs on and on, far past the width of any reasonable line of Python "
+        "source, as a spec's doc often does: one line per paragraph, however long.")
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff comes with the test extra")
+def test_long_docs_are_wrapped_to_the_line_length(tmp_path: Path) -> None:
+    # a long `doc:` used to be written as one line, and the emitted source failed ruff (E501)
+    docs = {"T": f"{LONG}\n\n- a list item {LONG}", "B": f'A block: {LONG} With """ quotes and a \\ backslash.',
+            "C": f"A bell \a rings (escaped): {LONG}"}
+    spec = archc.loads(yaml.safe_dump({"archc": 1, "name": "t", "doc": docs["T"], "input": [3, 8, 8],
+                                      "blocks": {"B": {"doc": docs["B"], "layers": ["relu"]},
+                                                 "C": {"doc": docs["C"], "layers": ["relu"]}},
+                                      "layers": [{"b": "B()"}, {"c": "C()"}]}), name="t.yaml")
+    for inference in (False, True):
+        source = archc.compile_source(spec, inference=inference)
+        (tmp_path / "net.py").write_text(source)
+        proc = subprocess.run(["ruff", "check", "--isolated", "--select", "E,W", "--line-length", "120",
+                               str(tmp_path / "net.py")], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout
+        assert max(len(line) for line in source.splitlines()) <= 120
+        tree = ast.parse(source)
+        got = {n.name: ast.get_docstring(n, clean=False) for n in tree.body if isinstance(n, ast.ClassDef)}
+        got["module"] = ast.get_docstring(tree, clean=False)
+        for name, doc in [*docs.items(), ("module", docs["T"])]:
+            assert got[name].split() == doc.split(), name  # the same words, in order
+        assert "\n\n- a list item" in got["module"], "paragraphs and list items stay"
+        assert got["C"] == docs["C"], "an escaped doc reads back exactly"
 
 
 def test_network_class_named_by_the_spec_and_its_variants(spec_file) -> None:

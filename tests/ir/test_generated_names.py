@@ -147,9 +147,10 @@ def test_a_name_is_made_only_in_a_repeats_each() -> None:
     assert [c for c, *_ in errors(nested)] == ["E304"]
 
 
-def test_a_repeat_in_a_modules_body_is_refused_by_emission_not_miswritten() -> None:
-    """In a body that names its layers, forward would have to find each copy by its made name:
-    not written yet, so compile says E720 (validate and table accept the spec)."""
+def test_a_repeat_in_a_modules_body_adds_each_copy_and_forward_calls_it_by_name() -> None:
+    """In a body that names its layers (an nn.Module with a forward), each copy is added with
+    add_module in __init__'s loop and forward's loop calls it by the same made name; this was
+    E720 before (validate and table accepted the spec)."""
     text = SPEC.split("layers:\n  - block1")[0] + textwrap.dedent("""\
         layers:
           - stem: conv(8, 1)
@@ -157,9 +158,62 @@ def test_a_repeat_in_a_modules_body_is_refused_by_emission_not_miswritten() -> N
           - head: conv(4, 1)
         """)
     assert paths(text) == ["stem", "layer1.norm", "layer1.conv", "layer2.norm", "layer2.conv", "head"]
-    with pytest.raises(ArchcError) as err:
-        archc.compile_source(load(text))
-    assert [d.code for d in err.value.diagnostics] == ["E720"]
+    source = archc.compile_source(load(text))
+    assert '            self.add_module(f"layer{i + 1}", Layer(in_channels, 4))' in source
+    assert '            x = getattr(self, f"layer{i + 1}")(x)' in source
+    agree(load(text))
+    model = archc.build(load(text))
+    assert [k for k, _ in model.named_children()] == ["stem", "layer1", "layer2", "head"]
+
+
+MODULE_BODY = """\
+archc: 1
+name: made_in_module_body
+input: [4, 8, 8]
+params: {first: 2}
+blocks:
+  Unit:
+    params: {c: int}
+    layers: [conv: conv(c, 3, padding=1, bias=false), bn: bn(), relu]
+  Body:
+    params: {n: int, first: int, unit: block, deep: bool}
+    layers:
+      - stem: conv(8, 1)
+      - repeat: n
+        each:
+          - {"conv{i + first}": "conv(8, 3, padding=1, bias=false)"}  # a parameter in the name
+          - {"bn{i + first}": bn()}                                     # folds into conv{i + first}
+          - relu
+          - {"unit{i}": unit(8)}                                        # sizes only the built block knows
+          - {"drop{i}": dropout(0.1)}                                   # goes in the inference variant
+      - when: deep
+        layers:
+          - repeat: 2
+            each: {"deep{i}": conv(8, 1)}
+      - head: conv(4, 1)
+layers:
+  - b: Body(2, first, Unit, true)
+  - c: Body(1, 5, Unit, false)
+  - repeat: 2                                  # read by nothing: the inference variant drops it
+    each: {"top{i}": Unit(4)}
+  - {from: [c, input], merge: concat}          # numbered after the two tops, in both variants
+"""
+
+
+def test_made_names_in_module_bodies_agree_with_the_oracle() -> None:
+    """A parameter in the made name (an attribute forward reads), a block-typed parameter whose
+    output sizes only the built module knows, a condition, nested repeats, norms that fold and
+    dropout and dead copies that the inference variant drops: built as the oracle runs the IR, in
+    both variants."""
+    program = load(MODULE_BODY)
+    agree(program)
+    source = archc.compile_source(program)
+    assert "        self.first = first\n" in source
+    assert '            x = getattr(self, f"conv{i + self.first}")(x)' in source
+    model = archc.build(program)
+    assert [k for k, _ in model.b.named_children()] == [
+        "relu", "stem", "conv2", "bn2", "unit0", "drop0", "conv3", "bn3", "unit1", "drop1", "deep0", "deep1", "head"]
+    assert [k for k, _ in model.c.named_children()] == ["relu", "stem", "conv5", "bn5", "unit0", "drop0", "head"]
 
 
 # --- '-' in a made name, and a stage number from a parameter or an enclosing repeat ------------
