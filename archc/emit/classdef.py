@@ -31,7 +31,12 @@ TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "
 
 
 class Unsupported(Exception):
-    """The body has no faithful Python form here (reported, never written wrong)."""
+    """The body has no faithful Python form here (reported, never written wrong); ``span``: the
+    spec text it comes from, where one is known (else the refusal points at the spec)."""
+
+    def __init__(self, message: str, span: Any = None):
+        super().__init__(message)
+        self.span = span
 
 
 @dataclass
@@ -225,8 +230,10 @@ class Writer:
 
     def named_sequential(self, stmt: Container) -> str:
         """A numbered list with named children: ``add_module`` keeps each name (its state_dict key)."""
-        if not all(isinstance(s, (Layer, Instance, Container)) and s.pos for s in stmt.body):
-            raise Unsupported("a numbered list with named entries and conditions or repeats")
+        odd = next((s for s in stmt.body if not (isinstance(s, (Layer, Instance, Container)) and s.pos)), None)
+        if odd is not None:
+            raise Unsupported("a numbered list with named entries and conditions or repeats (write the list as "
+                              "a block's body, which names its layers, or write its entries out)", odd.span)
         var = self.locals.claim(stmt.name or "layers")
         self.pre.append(f"{var} = nn.Sequential()")
         for k, s in enumerate(stmt.body):

@@ -49,7 +49,7 @@ class ModuleWriter:
         try:
             derived_ir = derived(self.graph)  # the module IR, already checked against the graph
         except NotDerivable as err:
-            raise Unsupported(str(err)) from None
+            raise Unsupported(str(err), err.span) from None
         ir, again, spliced, passed = derived_ir.ir, derived_ir.plain, derived_ir.spliced, derived_ir.passed
         if self.inference:
             # the pass over the module IR, checked against the concrete pass (the IR verifier)
@@ -72,7 +72,7 @@ class ModuleWriter:
                 again = inst.run(self.graph.params)
                 spliced, passed = inst.spliced, inst.passed
             except (Unfoldable, Unsymbolic, Unsplicable) as err:
-                raise Unsupported(f"inference variant: {err}") from None
+                raise Unsupported(f"inference variant: {err}", getattr(err, "span", None)) from None
             found = differences(self.graph, again)
             if found:
                 raise Unsupported("the inference pass over the module IR differs from the graph's: "

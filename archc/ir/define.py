@@ -176,7 +176,10 @@ class Definer:
             # a default may read the parameters before it: an expression of their symbols
             default = None if decl.default is None else self.eval(decl.default.expr, scope, decl.default.loc.span)
             params.append(Param(decl.name, kind, default, decl.default is None))
-            scope.maps[0][decl.name] = _symbol(decl.name, kind)
+            try:
+                scope.maps[0][decl.name] = _symbol(decl.name, kind)
+            except Unsymbolic as err:  # at the declaration, which is what to change
+                raise Unsymbolic(str(err), decl.span) from None
         names = INPUT_DIMS.get(rank)
         if names is None:
             raise Unsymbolic(f"block '{block.name}' takes a rank-{rank} input", defn.name_span)
@@ -642,7 +645,8 @@ def _symbol(name: str, kind: str) -> Any:
         return Sym(name, real=True)
     if kind == "int":
         return Sym(name)
-    raise Unsymbolic(f"a {kind} parameter ('{name}') cannot be a symbol")
+    raise Unsymbolic(f"a {kind} parameter ('{name}') cannot vary between a block's calls in one class: "
+                     "choose with a bool parameter (`when: use_hs`) or pass the block to use (`act: block`)")
 
 
 def _derived(expr: Any, env: Mapping[str, Any], values: Mapping[str, Any], value: Any) -> Any:

@@ -97,7 +97,9 @@ def derive(program: Any, graph: Graph) -> Derived:
         ir = definer.run()
         inst = Instantiator(ir, definer.definition, graph.name)
         plain = inst.run(graph.params)
-    except (Unsymbolic, Unsplicable) as err:
+    except Unsymbolic as err:  # located where the spec says what cannot be written once
+        raise NotDerivable(str(err), err.span or span, sources) from None
+    except Unsplicable as err:
         raise NotDerivable(str(err), span, sources) from None
     plain.class_name, plain.doc, plain.file = graph.class_name, graph.doc, graph.file
     found = differences(graph, plain)

@@ -1,0 +1,51 @@
+"""A spec that validates but that emission cannot write yet (E720) is refused where the spec says
+the thing that cannot be written, not at line 1: two cases writers of specs from the docs alone
+met (a str parameter choosing an activation; a repeat of made names in a numbered list)."""
+
+from __future__ import annotations
+
+import pytest
+
+import archc
+from archc.diagnostics import ArchcError
+
+STR_PARAMETER = """\
+archc: 1
+name: s
+input: [3, 8, 8]
+blocks:
+  ConvAct:
+    params: {out: int, act: str = 'RE'}
+    layers:
+      - conv: conv(out, 3, padding=1)
+      - {when: act == 'RE', layers: relu}
+      - {when: act == 'HS', layers: hardswish}
+layers:
+  - a: ConvAct(4)
+  - b: ConvAct(4, 'HS')
+"""
+
+REPEAT_IN_NUMBERED_LIST = """\
+archc: 1
+name: n
+input: [3, 8, 8]
+layers:
+  - features:
+      - conv0: conv(4, 3, padding=1)
+      - repeat: 2
+        each: {"block{i + 1}": conv(4, 3, padding=1)}
+"""
+
+
+@pytest.mark.parametrize(("text", "where", "says"), [
+    (STR_PARAMETER, (6, 24), "choose with a bool parameter"),
+    (REPEAT_IN_NUMBERED_LIST, (7, 17), "write the list as a block's body"),
+])
+def test_the_refusal_points_at_the_construct(text: str, where: tuple[int, int], says: str) -> None:
+    program = archc.load("spec.yaml", text=text)
+    assert archc.analyze(program).totals.params > 0  # validate and table accept it
+    with pytest.raises(ArchcError) as err:
+        archc.compile_source(program)
+    (d,) = err.value.diagnostics
+    assert d.code == "E720" and says in d.message
+    assert (d.span.line, d.span.col) == where, d.render(err.value.sources)
