@@ -186,10 +186,20 @@ class Lowerer:
             if err.code == "E401":
                 name = err.message.split("'")[1]
                 names = [k for k, v in env.items() if k != "input" and not isinstance(v, BlockRef)]
-                hint = hint or suggest(name, names) or (
+                hint = hint or self.op_as_value(name) or suggest(name, names) or (
                     f"names defined here: {', '.join(sorted(names))}" if names else None)
             self.r.error(err.code, err.message, loc.at(err.off, err.end), hint, trace)
             return UNKNOWN
+
+    def op_as_value(self, name: str) -> str | None:
+        # An op is not a value (issue 17: a user passing `act=hardswish` as torchvision passes
+        # `activation_layer=nn.Hardswish`): say how to pass it instead of listing the names here.
+        if name not in self.ops:
+            return None
+        holder = name[:1].upper() + name[1:]
+        return (f"'{name}' is an op, and an op cannot be passed as a value; to pass it to a block "
+                f"parameter, define a block that holds it ({holder}: {{layers: {name}}} under blocks:) "
+                f"and pass {holder} (docs/language.md, 'Passing an op to a block parameter')")
 
     def estimate(self, run: Any, trace: tuple[Note, ...]) -> None:
         """Run an expansion estimate (see :mod:`archc.ir.expansion`) from what exists now;
