@@ -38,7 +38,7 @@ from .expansion import Estimator, TooBig
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .naming import Namer, body_namer, flat_branches, list_namer
-from .params import SetValue, block_args, network_params, value_type, with_names
+from .params import SetValue, block_args, holder_hint, network_params, value_type, with_names
 
 __all__ = ["Lowerer", "SetValue", "lower"]
 
@@ -194,12 +194,7 @@ class Lowerer:
     def op_as_value(self, name: str) -> str | None:
         # An op is not a value (issue 17: a user passing `act=hardswish` as torchvision passes
         # `activation_layer=nn.Hardswish`): say how to pass it instead of listing the names here.
-        if name not in self.ops:
-            return None
-        holder = name[:1].upper() + name[1:]
-        return (f"'{name}' is an op, and an op cannot be passed as a value; to pass it to a block "
-                f"parameter, define a block that holds it ({holder}: {{layers: {name}}} under blocks:) "
-                f"and pass {holder} (docs/language.md, 'Passing an op to a block parameter')")
+        return holder_hint(name) if name in self.ops else None
 
     def estimate(self, run: Any, trace: tuple[Note, ...]) -> None:
         """Run an expansion estimate (see :mod:`archc.ir.expansion`) from what exists now;

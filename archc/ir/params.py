@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..diagnostics import Note, Reporter, Span, suggest
+from ..ops import registry
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, evaluate, parse_expr, show, type_of
 from ..spec.loader import BlockRef, Program
@@ -43,6 +44,15 @@ def value_type(value: Any) -> str:
     return "block" if isinstance(value, BlockRef) else type_of(value)
 
 
+def holder_hint(op: str) -> str:
+    """The hint for an op named where a value is expected (issue 17: torchvision passes
+    ``activation_layer=nn.Hardswish``; archc passes a block that holds the op)."""
+    holder = op[:1].upper() + op[1:]
+    return (f"'{op}' is an op, and an op cannot be passed as a value; to pass it to a block "
+            f"parameter, define a block that holds it ({holder}: {{layers: {op}}} under blocks:) "
+            f"and pass {holder} (docs/language.md, 'Passing an op to a block parameter')")
+
+
 def check_type(r: Reporter, value: Any, want: str | None, name: str, span: Span | None, what: str,
                trace: tuple[Note, ...] = ()) -> Any:
     if value is UNKNOWN or want is None:
@@ -56,7 +66,10 @@ def check_type(r: Reporter, value: Any, want: str | None, name: str, span: Span 
         return UNKNOWN
     if have == want or (want == "float" and have == "int"):
         return float(value) if want == "float" else value
-    r.error("E202", f"{what} '{name}' must be {want}, got {have} {show(value)}", span, None, trace)
+    hint = None
+    if want == "block" and isinstance(value, str):  # an API keyword argument naming no block
+        hint = holder_hint(value) if value in registry() else "give the name of a block of the spec"
+    r.error("E202", f"{what} '{name}' must be {want}, got {have} {show(value)}", span, hint, trace)
     return UNKNOWN
 
 

@@ -129,3 +129,32 @@ def test_a_hardswish_holder_computes_torchvisions_conv2d_norm_activation() -> No
         assert torch.equal(model.train()(x), reference.train()(x))
     for a, b in zip(model.state_dict().values(), reference.state_dict().values()):
         assert torch.equal(a, b)  # batch norm statistics updated alike
+
+
+NETWORK_PARAMETER = """\
+archc: 1
+name: network_parameter
+input: [4, 8, 8]
+params: {act: block = ReLU}
+blocks:
+  ReLU:
+    layers: relu
+  Hardswish:
+    layers: hardswish
+layers:
+  - c: conv(8, 3)
+  - a: act()
+"""
+
+
+def test_an_op_given_for_a_network_block_parameter_gets_the_hint_from_set_and_python() -> None:
+    program = archc.load("spec.yaml", text=NETWORK_PARAMETER)
+    assert archc.analyze(program, act="Hardswish").totals.params == 4 * 8 * 9 + 8
+    with pytest.raises(ArchcError) as err:
+        archc.analyze(program, act="hardswish")  # a Python keyword argument: a str naming an op
+    (d,) = err.value.diagnostics
+    assert d.code == "E202" and "pass Hardswish" in d.hint
+    with pytest.raises(ArchcError) as err:
+        archc.analyze(program, act="Hardswsh")  # naming nothing: no word about ops
+    (d,) = err.value.diagnostics
+    assert d.code == "E202" and "is an op" not in d.hint
