@@ -646,7 +646,8 @@ def _symbol(name: str, kind: str) -> Any:
     if kind == "int":
         return Sym(name)
     raise Unsymbolic(f"a {kind} parameter ('{name}') cannot vary between a block's calls in one class: "
-                     "choose with a bool parameter (`when: use_hs`) or pass the block to use (`act: block`)")
+                     "choose with a bool parameter (`when: use_hs`) or pass the block to use (`act: block`; "
+                     "an op goes in a block that holds it, `Hardswish: {layers: hardswish}`)")
 
 
 def _derived(expr: Any, env: Mapping[str, Any], values: Mapping[str, Any], value: Any) -> Any:
