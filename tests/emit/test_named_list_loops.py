@@ -13,7 +13,9 @@ other constructs (tests/emit/constructs.py, tests/emit/test_constructs.py).
 
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -143,3 +145,13 @@ def test_torchvisions_densenet121_loads_into_the_loop_form() -> None:
     model.load_state_dict(reference.state_dict(), strict=True)
     assert_same_state(reference, model)  # the same keys in the same order
     assert_same_eval(reference, model, batch(size))
+
+
+def test_the_language_reference_shows_what_compile_writes() -> None:
+    """docs/language.md's example of such a list (a complete spec) and the class it says is emitted."""
+    text = (Path(__file__).parents[2] / "docs" / "language.md").read_text()
+    spec = re.search(r"```yaml\n(archc: 1\nname: dense_features\n.*?)```", text, re.S)
+    shown = re.search(r"```python\n(class DenseFeatures\(nn\.Module\):\n.*?)```", text, re.S)
+    assert spec and shown
+    source = archc.compile_source(archc.loads(spec.group(1), name="dense_features.yaml"))
+    assert shown.group(1) in source
