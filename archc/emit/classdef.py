@@ -182,7 +182,7 @@ class Writer:
             # where a name is given or made, an nn.Sequential its entries are added to by name, as
             # torchvision's DenseNet `features.add_module("denseblock%d" % (i + 1), block)`
             var = self.locals.claim(stmt.name or "layers")
-            made = named or _makes_names(stmt.body)
+            made = _names_an_entry(stmt.body) or _makes_names(stmt.body)
             self.pre.append(f"{var} = nn.Sequential()" if made else f"{var}: list[nn.Module] = []")
             saved, self.init = self.init, []
             self.body(stmt.body, "", var)
@@ -338,32 +338,23 @@ class Writer:
                 self.init.append(f"{indent}{seq_list}.extend({var})")
                 self.bind_fresh(stmt, var)
                 return
-            if seq_list is not None and isinstance(stmt.name, GenName):
-                # a name made in each repeat: the list is an nn.Sequential, as torchvision's
-                # `self.add_module(f"denselayer{i + 1}", layer)`
+            if seq_list is not None and stmt.name is not None:
+                # a name made in each repeat, or a fixed one, in a list built with conditions or
+                # repeats: the list is an nn.Sequential, as torchvision's DenseNet
+                # `features.add_module("denseblock%d" % (i + 1), block)`; it counts a named child,
+                # so the numbers of unnamed entries after it stay nn.Sequential's
+                name = self.made_name(stmt.name) if isinstance(stmt.name, GenName) else repr(stmt.name)
                 if self.has_fresh(stmt) and stmt.out != self.loop_tail:
                     var = self.locals.claim("block")
                     self.init += wrap(f"{indent}{var} = {source}")
-                    self.init.append(f"{indent}{seq_list}.add_module({self.made_name(stmt.name)}, {var})")
+                    self.init.append(f"{indent}{seq_list}.add_module({name}, {var})")
                     self.bind_fresh(stmt, var)
                     return
-                self.init += wrap(f"{indent}{seq_list}.add_module({self.made_name(stmt.name)}, {source})")
+                self.init += wrap(f"{indent}{seq_list}.add_module({name}, {source})")
                 self.bind_fresh(stmt, f"{seq_list}[-1]")
                 return
             if isinstance(stmt.name, GenName):
                 self.made_in_module_body(stmt, source, indent)
-                return
-            if seq_list is not None and stmt.name is not None:
-                # a fixed name in a list built with conditions or repeats: added by name (an
-                # nn.Sequential counts it, so the numbers of unnamed entries after it stay torch's)
-                if self.has_fresh(stmt) and stmt.out != self.loop_tail:
-                    var = self.locals.claim("block")
-                    self.init += wrap(f"{indent}{var} = {source}")
-                    self.init.append(f"{indent}{seq_list}.add_module({stmt.name!r}, {var})")
-                    self.bind_fresh(stmt, var)
-                    return
-                self.init += wrap(f"{indent}{seq_list}.add_module({stmt.name!r}, {source})")
-                self.bind_fresh(stmt, f"{seq_list}[-1]")
                 return
             if seq_list is not None:
                 if seq_list in self.numbers_shift:
@@ -694,6 +685,17 @@ class Writer:
 def _makes_names(body: list[Stmt]) -> bool:
     """Does a list name a child with a name made in each repeat (``denselayer{i + 1}``)?"""
     return any(isinstance(getattr(s, "name", None), GenName) for s in walk(body))
+
+
+def _names_an_entry(body: list[Stmt]) -> bool:
+    """Does a list name one of its own entries, also under a condition or in a repeat (not an entry
+    of a list inside it)? Then it is an nn.Sequential its entries are added to by name."""
+    for s in body:
+        if isinstance(s, (Layer, Instance, Container)) and s.name is not None:
+            return True
+        if isinstance(s, (If, Loop)) and _names_an_entry(s.body):
+            return True
+    return False
 
 
 def _unnamed_module(body: list[Stmt]) -> bool:

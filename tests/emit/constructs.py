@@ -214,6 +214,18 @@ CONSTRUCTS: dict[str, str] = {
               - conv(4, 1)
               - tail: bn()
     """,
+    "a numbered list of unnamed entries with a named entry in a when: group": """
+        archc: 1
+        name: when_group_list
+        input: [4, 8, 8]
+        params: {deep: true}
+        layers:
+          - features:
+              - conv(6, 3, padding=1)
+              - {when: deep, layers: [{extra: conv(6, 3, padding=1)}]}
+              - relu
+              - conv(4, 1)
+    """,
     "from: reads a named entry whose when is false as its input": """
         archc: 1
         name: absent_read

@@ -3,12 +3,13 @@
 filled with ``add_module`` in a Python ``for`` loop / ``if``, the running channel count a
 variable of that loop, and ``forward`` still one call, ``self.features(x)``.
 
-Checked against the oracle (tests/emit/agreement.py) on three small specs (DenseNet-like, a
+Checked against the oracle (tests/emit/agreement.py) on four small specs (DenseNet-like, a
 list with ``when:`` groups only, a nested repeat with unnamed entries after it, whose numbers
-must be nn.Sequential's), and against torchvision's real ``densenet121``: its state_dict loads
-with ``strict=True`` into the same network written with the loop, and both compute the same
-eval output at 64×64. Ruff and run-to-run identity of the emitted code are checked with the
-other constructs (tests/emit/constructs.py, tests/emit/test_constructs.py).
+must be nn.Sequential's, and unnamed entries around a named one in a ``when:`` group), and
+against torchvision's real ``densenet121``: its state_dict loads with ``strict=True`` into the
+same network written with the loop, and both compute the same eval output at 64×64. Ruff and
+run-to-run identity of the emitted code are checked with the other constructs
+(tests/emit/constructs.py, tests/emit/test_constructs.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .constructs import CONSTRUCTS
 DENSE = "a numbered list with named entries, a repeat of made names and a when: (DenseNet's features)"
 WHEN = "a numbered list with named entries under when:"
 NESTED = "a numbered list with a nested repeat of made names and unnamed entries after it"
+GROUP = "a numbered list of unnamed entries with a named entry in a when: group"
 
 
 def _program(key: str, **replace: str) -> archc.Program:
@@ -47,6 +49,8 @@ def _program(key: str, **replace: str) -> archc.Program:
     (WHEN, {"deep: true, wide: false": "deep: false, wide: true"}),
     (NESTED, {}),
     (NESTED, {"depths: [1, 2]": "depths: [3, 0, 2]"}),
+    (GROUP, {}),
+    (GROUP, {"deep: true": "deep: false"}),
 ])
 def test_the_built_network_is_the_one_counted(key: str, replace: dict[str, str]) -> None:
     agree(_program(key, **replace))
