@@ -117,6 +117,9 @@ class Writer:
         self.fwd_index: dict[str, str | None] = {}  # a repeat's index -> forward's loop variable, if any
         self.loop_vars: dict[str, str] = {}  # a repeat's index -> the loop variable forward last gave it
         self.name_attrs: dict[str, str] = {}  # symbol -> the attribute holding it for forward's made names
+        # numbered lists in which a named entry under `when:` went before: the IR numbers it present
+        # or not (nn.Sequential numbers every child), so `append` would number what follows otherwise
+        self.numbers_shift: set[str] = set()
 
     # --- __init__ ---------------------------------------------------------------------------
 
@@ -172,11 +175,14 @@ class Writer:
             items = self.sequential_items(stmt.body, where)
             if items is not None:
                 return f"nn.Sequential({', '.join(items)})"
-            if any(s.name is not None for s in stmt.body if isinstance(s, (Layer, Instance, Container))):
+            named = any(s.name is not None for s in stmt.body if isinstance(s, (Layer, Instance, Container)))
+            if named and all(isinstance(s, (Layer, Instance, Container)) and s.pos for s in stmt.body):
                 return self.named_sequential(stmt)
-            # conditions or repeats inside: built as a list first, as torchvision's make_layers does
+            # conditions or repeats inside: built as a list first, as torchvision's make_layers does;
+            # where a name is given or made, an nn.Sequential its entries are added to by name, as
+            # torchvision's DenseNet `features.add_module("denseblock%d" % (i + 1), block)`
             var = self.locals.claim(stmt.name or "layers")
-            made = _makes_names(stmt.body)  # names made in a repeat: added to an nn.Sequential
+            made = _names_an_entry(stmt.body) or _makes_names(stmt.body)
             self.pre.append(f"{var} = nn.Sequential()" if made else f"{var}: list[nn.Module] = []")
             saved, self.init = self.init, []
             self.body(stmt.body, "", var)
@@ -230,10 +236,6 @@ class Writer:
 
     def named_sequential(self, stmt: Container) -> str:
         """A numbered list with named children: ``add_module`` keeps each name (its state_dict key)."""
-        odd = next((s for s in stmt.body if not (isinstance(s, (Layer, Instance, Container)) and s.pos)), None)
-        if odd is not None:
-            raise Unsupported("a numbered list with named entries and conditions or repeats (write the list as "
-                              "a block's body, which names its layers, or write its entries out)", odd.span)
         var = self.locals.claim(stmt.name or "layers")
         self.pre.append(f"{var} = nn.Sequential()")
         for k, s in enumerate(stmt.body):
@@ -336,24 +338,30 @@ class Writer:
                 self.init.append(f"{indent}{seq_list}.extend({var})")
                 self.bind_fresh(stmt, var)
                 return
-            if seq_list is not None and isinstance(stmt.name, GenName):
-                # a name made in each repeat: the list is an nn.Sequential, as torchvision's
-                # `self.add_module(f"denselayer{i + 1}", layer)`
+            if seq_list is not None and stmt.name is not None:
+                # a name made in each repeat, or a fixed one, in a list built with conditions or
+                # repeats: the list is an nn.Sequential, as torchvision's DenseNet
+                # `features.add_module("denseblock%d" % (i + 1), block)`; it counts a named child,
+                # so the numbers of unnamed entries after it stay nn.Sequential's
+                name = self.made_name(stmt.name) if isinstance(stmt.name, GenName) else repr(stmt.name)
                 if self.has_fresh(stmt) and stmt.out != self.loop_tail:
                     var = self.locals.claim("block")
                     self.init += wrap(f"{indent}{var} = {source}")
-                    self.init.append(f"{indent}{seq_list}.add_module({self.made_name(stmt.name)}, {var})")
+                    self.init.append(f"{indent}{seq_list}.add_module({name}, {var})")
                     self.bind_fresh(stmt, var)
                     return
-                self.init += wrap(f"{indent}{seq_list}.add_module({self.made_name(stmt.name)}, {source})")
+                self.init += wrap(f"{indent}{seq_list}.add_module({name}, {source})")
                 self.bind_fresh(stmt, f"{seq_list}[-1]")
                 return
             if isinstance(stmt.name, GenName):
                 self.made_in_module_body(stmt, source, indent)
                 return
             if seq_list is not None:
-                if stmt.name is not None and stmt.pos:
-                    raise Unsupported("a named entry in a numbered list built with conditions or repeats")
+                if seq_list in self.numbers_shift:
+                    raise Unsupported("an unnamed entry after a named entry under `when:` in a numbered list: its "
+                                      "number counts the named entry, present or not, which nn.Sequential's numbering "
+                                      "cannot reproduce (name this entry, or put the condition on an unnamed group: "
+                                      "`{when: ..., layers: [{name: ...}]}`)", stmt.span)
                 if self.has_fresh(stmt) and stmt.out != self.loop_tail:
                     # its sizes are read later, when the list's last module may be another: keep it
                     var = self.locals.claim("block")
@@ -399,6 +407,8 @@ class Writer:
             self.var[stmt.out] = self.var.get(stmt.input, "")
             return
         if seq_list is not None:
+            if stmt.pos and stmt.cond is not True:
+                self.numbers_shift.add(seq_list)
             self.init += if_lines(indent, cond)
             before = len(self.init)
             self.body(stmt.body, indent + "    ", seq_list)
@@ -675,6 +685,17 @@ class Writer:
 def _makes_names(body: list[Stmt]) -> bool:
     """Does a list name a child with a name made in each repeat (``denselayer{i + 1}``)?"""
     return any(isinstance(getattr(s, "name", None), GenName) for s in walk(body))
+
+
+def _names_an_entry(body: list[Stmt]) -> bool:
+    """Does a list name one of its own entries, also under a condition or in a repeat (not an entry
+    of a list inside it)? Then it is an nn.Sequential its entries are added to by name."""
+    for s in body:
+        if isinstance(s, (Layer, Instance, Container)) and s.name is not None:
+            return True
+        if isinstance(s, (If, Loop)) and _names_an_entry(s.body):
+            return True
+    return False
 
 
 def _unnamed_module(body: list[Stmt]) -> bool:

@@ -144,6 +144,88 @@ CONSTRUCTS: dict[str, str] = {
           - trunk: {repeat: 2, index: s, each: {"block{s + 1}": "Stage(s + 1, 2, 4 * (s + 2))"}}
           - head: {repeat: 2, each: {"relu{j}-x": relu}, index: j}
     """,
+    "a numbered list with named entries, a repeat of made names and a when: (DenseNet's features)": """
+        archc: 1
+        name: dense_loop
+        input: [3, 16, 16]
+        params: {block_config: [2, 3, 1], growth_rate: 4}
+        blocks:
+          DenseLayer:
+            params: {growth: int}
+            layers:
+              - norm1: bn()
+              - relu1: relu
+              - conv1: conv(growth, 3, padding=1, bias=false)
+              - features: {from: [input, conv1], merge: concat}
+          DenseBlock:
+            params: {n: int, growth: int}
+            repeat: n
+            each: {"denselayer{i + 1}": "DenseLayer(growth)"}
+          Transition:
+            layers:
+              - norm: bn()
+              - relu: relu
+              - conv: conv(input.channels // 2, 1, bias=false)
+              - pool: avgpool(2, stride=2)
+        layers:
+          - features:
+              - conv0: conv(8, 3, padding=1, bias=false)
+              - norm0: bn()
+              - relu0: relu
+              - repeat: len(block_config)
+                index: s
+                each:
+                  - {"denseblock{s + 1}": "DenseBlock(block_config[s], growth_rate)"}
+                  - {when: "s < len(block_config) - 1", layers: [{"transition{s + 1}": Transition}]}
+              - norm5: bn()
+          - flatten
+          - classifier: linear(5)
+    """,
+    "a numbered list with named entries under when:": """
+        archc: 1
+        name: when_list
+        input: [4, 8, 8]
+        params: {deep: true, wide: false}
+        layers:
+          - features:
+              - conv0: conv(6, 3, padding=1)
+              - {when: deep, layers: [{extra: conv(8, 3, padding=1)}, {extra_relu: relu}]}
+              - {when: wide, layers: [{wider: conv(12, 1)}]}
+              - norm: bn()
+              - relu
+              - conv(4, 1)
+              - last: {when: deep, layers: relu}
+    """,
+    "a numbered list with a nested repeat of made names and unnamed entries after it": """
+        archc: 1
+        name: nested_list
+        input: [4, 8, 8]
+        params: {depths: [1, 2]}
+        layers:
+          - features:
+              - stem: conv(4, 3, padding=1)
+              - repeat: len(depths)
+                index: s
+                each:
+                  - repeat: depths[s]
+                    index: j
+                    each: {"stage{s + 1}_conv{j}": "conv(4 * (s + 2), 3, padding=1)"}
+                  - {"stage{s + 1}_relu": relu}
+              - conv(4, 1)
+              - tail: bn()
+    """,
+    "a numbered list of unnamed entries with a named entry in a when: group": """
+        archc: 1
+        name: when_group_list
+        input: [4, 8, 8]
+        params: {deep: true}
+        layers:
+          - features:
+              - conv(6, 3, padding=1)
+              - {when: deep, layers: [{extra: conv(6, 3, padding=1)}]}
+              - relu
+              - conv(4, 1)
+    """,
     "from: reads a named entry whose when is false as its input": """
         archc: 1
         name: absent_read

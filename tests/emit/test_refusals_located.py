@@ -1,6 +1,7 @@
 """A spec that validates but that emission cannot write yet (E720) is refused where the spec says
-the thing that cannot be written, not at line 1: two cases writers of specs from the docs alone
-met (a str parameter choosing an activation; a repeat of made names in a numbered list)."""
+the thing that cannot be written, not at line 1: a str parameter choosing an activation (met by
+writers of specs from the docs alone), and an unnamed entry of a numbered list after a named entry
+under `when:`, whose number nn.Sequential's numbering cannot reproduce."""
 
 from __future__ import annotations
 
@@ -25,21 +26,22 @@ layers:
   - b: ConvAct(4, 'HS')
 """
 
-REPEAT_IN_NUMBERED_LIST = """\
+NUMBER_AFTER_A_NAMED_WHEN = """\
 archc: 1
 name: n
 input: [3, 8, 8]
+params: {deep: true}
 layers:
   - features:
       - conv0: conv(4, 3, padding=1)
-      - repeat: 2
-        each: {"block{i + 1}": conv(4, 3, padding=1)}
+      - extra: {when: deep, layers: conv(4, 3, padding=1)}
+      - relu
 """
 
 
 @pytest.mark.parametrize(("text", "where", "says"), [
     (STR_PARAMETER, (6, 24), "choose with a bool parameter"),
-    (REPEAT_IN_NUMBERED_LIST, (7, 17), "write the list as a block's body"),
+    (NUMBER_AFTER_A_NAMED_WHEN, (9, 9), "name this entry"),
 ])
 def test_the_refusal_points_at_the_construct(text: str, where: tuple[int, int], says: str) -> None:
     program = archc.load("spec.yaml", text=text)
