@@ -116,10 +116,12 @@ def check_source(source: str) -> None:
     tree = ast.parse(source)
     assert all(isinstance(n, (ast.Expr, ast.ImportFrom, ast.Import, ast.Assign, ast.ClassDef, ast.FunctionDef))
                for n in tree.body)
-    # `import torch` only where the code names torch (a network of nn.Sequential classes does not)
-    names_torch = any(isinstance(n, ast.Name) and n.id == "torch" for n in ast.walk(tree))
+    # `import torch` only where the code names torch (a network of nn.Sequential classes does not), and
+    # `import math` only where an expression computes with ceil/floor (EfficientNet's depth_mult)
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))] == [
-        "from __future__ import annotations", *(["import torch"] if names_torch else []), "from torch import nn"]
+        "from __future__ import annotations", *(["import math"] if "math" in names else []),
+        *(["import torch"] if "torch" in names else []), "from torch import nn"]
 
 
 @pytest.fixture(scope="module")
