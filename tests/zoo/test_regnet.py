@@ -73,7 +73,7 @@ def test_stages_are_torchvisions_block_params(name: str, monkeypatch: pytest.Mon
     assert list(ours["group_widths"]) == theirs.group_widths
     assert theirs.bottleneck_multipliers == [1.0] * 4 and theirs.strides == [2] * 4  # what _regnet.yaml assumes
     assert ours["use_se"] == (theirs.se_ratio is not None)
-    assert theirs.se_ratio in (None, 0.25)  # the quarter SqueezeExcitation(input.channels // 4) takes
+    assert theirs.se_ratio in (None, 0.25)  # the ratio _regnet.yaml's round(0.25 * input.channels) has
 
 
 @pytest.fixture(scope="module", params=NETWORKS)
