@@ -433,30 +433,56 @@ def axis_of(value: Any, k: int) -> Any:
 
 # --- parameters that are not numbers -------------------------------------------------------
 
-class SymList:
+class _Named:
+    """What a symbol of a non-number value (a list, an ``int | pair``, a block) is besides its
+    meaning: an immutable name, hashed and printed as itself, ``!=`` the negation of ``==``."""
+
+    __slots__ = ("name",)
+    type_name = ""
+
+    def __init__(self, name: str) -> None:
+        if not name.isidentifier():
+            raise ValueError(f"a symbol needs an identifier for a name, got {name!r}")
+        object.__setattr__(self, "name", name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("symbolic expressions are immutable")
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.type_name, self.name)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __ne__(self, other: object) -> Any:  # type: ignore[override]
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}<{self.name}>"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SymList(_Named):
     """A list-valued parameter (``depths``) as a symbol: ``depths[k]`` is an :class:`Item`
     (an integer expression, boolean with ``boolean=True``) and :func:`sym_len` its length.
     It is not a number: arithmetic, ``int()``, ``len()`` and iteration raise
     :class:`NotSymbolic`, truth :class:`SymbolicBranch`. Equal (``==``) to itself only;
     comparing it with another list depends on the values, so that raises SymbolicBranch."""
 
-    __slots__ = ("is_bool", "name")
+    __slots__ = ("is_bool",)
     type_name = "list"  # what the spec language calls it (archc.spec.expr.type_of)
 
     def __init__(self, name: str, boolean: bool = False) -> None:
-        if not name.isidentifier():
-            raise ValueError(f"a symbol needs an identifier for a name, got {name!r}")
-        object.__setattr__(self, "name", name)
+        super().__init__(name)
         object.__setattr__(self, "is_bool", boolean)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("symbolic expressions are immutable")
 
     def _key(self) -> tuple[Any, ...]:
         return ("list", self.name, self.is_bool)
 
-    def __hash__(self) -> int:
-        return hash(self._key())
+    __hash__ = _Named.__hash__  # a class that defines __eq__ loses the inherited one
 
     def __eq__(self, other: object) -> Any:  # type: ignore[override]
         if isinstance(other, SymList) and self._key() == other._key():
@@ -464,10 +490,6 @@ class SymList:
         if isinstance(other, (SymList, tuple, list)):
             raise SymbolicBranch(f"whether {self.name} equals {other!r} depends on its values")
         return NotImplemented  # a list never equals a number or a string
-
-    def __ne__(self, other: object) -> Any:  # type: ignore[override]
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
 
     def __getitem__(self, index: Any) -> Any:
         return item(self, index)
@@ -483,35 +505,17 @@ class SymList:
     def __bool__(self) -> bool:
         raise SymbolicBranch(f"whether {self.name} is empty depends on its values")
 
-    def __repr__(self) -> str:
-        return f"SymList<{self.name}>"
 
-    def __str__(self) -> str:
-        return self.name
-
-
-class SymIntPair:
+class SymIntPair(_Named):
     """An ``int | pair`` parameter (``kernel: int | pair``) as a symbol: a value passed along
     unchanged (to an op's argument, another block's ``int | pair`` parameter) and read per axis
     with :func:`axis_of`. It is no number: arithmetic, comparisons and ``int()`` raise
     :class:`NotSymbolic`, because what they mean depends on which of the two it holds."""
 
-    __slots__ = ("name",)
+    __slots__ = ()
     type_name = "int | pair"
 
-    def __init__(self, name: str) -> None:
-        if not name.isidentifier():
-            raise ValueError(f"a symbol needs an identifier for a name, got {name!r}")
-        object.__setattr__(self, "name", name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("symbolic expressions are immutable")
-
-    def _key(self) -> tuple[Any, ...]:
-        return ("int | pair", self.name)
-
-    def __hash__(self) -> int:
-        return hash(self._key())
+    __hash__ = _Named.__hash__  # a class that defines __eq__ loses the inherited one
 
     def __eq__(self, other: object) -> Any:  # type: ignore[override]
         if isinstance(other, SymIntPair) and other.name == self.name:
@@ -519,10 +523,6 @@ class SymIntPair:
         if isinstance(other, (int, tuple, list, Sym, SymIntPair)) and not isinstance(other, bool):
             raise NotSymbolic(f"whether {self.name} equals {other!r} depends on whether it is an int or a pair")
         return NotImplemented
-
-    def __ne__(self, other: object) -> Any:  # type: ignore[override]
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
 
     def _not_a_number(self, *_: Any) -> Any:
         raise NotSymbolic(f"{self.name} is an int or a pair; it can be passed on, but not computed with")
@@ -535,31 +535,16 @@ class SymIntPair:
     def __bool__(self) -> bool:
         raise SymbolicBranch(f"the truth of {self.name} depends on its value")
 
-    def __repr__(self) -> str:
-        return f"SymIntPair<{self.name}>"
 
-    def __str__(self) -> str:
-        return self.name
-
-
-class SymBlock:
+class SymBlock(_Named):
     """A block-valued parameter (ResNet's ``block: Bottleneck``) as a symbol: a value that
     expressions pass along unchanged (e.g. as a call's argument); what calling it means is
     the lowerer's to decide. Equal to itself only; to another block, SymbolicBranch."""
 
-    __slots__ = ("name",)
+    __slots__ = ()
     type_name = "block"
 
-    def __init__(self, name: str) -> None:
-        if not name.isidentifier():
-            raise ValueError(f"a symbol needs an identifier for a name, got {name!r}")
-        object.__setattr__(self, "name", name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("symbolic expressions are immutable")
-
-    def __hash__(self) -> int:
-        return hash(("block", self.name))
+    __hash__ = _Named.__hash__  # a class that defines __eq__ loses the inherited one
 
     def __eq__(self, other: object) -> Any:  # type: ignore[override]
         if isinstance(other, SymBlock) and other.name == self.name:
@@ -567,16 +552,6 @@ class SymBlock:
         if getattr(other, "type_name", None) == "block":
             raise SymbolicBranch(f"whether {self.name} is {other!r} depends on the block passed")
         return NotImplemented
-
-    def __ne__(self, other: object) -> Any:  # type: ignore[override]
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
-
-    def __repr__(self) -> str:
-        return f"SymBlock<{self.name}>"
-
-    def __str__(self) -> str:
-        return self.name
 
 
 # --- constructors that simplify ----------------------------------------------------------
