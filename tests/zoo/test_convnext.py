@@ -26,7 +26,6 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import archc
-from archc.diagnostics import ArchcError
 
 from .parity import (
     assert_figures,
@@ -38,6 +37,7 @@ from .parity import (
     batch,
     torchvision_pair,
 )
+from .test_torchvision import assert_smallest_input
 
 NETWORKS = ["convnext_tiny", "convnext_small", "convnext_base"]
 SIZE = 32
@@ -134,23 +134,7 @@ def test_smallest_input_is_torchvisions() -> None:
     to work on, and archc says so before anything runs."""
     with torch.device("meta"):
         reference = torchvision.models.convnext_tiny(weights=None).eval()
-
-    def torchvision_runs(side: int) -> bool:
-        try:
-            reference(torch.empty(2, 3, side, side, device="meta"))
-        except RuntimeError:
-            return False
-        return True
-
-    def archc_accepts(side: int) -> bool:
-        try:
-            archc.analyze("convnext_tiny", input=(3, side, side))
-        except ArchcError:
-            return False
-        return True
-
-    assert torchvision_runs(SIZE) and archc_accepts(SIZE)
-    assert not torchvision_runs(SIZE - 1) and not archc_accepts(SIZE - 1)
+    assert_smallest_input(reference, "convnext_tiny", SIZE)
 
 
 def test_the_variants_share_one_definition() -> None:

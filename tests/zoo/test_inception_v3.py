@@ -30,10 +30,9 @@ import torchvision
 from torch import nn
 
 import archc
-from archc.diagnostics import ArchcError
 
 from ..emit.test_inference import randomize_norms, relative_error
-from .test_torchvision import flop_count, layout
+from .test_torchvision import assert_smallest_input, flop_count, layout
 
 SMALL = 75  # torchvision's min_size for inception_v3 without the aux head
 FULL = 299
@@ -230,23 +229,7 @@ def test_smallest_input_is_torchvisions(noaux: Path, aux: bool) -> None:
     side, spec = (FULL, "inception_v3") if aux else (SMALL, str(noaux))
     with torch.device("meta"):
         reference = torchvision_model(aux_logits=aux).train()
-
-    def torchvision_runs(side: int) -> bool:
-        try:
-            reference(torch.empty(2, 3, side, side, device="meta"))
-        except RuntimeError:
-            return False
-        return True
-
-    def archc_accepts(side: int) -> bool:
-        try:
-            archc.analyze(spec, input=(3, side, side))
-        except ArchcError:
-            return False
-        return True
-
-    assert torchvision_runs(side) and archc_accepts(side)
-    assert not torchvision_runs(side - 1) and not archc_accepts(side - 1)
+    assert_smallest_input(reference, spec, side)
 
 
 # --- the emitted source ------------------------------------------------------------------------------

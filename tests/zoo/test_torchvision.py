@@ -301,27 +301,32 @@ def test_parameters_and_macs_are_torchvisions(case: str) -> None:
     assert ours == theirs
 
 
+def assert_smallest_input(reference: nn.Module, spec: object, side: int) -> None:
+    """``side`` is the smallest input side both torchvision's module (on the meta device) and archc's
+    spec accept: one below it, both refuse (archc with a diagnostic, torchvision with an error)."""
+
+    def torchvision_runs(n: int) -> bool:
+        try:
+            reference(torch.empty(2, 3, n, n, device="meta"))
+        except RuntimeError:
+            return False
+        return True
+
+    def archc_accepts(n: int) -> bool:
+        try:
+            archc.analyze(spec, input=(3, n, n))
+        except ArchcError:
+            return False
+        return True
+
+    assert torchvision_runs(side) and archc_accepts(side)
+    assert not torchvision_runs(side - 1) and not archc_accepts(side - 1)
+
+
 @pytest.mark.parametrize("name", sorted(SMALLEST))
 def test_smallest_input_is_torchvisions(name: str) -> None:
     """archc accepts exactly the input sizes torchvision's module runs on, at the lower end: the
     smallest side both accept, and one below it both refuse (archc with a diagnostic)."""
     with torch.device("meta"):
         reference = torchvision_model(name).train()  # GoogLeNet: its aux heads must run too
-
-    def torchvision_runs(side: int) -> bool:
-        try:
-            reference(torch.empty(2, 3, side, side, device="meta"))
-        except RuntimeError:
-            return False
-        return True
-
-    def archc_accepts(side: int) -> bool:
-        try:
-            archc.analyze(name, input=(3, side, side))
-        except ArchcError:
-            return False
-        return True
-
-    side = SMALLEST[name]
-    assert torchvision_runs(side) and archc_accepts(side)
-    assert not torchvision_runs(side - 1) and not archc_accepts(side - 1)
+    assert_smallest_input(reference, name, SMALLEST[name])
