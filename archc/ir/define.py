@@ -22,7 +22,8 @@ What cannot be written once raises :class:`Unsymbolic`, naming the entry and why
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ from ..sym import (
 from .graph import Graph
 from .module import (
     Container,
+    Decline,
     Definition,
     Dims,
     GenName,
@@ -59,6 +61,7 @@ from .module import (
     ModuleIR,
     Param,
     Stmt,
+    walk,
 )
 from .naming import Namer, body_namer, list_mode, list_namer
 from .params import INT_OR_PAIR, default_type, value_type, with_names
@@ -85,12 +88,18 @@ class Frame:
     names: dict[str, str] = field(default_factory=dict)
     parent: Frame | None = None
     training_only: bool = False
+    # the network's own list, where a side head may stand (a `when:` group's too, not a repeat's)
+    top: bool = False
+    # the points a `from:` reads by name where this frame runs (shared up to the nearest `when:`
+    # or repeat, whose own list says what is read only where it runs)
+    reads: list[str] = field(default_factory=list)
 
     def child(self, env: Mapping[str, Any] | None = None, *, body: list[Stmt] | None = None,
-              training_only: bool = False) -> Frame:
+              training_only: bool = False, top: bool = False, reads: list[str] | None = None) -> Frame:
         return Frame(env if env is not None else self.env, self.unit, self.input_id,
                      body if body is not None else self.body, parent=self,
-                     training_only=self.training_only or training_only)
+                     training_only=self.training_only or training_only, top=top,
+                     reads=self.reads if reads is None else reads)
 
     def lookup(self, name: str) -> str | None:
         frame: Frame | None = self
@@ -109,6 +118,8 @@ class Definer:
         self.definitions: dict[str, Definition] = {}
         self._keys: dict[tuple[int, int], str] = {}  # (definition, input rank) -> key
         self._busy: set[str] = set()
+        self._inlining: set[int] = set()  # inline definitions being spliced (a cycle: see inline())
+        self._nest = 0  # levels the walk nests here, from the definition's body (Definition.nesting)
         self.d: Definition | None = None
         self._shapes: dict[str, Dims] = {}
         self._n = 0
@@ -129,7 +140,7 @@ class Definer:
         def body(frame: Frame) -> str:
             return self.entries(items, "x", frame, list_namer(items))
 
-        self._define(d, env, unit, body)
+        self._define(d, env, unit, body, top=True)
         init = self.program.init
         scheme = None if init is None else InitScheme(init.conv, init.linear, init.norm, init.std,
                                                          init.zero_init_residual)
@@ -175,7 +186,7 @@ class Definer:
             kind = decl.type or default_type(decl, scope) or "int"
             # a default may read the parameters before it: an expression of their symbols
             default = None if decl.default is None else self.eval(decl.default.expr, scope, decl.default.loc.span)
-            params.append(Param(decl.name, kind, default, decl.default is None))
+            params.append(Param(decl.name, kind, default, decl.default is None, decl.type))
             try:
                 scope.maps[0][decl.name] = _symbol(decl.name, kind)
             except Unsymbolic as err:  # at the declaration, which is what to change
@@ -203,15 +214,15 @@ class Definer:
         self.definitions[key] = d
         return d
 
-    def _define(self, d: Definition, env: Mapping[str, Any], unit: Unit, run: Any) -> None:
-        saved = self.d, self._shapes, self._n
-        self.d, self._shapes, self._n = d, {"x": d.input_shape}, 0
+    def _define(self, d: Definition, env: Mapping[str, Any], unit: Unit, run: Any, *, top: bool = False) -> None:
+        saved = self.d, self._shapes, self._n, self._nest
+        self.d, self._shapes, self._n, self._nest = d, {"x": d.input_shape}, 0, 0
         try:
-            frame = Frame(env, unit, "x", d.body)
+            frame = Frame(env, unit, "x", d.body, top=top, reads=d.reads)
             d.output = run(frame)
             d.out_shape = self._shapes[d.output]
         finally:
-            self.d, self._shapes, self._n = saved
+            self.d, self._shapes, self._n, self._nest = saved
 
     # --- values ------------------------------------------------------------------------------
 
@@ -219,7 +230,22 @@ class Definer:
         self._n += 1
         out = f"v{self._n}"
         self._shapes[out] = tuple(shape)
+        self._nested(out)
         return out
+
+    def _nested(self, value: str) -> None:
+        if self._nest:
+            assert self.d is not None
+            self.d.nesting[value] = self._nest
+
+    @contextmanager
+    def nest(self) -> Iterator[None]:
+        """One more level where lowering's walk nests one (a block call, a list, a container)."""
+        self._nest += 1
+        try:
+            yield
+        finally:
+            self._nest -= 1
 
     def fresh(self, what: str, value: str, rank: int) -> Dims:
         assert self.d is not None
@@ -265,12 +291,19 @@ class Definer:
                                      output=x, absent=True, pos=True))
                 frame.names[name] = x  # absent, it passes its input on, and a `from:` reads that
                 return x
+            made = frame.body[-1] if len(frame.body) > before else None
+            if namer.mode == "sequential" and isinstance(item.value, m.Call) and isinstance(made, Layer) \
+                    and made.op.holds_parameter:
+                made.invalid = "a parameter its module holds, as an entry of a numbered list"
             if len(frame.body) > before and frame.body[-1].out == out:
                 frame.body[-1].pos = True
                 if isinstance(frame.body[-1], If):  # its flag in the emitted class takes the entry's name
                     frame.body[-1].label = name
             frame.names[name] = out
             if isinstance(item.value, m.Container) and item.value.training_only:
+                assert self.d is not None
+                if self.d.key != "" or not frame.top or isinstance(name, GenName) or not name.isidentifier():
+                    raise Decline("a side head must be a named entry of the network's own list")
                 frame.body.append(Head(out=self.new(self.shape(out)), shape=self.shape(out), span=item.span,
                                        name=name, value=out, training_only=True))
                 return x
@@ -302,15 +335,16 @@ class Definer:
         namer = list_namer(items, named_list=True)
         body: list[Stmt] = []
         inner = frame.child(body=body)
-        out = self.entries(items, x, inner, namer)
-        return self._container("sequential", "Sequential", name, namer.mode, x, body, out, span, frame, pos)
+        with self.nest():
+            out = self.entries(items, x, inner, namer)
+            return self._container("sequential", "Sequential", name, namer.mode, x, body, out, span, frame, pos)
 
     def _container(self, kind: str, label: str, name: str | None, mode: str, x: str, body: list[Stmt], out: str,
-                   span: Span, frame: Frame, pos: bool) -> str:
+                   span: Span, frame: Frame, pos: bool, *, reads: int = 0) -> str:
         value = self.new(self.shape(out))
         frame.body.append(Container(out=value, shape=self.shape(out), span=span, kind=kind, name=name, mode=mode,
                                     input=x, body=body, output=out, label=label, training_only=frame.training_only,
-                                    pos=pos))
+                                    pos=pos, reads=reads))
         return value
 
     def guarded(self, cond: Any, x: str, frame: Frame, span: Span, absent: bool, run: Any) -> str | None:
@@ -321,7 +355,7 @@ class Definer:
         if cond is False:
             return None if absent else x
         body: list[Stmt] = []
-        inner = frame.child(body=body)
+        inner = frame.child(body=body, top=frame.top, reads=[])
         out = run(inner)
         if out is None:  # nothing inside (e.g. a `when:` inside that is false)
             return None if absent else x
@@ -329,7 +363,7 @@ class Definer:
         shape = self.shape(out) if absent else _choose(cond, self.shape(out), self.shape(x))
         value = self.new(shape)
         frame.body.append(If(out=value, shape=shape, span=span, cond=cond, input=x, body=body, output=out,
-                             absent=absent, training_only=frame.training_only))
+                             absent=absent, training_only=frame.training_only, reads=tuple(inner.reads)))
         return value
 
     def inputs(self, c: m.Container, x: str, frame: Frame, site: tuple[str, ...]) -> str:
@@ -341,8 +375,13 @@ class Definer:
             if found is None:
                 raise Unsymbolic(f"'{ref.name}' is defined only under a condition", ref.span)
             ids.append(found)
+        assert self.d is not None
+        # a point read by name (`input` is the block's argument, which its caller holds anyway)
+        frame.reads.extend(i for ref, i in zip(c.from_, ids) if ref.name != "input")
         if len(ids) == 1:
             return ids[0]
+        if c.parallel is not None:
+            raise Decline("`from:` with several names cannot be combined with `parallel:`")
         return self.merge(c.merge or "concat", ids, [True] * len(ids), c.dim, "from", site, c.span, frame)
 
     def container_at(self, c: m.Container, x: str, frame: Frame, name: str | None, *,
@@ -363,16 +402,22 @@ class Definer:
             out = self.body(c, x_in, sub.child(body=body), namer, name)
             kind_ = "sequential" if kind == "repeat" else kind
             label = "Sequential" if kind == "repeat" else kind
-            return self._container(kind_, label, name, namer.mode, x_in, body, out, c.span, sub, False)
+            return self._container(kind_, label, name, namer.mode, x_in, body, out, c.span, sub, False,
+                                   reads=len(c.from_))
 
-        return self.guarded(self.when(c.when, frame.env), x, frame, c.span, absent, run)
+        with self.nest():
+            return self.guarded(self.when(c.when, frame.env), x, frame, c.span, absent, run)
 
     def container_in_list(self, c: m.Container, x: str, frame: Frame, namer: Namer) -> str:
         def run(f: Frame) -> str:
             kind = c.kind
             if kind == "parallel" and c.flat:  # the branches' modules are this list's own
+                if namer.mode != "module":
+                    raise Decline("a `parallel:` list in a list that numbers its entries")
                 return self.flat_parallel(c, self.inputs(c, x, f, ("peek",)), f, namer)
             if kind in ("parallel", "residual"):
+                if namer.mode == "module":
+                    raise Decline(f"an unnamed {kind} container in a list that names its layers")
                 namer.take()
                 cbody: list[Stmt] = []
                 inner_namer = body_namer(c)
@@ -398,7 +443,8 @@ class Definer:
         if c.training_only:
             raise Unsymbolic("a training-only head needs a name", c.span)
         cond = self.when(c.when, frame.env)
-        out = self.guarded(cond, x, frame, c.span, False, run)
+        with self.nest():
+            out = self.guarded(cond, x, frame, c.span, False, run)
         return x if out is None else out
 
     def body(self, b: m.BodyFields, x: str, frame: Frame, namer: Namer, name: str | None) -> str:
@@ -422,10 +468,11 @@ class Definer:
         loop_out = f"v{self._n + 1}"  # the value the loop will produce: its fresh symbols' owner
         carried = self.fresh("carried", loop_out, rank)
         self._n += 1
+        self._nested(loop_out)
         body_in = self.new(carried)
         body: list[Stmt] = []
         env = with_names(frame.env, {b.index: Sym(b.index)})
-        sub = frame.child(env, body=body)
+        sub = frame.child(env, body=body, reads=[])
         out = self.entries(items, body_in, sub, namer)
         if len(self.shape(out)) != rank:
             raise Unsymbolic("a repeat whose body changes the rank of its input", b.repeat.loc.span)
@@ -433,7 +480,8 @@ class Definer:
         self._shapes[loop_out] = shape
         frame.body.append(Loop(out=loop_out, shape=shape, span=b.repeat.loc.span, index=b.index, count=count,
                                input=x, carried=carried, body_input=body_in, body=body, output=out,
-                               where=name or "", training_only=frame.training_only))
+                               where=name or "", training_only=frame.training_only, entries=len(items),
+                               reads=tuple(sub.reads)))
         return loop_out
 
     def parallel(self, b: m.BodyFields, x: str, frame: Frame) -> str:
@@ -489,6 +537,8 @@ class Definer:
 
             shortcut = self.guarded(use, x, frame, getattr(sc, "span", res.span), False, run) or x
         out = self.merge("add", [body, shortcut], [True, True], 1, "residual", ("here",), res.span, frame)
+        if res.when is None and sc is not None:  # the projection is taken where the body changes the shape
+            frame.body[-1].shortcut_of = x
         return self.entries(res.then, out, frame, namer)
 
     def merge(self, kind: str, ins: list[str], present: list[Any], dim: int, role: str, site: tuple[str, ...],
@@ -529,13 +579,23 @@ class Definer:
             return self.inline(target, call, x, frame, namer)
         if isinstance(target, (BlockRef, SymBlock)):
             namer.take()
-            return self.instance(target, call, x, frame, None, pos=True)
+            # an unnamed call in a list that names its layers: only an inline block may stand there
+            out = self.instance(target, call, x, frame, None, pos=True, only_inline=namer.mode == "module")
+            if isinstance(target, BlockRef) and namer.mode == "module":
+                frame.body[-1].invalid = f"block {target.name} with parameters but no name"
+            return out
         attrs = self.bind_attrs(target, call, frame)
         if namer.mode == "sequential":
             namer.take()
-            return self.layer(target, call, attrs, x, frame, None, pos=True)
-        name, _ = namer.unnamed(target.name, _hashable(attrs), target.stateful)
-        return self.layer(target, call, attrs, x, frame, name, shared=not target.stateful)
+            out = self.layer(target, call, attrs, x, frame, None, pos=True)
+            if target.holds_parameter:
+                frame.body[-1].invalid = f"{target.name}, a parameter its module holds, in a numbered list"
+            return out
+        name, ok = namer.unnamed(target.name, _hashable(attrs), target.stateful)
+        out = self.layer(target, call, attrs, x, frame, name, shared=not target.stateful)
+        if not ok:
+            frame.body[-1].invalid = f"{target.name} with parameters but no name"
+        return out
 
     def call_at(self, call: m.Call, x: str, frame: Frame, name: str | None, *, pos: bool = False) -> str:
         target = self.resolve(call, frame)
@@ -547,15 +607,23 @@ class Definer:
         args = [self.eval(a, frame.env, call.span) for a in call.call.args]
         kwargs = {k.name: self.eval(k.value, frame.env, call.span) for k in call.call.kwargs}
         if not any(is_symbolic(v) for v in (*args, *kwargs.values())):
-            return bind(op, args, kwargs)
+            return bind(op, args, kwargs)  # BindError: lowering's walk reports it
         fields = list(op.Attrs.model_fields)
+        if len(args) > len(fields):
+            raise Decline(f"{op.name}() takes at most {len(fields)} positional arguments")
         data = dict(zip(fields, args))
         for key, value in kwargs.items():
-            data[op.arg_aliases.get(key, key)] = value
+            field_ = op.arg_aliases.get(key, key)
+            if field_ not in op.Attrs.model_fields or field_ in data:
+                raise Decline(f"{op.name}() has no argument '{key}', or gets it twice")
+            data[field_] = value
+        # validated with the values (instantiation): a wrong value is lowering's walk's to report
         return op.Attrs.model_construct(**data)
 
     def layer(self, op: Op, call: m.Call, attrs: Any, x: str, frame: Frame, name: str | None, *,
               shared: bool = False, pos: bool = False) -> str:
+        if op.arity is None:
+            raise Decline(f"{op.name} joins two or more inputs and cannot follow a single layer")
         ins = (self.shape(x),)
         try:
             shape = op.output_shape(ins, attrs)
@@ -570,30 +638,36 @@ class Definer:
         c = call.call
         if isinstance(block, SymBlock):
             # the callee is only known when the module is built: pass the arguments as written
-            if c.kwargs and c.args:
-                pass
+            # (instantiation binds them to the block passed, see instantiate._bind_args)
             values = {f"#{k}": self.eval(a, frame.env, call.span) for k, a in enumerate(c.args)}
             values.update({k.name: self.eval(k.value, frame.env, call.span) for k in c.kwargs})
             return values, tuple(values)
         decls = block.defn.params
+        names = {d.name for d in decls}
+        if len(c.args) > len(decls) or any(k.name not in names for k in c.kwargs):
+            raise Decline(f"{block.name}() is called with arguments it does not take")
         values: dict[str, Any] = {}
         for decl, arg in zip(decls, c.args):
             values[decl.name] = self.eval(arg, frame.env, call.span)
         for kw in c.kwargs:
+            if kw.name in values:
+                raise Decline(f"{block.name}() gets '{kw.name}' twice")
             values[kw.name] = self.eval(kw.value, frame.env, call.span)
         given = tuple(d.name for d in decls if d.name in values)
         scope = ChainMap(values, block.unit.blocks)
         for decl in decls:
             if decl.name not in values:
-                assert decl.default is not None
+                if decl.default is None:
+                    raise Decline(f"{block.name}() is missing its argument '{decl.name}'")
                 values[decl.name] = self.eval(decl.default.expr, scope, decl.default.loc.span)
         return {d.name: values[d.name] for d in decls}, given
 
     def instance(self, block: BlockRef | SymBlock, call: m.Call, x: str, frame: Frame, name: str | None, *,
-                 pos: bool = False) -> str:
+                 pos: bool = False, only_inline: bool = False) -> str:
         args, given = self.args(block, call, frame)
         value = f"v{self._n + 1}"
         self._n += 1
+        self._nested(value)
         rank = len(self.shape(x))
         if isinstance(block, BlockRef):
             d = self.definition(block, rank)
@@ -613,14 +687,41 @@ class Definer:
             key, param = None, block.name
         self._shapes[value] = shape
         frame.body.append(Instance(out=value, shape=shape, span=call.span, block=key, param=param, args=args,
-                                   given=given, input=x, name=name, pos=pos, training_only=frame.training_only))
+                                   given=given, input=x, name=name, pos=pos, training_only=frame.training_only,
+                                   only_inline=only_inline))
         return value
 
+    def typed(self, block: BlockRef, args: dict[str, Any]) -> tuple[tuple[str, Any, str | None, Any], ...]:
+        """A call's arguments as (name, value, declared type, default's value or None): the type a
+        value must have is the declared one, else its default's (ir/params.py)."""
+        scope = ChainMap(dict(args), block.unit.blocks)
+        return tuple((d.name, args[d.name], d.type,
+                      None if d.default is None else self.eval(d.default.expr, scope, d.default.loc.span))
+                     for d in block.defn.params)
+
     def inline(self, block: BlockRef, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:
+        defn = block.defn
+        if defn.kind not in ("layers", "repeat"):
+            raise Decline(f"inline block '{block.name}' must have a `layers:` or `repeat:` body")
+        if id(defn) in self._inlining:
+            raise Unsymbolic(f"block '{block.name}' uses itself", defn.name_span)
         args, _ = self.args(block, call, frame)
         env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
-        inner = Frame(env, block.unit, x, frame.body, training_only=frame.training_only)
-        return self.body(block.defn, x, inner, namer, None)
+        inner = Frame(env, block.unit, x, frame.body, training_only=frame.training_only, top=frame.top,
+                      reads=frame.reads)
+        before = len(frame.body)
+        self._inlining.add(id(defn))
+        try:
+            with self.nest():
+                out = self.body(defn, x, inner, namer, None)
+        finally:
+            self._inlining.discard(id(defn))
+        # where its statements came from, for notes; and its arguments' types, checked per instance
+        # (a statement-free body has nothing whose figures a wrong argument could change)
+        mark = (block.name, call.span, self.typed(block, args))
+        for stmt in walk(frame.body[before:]):
+            stmt.inlined = (mark, *stmt.inlined)
+        return out
 
 
 # --- helpers ---------------------------------------------------------------------------------

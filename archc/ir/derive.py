@@ -69,7 +69,8 @@ def differences(a: Graph, b: Graph) -> list[str]:
         y = b.nodes.get(nid)
         if y is None:
             continue
-        for what in ("op_name", "attrs", "scope", "inputs", "shape", "in_shapes", "module", "training_only", "role"):
+        for what in ("op_name", "attrs", "scope", "inputs", "shape", "in_shapes", "module", "training_only", "role",
+                     "read_by_name", "trace"):
             if getattr(x, what) != getattr(y, what):
                 out.append(f"{nid}: {what} {getattr(x, what)!r} vs {getattr(y, what)!r}")
     if list(a.scopes) != list(b.scopes):
@@ -78,7 +79,7 @@ def differences(a: Graph, b: Graph) -> list[str]:
         t = b.scopes.get(path)
         if t is None:
             continue
-        for what in ("kind", "label", "input", "output", "training_only", "block", "args", "mode"):
+        for what in ("kind", "label", "input", "output", "training_only", "block", "args", "mode", "reads", "trace"):
             if getattr(s, what) != getattr(t, what):
                 out.append(f"scope {path}: {what} {getattr(s, what)!r} vs {getattr(t, what)!r}")
     if a.output != b.output:

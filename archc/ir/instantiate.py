@@ -2,21 +2,46 @@
 parameter values, mechanically: conditions decided, loops unrolled, instances expanded,
 expressions evaluated, shapes inferred by each op's rule.
 
-Node ids, module paths, scopes and shapes are those :mod:`archc.ir.lower` gives the same
-spec (tests/ir/test_module_ir.py checks this on every spec the suite holds), so the
-figures archc counts are the figures of the network the module IR describes.
+This is how lowering makes the graph that every later stage reads (:mod:`archc.ir.lower`
+runs it with ``limits``): node ids, module paths, scopes, shapes, and the notes that say
+which call and which repeat made a node, exactly as the walk of :mod:`archc.ir.lower`
+gives them for the same spec (tests/ir/test_module_ir.py checks this on every spec the
+suite holds). Run for lowering, it also makes each check of the walk that depends on the
+values: argument types, conditions that are true or false, repeat counts, the names a
+repeat makes, every op's shape rule, and the limits. Where one fails it raises
+:class:`~archc.ir.module.Decline`, and the walk lowers the spec and reports the error with
+everything it knows.
 """
 
 from __future__ import annotations
 
+import math
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+from ..diagnostics import Note, Reporter
+from ..limits import Limits
+from ..spec.parser import generated_name_problem
 from ..sym import Sym, SymBlock, evaluate, is_symbolic
 from .graph import Graph, Head, Node, Path, Scope, path_str
-from .module import Container, Definition, Dims, GenName, If, Instance, Layer, Loop, Merge, ModuleIR, Stmt
+from .module import (
+    Container,
+    Decline,
+    Definition,
+    Dims,
+    GenName,
+    If,
+    Instance,
+    Layer,
+    Loop,
+    Merge,
+    ModuleIR,
+    Stmt,
+)
 from .module import Head as HeadStmt
+from .params import check_type, value_type
 
 __all__ = ["Unsplicable", "instantiate"]
 
@@ -48,16 +73,27 @@ class _Numbers:
 
 
 class Instantiator:
-    def __init__(self, ir: ModuleIR, resolve: Resolve, name: str):
+    """``limits`` given: lowering's instantiation, which makes the walk's checks (see the module
+    docstring); without, the instantiation of an IR that is known to be valid (a pass's result)."""
+
+    def __init__(self, ir: ModuleIR, resolve: Resolve, name: str, limits: Limits | None = None):
         self.ir = ir
         self.resolve = resolve
         self.name = name
+        self.limits = limits
         self.graph: Graph = Graph(name, ())
         self.uses: dict[str, int] = {}
         self.spliced: dict[tuple[str, str], set[bool]] = {}  # dynamic instances: spliced (inline) or not
         self.passed: dict[tuple[str, str], set[str]] = {}  # dynamic instances: the definitions they hold
         self.key = ""  # the definition whose statements run now (nodes record it as their origin)
         self.training_only = False  # inside an instance that only runs in training (a side head)
+        self.trace: tuple[Note, ...] = ()  # the calls and repeats that lead here, as lowering notes them
+        self.inlined = 0  # how many of a statement's inline marks the trace holds already
+        self.base = 0  # levels lowering's walk nests where the running definition's body starts
+        self.nesting: dict[str, int] = ir.network.nesting  # the running definition's (Definition.nesting)
+        self.steps = 0  # statements run and repeats made (Limits.max_steps)
+        self.params = 0
+        self.macs = 0
 
     def run(self, params: Mapping[str, Any]) -> Graph:
         net = self.ir.network
@@ -68,36 +104,134 @@ class Instantiator:
         env: dict[str, Any] = dict(params)
         vals: dict[str, str | None] = {"x": "input"}
         self.body(net.body, env, vals, (), _Numbers())
+        self._read(net.reads, vals)
         g.output = top.output = vals[net.output]
         return g
+
+    # --- checks (lowering's instantiation only) ---------------------------------------------
+
+    def check(self, ok: bool, why: str) -> None:
+        if self.limits is not None and not ok:
+            raise Decline(why)
 
     def shape(self, nid: str) -> Any:
         return self.graph.nodes[nid].shape
 
     def add(self, node: Node, shared: bool) -> str:
-        if node.id in self.graph.nodes and shared:
+        first = self.graph.nodes.get(node.id)
+        if first is not None and shared and (self.limits is None or (first.op is node.op
+                                                                      and first.attrs == node.attrs)):
             k = self.uses.get(node.id, 1)
             while f"{node.id}#{k}" in self.graph.nodes:
                 k += 1
             self.uses[node.id] = k + 1
             node.id = f"{node.id}#{k}"
+        elif self.limits is not None:
+            lim = self.limits
+            self.check(first is None and (not node.module or node.scope not in self.graph.scopes),
+                       f"the name '{node.id}' is used twice")
+            self.check(len(self.graph.nodes) < lim.max_nodes, "the node limit")
+            if node.shape is not None:
+                self.check(max(node.shape, default=0) <= lim.max_dim and math.prod(node.shape) <= lim.max_numel,
+                           "a tensor beyond the size limits")
+        node.trace = self.trace
         self.graph.add(node)
         return node.id
+
+    def add_scope(self, scope: Scope) -> Scope:
+        if self.limits is not None:
+            self.check(scope.path not in self.graph.scopes and path_str(scope.path) not in self.graph.nodes,
+                       f"the name '{path_str(scope.path)}' is used twice")
+        scope.trace = self.trace
+        return self.graph.add_scope(scope)
+
+    def _count(self, node: Node) -> None:
+        """Parameters and MACs so far, against the limits (E602)."""
+        if self.limits is None or node.op is None:
+            return
+        assert node.in_shapes is not None and node.shape is not None
+        self.params += node.op.params(node.in_shapes, node.attrs)
+        self.macs += node.op.macs(node.in_shapes, node.shape, node.attrs)
+        self.check(self.params <= self.limits.max_params and self.macs <= self.limits.max_macs, "the budget")
+
+    def _step(self, n: int = 1) -> None:
+        if self.limits is not None:
+            self.steps += n
+            # half the walk's limits: the two count in their own ways, and a spec near a limit is
+            # the walk's to judge (declining costs only time)
+            self.check(self.steps <= self.limits.max_steps // 2, "the step limit")
+
+    def _types(self, named: Any, env: Mapping[str, Any]) -> None:
+        """The walk's argument check (ir/params.py): each value of the type its parameter declares,
+        or its default's. ``named`` holds (name, value, declared type, default's value)."""
+        if self.limits is None:
+            return
+        scratch = Reporter()
+        for name, value, declared, default in named:
+            want = declared
+            if want is None and default is not None:
+                found = concrete(default, env)
+                want = None if found is None else value_type(found)
+            check_type(scratch, value, want, name, None, "argument")
+        self.check(not scratch.errors, "an argument of the wrong type")
+
+    def _read(self, reads: Any, vals: Mapping[str, str | None]) -> None:
+        """Mark the points a `from:` read by name where it ran."""
+        for value in reads:
+            nid = vals.get(value)
+            if nid is not None:
+                self.graph.nodes[nid].read_by_name = True
+
+    # --- statements -------------------------------------------------------------------------
 
     def body(self, stmts: list[Stmt], env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
         for stmt in stmts:
             numbers.position += stmt.skip
-            self.stmt(stmt, env, vals, path, numbers)
+            self._step()
+            if self.limits is not None:
+                # one level short of the walk's limit: a container with nothing in it nests one more
+                self.check(self.base + self.nesting.get(stmt.out, 0) < self.limits.max_nesting, "the nesting limit")
+            if len(stmt.inlined) > self.inlined:
+                with self._inline(stmt, env, path):
+                    self.stmt(stmt, env, vals, path, numbers)
+            else:
+                self.stmt(stmt, env, vals, path, numbers)
+
+    @contextmanager
+    def _inline(self, stmt: Stmt, env: Mapping[str, Any], path: Path) -> Iterator[None]:
+        """A statement spliced from inline block calls: their notes on its trace, their arguments'
+        types checked."""
+        saved = self.trace, self.inlined
+        where = path_str(path) or self.name
+        for name, span, args in stmt.inlined[self.inlined:]:
+            self._types(((n, concrete(v, env), t, d) for n, v, t, d in args), env)
+            self.trace = (*self.trace, Note(f"in block '{name}' called inline in '{where}'", span))
+        self.inlined = len(stmt.inlined)
+        try:
+            yield
+        finally:
+            self.trace, self.inlined = saved
 
     def _name(self, stmt: Any, numbers: _Numbers, env: Mapping[str, Any]) -> str:
         number = numbers.take() if stmt.pos else None
         if isinstance(stmt.name, GenName):  # this repeat's name
-            return "".join(str(concrete(part, env)) for part in stmt.name.parts)
+            parts = [concrete(part, env) for part in stmt.name.parts]
+            self.check(all(isinstance(p, (int, str)) and not isinstance(p, bool) for p in parts),
+                       "a name made of something other than whole numbers and text")
+            made = "".join(str(part) for part in parts)
+            self.check(generated_name_problem(made) is None, f"the made name '{made}'")
+            return made
         return stmt.name if stmt.name is not None else number  # type: ignore[return-value]
+
+    def _cond(self, cond: Any, env: Mapping[str, Any]) -> bool:
+        value = concrete(cond, env)
+        self.check(isinstance(value, bool), "a condition that is not true or false")
+        return bool(value)
 
     def stmt(self, stmt: Stmt, env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
+        self.check(not stmt.invalid, stmt.invalid)
         if isinstance(stmt, Layer):
             attrs = stmt.attrs
             if any(is_symbolic(v) for v in dict(attrs).values()):
@@ -109,6 +243,7 @@ class Instantiator:
             node = Node(path_str(child), stmt.op, attrs, child, (x,), stmt.span, shape=stmt.op.infer(ins, attrs),
                         in_shapes=ins, training_only=stmt.training_only or self.training_only,
                         origin=(self.key, stmt.out))
+            self._count(node)
             vals[stmt.out] = self.add(node, stmt.shared and not stmt.op.stateful)
         elif isinstance(stmt, Instance):
             self.instance(stmt, env, vals, path, numbers)
@@ -118,39 +253,70 @@ class Instantiator:
             child = (*path, self._name(stmt, numbers, env))
             x = vals[stmt.input]
             assert x is not None
-            scope = self.graph.add_scope(Scope(child, stmt.kind, stmt.label, stmt.span, x, mode=stmt.mode,
-                                               training_only=stmt.training_only or self.training_only,
-                                               call=(self.key, stmt.out)))
+            scope = self.add_scope(Scope(child, stmt.kind, stmt.label, stmt.span, x, mode=stmt.mode,
+                                         training_only=stmt.training_only or self.training_only,
+                                         call=(self.key, stmt.out), reads=stmt.reads))
             self.body(stmt.body, env, vals, child, _Numbers())
             vals[stmt.out] = scope.output = vals[stmt.output]
         elif isinstance(stmt, If):
             if stmt.pos:
                 numbers.take()
-            if concrete(stmt.cond, env):
+            if self._cond(stmt.cond, env):
                 self.body(stmt.body, env, vals, path, numbers)
                 numbers.position += stmt.tail_skip
                 vals[stmt.out] = vals[stmt.output]
+                self._read(stmt.reads, vals)
             else:
                 vals[stmt.out] = None if stmt.absent else vals[stmt.input]
         elif isinstance(stmt, Loop):
-            x = vals[stmt.input]
-            assert x is not None
-            inner = ChainMap({}, env)
-            for i in range(concrete(stmt.count, env)):
-                inner.maps[0] = {stmt.index: i, **dict(zip(map(str, stmt.carried), self.shape(x)))}
-                vals[stmt.body_input] = x
-                self.body(stmt.body, inner, vals, path, numbers)  # type: ignore[arg-type]
-                numbers.position += stmt.tail_skip
-                x = vals[stmt.output]
-                assert x is not None
-            vals[stmt.out] = x
-            self._bind(stmt.shape, self.shape(x), env)
+            self.loop(stmt, env, vals, path, numbers)
         elif isinstance(stmt, HeadStmt):
             value = vals[stmt.value]
             assert value is not None
             self.graph.heads.append(Head(stmt.name, value, stmt.span))
         else:  # pragma: no cover
             raise TypeError(f"unknown statement {type(stmt).__name__}")
+
+    def loop(self, stmt: Loop, env: dict[str, Any], vals: dict[str, str | None], path: Path,
+             numbers: _Numbers) -> None:
+        x = vals[stmt.input]
+        assert x is not None
+        count = concrete(stmt.count, env)
+        if self.limits is not None:
+            self.check(isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= self.limits.max_repeat,
+                       "a repeat count that is not a whole number within the limit")
+        if self.limits is not None and count:
+            self._foresee(stmt, count, env, self.shape(x))
+        inner = ChainMap({}, env)
+        where = path_str(path) or self.name
+        trace = self.trace
+        try:
+            for i in range(count):
+                self._step(stmt.entries)  # each repeat visits every entry, present or not
+                self.trace = (*trace, Note(f"in repeat {stmt.index}={i} of '{where}'", stmt.span))
+                inner.maps[0] = {stmt.index: i, **dict(zip(map(str, stmt.carried), self.shape(x)))}
+                vals[stmt.body_input] = x
+                self.body(stmt.body, inner, vals, path, numbers)  # type: ignore[arg-type]
+                self._read(stmt.reads, vals)
+                numbers.position += stmt.tail_skip
+                x = vals[stmt.output]
+                assert x is not None
+        finally:
+            self.trace = trace
+        vals[stmt.out] = x
+        self._bind(stmt.shape, self.shape(x), env)
+
+    def _foresee(self, stmt: Loop, count: int, env: Mapping[str, Any], shape: Any) -> None:
+        """Decline a repeat that looks set to pass the node or step limit, before making its nodes:
+        ``count`` times what its first repeat makes, as far as the values known here tell. Only a
+        guess (a later repeat may make fewer), which is all declining needs: the walk then counts
+        exactly, and refuses before expanding (archc/ir/expansion.py) where it should."""
+        assert self.limits is not None
+        first = ChainMap({stmt.index: 0, **dict(zip(map(str, stmt.carried), shape))}, env)
+        budget = [20_000]  # statements the guess may visit
+        nodes = count * _made(stmt.body, first, self.ir, budget)
+        self.check(len(self.graph.nodes) + nodes <= self.limits.max_nodes, "the node limit, foreseen")
+        self.check(self.steps + count * stmt.entries <= self.limits.max_steps // 2, "the step limit, foreseen")
 
     def _bind(self, symbolic: Dims, shape: Any, env: dict[str, Any]) -> None:
         """Fresh symbols standing for a size known now (a loop's or an instance's output)."""
@@ -168,40 +334,70 @@ class Instantiator:
             d = self.ir.definitions[stmt.block]
         else:
             d = self.resolve(env[stmt.param], len(in_shape))
-            args = _bind_args(d, args)
-            self.spliced.setdefault((self.key, stmt.out), set()).add(d.inline and stmt.name is None)
+            args = self._bind_args(d, args)
+            spliced = d.inline and stmt.name is None
+            self.check(spliced or not stmt.only_inline, f"block {d.name} has parameters but no name")
+            self.check(not spliced or d.kind in ("layers", "repeat"),
+                       f"inline block '{d.name}' must have a `layers:` or `repeat:` body")
+            self.spliced.setdefault((self.key, stmt.out), set()).add(spliced)
             self.passed.setdefault((self.key, stmt.out), set()).add(d.key)
-            if d.inline and stmt.name is None:  # an inline block passed as a value: spliced in, as lowering does
-                inner_env: dict[str, Any] = {**args, **{str(s): v for s, v in zip(d.input_shape, in_shape)}}
-                inner_vals: dict[str, str | None] = {"x": x}
-                saved_key, self.key = self.key, d.key
-                try:
-                    self.body(d.body, inner_env, inner_vals, path, numbers)
-                finally:
-                    self.key = saved_key
-                out = inner_vals[d.output]
-                assert out is not None
-                vals[stmt.out] = out
-                self._bind(stmt.shape, self.shape(out), env)
-                return
+        self._types(((p.name, args[p.name], p.declared, p.default) for p in d.params), args)
+        inner: dict[str, Any] = {**args, **{str(s): v for s, v in zip(d.input_shape, in_shape)}}
+        inner_vals: dict[str, str | None] = {"x": x}
+        if stmt.block is None and d.inline and stmt.name is None:  # an inline block passed as a value: spliced
+            where = path_str(path) or self.name
+            saved = self.key, self.trace, self.inlined, self.base, self.nesting
+            self.key, self.inlined, self.nesting = d.key, 0, d.nesting
+            self.base += saved[4].get(stmt.out, 0) + 1
+            self.trace = (*self.trace, Note(f"in block '{d.name}' called inline in '{where}'", stmt.span))
+            try:
+                self.body(d.body, inner, inner_vals, path, numbers)
+                self._read(d.reads, inner_vals)
+            finally:
+                self.key, self.trace, self.inlined, self.base, self.nesting = saved
+            out = inner_vals[d.output]
+            assert out is not None
+            vals[stmt.out] = out
+            self._bind(stmt.shape, self.shape(out), env)
+            return
         name = self._name(stmt, numbers, env)
         child = (*path, name)
         training_only = stmt.training_only or self.training_only
-        scope = self.graph.add_scope(Scope(child, "block", d.name, stmt.span, x, block=d.name, args=args,
-                                           training_only=training_only, origin=d.key, call=(self.key, stmt.out),
-                                           mode=d.mode))
-        inner: dict[str, Any] = {**args, **{str(s): v for s, v in zip(d.input_shape, in_shape)}}
-        inner_vals: dict[str, str | None] = {"x": x}
-        saved = self.training_only, self.key
-        self.training_only, self.key = training_only, d.key
+        scope = self.add_scope(Scope(child, "block", d.name, stmt.span, x, block=d.name, args=args,
+                                     training_only=training_only, origin=d.key, call=(self.key, stmt.out),
+                                     mode=d.mode))
+        saved_state = self.training_only, self.key, self.trace, self.inlined, self.base, self.nesting
+        self.training_only, self.key, self.inlined, self.nesting = training_only, d.key, 0, d.nesting
+        self.base += saved_state[5].get(stmt.out, 0) + 1
+        self.trace = (*self.trace, Note(f"in block '{d.name}' called as '{path_str(child)}'", stmt.span))
         try:
             self.body(d.body, inner, inner_vals, child, _Numbers())
+            self._read(d.reads, inner_vals)
         finally:
-            self.training_only, self.key = saved
+            self.training_only, self.key, self.trace, self.inlined, self.base, self.nesting = saved_state
         out = inner_vals[d.output]
         vals[stmt.out] = scope.output = out
         assert out is not None
         self._bind(stmt.shape, self.shape(out), env)
+
+    def _bind_args(self, d: Definition, given: dict[str, Any]) -> dict[str, Any]:
+        """Arguments written as a call of a block-typed parameter (``#0`` positional) bound to the
+        definition's parameters, defaults filled in."""
+        names = [p.name for p in d.params]
+        positional = sum(1 for k in given if k.startswith("#"))
+        self.check(positional <= len(names) and all(k.startswith("#") or k in names for k in given)
+                   and not any(f"#{k}" in given and p in given for k, p in enumerate(names)),
+                   f"{d.name}() is called with arguments it does not take")
+        values: dict[str, Any] = {}
+        for k, p in enumerate(d.params):
+            if f"#{k}" in given:
+                values[p.name] = given[f"#{k}"]
+            elif p.name in given:
+                values[p.name] = given[p.name]
+            else:
+                self.check(not p.required, f"{d.name}() is missing its argument '{p.name}'")
+                values[p.name] = concrete(p.default, values)
+        return values
 
     def merge(self, stmt: Merge, env: dict[str, Any], vals: dict[str, str | None], path: Path,
               numbers: _Numbers) -> None:
@@ -215,6 +411,13 @@ class Instantiator:
             where = (*path, str(numbers.position))
         ins = [vals[i] for i, p in zip(stmt.inputs, stmt.present) if concrete(p, env)]
         present = [i for i in ins if i is not None]
+        if stmt.shortcut_of is not None and self.limits is not None:
+            # the walk takes a residual's projection where the body changes the shape (a stride of 2
+            # on a size of 1 changes nothing, though `stride != 1` holds): the IR must agree here
+            body, shortcut, x = vals[stmt.inputs[0]], vals[stmt.inputs[1]], vals[stmt.shortcut_of]
+            assert body is not None and x is not None
+            self.check((shortcut != x) == (self.shape(body) != self.shape(x)),
+                       "a projection shortcut that the shapes do not call for")
         if len(present) == 1:
             vals[stmt.out] = present[0]
             return
@@ -226,20 +429,34 @@ class Instantiator:
         vals[stmt.out] = self.add(node, False)
 
 
-def _bind_args(d: Definition, given: dict[str, Any]) -> dict[str, Any]:
-    """Arguments written as a call of a block-typed parameter (``#0`` positional) bound to the
-    definition's parameters, defaults filled in."""
-    values: dict[str, Any] = {}
-    for k, p in enumerate(d.params):
-        if f"#{k}" in given:
-            values[p.name] = given[f"#{k}"]
-        elif p.name in given:
-            values[p.name] = given[p.name]
-        else:
-            values[p.name] = concrete(p.default, values)
-    return values
+def _made(stmts: list[Stmt], env: Mapping[str, Any], ir: ModuleIR, budget: list[int]) -> int:
+    """About how many nodes ``stmts`` make with ``env`` (what cannot be known here counts as none)."""
+    total = 0
+    for stmt in stmts:
+        budget[0] -= 1
+        if budget[0] < 0:
+            break
+        try:
+            if isinstance(stmt, (Layer, Merge)):
+                total += 1
+            elif isinstance(stmt, Container):
+                total += _made(stmt.body, env, ir, budget)
+            elif isinstance(stmt, If):
+                total += _made(stmt.body, env, ir, budget) if concrete(stmt.cond, env) is True else 0
+            elif isinstance(stmt, Loop):
+                count = concrete(stmt.count, env)
+                if isinstance(count, int) and count > 0:
+                    total += count * _made(stmt.body, ChainMap({stmt.index: 0}, env), ir, budget)
+            elif isinstance(stmt, Instance) and stmt.block is not None:
+                d = ir.definitions[stmt.block]
+                args = {k: concrete(v, env) for k, v in stmt.args.items()}
+                total += _made(d.body, args, ir, budget)
+        except Exception:  # a value known only when the repeat runs: counted as nothing
+            continue
+    return total
 
 
 def instantiate(ir: ModuleIR, resolve: Resolve, name: str, params: Mapping[str, Any]) -> Graph:
     """The concrete graph of ``ir`` for the network parameters ``params``."""
     return Instantiator(ir, resolve, name).run(params)
+

@@ -33,10 +33,12 @@ from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate, show, type_of
 from ..spec.loader import BlockRef, Program, Unit
 from ..spec.parser import generated_name_problem
-from .derive import derive
+from .define import Definer
+from .derive import Derived, derive
 from .expansion import Estimator, TooBig
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
+from .instantiate import Instantiator
 from .naming import Namer, body_namer, flat_branches, list_namer
 from .params import SetValue, block_args, holder_hint, network_params, value_type, with_names
 
@@ -85,8 +87,9 @@ class Frame:
 class Lowerer:
     def __init__(self, program: Program, reporter: Reporter, *, overrides: Mapping[str, Any] | None = None,
                  input_shape: tuple[int, ...] | None = None, limits: Limits | None = None,
-                 ops: Registry | None = None):
+                 ops: Registry | None = None, direct: bool = True):
         self.program = program
+        self.direct = direct  # try the module IR first (see run); False: always walk the spec
         self.r = reporter
         self.overrides = dict(overrides or {})
         self.input_override = input_shape
@@ -122,6 +125,10 @@ class Lowerer:
         try:
             # before any node exists: a lower bound of the whole expansion against the limits
             self.estimate(lambda base: self.estimator.network(spec.layers, frame.env, base, 0), ())
+            if self.direct and not self.r.errors:
+                made = self._instantiated(params, shape)
+                if made is not None:
+                    return self._finish(made)
             out = self.entries(spec.layers, "input", (), frame, namer)
         except RecursionError:
             # only with a raised max_nesting: Python's stack ran out before the limit was reached
@@ -135,6 +142,30 @@ class Lowerer:
             self.r.check()
             raise
         g.output = top.output = out
+        program = self.program
+        g.deriver = lambda: derive(program, g)  # emission's input: the module IR, checked against g
+        return self._finish(g)
+
+    def _instantiated(self, params: dict[str, Any], shape: Shape) -> Graph | None:
+        """The graph as the instantiation of the spec's module IR, made with the walk's checks
+        (archc/ir/instantiate.py); None where the IR cannot vouch for it: a definition that cannot
+        be written once for all its instances, or a check that fails (the walk then reports it)."""
+        program = self.program
+        try:
+            definer = Definer(program, Graph(program.name, shape, params=params), self.ops)
+            ir = definer.run()
+            inst = Instantiator(ir, definer.definition, program.name, self.limits)
+            g = inst.run(params)
+        except Exception:  # whatever stops it, the walk lowers the spec and reports what it finds
+            return None
+        g.doc, g.class_name, g.file = self.graph.doc, self.graph.class_name, self.graph.file
+        # emission's input: the module IR this graph is the instantiation of
+        g.derivation = Derived(ir, g, inst.spliced, inst.passed, definer.definition, program.leaf.span,
+                               dict(program.sources))
+        self.graph = g
+        return g
+
+    def _finish(self, g: Graph) -> Graph:
         self._order_heads()
         self._warn_unused()
         resolve_freeze(g, self.program.freeze, self.r)
@@ -142,8 +173,6 @@ class Lowerer:
         from .check import check
 
         check(g)
-        program = self.program
-        g.deriver = lambda: derive(program, g)  # emission's input: the module IR, checked against g
         return g
 
     def _class_name(self) -> str:

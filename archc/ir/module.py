@@ -66,6 +66,14 @@ class Stmt:
     # numbers of its list passed over before it (the inference pass dropped the entries that held
     # them: in a list of named modules the others keep their numbers, as the concrete pass keeps them)
     skip: int = 0
+    # the inline block calls whose bodies it was spliced from, outermost first: the block's name
+    # and the call's span (a trace's "in block 'Stage' called inline in 'features'"), and the
+    # call's arguments as (name, value, declared type, default's value), whose types
+    # instantiation checks per instance
+    inlined: tuple[tuple[str, Span, tuple[tuple[str, Any, str | None, Any], ...]], ...] = ()
+    # an error the walk reports where this statement runs (an unnamed conv in a list that names
+    # its layers, under a `when:` that is false here): instantiation for lowering declines there
+    invalid: str = ""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -85,6 +93,9 @@ class Instance(Stmt):
     input: str
     name: str | None
     given: tuple[str, ...] = ()  # the arguments the call writes (the rest are defaults)
+    # an unnamed call in a list that names its layers: only an inline block, spliced in, may stand
+    # there (a block-typed parameter's value, known per instance)
+    only_inline: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -97,6 +108,9 @@ class Merge(Stmt):
     # where its id comes from: ("here",) the current path; ("child", name) a named entry's
     # path; ("take",) / ("peek",) the list's next number, taken or not
     site: tuple[str, ...] = ("here",)
+    # a residual's add whose projection shortcut is taken where the body changes the shape: the
+    # residual's input, so that instantiation can check each instance against that rule
+    shortcut_of: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -108,6 +122,7 @@ class Container(Stmt):
     body: list[Stmt]
     output: str
     label: str = ""
+    reads: int = 0  # the names its `from:` reads (memory analysis: held until the forward returns)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -119,6 +134,7 @@ class If(Stmt):
     absent: bool  # when it does not: no value at all (a branch, a named entry), else ``input``
     label: str | None = None  # the named entry it guards (`use_res_connect: {when: ...}`), for the flag
     tail_skip: int = 0  # numbers passed over after its body, where it holds (see Stmt.skip)
+    reads: tuple[str, ...] = ()  # values read by name where it holds (see Definition.reads)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -131,6 +147,8 @@ class Loop(Stmt):
     body: list[Stmt]
     output: str  # the body's value: the next iteration's input
     where: str = ""  # the path of the list it repeats in, for notes
+    entries: int = 1  # entries its body writes (each visited in every repeat: Limits.max_steps)
+    reads: tuple[str, ...] = ()  # values read by name in each repeat (see Definition.reads)
     tail_skip: int = 0  # numbers passed over after each repeat of its body (see Stmt.skip)
 
 
@@ -146,6 +164,8 @@ class Param:
     kind: str  # int | float | bool | str | list | block
     default: Any = None  # an expression of earlier parameters, or a value; None: required
     required: bool = True
+    # the type it declares (``planes: int``); None: its default's type, or any (ir/params.py)
+    declared: str | None = None
 
 
 @dataclass
@@ -168,6 +188,18 @@ class Definition:
     span: Span | None = None
     doc: str = ""
     inline: bool = False  # spliced into the list that calls it (VGG's stages)
+    # values a `from:` reads by name wherever the definition runs (the emitted forward keeps each
+    # in a variable of its own; If.reads and Loop.reads: those read only where they run)
+    reads: list[str] = field(default_factory=list)
+    # value -> how deeply lowering's walk nests blocks and containers where the statement making it
+    # stands, counted from the definition's body (absent: 0); Limits.max_nesting
+    nesting: dict[str, int] = field(default_factory=dict)
+
+
+class Decline(Exception):
+    """The module IR cannot vouch for this spec's graph: a check that lowering's walk
+    (:mod:`archc.ir.lower`) makes fails, or may. The walk then lowers the spec and reports
+    what it finds; nothing of the declined attempt is kept."""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import archc
+from archc.diagnostics import Reporter
 from archc.ir.define import Definer
 from archc.ir.derive import derived, differences
 from archc.ir.instantiate import instantiate
+from archc.ir.lower import Lowerer
 from archc.ir.module import Instance, Loop, walk
 from archc.spec.loader import shipped_names
 from archc.sym import to_python
@@ -33,8 +35,13 @@ from ..test_differential import REPRODUCERS
 EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
 
 
+def walked(program: Any, **overrides: Any) -> Any:
+    """The graph of lowering's walk of the spec (archc/ir/lower.py), never the module IR's."""
+    return Lowerer(program, Reporter(sources=dict(program.sources)), overrides=overrides, direct=False).run()
+
+
 def check(program: Any, **overrides: Any) -> Any:
-    graph = archc.lower(program, **overrides)
+    graph = walked(program, **overrides)
     definer = Definer(program, graph)
     ir = definer.run()
     again = instantiate(ir, definer.definition, graph.name, graph.params)
@@ -42,6 +49,14 @@ def check(program: Any, **overrides: Any) -> Any:
     assert not found, "\n".join(found[:30])
     # what emission is handed: the same IR, checked the same way by the lowering stage
     assert derived(graph).plain.nodes.keys() == graph.nodes.keys()
+    # what lowering hands every later stage: the IR's own instantiation, made with the walk's
+    # checks, equal to the walk's graph in everything (the notes and the points read by name too)
+    made = archc.lower(program, **overrides)
+    assert made.derivation is not None, "lowering walked the spec instead of instantiating its module IR"
+    found = differences(graph, made)
+    assert not found, "\n".join(found[:30])
+    assert (made.doc, made.class_name, made.file, made.frozen, made.frozen_norms, [h.name for h in made.heads]) == (
+        graph.doc, graph.class_name, graph.file, graph.frozen, graph.frozen_norms, [h.name for h in graph.heads])
     return ir
 
 
