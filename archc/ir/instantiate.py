@@ -103,6 +103,8 @@ class Instantiator:
         top = g.add_scope(Scope((), "network", self.name, net.span, "input", mode=net.mode))  # type: ignore[arg-type]
         env: dict[str, Any] = dict(params)
         vals: dict[str, str | None] = {"x": "input"}
+        if self.limits is not None:  # a network far beyond the limits is declined before any node is made
+            self._foreseen(*_Guess(self.ir).body(net.body, env))
         self.body(net.body, env, vals, (), _Numbers())
         self._read(net.reads, vals)
         g.output = top.output = vals[net.output]
@@ -311,12 +313,18 @@ class Instantiator:
         ``count`` times what its first repeat makes, as far as the values known here tell. Only a
         guess (a later repeat may make fewer), which is all declining needs: the walk then counts
         exactly, and refuses before expanding (archc/ir/expansion.py) where it should."""
+        carried = dict(zip(map(str, stmt.carried), shape))
+        guess = _Guess(self.ir)
+        nodes, steps = guess.body(stmt.body, ChainMap({stmt.index: 0, **carried}, env))
+        if count > 1:  # the first and the last repeat, averaged (see _Guess.stmt)
+            n2, k2 = guess.body(stmt.body, ChainMap({stmt.index: count - 1, **carried}, env))
+            nodes, steps = (nodes + n2) / 2, (steps + k2) / 2
+        self._foreseen(int(count * nodes), int(count * (steps + stmt.entries)))
+
+    def _foreseen(self, nodes: int, steps: int) -> None:
         assert self.limits is not None
-        first = ChainMap({stmt.index: 0, **dict(zip(map(str, stmt.carried), shape))}, env)
-        budget = [20_000]  # statements the guess may visit
-        nodes = count * _made(stmt.body, first, self.ir, budget)
         self.check(len(self.graph.nodes) + nodes <= self.limits.max_nodes, "the node limit, foreseen")
-        self.check(self.steps + count * stmt.entries <= self.limits.max_steps // 2, "the step limit, foreseen")
+        self.check(self.steps + steps <= self.limits.max_steps // 2, "the step limit, foreseen")
 
     def _bind(self, symbolic: Dims, shape: Any, env: dict[str, Any]) -> None:
         """Fresh symbols standing for a size known now (a loop's or an instance's output)."""
@@ -429,31 +437,60 @@ class Instantiator:
         vals[stmt.out] = self.add(node, False)
 
 
-def _made(stmts: list[Stmt], env: Mapping[str, Any], ir: ModuleIR, budget: list[int]) -> int:
-    """About how many nodes ``stmts`` make with ``env`` (what cannot be known here counts as none)."""
-    total = 0
-    for stmt in stmts:
-        budget[0] -= 1
-        if budget[0] < 0:
-            break
-        try:
-            if isinstance(stmt, (Layer, Merge)):
-                total += 1
-            elif isinstance(stmt, Container):
-                total += _made(stmt.body, env, ir, budget)
-            elif isinstance(stmt, If):
-                total += _made(stmt.body, env, ir, budget) if concrete(stmt.cond, env) is True else 0
-            elif isinstance(stmt, Loop):
-                count = concrete(stmt.count, env)
-                if isinstance(count, int) and count > 0:
-                    total += count * _made(stmt.body, ChainMap({stmt.index: 0}, env), ir, budget)
-            elif isinstance(stmt, Instance) and stmt.block is not None:
-                d = ir.definitions[stmt.block]
-                args = {k: concrete(v, env) for k, v in stmt.args.items()}
-                total += _made(d.body, args, ir, budget)
-        except Exception:  # a value known only when the repeat runs: counted as nothing
-            continue
-    return total
+class _Guess:
+    """About how many nodes and steps statements make with the values known so far; what cannot be
+    known yet counts as nothing. A block's count is kept per argument values, so a block that calls
+    another fifty times, five deep, costs five visits and not fifty to the fifth."""
+
+    def __init__(self, ir: ModuleIR, budget: int = 20_000):
+        self.ir = ir
+        self.budget = budget  # statements it may visit
+        self.memo: dict[Any, tuple[int, int]] = {}
+
+    def body(self, stmts: list[Stmt], env: Mapping[str, Any]) -> tuple[int, int]:
+        nodes = steps = 0
+        for stmt in stmts:
+            self.budget -= 1
+            if self.budget < 0:
+                break
+            steps += 1
+            try:
+                n, k = self.stmt(stmt, env)
+            except Exception:  # a value known only when it runs: counted as nothing
+                continue
+            nodes, steps = nodes + n, steps + k
+        return nodes, steps
+
+    def stmt(self, stmt: Stmt, env: Mapping[str, Any]) -> tuple[int, int]:
+        if isinstance(stmt, (Layer, Merge)):
+            return 1, 0
+        if isinstance(stmt, Container):
+            return self.body(stmt.body, env)
+        if isinstance(stmt, If):
+            return self.body(stmt.body, env) if concrete(stmt.cond, env) is True else (0, 0)
+        if isinstance(stmt, Loop):
+            count = concrete(stmt.count, env)
+            if not isinstance(count, int) or count <= 0:
+                return 0, 0
+            # the first and the last repeat (an index-dependent body grows or shrinks), averaged
+            n, k = self.body(stmt.body, ChainMap({stmt.index: 0}, env))
+            if count > 1:
+                n2, k2 = self.body(stmt.body, ChainMap({stmt.index: count - 1}, env))
+                n, k = (n + n2) / 2, (k + k2) / 2
+            return int(count * n), int(count * (k + stmt.entries))
+        if isinstance(stmt, Instance) and stmt.block is not None:
+            args = {name: concrete(v, env) for name, v in stmt.args.items()}
+            key = (stmt.block, tuple(sorted(args.items())))
+            try:
+                found = self.memo.get(key)
+            except TypeError:  # an argument that cannot be a key (a list): not kept
+                key, found = None, None
+            if found is None:
+                found = self.body(self.ir.definitions[stmt.block].body, args)
+                if key is not None:
+                    self.memo[key] = found
+            return found
+        return 0, 0
 
 
 def instantiate(ir: ModuleIR, resolve: Resolve, name: str, params: Mapping[str, Any]) -> Graph:

@@ -122,13 +122,14 @@ class Lowerer:
         namer = list_namer(spec.layers)
         top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input", mode=namer.mode,
                                 env=frame.env))
+        if self.direct and not self.r.errors:
+            # the module IR's instantiation, which foresees the limits itself; else the walk below
+            made = self._instantiated(params, shape)
+            if made is not None:
+                return self._finish(made)
         try:
             # before any node exists: a lower bound of the whole expansion against the limits
             self.estimate(lambda base: self.estimator.network(spec.layers, frame.env, base, 0), ())
-            if self.direct and not self.r.errors:
-                made = self._instantiated(params, shape)
-                if made is not None:
-                    return self._finish(made)
             out = self.entries(spec.layers, "input", (), frame, namer)
         except RecursionError:
             # only with a raised max_nesting: Python's stack ran out before the limit was reached

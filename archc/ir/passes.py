@@ -115,6 +115,10 @@ def inference_graph(graph: Graph, allow: set[str] | None = None) -> tuple[Graph,
         del nodes[node.id]
 
     folding.kept = set(nodes)
+    # a point read by name that went (a dropout, a folded norm) is read where its output now comes from
+    for nid, node in graph.nodes.items():
+        if node.read_by_name and nid not in nodes and resolve(nid) in nodes:
+            nodes[resolve(nid)].read_by_name = True
 
     # 4. scopes: heads go, and so does any container whose every node went, or an empty one
     # (a repeat of zero) that reads what the main output does not need
