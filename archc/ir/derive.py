@@ -1,15 +1,14 @@
 """The module IR of a lowered spec, and the proof that it is the network that was checked.
 
-Lowering (:mod:`archc.ir.lower`) checks the spec and builds the concrete graph that the
-analyses count and the diagrams draw. Emission prints the module IR
-(:mod:`archc.ir.define`), so before anything is printed the IR is instantiated
-(:mod:`archc.ir.instantiate`) and compared with that graph, node for node: op, attributes,
-module path, inputs, shape, training-only. Only an IR that reproduces the checked graph
-leaves this stage; any difference is refused (E720 at ``archc compile``), never written.
-
-The lowering stage hands the graph on with a way to derive its IR (:attr:`Graph.deriver`),
-so that emission reads the IR and the graph only, never the spec: :func:`derived` is what it
-calls. Deriving is done on first use, since only ``compile``/``build`` need it.
+Emission prints the module IR (:mod:`archc.ir.define`); the analyses count the concrete
+graph. Lowering (:mod:`archc.ir.lower`) makes that graph as the IR's instantiation wherever it
+can, and then hands the IR on with it (:attr:`Graph.derivation`). Where lowering's walk made
+the graph instead, the IR is derived on first use (:attr:`Graph.deriver`; only
+``compile``/``build`` need it), instantiated and compared with that graph, node for node: op,
+attributes, module path, inputs, shape, training-only, notes, points read by name. Only an
+IR that reproduces the checked graph leaves this stage; any difference is refused (E720 at
+``archc compile``), never written. Emission calls :func:`derived` and reads the IR and the
+graph only, never the spec.
 """
 
 from __future__ import annotations
@@ -54,9 +53,18 @@ class Derived:
     sources: dict[str, str]  # the spec's text, to quote in a refusal
 
 
-def differences(a: Graph, b: Graph) -> list[str]:
-    """Where two graphs of the same spec differ (empty: the same network, the same names)."""
+NODE_FIELDS = ("op_name", "attrs", "scope", "inputs", "shape", "in_shapes", "module", "training_only", "role",
+               "read_by_name", "trace")
+SCOPE_FIELDS = ("kind", "label", "input", "output", "training_only", "block", "args", "mode", "reads", "trace")
+
+
+def differences(a: Graph, b: Graph, *, notes: bool = True) -> list[str]:
+    """Where two graphs of the same spec differ (empty: the same network, the same names).
+    ``notes=False`` leaves out the notes a diagnostic would give (an inference variant's
+    renumbered modules keep the plain network's)."""
     out = []
+    node_fields = NODE_FIELDS if notes else NODE_FIELDS[:-1]
+    scope_fields = SCOPE_FIELDS if notes else SCOPE_FIELDS[:-1]
     if list(a.nodes) != list(b.nodes):
         only_a = [n for n in a.nodes if n not in b.nodes][:5]
         only_b = [n for n in b.nodes if n not in a.nodes][:5]
@@ -69,8 +77,7 @@ def differences(a: Graph, b: Graph) -> list[str]:
         y = b.nodes.get(nid)
         if y is None:
             continue
-        for what in ("op_name", "attrs", "scope", "inputs", "shape", "in_shapes", "module", "training_only", "role",
-                     "read_by_name", "trace"):
+        for what in node_fields:
             if getattr(x, what) != getattr(y, what):
                 out.append(f"{nid}: {what} {getattr(x, what)!r} vs {getattr(y, what)!r}")
     if list(a.scopes) != list(b.scopes):
@@ -79,7 +86,7 @@ def differences(a: Graph, b: Graph) -> list[str]:
         t = b.scopes.get(path)
         if t is None:
             continue
-        for what in ("kind", "label", "input", "output", "training_only", "block", "args", "mode", "reads", "trace"):
+        for what in scope_fields:
             if getattr(s, what) != getattr(t, what):
                 out.append(f"scope {path}: {what} {getattr(s, what)!r} vs {getattr(t, what)!r}")
     if a.output != b.output:

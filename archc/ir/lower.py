@@ -1,6 +1,12 @@
 """Lowering: from a loaded :class:`~archc.spec.loader.Program` to a concrete :class:`Graph`.
 
-Blocks are instantiated, repeats unrolled, expressions evaluated, and each node's
+The graph is first made as the instantiation of the spec's module IR (:mod:`archc.ir.define`
+lowers each block definition once, :mod:`archc.ir.instantiate` expands it with this module's
+checks), so that what every later stage counts and draws is what emission prints. Where the
+module IR cannot vouch for the spec (an error, a construct it cannot write once, a spec near a
+limit) it declines, and the walk below lowers the spec itself and reports what it finds.
+
+The walk: blocks are instantiated, repeats unrolled, expressions evaluated, and each node's
 output shape is inferred as the node is created: some structure depends on shapes
 (a residual's projection shortcut is taken only when the body changes the shape;
 ``input.channels`` can be read), and errors are best reported where they arise.
