@@ -21,6 +21,7 @@ What cannot be written once raises :class:`Unsymbolic`, naming the entry and why
 
 from __future__ import annotations
 
+import contextlib
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnostics import Span
+from ..limits import Limits
 from ..ops import Op, Registry, bind, registry
 from ..spec import model as m
 from ..spec.expr import ExprError, ShapeView, evaluate, names_in
@@ -57,6 +59,7 @@ from .module import (
     Instance,
     Layer,
     Loop,
+    Mark,
     Merge,
     ModuleIR,
     Param,
@@ -111,11 +114,24 @@ class Frame:
 
 
 class Definer:
-    def __init__(self, program: Program, graph: Graph, ops: Registry | None = None):
+    """Lowers a program into its module IR. ``per_instance``: the network is written for the
+    values lowering has, every repeat unrolled, and each block call for its call's values (a
+    definition of its own per values, which emission refuses; see :meth:`specialized`), for a
+    spec that cannot be written once for all instances: its graph is still its module IR's
+    instantiation, so that ``archc table`` counts what the IR says."""
+
+    def __init__(self, program: Program, graph: Graph, ops: Registry | None = None, *, per_instance: bool = False,
+                 limits: Limits | None = None):
         self.program = program
+        self.limits = limits  # per instance: the steps unrolled repeats may take (Limits.max_steps)
+        self._unrolled = 0
         self.graph = graph
         self.ops = ops or registry()
+        self.per_instance = per_instance
+        self.concrete = per_instance  # the definition being written now is written for values
         self.definitions: dict[str, Definition] = {}
+        self._failed: dict[tuple[int, int], Unsymbolic] = {}  # definitions that cannot be written once
+        self._specials: dict[Any, str] = {}  # (definition, rank, values, input shape) -> key
         self._keys: dict[tuple[int, int], str] = {}  # (definition, input rank) -> key
         self._busy: set[str] = set()
         self._inlining: set[int] = set()  # inline definitions being spliced (a cycle: see inline())
@@ -129,9 +145,14 @@ class Definer:
     def run(self) -> ModuleIR:
         unit = self.program.unit
         spec = unit.spec
-        params = self.network_params()
         shape = tuple(self.graph.input_shape)
-        env = ChainMap({**{p.name: _symbol(p.name, p.kind) for p in params}, "input": ShapeView(shape)}, unit.blocks)
+        if self.per_instance:  # the values lowering has
+            params = [Param(k, value_type(v), v, False) for k, v in self.graph.params.items()]
+            env = ChainMap({**self.graph.params, "input": ShapeView(shape)}, unit.blocks)
+        else:
+            params = self.network_params()
+            env = ChainMap({**{p.name: _symbol(p.name, p.kind) for p in params}, "input": ShapeView(shape)},
+                           unit.blocks)
         d = Definition("", self.program.name, params, len(shape), shape, "layers", "module", span=spec.span,
                        doc=self.program.doc)
         items = spec.layers or ()
@@ -170,6 +191,8 @@ class Definer:
     def definition(self, block: BlockRef, rank: int) -> Definition:
         """The module IR of ``block`` for inputs of ``rank`` dimensions (lowered once)."""
         ident = (id(block.defn), rank)
+        if ident in self._failed:
+            raise self._failed[ident]
         key = self._keys.get(ident)
         if key is not None:
             if key in self._busy:
@@ -179,6 +202,18 @@ class Definer:
         while key in self.definitions or key in self._busy:
             key += "_"
         self._keys[ident] = key
+        saved = self.concrete
+        self.concrete = False
+        try:
+            return self._definition(block, rank, key)
+        except Unsymbolic as err:
+            del self._keys[ident]
+            self._failed[ident] = err
+            raise
+        finally:
+            self.concrete = saved
+
+    def _definition(self, block: BlockRef, rank: int, key: str) -> Definition:
         defn = block.defn
         params = []
         scope: ChainMap[str, Any] = ChainMap({}, block.unit.blocks)
@@ -353,6 +388,8 @@ class Definer:
         if cond is True:
             return run(frame)
         if cond is False:
+            if self.concrete:
+                self.left_out(run, frame)
             return None if absent else x
         body: list[Stmt] = []
         inner = frame.child(body=body, top=frame.top, reads=[])
@@ -464,6 +501,8 @@ class Definer:
         assert b.repeat is not None and b.each is not None
         count = self.eval(b.repeat.expr, frame.env, b.repeat.loc.span)
         items = (b.each,) if isinstance(b.each, m.Call) else b.each.items
+        if self.concrete:
+            return self.unrolled(b, count, items, x, frame, namer)
         rank = len(self.shape(x))
         loop_out = f"v{self._n + 1}"  # the value the loop will produce: its fresh symbols' owner
         carried = self.fresh("carried", loop_out, rank)
@@ -483,6 +522,32 @@ class Definer:
                                where=name or "", training_only=frame.training_only, entries=len(items),
                                reads=tuple(sub.reads)))
         return loop_out
+
+    def unrolled(self, b: m.BodyFields, count: Any, items: tuple[m.Entry, ...], x: str, frame: Frame,
+                 namer: Namer) -> str:
+        """A repeat written out, one copy of its entries per index value (a definition written for
+        values); each copy's statements marked with its repeat, for the notes."""
+        assert b.repeat is not None
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise Decline("a repeat count that is not a whole number")
+        if count == 0:  # its entries still claim the names they would take (see left_out)
+            self.left_out(lambda f: self.entries(items, x, f, namer), frame, {b.index: Sym(b.index)})
+        self._unrolled += count * max(len(items), 1)
+        if self.limits is not None and self._unrolled > self.limits.max_steps // 2:
+            raise Decline("repeats beyond the step limit, unrolled")
+        for i in range(count):
+            before = len(frame.body)
+            x = self.entries(items, x, frame.child(with_names(frame.env, {b.index: i})), namer)
+            _mark(frame.body[before:], Mark("repeat", b.index, b.repeat.loc.span, index=i))
+        return x
+
+    def left_out(self, run: Any, frame: Frame, names: dict[str, Any] | None = None) -> None:
+        """Entries that a false condition or a repeat of 0 leaves out, written and thrown away: a
+        definition written once writes them, and names its ops in the order they are written (a
+        later dropout with other attributes is `dropout_1` whether they run or not)."""
+        env = with_names(frame.env, names) if names else frame.env
+        with contextlib.suppress(Exception):  # what it cannot write claims nothing (the walk claims what it can)
+            run(frame.child(env, body=[], reads=[]))
 
     def parallel(self, b: m.BodyFields, x: str, frame: Frame) -> str:
         assert b.parallel is not None
@@ -669,8 +734,13 @@ class Definer:
         self._n += 1
         self._nested(value)
         rank = len(self.shape(x))
-        if isinstance(block, BlockRef):
+        if isinstance(block, BlockRef) and self.concrete:
+            # every call written for its values, as the walk expands it (a block written once may be
+            # what did not reproduce the walk's graph: a projection its shapes do not call for)
+            d = self.specialized(block, rank, args, self.shape(x))
+        elif isinstance(block, BlockRef):
             d = self.definition(block, rank)
+        if isinstance(block, BlockRef):
             inputs = [str(s) for s in d.input_shape]
             mapping = {**args, **dict(zip(inputs, self.shape(x)))}
             own = {p.name for p in d.params} | set(inputs)
@@ -690,6 +760,50 @@ class Definer:
                                    given=given, input=x, name=name, pos=pos, training_only=frame.training_only,
                                    only_inline=only_inline))
         return value
+
+    def specialized(self, block: BlockRef, rank: int, args: dict[str, Any], shape: Dims) -> Definition:
+        """``block`` written for one call's values (``args``, an input of ``shape``): for a block that
+        cannot be written once for all its calls (a ``str`` parameter choosing a layer), so that the
+        graph is still the module IR's instantiation. Emission refuses such a definition."""
+        if any(is_symbolic(v) for v in (*args.values(), *shape)):
+            raise Unsymbolic(f"block '{block.name}' cannot be written once, nor for these values")
+        try:
+            ident: Any = (id(block.defn), rank, tuple(args.items()), tuple(shape))
+            found = self._specials.get(ident)
+        except TypeError:  # a value that cannot be a key: written again
+            ident, found = None, None
+        if found is not None:
+            return self.definitions[found]
+        if id(block.defn) in self._inlining:
+            raise Unsymbolic(f"block '{block.name}' uses itself", block.defn.name_span)
+        key = f"{block.name}@{len(self._specials) + 1}"
+        while key in self.definitions:
+            key += "_"
+        defn = block.defn
+        scope = ChainMap(dict(args), block.unit.blocks)
+        params = [Param(decl.name, value_type(args[decl.name]), args[decl.name], False,
+                        decl.type or default_type(decl, scope)) for decl in defn.params]
+        d = Definition(key, block.name, params, rank, tuple(shape), defn.kind, "module", span=defn.name_span,
+                       doc=defn.doc, inline=defn.inline)
+        namer = body_namer(defn)
+        d.mode = namer.mode
+        env = ChainMap({**args, "input": ShapeView(tuple(shape))}, block.unit.blocks)
+
+        def body(frame: Frame) -> str:
+            return self.body(defn, "x", frame, namer, None)
+
+        saved = self.concrete
+        self.concrete = True
+        self._inlining.add(id(defn))  # a block that calls itself: E306, the walk's to report
+        try:
+            self._define(d, env, block.unit, body)
+        finally:
+            self.concrete = saved
+            self._inlining.discard(id(defn))
+        self.definitions[key] = d
+        if ident is not None:
+            self._specials[ident] = key
+        return d
 
     def typed(self, block: BlockRef, args: dict[str, Any]) -> tuple[tuple[str, Any, str | None, Any], ...]:
         """A call's arguments as (name, value, declared type, default's value or None): the type a
@@ -718,13 +832,17 @@ class Definer:
             self._inlining.discard(id(defn))
         # where its statements came from, for notes; and its arguments' types, checked per instance
         # (a statement-free body has nothing whose figures a wrong argument could change)
-        mark = (block.name, call.span, self.typed(block, args))
-        for stmt in walk(frame.body[before:]):
-            stmt.inlined = (mark, *stmt.inlined)
+        _mark(frame.body[before:], Mark("inline", block.name, call.span, self.typed(block, args)))
         return out
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _mark(stmts: list[Stmt], mark: Mark) -> None:
+    """``mark`` on ``stmts`` and everything inside them, outside the marks they have."""
+    for stmt in walk(stmts):
+        stmt.marks = (mark, *stmt.marks)
 
 
 def _unique(name: str, taken: set[str]) -> str:

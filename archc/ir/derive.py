@@ -60,10 +60,12 @@ SCOPE_FIELDS = ("kind", "label", "input", "output", "training_only", "block", "a
 
 def differences(a: Graph, b: Graph, *, notes: bool = True) -> list[str]:
     """Where two graphs of the same spec differ (empty: the same network, the same names).
-    ``notes=False`` leaves out the notes a diagnostic would give (an inference variant's
-    renumbered modules keep the plain network's)."""
+    ``notes=False`` leaves out what lowering records for diagnostics and the memory analysis of
+    the plain network: the notes (an inference variant's renumbered modules keep the plain
+    network's) and the points read by name (the module IR keeps the reads of what the
+    inference pass drops; its emission decides its variables itself)."""
     out = []
-    node_fields = NODE_FIELDS if notes else NODE_FIELDS[:-1]
+    node_fields = NODE_FIELDS if notes else NODE_FIELDS[:-2]
     scope_fields = SCOPE_FIELDS if notes else SCOPE_FIELDS[:-1]
     if list(a.nodes) != list(b.nodes):
         only_a = [n for n in a.nodes if n not in b.nodes][:5]

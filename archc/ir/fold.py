@@ -137,11 +137,6 @@ class _Pass:
         out.body = self.body(d.key, d.body, alias, None)
         self.lists.pop()
         out.output = _resolve(alias, d.output)
-        # a point read by name that went (a dropout, a folded norm) is read where its value comes from
-        out.reads = [_resolve(alias, v) for v in d.reads]
-        for s in walk(out.body):
-            if isinstance(s, (If, Loop)):
-                s.reads = tuple(_resolve(alias, v) for v in s.reads)
         if self.renamed:
             _rename(out.body, self.renamed)
             out.out_shape = tuple(_substituted(v, self.renamed) for v in d.out_shape)

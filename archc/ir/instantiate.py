@@ -31,6 +31,7 @@ from .module import (
     Decline,
     Definition,
     Dims,
+    Disagrees,
     GenName,
     If,
     Instance,
@@ -88,7 +89,7 @@ class Instantiator:
         self.key = ""  # the definition whose statements run now (nodes record it as their origin)
         self.training_only = False  # inside an instance that only runs in training (a side head)
         self.trace: tuple[Note, ...] = ()  # the calls and repeats that lead here, as lowering notes them
-        self.inlined = 0  # how many of a statement's inline marks the trace holds already
+        self.marked = 0  # how many of a statement's marks (module.Mark) the trace holds already
         self.base = 0  # levels lowering's walk nests where the running definition's body starts
         self.nesting: dict[str, int] = ir.network.nesting  # the running definition's (Definition.nesting)
         self.steps = 0  # statements run and repeats made (Limits.max_steps)
@@ -194,26 +195,30 @@ class Instantiator:
             if self.limits is not None:
                 # one level short of the walk's limit: a container with nothing in it nests one more
                 self.check(self.base + self.nesting.get(stmt.out, 0) < self.limits.max_nesting, "the nesting limit")
-            if len(stmt.inlined) > self.inlined:
-                with self._inline(stmt, env, path):
+            if len(stmt.marks) > self.marked:
+                with self._marks(stmt, env, path):
                     self.stmt(stmt, env, vals, path, numbers)
             else:
                 self.stmt(stmt, env, vals, path, numbers)
 
     @contextmanager
-    def _inline(self, stmt: Stmt, env: Mapping[str, Any], path: Path) -> Iterator[None]:
-        """A statement spliced from inline block calls: their notes on its trace, their arguments'
-        types checked."""
-        saved = self.trace, self.inlined
+    def _marks(self, stmt: Stmt, env: Mapping[str, Any], path: Path) -> Iterator[None]:
+        """A statement spliced from inline block calls, or written for one repeat: their notes on
+        its trace, the inline calls' argument types checked."""
+        saved = self.trace, self.marked
         where = path_str(path) or self.name
-        for name, span, args in stmt.inlined[self.inlined:]:
-            self._types(((n, concrete(v, env), t, d) for n, v, t, d in args), env)
-            self.trace = (*self.trace, Note(f"in block '{name}' called inline in '{where}'", span))
-        self.inlined = len(stmt.inlined)
+        for mark in stmt.marks[self.marked:]:
+            if mark.kind == "inline":
+                self._types(((n, concrete(v, env), t, d) for n, v, t, d in mark.args), env)
+                note = Note(f"in block '{mark.name}' called inline in '{where}'", mark.span)
+            else:
+                note = Note(f"in repeat {mark.name}={mark.index} of '{where}'", mark.span)
+            self.trace = (*self.trace, note)
+        self.marked = len(stmt.marks)
         try:
             yield
         finally:
-            self.trace, self.inlined = saved
+            self.trace, self.marked = saved
 
     def _name(self, stmt: Any, numbers: _Numbers, env: Mapping[str, Any]) -> str:
         number = numbers.take() if stmt.pos else None
@@ -354,15 +359,15 @@ class Instantiator:
         inner_vals: dict[str, str | None] = {"x": x}
         if stmt.block is None and d.inline and stmt.name is None:  # an inline block passed as a value: spliced
             where = path_str(path) or self.name
-            saved = self.key, self.trace, self.inlined, self.base, self.nesting
-            self.key, self.inlined, self.nesting = d.key, 0, d.nesting
+            saved = self.key, self.trace, self.marked, self.base, self.nesting
+            self.key, self.marked, self.nesting = d.key, 0, d.nesting
             self.base += saved[4].get(stmt.out, 0) + 1
             self.trace = (*self.trace, Note(f"in block '{d.name}' called inline in '{where}'", stmt.span))
             try:
                 self.body(d.body, inner, inner_vals, path, numbers)
                 self._read(d.reads, inner_vals)
             finally:
-                self.key, self.trace, self.inlined, self.base, self.nesting = saved
+                self.key, self.trace, self.marked, self.base, self.nesting = saved
             out = inner_vals[d.output]
             assert out is not None
             vals[stmt.out] = out
@@ -374,15 +379,15 @@ class Instantiator:
         scope = self.add_scope(Scope(child, "block", d.name, stmt.span, x, block=d.name, args=args,
                                      training_only=training_only, origin=d.key, call=(self.key, stmt.out),
                                      mode=d.mode))
-        saved_state = self.training_only, self.key, self.trace, self.inlined, self.base, self.nesting
-        self.training_only, self.key, self.inlined, self.nesting = training_only, d.key, 0, d.nesting
+        saved_state = self.training_only, self.key, self.trace, self.marked, self.base, self.nesting
+        self.training_only, self.key, self.marked, self.nesting = training_only, d.key, 0, d.nesting
         self.base += saved_state[5].get(stmt.out, 0) + 1
         self.trace = (*self.trace, Note(f"in block '{d.name}' called as '{path_str(child)}'", stmt.span))
         try:
             self.body(d.body, inner, inner_vals, child, _Numbers())
             self._read(d.reads, inner_vals)
         finally:
-            self.training_only, self.key, self.trace, self.inlined, self.base, self.nesting = saved_state
+            self.training_only, self.key, self.trace, self.marked, self.base, self.nesting = saved_state
         out = inner_vals[d.output]
         vals[stmt.out] = scope.output = out
         assert out is not None
@@ -424,8 +429,9 @@ class Instantiator:
             # on a size of 1 changes nothing, though `stride != 1` holds): the IR must agree here
             body, shortcut, x = vals[stmt.inputs[0]], vals[stmt.inputs[1]], vals[stmt.shortcut_of]
             assert body is not None and x is not None
-            self.check((shortcut != x) == (self.shape(body) != self.shape(x)),
-                       "a projection shortcut that the shapes do not call for")
+            if (shortcut != x) != (self.shape(body) != self.shape(x)):
+                raise Disagrees(f"'{path_str(where) or self.name}' takes its projection shortcut where the "
+                                "shapes do not call for it, or the other way round", stmt.span)
         if len(present) == 1:
             vals[stmt.out] = present[0]
             return

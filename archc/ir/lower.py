@@ -39,12 +39,13 @@ from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate, show, type_of
 from ..spec.loader import BlockRef, Program, Unit
 from ..spec.parser import generated_name_problem
-from .define import Definer
-from .derive import Derived, derive
+from .define import Definer, Unsymbolic
+from .derive import Derived, NotDerivable, derive
 from .expansion import Estimator, TooBig
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .instantiate import Instantiator
+from .module import Disagrees, ModuleIR
 from .naming import Namer, body_namer, flat_branches, list_namer
 from .params import SetValue, block_args, holder_hint, network_params, value_type, with_names
 
@@ -158,17 +159,31 @@ class Lowerer:
         (archc/ir/instantiate.py); None where the IR cannot vouch for it: a definition that cannot
         be written once for all its instances, or a check that fails (the walk then reports it)."""
         program = self.program
-        try:
-            definer = Definer(program, Graph(program.name, shape, params=params), self.ops)
+        refused: NotDerivable | None = None
+
+        def attempt(per_instance: bool) -> tuple[Definer, ModuleIR, Instantiator, Graph]:
+            definer = Definer(program, Graph(program.name, shape, params=params), self.ops,
+                              per_instance=per_instance, limits=self.limits)
             ir = definer.run()
             inst = Instantiator(ir, definer.definition, program.name, self.limits)
-            g = inst.run(params)
+            return definer, ir, inst, inst.run(params)
+
+        try:
+            try:
+                definer, ir, inst, g = attempt(False)
+            except (Unsymbolic, Disagrees) as err:
+                # not once for all instances: written for these values instead (emission refuses it)
+                why = str(err) if isinstance(err, Unsymbolic) else \
+                    f"the module IR does not reproduce the checked graph: {err}"
+                refused = NotDerivable(why, err.span or program.leaf.span, dict(program.sources))
+                definer, ir, inst, g = attempt(True)
         except Exception:  # whatever stops it, the walk lowers the spec and reports what it finds
             return None
         g.doc, g.class_name, g.file = self.graph.doc, self.graph.class_name, self.graph.file
-        # emission's input: the module IR this graph is the instantiation of
-        g.derivation = Derived(ir, g, inst.spliced, inst.passed, definer.definition, program.leaf.span,
-                               dict(program.sources))
+        # emission's input: the module IR this graph is the instantiation of; or, for one written
+        # per instance, why archc cannot write the network's classes (E720 at compile)
+        g.derivation = refused or Derived(ir, g, inst.spliced, inst.passed, definer.definition,
+                                          program.leaf.span, dict(program.sources))
         self.graph = g
         return g
 

@@ -54,6 +54,22 @@ class GenName(str):
         return made
 
 
+@dataclass(frozen=True)
+class Mark:
+    """Where a statement came from, for the notes of a diagnostic: an inline block call whose body
+    it was spliced from ("in block 'Stage' called inline in 'features'"), or one repeat of an
+    unrolled ``repeat:`` ("in repeat i=2 of 'layer1'"; only in a definition written per
+    instance, see :class:`~archc.ir.define.Definer`)."""
+
+    kind: str  # inline | repeat
+    name: str  # the block's name, or the repeat's index
+    span: Span  # the call, or the repeat's count
+    # inline: the call's arguments as (name, value, declared type, default's value), whose types
+    # instantiation checks per instance
+    args: tuple[tuple[str, Any, str | None, Any], ...] = ()
+    index: int = 0  # repeat: the index's value
+
+
 @dataclass(slots=True, kw_only=True)
 class Stmt:
     out: str  # the value it produces (unique within its definition)
@@ -66,11 +82,9 @@ class Stmt:
     # numbers of its list passed over before it (the inference pass dropped the entries that held
     # them: in a list of named modules the others keep their numbers, as the concrete pass keeps them)
     skip: int = 0
-    # the inline block calls whose bodies it was spliced from, outermost first: the block's name
-    # and the call's span (a trace's "in block 'Stage' called inline in 'features'"), and the
-    # call's arguments as (name, value, declared type, default's value), whose types
-    # instantiation checks per instance
-    inlined: tuple[tuple[str, Span, tuple[tuple[str, Any, str | None, Any], ...]], ...] = ()
+    # the inline block calls whose bodies it was spliced from and the unrolled repeats it was
+    # written for, outermost first (see Mark)
+    marks: tuple[Mark, ...] = ()
     # an error the walk reports where this statement runs (an unnamed conv in a list that names
     # its layers, under a `when:` that is false here): instantiation for lowering declines there
     invalid: str = ""
@@ -200,6 +214,16 @@ class Decline(Exception):
     """The module IR cannot vouch for this spec's graph: a check that lowering's walk
     (:mod:`archc.ir.lower`) makes fails, or may. The walk then lowers the spec and reports
     what it finds; nothing of the declined attempt is kept."""
+
+    def __init__(self, why: str, span: Span | None = None):
+        super().__init__(why)
+        self.span = span
+
+
+class Disagrees(Decline):
+    """A decision the module IR writes once (a residual's projection under ``stride != 1 or
+    in_channels != planes * 4``) differs here from the walk's rule (the body changes the shape:
+    not for a stride of 2 on a size of 1). The network is the walk's; emission refuses it."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ order, ops, attributes, module paths, inputs, shapes, scopes and heads.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import archc
-from archc.diagnostics import Reporter
+from archc.diagnostics import ArchcError, Reporter
 from archc.ir.define import Definer
-from archc.ir.derive import derived, differences
+from archc.ir.derive import NotDerivable, derived, differences
 from archc.ir.instantiate import instantiate
 from archc.ir.lower import Lowerer
 from archc.ir.module import Instance, Loop, walk
@@ -124,3 +125,68 @@ def test_a_stage_is_a_loop_over_a_block_parameter() -> None:
     assert inst.param == "block" and to_python(inst.args["stride"]) == "stride if i == 0 else 1"
     layers = [s for s in ir.network.body if isinstance(s, Instance)]
     assert [to_python(s.args["depth"]) for s in layers] == ["depths[0]", "depths[1]", "depths[2]", "depths[3]"]
+
+
+# --- specs the module IR cannot write once: still lowered into it, written per instance ---------
+
+PER_INSTANCE = {
+    # a str parameter choosing a layer (met by writers of specs from the docs alone), in blocks
+    # called directly, through another block's repeat, and in a repeat of the network
+    "str parameter": """
+        archc: 1
+        name: acts
+        input: [3, 16, 16]
+        blocks:
+          Unit:
+            params: {c: int, act: str}
+            layers:
+              - conv: conv(c, 3, padding=1)
+              - {when: act == 'RE', layers: [relu]}
+              - {when: act == 'HS', layers: [hardswish]}
+          Stage:
+            params: {n: int, act: str}
+            repeat: n
+            each: ["Unit(8 * (i + 1), act)"]
+        layers:
+          - a: Unit(8, 'RE')
+          - b: Unit(8, 'HS')
+          - s: Stage(3, 'RE')
+          - r: {repeat: 2, each: ["Unit(4, 'HS')"]}
+          - pool: adaptive_avgpool(1)
+    """,
+    # a stride of 2 on a size of 1 changes no shape, so the walk adds the identity, where the
+    # block written once takes its projection under `stride != 1 or in_channels != planes`
+    "projection on a size of 1": """
+        archc: 1
+        name: tiny
+        input: [4, 1, 1]
+        blocks:
+          Basic:
+            params: {planes: int, stride: 1}
+            residual:
+              body:
+                - conv1: conv(planes, 3, stride=stride, padding=1)
+              shortcut: {downsample: ["conv(planes, 1, stride=stride)"]}
+        layers:
+          - a: Basic(4, 2)
+          - b: Basic(8, 2)
+    """,
+}
+
+
+@pytest.mark.parametrize(("text", "where"), [(PER_INSTANCE["str parameter"], (7, 22)),
+                                             (PER_INSTANCE["projection on a size of 1"], (8, 5))],
+                         ids=list(PER_INSTANCE))
+def test_a_spec_that_cannot_be_written_once_is_still_the_instantiation_of_its_module_ir(
+        text: str, where: tuple[int, int]) -> None:
+    program = archc.load("spec.yaml", text=textwrap.dedent(text))
+    made = archc.lower(program)
+    # the graph the table counts is the module IR's, written for these values: the walk's in everything
+    assert isinstance(made.derivation, NotDerivable), "lowering walked the spec instead"
+    found = differences(walked(program), made)
+    assert not found, "\n".join(found[:30])
+    # and emission refuses it where the spec says what cannot be written once
+    with pytest.raises(ArchcError) as err:
+        archc.compile_source(program)
+    (d,) = err.value.diagnostics
+    assert d.code == "E720" and (d.span.line, d.span.col) == where, d.render(err.value.sources)
