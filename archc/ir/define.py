@@ -34,6 +34,7 @@ from ..ops import Op, Registry, bind, registry
 from ..spec import model as m
 from ..spec.expr import ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef, Program, Unit
+from ..spec.parser import generated_name_problem
 from ..sym import (
     NotSymbolic,
     Sym,
@@ -123,7 +124,7 @@ class Definer:
     def __init__(self, program: Program, graph: Graph, ops: Registry | None = None, *, per_instance: bool = False,
                  limits: Limits | None = None):
         self.program = program
-        self.limits = limits  # per instance: the steps unrolled repeats may take (Limits.max_steps)
+        self.limits = limits  # per instance: how far repeats may be unrolled (see unrolled)
         self._unrolled = 0
         self.graph = graph
         self.ops = ops or registry()
@@ -352,8 +353,11 @@ class Definer:
         made = tuple(part if isinstance(part, str) else self.eval(part.expr, frame.env, part.loc.span)
                      for part in item.template)
         if any(is_symbolic(part) for part in made):
-            return GenName(item.name, made)
-        return "".join(str(part) for part in made)
+            return GenName(item.name, made)  # checked as each instance makes it (instantiate._name)
+        name = "".join(str(part) for part in made)
+        if any(isinstance(p, bool) or not isinstance(p, (int, str)) for p in made) or generated_name_problem(name):
+            raise Decline(f"the name '{item.name}' makes '{name}', which cannot name a layer")
+        return name
 
     def value(self, v: m.Call | m.Seq | m.Container, x: str, frame: Frame, name: str, *,
               absent: bool = True) -> str | None:
@@ -528,13 +532,16 @@ class Definer:
         """A repeat written out, one copy of its entries per index value (a definition written for
         values); each copy's statements marked with its repeat, for the notes."""
         assert b.repeat is not None
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise Decline("a repeat count that is not a whole number")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0 \
+                or (self.limits is not None and count > self.limits.max_repeat):
+            raise Decline("a repeat count that is not a whole number within the limit")
         if count == 0:  # its entries still claim the names they would take (see left_out)
             self.left_out(lambda f: self.entries(items, x, f, namer), frame, {b.index: Sym(b.index)})
+        # written out, each entry is at least a statement: more than the graph may hold nodes, and
+        # the walk judges (it refuses a network too big before expanding it, archc/ir/expansion.py)
         self._unrolled += count * max(len(items), 1)
-        if self.limits is not None and self._unrolled > self.limits.max_steps // 2:
-            raise Decline("repeats beyond the step limit, unrolled")
+        if self.limits is not None and self._unrolled > self.limits.max_nodes:
+            raise Decline("repeats unrolled beyond the node limit")
         for i in range(count):
             before = len(frame.body)
             x = self.entries(items, x, frame.child(with_names(frame.env, {b.index: i})), namer)
