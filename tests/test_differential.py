@@ -387,6 +387,18 @@ layers:
 """, InferenceDiffers, "a from: merge that nothing the output needs reads, named after its entry (n3:concat): the "
                        "IR pass kept it (its node counted as inside the dropped n3), the concrete pass dropped it "
                        "(E720 'nodes differ'); found by a random generator run"),
+    ("named_merge_takes_its_number", """
+archc: 1
+name: b
+input: [3, 8, 8]
+layers:
+- n2: {from: [input, input], merge: add}
+- parallel:
+  - a: conv(2, 1)
+  - b: conv(2, 1)
+""", BuildFails, "a named `from:` merge did not take its entry's number in the module IR's instantiation, so the "
+                 "list-form parallel's concat after it was '2:concat' there and '3:concat' in the walk: E720 'node "
+                 "ids differ' (found by a generator run of the fold-bound work)"),
 ]
 
 

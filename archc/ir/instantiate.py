@@ -414,6 +414,8 @@ class Instantiator:
 
     def merge(self, stmt: Merge, env: dict[str, Any], vals: dict[str, str | None], path: Path,
               numbers: _Numbers) -> None:
+        if stmt.pos:  # a named entry's merge (`n2: {from: [a, b]}`) takes the entry's number
+            numbers.take()
         site = stmt.site
         where = path
         if site[0] == "child":
