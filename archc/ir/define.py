@@ -34,7 +34,6 @@ from ..ops import Op, Registry, bind, registry
 from ..spec import model as m
 from ..spec.expr import ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef, Program, Unit
-from ..spec.parser import generated_name_problem
 from ..sym import (
     NotSymbolic,
     Sym,
@@ -67,7 +66,7 @@ from .module import (
     Stmt,
     walk,
 )
-from .naming import Namer, body_namer, list_mode, list_namer
+from .naming import Namer, body_namer, list_mode, list_namer, made_name
 from .params import INT_OR_PAIR, default_type, value_type, with_names
 
 __all__ = ["Unsymbolic", "define"]
@@ -354,9 +353,9 @@ class Definer:
                      for part in item.template)
         if any(is_symbolic(part) for part in made):
             return GenName(item.name, made)  # checked as each instance makes it (instantiate._name)
-        name = "".join(str(part) for part in made)
-        if any(isinstance(p, bool) or not isinstance(p, (int, str)) for p in made) or generated_name_problem(name):
-            raise Decline(f"the name '{item.name}' makes '{name}', which cannot name a layer")
+        name = made_name(made)
+        if name is None:
+            raise Decline(f"the name '{item.name}' makes no name a layer can have here")
         return name
 
     def value(self, v: m.Call | m.Seq | m.Container, x: str, frame: Frame, name: str, *,

@@ -23,7 +23,6 @@ from typing import Any
 
 from ..diagnostics import Note, Reporter
 from ..limits import Limits
-from ..spec.parser import generated_name_problem
 from ..sym import Sym, SymBlock, evaluate, is_symbolic
 from .graph import Graph, Head, Node, Path, Scope, path_str
 from .module import (
@@ -42,6 +41,7 @@ from .module import (
     Stmt,
 )
 from .module import Head as HeadStmt
+from .naming import made_name
 from .params import check_type, value_type
 
 __all__ = ["Unsplicable", "instantiate"]
@@ -223,12 +223,9 @@ class Instantiator:
     def _name(self, stmt: Any, numbers: _Numbers, env: Mapping[str, Any]) -> str:
         number = numbers.take() if stmt.pos else None
         if isinstance(stmt.name, GenName):  # this repeat's name
-            parts = [concrete(part, env) for part in stmt.name.parts]
-            self.check(all(isinstance(p, (int, str)) and not isinstance(p, bool) for p in parts),
-                       "a name made of something other than whole numbers and text")
-            made = "".join(str(part) for part in parts)
-            self.check(generated_name_problem(made) is None, f"the made name '{made}'")
-            return made
+            made = made_name(tuple(concrete(part, env) for part in stmt.name.parts))
+            self.check(made is not None, f"the name '{stmt.name}' makes no name a layer can have here")
+            return made  # type: ignore[return-value]
         return stmt.name if stmt.name is not None else number  # type: ignore[return-value]
 
     def _cond(self, cond: Any, env: Mapping[str, Any]) -> bool:
@@ -293,7 +290,7 @@ class Instantiator:
             self.check(isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= self.limits.max_repeat,
                        "a repeat count that is not a whole number within the limit")
         if self.limits is not None and count:
-            self._foresee(stmt, count, env, self.shape(x))
+            self._foresee(stmt, env, self.shape(x))
         inner = ChainMap({}, env)
         where = path_str(path) or self.name
         trace = self.trace
@@ -313,18 +310,13 @@ class Instantiator:
         vals[stmt.out] = x
         self._bind(stmt.shape, self.shape(x), env)
 
-    def _foresee(self, stmt: Loop, count: int, env: Mapping[str, Any], shape: Any) -> None:
+    def _foresee(self, stmt: Loop, env: Mapping[str, Any], shape: Any) -> None:
         """Decline a repeat that looks set to pass the node or step limit, before making its nodes:
-        ``count`` times what its first repeat makes, as far as the values known here tell. Only a
-        guess (a later repeat may make fewer), which is all declining needs: the walk then counts
-        exactly, and refuses before expanding (archc/ir/expansion.py) where it should."""
-        carried = dict(zip(map(str, stmt.carried), shape))
-        guess = _Guess(self.ir)
-        nodes, steps = guess.body(stmt.body, ChainMap({stmt.index: 0, **carried}, env))
-        if count > 1:  # the first and the last repeat, averaged (see _Guess.stmt)
-            n2, k2 = guess.body(stmt.body, ChainMap({stmt.index: count - 1, **carried}, env))
-            nodes, steps = (nodes + n2) / 2, (steps + k2) / 2
-        self._foreseen(int(count * nodes), int(count * (steps + stmt.entries)))
+        its count times what its first and last repeats make (see _Guess), as far as the values
+        known here tell. Only a guess, which is all declining needs: the walk then counts exactly,
+        and refuses before expanding (archc/ir/expansion.py) where it should."""
+        # the running input's sizes are known here: the guess reads them where the body does
+        self._foreseen(*_Guess(self.ir).stmt(stmt, ChainMap(dict(zip(map(str, stmt.carried), shape)), env)))
 
     def _foreseen(self, nodes: int, steps: int) -> None:
         assert self.limits is not None

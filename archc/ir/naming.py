@@ -84,6 +84,18 @@ class Namer:
         return name, True
 
 
+def made_name(parts: tuple[object, ...]) -> str | None:
+    """The name a generated name's parts make (``denselayer{i + 1}``), or None where they cannot
+    name a layer: a part that is no whole number or text, or a name the parser refuses (lowering's
+    walk reports which, E304)."""
+    from ..spec.parser import generated_name_problem
+
+    if any(isinstance(p, bool) or not isinstance(p, (int, str)) for p in parts):
+        return None
+    name = "".join(str(p) for p in parts)
+    return None if generated_name_problem(name) else name
+
+
 def scope_names(items: tuple[m.Entry, ...]) -> set[str]:
     """The names the spec gives to entries of one list, with those of the branches of a `parallel:`
     list in it (whose entries are this list's too, see :func:`flat_branches`)."""
