@@ -399,6 +399,28 @@ layers:
 """, BuildFails, "a named `from:` merge did not take its entry's number in the module IR's instantiation, so the "
                  "list-form parallel's concat after it was '2:concat' there and '3:concat' in the walk: E720 'node "
                  "ids differ' (found by a generator run of the fold-bound work)"),
+    ("from_input_under_when", """
+archc: 1
+name: a
+input: [2, 8, 8]
+params: {flag: true}
+layers:
+- n1: conv(3, 1)
+- n6: {from: input, layers: [conv(3, 1)], when: flag}
+""", EvalDiffers, "a named entry that reads `input` by name under a `when:`: the emitted forward fed it the "
+                  "running value (`out = out if self.n6 is None else self.n6(out)`), so eval failed on 3 channels "
+                  "(found by a generator run of the fold-bound work)"),
+    ("projection_after_absent_repeat", """
+archc: 1
+name: c
+input: [3, 6, 6]
+params: {flag: true}
+layers:
+- n2: {repeat: 1, each: [conv(2, 1)], when: not flag}
+- n3: {residual: {body: [c: conv(4, 1)], shortcut: {downsample: [conv(4, 1)]}}}
+""", BuildFails, "a named repeat left out by its `when:`, then a residual with a projection: the repeat's running "
+                 "size (`in_channels = 3`) was set only under the condition and the residual's class read it "
+                 "after, so __init__ raised UnboundLocalError (found by a generator run of the fold-bound work)"),
 ]
 
 

@@ -13,6 +13,7 @@ reuses one (``x = self.conv1(x)``).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +121,9 @@ class Writer:
         # numbered lists in which a named entry under `when:` went before: the IR numbers it present
         # or not (nn.Sequential numbers every child), so `append` would number what follows otherwise
         self.numbers_shift: set[str] = set()
+        # where a repeat's running size is first set under a condition: also before the outermost
+        # condition, since what follows may read it (as an argument) where the condition fails
+        self.guard: _Guard | None = None
 
     # --- __init__ ---------------------------------------------------------------------------
 
@@ -400,6 +404,17 @@ class Writer:
             raise Unsupported(type(stmt).__name__)
 
     def stmt_if(self, stmt: If, indent: str, seq_list: str | None) -> None:
+        if self.guard is not None:
+            self._stmt_if(stmt, indent, seq_list)
+            return
+        self.guard = guard = _Guard(len(self.init), indent)
+        try:
+            self._stmt_if(stmt, indent, seq_list)
+        finally:
+            self.guard = None
+        guard.hoist(self.init)
+
+    def _stmt_if(self, stmt: If, indent: str, seq_list: str | None) -> None:
         cond = self.p(stmt.cond) if stmt.cond is not False else "False"
         if stmt.cond is False:
             if seq_list is not None and stmt.pos:
@@ -432,7 +447,8 @@ class Writer:
             self.init.append(f"{indent}self.{flag} = {cond}")
             test = f"self.{flag}"
         simple = (len(stmt.body) == 1 and isinstance(stmt.body[0], (Layer, Instance, Container))
-                  and not stmt.absent and stmt.body[0].name == flag and stmt.body[0].out == stmt.output)
+                  and not stmt.absent and stmt.body[0].name == flag and stmt.body[0].out == stmt.output
+                  and _reads(stmt.body[0]) == (stmt.input,))
         opening = if_lines(indent, cond)
         self.init += opening
         if simple:
@@ -476,7 +492,8 @@ class Writer:
             else:
                 out = self.new_var(stmt.out, "x")
                 self.fwd.insert(fwd_before, f"{indent}{out} = {x}")
-            if stmt.body and isinstance(stmt.body[-1], Merge) and stmt.body[-1].out == stmt.output:
+            if stmt.body and isinstance(stmt.body[-1], (Merge, Layer, Instance, Container)) \
+                    and stmt.body[-1].out == stmt.output:
                 self.target[stmt.output] = out  # `x = x + shortcut`, not through a second variable
             self.body(stmt.body, indent + "    ", None)
             if self.var[stmt.output] != out:
@@ -515,6 +532,8 @@ class Writer:
                 self.p(start)
             else:
                 var = self.locals.claim(want if not self.locals.taken(want) else want.removeprefix("in_"))
+                if self.guard is not None:
+                    self.guard.sets.append((var, self.p(start)))
                 self.init.append(f"{indent}{var} = {self.p(start)}")
             self.p.names[name] = var
             running.append(var)
@@ -680,6 +699,37 @@ class Writer:
         else:
             out = self.new_var(stmt.out, stmt.site[1] if stmt.site[0] == "child" else "out")
         self.fwd.append(f"{indent}{out} = {(' * ' if stmt.op.name == 'mul' else ' + ').join(names)}")
+
+
+@dataclass(slots=True)
+class _Guard:
+    """The outermost condition being written in __init__, and the running sizes first set under it
+    (``in_channels = 3`` before a repeat): each is set before the condition too, so that a later
+    argument reading it (``Block(flag, in_channels)``, whose size is ``3 if flag else
+    in_channels``) finds it where the condition fails."""
+
+    at: int  # the index in __init__'s lines where the condition starts
+    indent: str
+    sets: list[tuple[str, str]] = field(default_factory=list)  # (variable, value)
+
+    def hoist(self, init: list[str]) -> None:
+        lines, moved = [], set()
+        for var, text in self.sets:
+            lines.append(f"{self.indent}{var} = {text}")
+            # the variable is new: its first assignment after the condition starts sets it
+            at = next((i for i in range(self.at, len(init)) if re.match(rf"\s*{var} = ", init[i])), None)
+            if at is None:  # pragma: no cover - a running size is set where it is made
+                continue
+            reads = set(re.findall(r"[A-Za-z_]\w*", text)) | {var}
+            # set directly in the condition's body, with nothing before it there reassigning what it
+            # reads: the same value before the condition, so it is set there only
+            if init[at].startswith(f"{self.indent}    {var} = ") and not any(
+                    re.match(rf"\s*({'|'.join(map(re.escape, reads))})\s*=", line)
+                    or re.match(rf"{re.escape(self.indent)}    (for|while) ", line) for line in init[self.at:at]):
+                moved.add(at)
+        for at in sorted(moved, reverse=True):
+            del init[at]
+        init[self.at:self.at] = lines
 
 
 def _makes_names(body: list[Stmt]) -> bool:
