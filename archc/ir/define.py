@@ -68,6 +68,7 @@ from .module import (
 )
 from .naming import Namer, body_namer, list_mode, list_namer, made_name
 from .params import INT_OR_PAIR, default_type, value_type, with_names
+from .report import NO_SHORTCUT, SHORTCUT_OFF, arg_spans
 
 __all__ = ["Unsymbolic", "define"]
 
@@ -608,8 +609,15 @@ class Definer:
 
             shortcut = self.guarded(use, x, frame, getattr(sc, "span", res.span), False, run) or x
         out = self.merge("add", [body, shortcut], [True, True], 1, "residual", ("here",), res.span, frame)
+        add = frame.body[-1]
+        assert isinstance(add, Merge)
         if res.when is None and sc is not None:  # the projection is taken where the body changes the shape
-            frame.body[-1].shortcut_of = x
+            add.shortcut_of = x
+        add.identity = x
+        if sc is None:
+            add.hint = NO_SHORTCUT
+        elif res.when is not None:
+            add.hint, add.hint_unless = SHORTCUT_OFF, use
         return self.entries(res.then, out, frame, namer)
 
     def merge(self, kind: str, ins: list[str], present: list[Any], dim: int, role: str, site: tuple[str, ...],
@@ -702,7 +710,8 @@ class Definer:
             raise Unsymbolic(f"{op.name}: {err}", call.span) from None
         value = self.new(shape)
         frame.body.append(Layer(out=value, shape=tuple(shape), span=call.span, op=op, attrs=attrs, inputs=(x,),
-                                name=name, shared=shared, pos=pos, training_only=frame.training_only))
+                                name=name, shared=shared, pos=pos, training_only=frame.training_only,
+                                args_at=arg_spans(call)))
         return value
 
     def args(self, block: BlockRef | SymBlock, call: m.Call, frame: Frame) -> tuple[dict[str, Any], tuple[str, ...]]:

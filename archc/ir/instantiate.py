@@ -8,7 +8,9 @@ which call and which repeat made a node, exactly as the walk of :mod:`archc.ir.l
 gives them for the same spec (tests/ir/test_module_ir.py checks this on every spec the
 suite holds). Run for lowering, it also makes each check of the walk that depends on the
 values: argument types, conditions that are true or false, repeat counts, the names a
-repeat makes, every op's shape rule, and the limits. Where one fails it raises
+repeat makes, every op's shape rule, and the limits. Where an op's shape rule fails, it
+reports the error as the walk does (:mod:`archc.ir.report`) and goes on with the sizes that
+depend on it unknown, as the walk does. Where another check fails it raises
 :class:`~archc.ir.module.Decline`, and the walk lowers the spec and reports the error with
 everything it knows.
 """
@@ -23,7 +25,9 @@ from typing import Any
 
 from ..diagnostics import Note, Reporter
 from ..limits import Limits
-from ..sym import Sym, SymBlock, evaluate, is_symbolic
+from ..ops import ShapeError
+from ..spec.expr import UNKNOWN
+from ..sym import Sym, SymBlock, evaluate, free_symbols, is_symbolic
 from .graph import Graph, Head, Node, Path, Scope, path_str
 from .module import (
     Container,
@@ -43,6 +47,7 @@ from .module import (
 from .module import Head as HeadStmt
 from .naming import made_name
 from .params import check_type, value_type
+from .report import layer_shape_error, merge_shape_error, shape_note
 
 __all__ = ["Unsplicable", "instantiate"]
 
@@ -51,6 +56,13 @@ class Unsplicable(Exception):
     """An instance the module IR cannot stand for (a block-typed parameter holding an inline block)."""
 
 Resolve = Callable[[Any, int], Definition]  # a block value and an input rank -> its definition
+
+
+def reads_unknown(value: Any, env: Mapping[str, Any]) -> bool:
+    """Does ``value`` read a size that an error left unknown (UNKNOWN in ``env``)?"""
+    if isinstance(value, tuple):
+        return any(reads_unknown(v, env) for v in value)
+    return any(env.get(name) is UNKNOWN for name in free_symbols(value))
 
 
 def concrete(value: Any, env: Mapping[str, Any]) -> Any:
@@ -77,8 +89,14 @@ class Instantiator:
     """``limits`` given: lowering's instantiation, which makes the walk's checks (see the module
     docstring); without, the instantiation of an IR that is known to be valid (a pass's result)."""
 
-    def __init__(self, ir: ModuleIR, resolve: Resolve, name: str, limits: Limits | None = None):
+    def __init__(self, ir: ModuleIR, resolve: Resolve, name: str, limits: Limits | None = None,
+                 reporter: Reporter | None = None):
         self.ir = ir
+        # lowering's: where an op's shape rule fails, the error is reported here as the walk reports
+        # it, and the sizes that depend on it are UNKNOWN from then on (as in the walk: a condition
+        # that reads one is false, a repeat whose count reads one is left out)
+        self.reporter = reporter
+        self.unknown = False  # has an error left a size unknown?
         self.resolve = resolve
         self.name = name
         self.limits = limits
@@ -110,6 +128,16 @@ class Instantiator:
         self._read(net.reads, vals)
         g.output = top.output = vals[net.output]
         return g
+
+    def val(self, value: Any, env: Mapping[str, Any]) -> Any:
+        """``value`` in ``env``: UNKNOWN where it reads a size an error left unknown."""
+        if self.unknown and reads_unknown(value, env):
+            return UNKNOWN
+        return concrete(value, env)
+
+    def _sizes(self, symbols: Dims, shape: Any) -> dict[str, Any]:
+        """Symbols standing for a shape's sizes: UNKNOWN where the shape is (after an error)."""
+        return {str(s): UNKNOWN if shape is None else v for s, v in zip(symbols, shape or symbols)}
 
     # --- checks (lowering's instantiation only) ---------------------------------------------
 
@@ -172,8 +200,10 @@ class Instantiator:
         scratch = Reporter()
         for name, value, declared, default in named:
             want = declared
+            if value is UNKNOWN:  # after an error: nothing to check
+                continue
             if want is None and default is not None:
-                found = concrete(default, env)
+                found = self.val(default, env)
                 want = None if found is None else value_type(found)
             check_type(scratch, value, want, name, None, "argument")
         self.check(not scratch.errors, "an argument of the wrong type")
@@ -209,7 +239,7 @@ class Instantiator:
         where = path_str(path) or self.name
         for mark in stmt.marks[self.marked:]:
             if mark.kind == "inline":
-                self._types(((n, concrete(v, env), t, d) for n, v, t, d in mark.args), env)
+                self._types(((n, self.val(v, env), t, d) for n, v, t, d in mark.args), env)
                 note = Note(f"in block '{mark.name}' called inline in '{where}'", mark.span)
             else:
                 note = Note(f"in repeat {mark.name}={mark.index} of '{where}'", mark.span)
@@ -223,13 +253,17 @@ class Instantiator:
     def _name(self, stmt: Any, numbers: _Numbers, env: Mapping[str, Any]) -> str:
         number = numbers.take() if stmt.pos else None
         if isinstance(stmt.name, GenName):  # this repeat's name
-            made = made_name(tuple(concrete(part, env) for part in stmt.name.parts))
+            parts = tuple(self.val(part, env) for part in stmt.name.parts)
+            self.check(UNKNOWN not in parts, "a made name that reads a size an error left unknown")
+            made = made_name(parts)
             self.check(made is not None, f"the name '{stmt.name}' makes no name a layer can have here")
             return made  # type: ignore[return-value]
         return stmt.name if stmt.name is not None else number  # type: ignore[return-value]
 
     def _cond(self, cond: Any, env: Mapping[str, Any]) -> bool:
-        value = concrete(cond, env)
+        value = self.val(cond, env)
+        if value is UNKNOWN:  # after an error: false, as the walk takes it
+            return False
         self.check(isinstance(value, bool), "a condition that is not true or false")
         return bool(value)
 
@@ -239,15 +273,18 @@ class Instantiator:
         if isinstance(stmt, Layer):
             attrs = stmt.attrs
             if any(is_symbolic(v) for v in dict(attrs).values()):
-                attrs = type(attrs).model_validate({k: concrete(v, env) for k, v in dict(attrs).items()})
+                given = {k: self.val(v, env) for k, v in dict(attrs).items()}
+                attrs = None if UNKNOWN in given.values() else type(attrs).model_validate(given)
             child = (*path, self._name(stmt, numbers, env))
             x = vals[stmt.inputs[0]]
             assert x is not None
-            ins = (self.shape(x),)
-            node = Node(path_str(child), stmt.op, attrs, child, (x,), stmt.span, shape=stmt.op.infer(ins, attrs),
+            ins = (self.shape(x),) if attrs is not None and self.shape(x) is not None else None
+            node = Node(path_str(child), stmt.op, attrs, child, (x,), stmt.span,
+                        shape=None if ins is None else self._infer(stmt, ins, attrs, x),
                         in_shapes=ins, training_only=stmt.training_only or self.training_only,
                         origin=(self.key, stmt.out))
-            self._count(node)
+            if node.shape is not None:
+                self._count(node)
             vals[stmt.out] = self.add(node, stmt.shared and not stmt.op.stateful)
         elif isinstance(stmt, Instance):
             self.instance(stmt, env, vals, path, numbers)
@@ -281,15 +318,36 @@ class Instantiator:
         else:  # pragma: no cover
             raise TypeError(f"unknown statement {type(stmt).__name__}")
 
+    def _infer(self, stmt: Layer, ins: Any, attrs: Any, x: str) -> Any:
+        """The layer's output shape; after an error in lowering, None (reported as the walk does)."""
+        try:
+            return stmt.op.infer(ins, attrs)
+        except ShapeError as err:
+            if self.reporter is None or stmt.args_at is None:
+                raise
+            layer_shape_error(self.reporter, stmt.op, err, stmt.args_at, shape_note("input", self.graph.nodes[x]),
+                              self.trace)
+            self._unknown()
+            return None
+
+    def _unknown(self) -> None:
+        assert self.reporter is not None
+        self.unknown = True
+        self.check(not self.reporter.full, "hundreds of errors")
+
     def loop(self, stmt: Loop, env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
         x = vals[stmt.input]
         assert x is not None
-        count = concrete(stmt.count, env)
+        count = self.val(stmt.count, env)
+        if count is UNKNOWN:  # after an error: left out, as the walk leaves it
+            vals[stmt.out] = x
+            env.update(self._sizes(stmt.shape, None))
+            return
         if self.limits is not None:
             self.check(isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= self.limits.max_repeat,
                        "a repeat count that is not a whole number within the limit")
-        if self.limits is not None and count:
+        if self.limits is not None and count and self.shape(x) is not None:
             self._foresee(stmt, env, self.shape(x))
         inner = ChainMap({}, env)
         where = path_str(path) or self.name
@@ -298,7 +356,7 @@ class Instantiator:
             for i in range(count):
                 self._step(stmt.entries)  # each repeat visits every entry, present or not
                 self.trace = (*trace, Note(f"in repeat {stmt.index}={i} of '{where}'", stmt.span))
-                inner.maps[0] = {stmt.index: i, **dict(zip(map(str, stmt.carried), self.shape(x)))}
+                inner.maps[0] = {stmt.index: i, **self._sizes(stmt.carried, self.shape(x))}
                 vals[stmt.body_input] = x
                 self.body(stmt.body, inner, vals, path, numbers)  # type: ignore[arg-type]
                 self._read(stmt.reads, vals)
@@ -325,7 +383,7 @@ class Instantiator:
 
     def _bind(self, symbolic: Dims, shape: Any, env: dict[str, Any]) -> None:
         """Fresh symbols standing for a size known now (a loop's or an instance's output)."""
-        for dim, size in zip(symbolic, shape):
+        for dim, size in zip(symbolic, shape or (UNKNOWN,) * len(symbolic)):
             if isinstance(dim, Sym) and str(dim).startswith("_"):
                 env[str(dim)] = size
 
@@ -334,7 +392,7 @@ class Instantiator:
         x = vals[stmt.input]
         assert x is not None
         in_shape = self.shape(x)
-        args = {k: concrete(v, env) for k, v in stmt.args.items()}
+        args = {k: self.val(v, env) for k, v in stmt.args.items()}
         if stmt.block is not None:
             d = self.ir.definitions[stmt.block]
         else:
@@ -347,7 +405,7 @@ class Instantiator:
             self.spliced.setdefault((self.key, stmt.out), set()).add(spliced)
             self.passed.setdefault((self.key, stmt.out), set()).add(d.key)
         self._types(((p.name, args[p.name], p.declared, p.default) for p in d.params), args)
-        inner: dict[str, Any] = {**args, **{str(s): v for s, v in zip(d.input_shape, in_shape)}}
+        inner: dict[str, Any] = {**args, **self._sizes(d.input_shape, in_shape)}
         inner_vals: dict[str, str | None] = {"x": x}
         if stmt.block is None and d.inline and stmt.name is None:  # an inline block passed as a value: spliced
             where = path_str(path) or self.name
@@ -401,7 +459,7 @@ class Instantiator:
                 values[p.name] = given[p.name]
             else:
                 self.check(not p.required, f"{d.name}() is missing its argument '{p.name}'")
-                values[p.name] = concrete(p.default, values)
+                values[p.name] = self.val(p.default, values)
         return values
 
     def merge(self, stmt: Merge, env: dict[str, Any], vals: dict[str, str | None], path: Path,
@@ -416,25 +474,45 @@ class Instantiator:
             where = (*path, numbers.take())
         elif site[0] == "peek":
             where = (*path, str(numbers.position))
-        ins = [vals[i] for i, p in zip(stmt.inputs, stmt.present) if concrete(p, env)]
+        ins = [vals[i] for i, p in zip(stmt.inputs, stmt.present) if self.val(p, env) is True]
         present = [i for i in ins if i is not None]
         if stmt.shortcut_of is not None and self.limits is not None:
             # the walk takes a residual's projection where the body changes the shape (a stride of 2
             # on a size of 1 changes nothing, though `stride != 1` holds): the IR must agree here
             body, shortcut, x = vals[stmt.inputs[0]], vals[stmt.inputs[1]], vals[stmt.shortcut_of]
             assert body is not None and x is not None
-            if (shortcut != x) != (self.shape(body) != self.shape(x)):
+            if self.shape(body) is not None and self.shape(x) is not None \
+                    and (shortcut != x) != (self.shape(body) != self.shape(x)):
                 raise Disagrees(f"'{path_str(where) or self.name}' takes its projection shortcut where the "
                                 "shapes do not call for it, or the other way round", stmt.span)
         if len(present) == 1:
             vals[stmt.out] = present[0]
             return
         shapes = tuple(self.shape(i) for i in present)
+        known = all(shape is not None for shape in shapes)
         node = Node(f"{path_str(where) or self.name}:{stmt.op.name}", stmt.op, stmt.attrs, where, tuple(present),
-                    stmt.span, shape=stmt.op.infer(shapes, stmt.attrs), in_shapes=shapes, module=False,
+                    stmt.span, shape=self._join(stmt, shapes, present, vals, env) if known else None,
+                    in_shapes=shapes if known else None, module=False,
                     training_only=stmt.training_only or self.training_only, role=stmt.role,
                     origin=(self.key, stmt.out))
         vals[stmt.out] = self.add(node, False)
+
+    def _join(self, stmt: Merge, shapes: Any, present: list[str], vals: Mapping[str, str | None],
+              env: Mapping[str, Any]) -> Any:
+        """The merge's output shape; after an error in lowering, None (reported as the walk does)."""
+        try:
+            return stmt.op.infer(shapes, stmt.attrs)
+        except ShapeError as err:
+            if self.reporter is None:
+                raise
+            roles: tuple[str, ...] = tuple(f"input {k + 1}" for k in range(len(present)))
+            if stmt.identity is not None:  # a residual's add: its body, and its shortcut
+                roles = ("body", "shortcut" if vals[stmt.inputs[1]] != vals[stmt.identity] else "shortcut (identity)")
+            hint = stmt.hint if stmt.hint and self.val(stmt.hint_unless, env) is not True else None
+            merge_shape_error(self.reporter, stmt.op.name, err, stmt.span, stmt.role, hint,
+                              (shape_note(r, self.graph.nodes[i]) for i, r in zip(present, roles)), self.trace)
+            self._unknown()
+            return None
 
 
 class _Guess:

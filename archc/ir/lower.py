@@ -2,9 +2,10 @@
 
 The graph is first made as the instantiation of the spec's module IR (:mod:`archc.ir.define`
 lowers each block definition once, :mod:`archc.ir.instantiate` expands it with this module's
-checks), so that what every later stage counts and draws is what emission prints. Where the
-module IR cannot vouch for the spec (an error, a construct it cannot write once, a spec near a
-limit) it declines, and the walk below lowers the spec itself and reports what it finds.
+checks), so that what every later stage counts and draws is what emission prints. It reports
+an op's shape rule that fails itself. Where the module IR cannot vouch for the spec (any other
+error, a spec near a limit) it declines, and the walk below lowers the spec itself and reports
+what it finds.
 
 The walk: blocks are instantiated, repeats unrolled, expressions evaluated, and each node's
 output shape is inferred as the node is created: some structure depends on shapes
@@ -48,6 +49,7 @@ from .instantiate import Instantiator
 from .module import Disagrees, ModuleIR
 from .naming import Namer, body_namer, flat_branches, list_namer
 from .params import SetValue, block_args, holder_hint, network_params, value_type, with_names
+from .report import NO_SHORTCUT, SHORTCUT_OFF, arg_spans, layer_shape_error, merge_shape_error, shape_note
 
 __all__ = ["Lowerer", "SetValue", "lower"]
 
@@ -110,6 +112,7 @@ class Lowerer:
         self.depth = 0  # lists and bodies being expanded, one inside the other (Limits.max_nesting)
         self.at: tuple[Span, tuple[Note, ...]] | None = None  # the entry being expanded, for E604
         self.estimator = Estimator(self.limits)
+        self.instantiated = False  # was the graph made as the module IR's instantiation (not walked)?
 
     # --- entry point -----------------------------------------------------------------
 
@@ -165,7 +168,10 @@ class Lowerer:
             definer = Definer(program, Graph(program.name, shape, params=params), self.ops,
                               per_instance=per_instance, limits=self.limits)
             ir = definer.run()
-            inst = Instantiator(ir, definer.definition, program.name, self.limits)
+            # the errors it reports (an op's shape rule that fails), kept apart until it is done: where
+            # it declines after all, the walk reports them with the rest
+            found = Reporter(sources=self.r.sources, limit=self.r.limit)
+            inst = Instantiator(ir, definer.definition, program.name, self.limits, found)
             return definer, ir, inst, inst.run(params)
 
         try:
@@ -179,6 +185,10 @@ class Lowerer:
                 definer, ir, inst, g = attempt(True)
         except Exception:  # whatever stops it, the walk lowers the spec and reports what it finds
             return None
+        assert inst.reporter is not None
+        for diag in inst.reporter.diagnostics:
+            self.r.add(diag)
+        self.instantiated = True
         g.doc, g.class_name, g.file = self.graph.doc, self.graph.class_name, self.graph.file
         # emission's input: the module IR this graph is the instantiation of; or, for one written
         # per instance, why archc cannot write the network's classes (E720 at compile)
@@ -287,11 +297,6 @@ class Lowerer:
     def shape(self, nid: str) -> Shape | None:
         node = self.graph.nodes.get(nid)
         return node.shape if node is not None else None
-
-    def origin(self, nid: str, what: str) -> Note:
-        node = self.graph.nodes[nid]
-        where = "the network input" if node.op is None and nid == "input" else f"'{node.id}'"
-        return Note(f"{what}: {fmt_shape(node.shape)} from {where}", node.span)
 
     def add(self, node: Node, frame: Frame, *, shared: bool = False) -> str:
         if node.id in self.graph.nodes:
@@ -697,10 +702,9 @@ class Lowerer:
                 shortcut = self.container_at(sc, x, path + ("shortcut",), frame) or x
         hint = None
         if sc is None:
-            hint = ("the body changes the shape, so the identity shortcut cannot be added: add a projection, "
-                    "e.g. `shortcut: {downsample: [\"conv(C, 1, stride=S, bias=false)\", bn()]}`")
+            hint = NO_SHORTCUT
         elif res.when is not None and not use:
-            hint = "the `when:` condition is false here, so the shortcut is the identity; check the condition"
+            hint = SHORTCUT_OFF
         roles = ("body", "shortcut" if shortcut != x else "shortcut (identity)")
         out = self.merge("add", [body, shortcut], path, res.span, frame, 1, "residual", hint, roles)
         return self.entries(res.then, out, path, frame, namer)
@@ -718,11 +722,8 @@ class Lowerer:
                 node.shape = op.infer(node.in_shapes, attrs)
             except ShapeError as err:
                 names = roles or tuple(f"input {k + 1}" for k in range(len(ins)))
-                notes = tuple(self.origin(i, r) for i, r in zip(ins, names))
-                where = {"residual": "residual add", "parallel": f"the {kind} of parallel branches",
-                         "from": f"the {kind} of `from:` inputs"}[context]
-                self.r.error(err.code, err.message.replace(f"at {kind}", f"at {where}"), span, hint or err.hint,
-                             notes + frame.trace)
+                notes = (shape_note(r, self.graph.nodes[i]) for i, r in zip(ins, names))
+                merge_shape_error(self.r, kind, err, span, context, hint, notes, frame.trace)
         return self.add(node, frame)
 
     def _head(self, path: Path, out: str, span: Span, frame: Frame) -> None:
@@ -807,16 +808,6 @@ class Lowerer:
                          or "`archc ops` lists the ops; blocks are defined under `blocks:`", frame.trace)
             return None
 
-    def arg_span(self, call: m.Call, arg: str | int | None) -> Span:
-        c = call.call
-        if isinstance(arg, int) and arg < len(c.args):
-            return call.loc.at(c.args[arg].off, c.args[arg].end)
-        if isinstance(arg, str):
-            for k in c.kwargs:
-                if k.name == arg:
-                    return call.loc.at(k.off, k.end)
-        return call.span
-
     def bind_attrs(self, op: Op, call: m.Call, frame: Frame) -> Any:
         """The op's attributes from the call's arguments, or None after an error."""
         args = [self.eval(a, call.loc, frame.env, frame.trace) for a in call.call.args]
@@ -826,7 +817,7 @@ class Lowerer:
         try:
             return bind(op, args, kwargs)
         except BindError as err:
-            self.r.error(err.code, err.message, self.arg_span(call, err.arg), err.hint, frame.trace)
+            self.r.error(err.code, err.message, arg_spans(call).at(err.arg), err.hint, frame.trace)
             return None
 
     def op_node(self, op: Op, call: m.Call, attrs: Any, ins: list[str], path: Path, frame: Frame, *,
@@ -845,13 +836,8 @@ class Lowerer:
                 node.shape = op.infer(node.in_shapes, node.attrs)
                 self._budget(op, node, frame)
             except ShapeError as err:
-                arg: str | int | None = err.arg
-                fields = list(op.Attrs.model_fields)
-                if arg in fields and fields.index(arg) < len(call.call.args):
-                    arg = fields.index(arg)  # given positionally: point at its value
-                span = self.arg_span(call, arg) if arg is not None else call.span
-                self.r.error(err.code, f"{op.name}: {err.message}", span, err.hint,
-                             (self.origin(ins[0], "input"), *frame.trace))
+                layer_shape_error(self.r, op, err, arg_spans(call), shape_note("input", self.graph.nodes[ins[0]]),
+                                  frame.trace)
                 node.shape = None
         return self.add(node, frame, shared=shared and not op.stateful)
 
@@ -888,7 +874,7 @@ class Lowerer:
             self.r.error("E306", f"block '{block.name}' uses itself ({cycle})", call.callee_span,
                          "a block cannot contain itself; unroll the recursion with `repeat:`", _short(frame.trace))
             raise _Abort()  # every later use would say the same, possibly 100,000 times over
-        args = block_args(self.r, block, call, frame.env, frame.trace, self.eval, self.arg_span)
+        args = block_args(self.r, block, call, frame.env, frame.trace, self.eval, lambda c, a: arg_spans(c).at(a))
         where = f"as '{path_str(path)}'" if namer is None else f"inline in '{path_str(path) or self.program.name}'"
         trace = (*frame.trace, Note(f"in block '{block.name}' called {where}", call.span))
         env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)

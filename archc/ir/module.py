@@ -70,6 +70,25 @@ class Mark:
     index: int = 0  # repeat: the index's value
 
 
+@dataclass(frozen=True)
+class ArgSpans:
+    """Where a call and each of its arguments are written."""
+
+    call: Span
+    args: tuple[Span, ...] = ()  # positional, in order
+    kwargs: tuple[tuple[str, Span], ...] = ()  # (name as written, span)
+
+    def at(self, arg: str | int | None) -> Span:
+        """The argument's span (an index: positional; a name: keyword), else the call's."""
+        if isinstance(arg, int) and arg < len(self.args):
+            return self.args[arg]
+        if isinstance(arg, str):
+            for name, span in self.kwargs:
+                if name == arg:
+                    return span
+        return self.call
+
+
 @dataclass(slots=True, kw_only=True)
 class Stmt:
     out: str  # the value it produces (unique within its definition)
@@ -97,6 +116,7 @@ class Layer(Stmt):
     inputs: tuple[str, ...]
     name: str | None  # its attribute name; None: numbered by position in an nn.Sequential
     shared: bool = False  # a parameter-free op named after itself and shared by identical uses
+    args_at: ArgSpans | None = None  # where its arguments are written (an error points at one)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -125,6 +145,12 @@ class Merge(Stmt):
     # a residual's add whose projection shortcut is taken where the body changes the shape: the
     # residual's input, so that instantiation can check each instance against that rule
     shortcut_of: str | None = None
+    # a residual's add: what lowering's error says where the shapes do not add up, NO_SHORTCUT or
+    # SHORTCUT_OFF (archc/ir/report.py), the latter only where ``hint_unless`` is true; and the
+    # residual's input, whose shortcut is "shortcut (identity)" there
+    hint: str = ""
+    hint_unless: Any = False
+    identity: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)

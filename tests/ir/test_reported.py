@@ -1,0 +1,169 @@
+"""Errors that lowering reports from the module IR's instantiation are the walk's, word for word.
+
+Where an op's shape rule fails (a residual that does not add up, a kernel larger than its
+input, channels that do not divide into groups), instantiation (archc/ir/instantiate.py)
+reports it itself, with the code, message, position, hint and notes that the walk of
+archc/ir/lower.py gives. The sizes that depend on the failing layer then become unknown, as
+they do in the walk, so one mistake is reported once. The walk's reports are the reference:
+the corpus (tests/corpus) and tests/test_diagnostics.py pin them. Every comparison here lowers
+the same spec both ways.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import archc
+from archc.diagnostics import ArchcError, Diagnostic, Reporter
+from archc.ir.lower import Lowerer
+
+from ..specgen import Case, cases
+
+CORPUS = Path(__file__).parents[1] / "corpus"
+EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
+
+
+def lowered(program: Any, *, direct: bool, **kwargs: Any) -> tuple[Lowerer, list[Diagnostic] | None]:
+    """The lowerer, and what it reported (None: the spec lowered without an error)."""
+    low = Lowerer(program, Reporter(sources=dict(program.sources)), direct=direct, **kwargs)
+    try:
+        low.run()
+    except ArchcError:
+        return low, low.r.diagnostics
+    return low, None
+
+
+def same_reports(program: Any, **kwargs: Any) -> Lowerer:
+    """Lower both ways; the reports must be equal. Returns the direct lowerer."""
+    low, found = lowered(program, direct=True, **kwargs)
+    _, walked = lowered(program, direct=False, **kwargs)
+    assert found == walked, f"instantiation reported\n{found}\nthe walk reported\n{walked}"
+    return low
+
+
+def corpus_programs() -> list[Any]:
+    out = []
+    for path in sorted(CORPUS.glob("*.yaml")):
+        try:
+            out.append(pytest.param(archc.load(path), id=path.stem))
+        except ArchcError:  # an error of the file itself (YAML, schema, imports): lowering never runs
+            continue
+    return out
+
+
+@pytest.mark.parametrize("program", corpus_programs())
+def test_a_corpus_spec_is_reported_the_same_both_ways(program: Any) -> None:
+    low = same_reports(program)
+    if Path(program.leaf.file).name.startswith("e50"):
+        # a shape rule's error: reported by the instantiation, not by falling back on the walk
+        assert low.instantiated, "lowering fell back on the walk"
+
+
+HEAD = "archc: 1\nname: t\ninput: [8, 8, 8]\n"
+
+# each: a spec whose shape rules fail, and the codes the walk reports for it, in order
+SPECS = {
+    # in a block called three times: once, with the other calls as notes ("also")
+    "in_a_block_called_thrice": ("""
+        blocks:
+          B:
+            layers:
+              - a: conv(8, 3, groups=3)
+              - b: conv(8, 1)
+        layers:
+          - p:
+              parallel: {b1: B(), b2: B(), b3: B()}
+              merge: add
+        """, ["E505"]),
+    # a kernel larger than the input in a repeat's third pass: the rest of the repeat, the
+    # blocks after it and their residuals see an unknown size, and say nothing more
+    "then_unknown_through_blocks": ("""
+        blocks:
+          Res:
+            params: {c: int}
+            residual:
+              body: [a: conv(c, 3, stride=2, padding=1), b: bn(), r: relu]
+              shortcut: {down: [conv(c, 1, stride=2)]}
+        layers:
+          - s: {repeat: 5, each: [conv(8, 3)]}
+          - r1: Res(16)
+          - r2: Res(input.channels)
+          - out: {repeat: input.channels, each: [relu]}
+        """, ["E503"]),
+    # a concat of branches whose heights differ, then an add that a wrong shortcut breaks
+    "two_errors_in_turn": ("""
+        layers:
+          - p:
+              parallel:
+                a: conv(4, 3)
+                b: conv(4, 3, padding=1)
+              merge: concat
+          - q: {residual: {body: [c: conv(16, 1)]}}
+        """, ["E502"]),
+    "a_residual_without_its_projection": ("""
+        layers:
+          - q: {residual: {body: [c: conv(16, 1)]}}
+        """, ["E501"]),
+    "a_projection_turned_off": ("""
+        params: {use: false}
+        layers:
+          - w: {residual: {body: [c: conv(32, 1)], shortcut: [conv(32, 1)], when: use}}
+        """, ["E501"]),
+}
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_a_shape_error_is_reported_by_instantiation_as_the_walk_reports_it(name: str) -> None:
+    text, codes = SPECS[name]
+    program = archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text))
+    low = same_reports(program)
+    assert low.instantiated
+    assert [d.code for d in low.r.diagnostics] == codes
+
+
+def test_the_other_calls_are_notes_of_one_error() -> None:
+    text, _ = SPECS["in_a_block_called_thrice"]
+    low = same_reports(archc.load("t.yaml", text=HEAD + textwrap.dedent(text)))
+    (diag,) = low.r.diagnostics
+    assert (diag.span.line, diag.span.col) == (8, 23)  # groups=3
+    assert diag.notes[0].message == "input: 8×8×8 from the network input"
+    assert [n.message for n in diag.notes[1:]] == ["in block 'B' called as 'p.b1'",
+                                                    "the same error also in block 'B' called as 'p.b2'",
+                                                    "the same error also in block 'B' called as 'p.b3'"]
+
+
+# --- generated specs, given an input too small or of another rank ---------------------------------
+
+
+@settings(max_examples=EXAMPLES // 3, deadline=None, database=None,
+          derandomize=not os.environ.get("ARCHC_DIFFERENTIAL_RANDOM"),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(cases(), st.sampled_from([(1, 1), (2, 2), (3, 3), (2, 5), (4, 1), (9,)]))
+def test_a_generated_spec_on_a_small_input_is_reported_the_same_both_ways(
+        tmp_path_factory: pytest.TempPathFactory, case: Case, size: tuple[int, ...]) -> None:
+    # kernels larger than the input, strides to nothing, merges of branches that shrink unlike:
+    # errors anywhere in every construct, and what follows each
+    path = case.write(tmp_path_factory.getbasetemp() / "reported")
+    program = archc.load(path)
+    channels = program.input[0][0] if program.input else 3
+    try:
+        same_reports(program, overrides=case.overrides, input_shape=(channels, *size))
+    except AssertionError as err:
+        raise AssertionError(f"{err}\non input {(channels, *size)}\n{case.show()}") from err
+
+
+def test_a_residual_says_which_shortcut_it_took_and_why() -> None:
+    for name, hint, role in (("a_residual_without_its_projection", "add a projection", "shortcut (identity)"),
+                             ("a_projection_turned_off", "the `when:` condition is false here",
+                              "shortcut (identity)")):
+        low = same_reports(archc.load("t.yaml", text=HEAD + textwrap.dedent(SPECS[name][0])))
+        (diag,) = low.r.diagnostics
+        assert hint in (diag.hint or ""), name
+        assert [n.message.split(":")[0] for n in diag.notes] == ["body", role], name
