@@ -879,26 +879,38 @@ def is_symbolic(value: Any) -> bool:
 
 # --- reading expressions ---------------------------------------------------------------
 
-def _rebuild(e: Any, leaf: Callable[[Symbol | SymList | SymBlock | SymIntPair], Any]) -> Any:
+class Overflow(ArithmeticError):
+    """An integer computed on the way to a value passed the language's bound (see evaluate)."""
+
+
+def _bounded(value: Any, limit: int | None) -> Any:
+    if limit is not None and isinstance(value, int) and not isinstance(value, bool) and abs(value) > limit:
+        raise Overflow(f"an integer on the way exceeds {limit:.0e}")
+    return value
+
+
+def _rebuild(e: Any, leaf: Callable[[Symbol | SymList | SymBlock | SymIntPair], Any],
+             limit: int | None = None) -> Any:
     """The expression with each symbol replaced by ``leaf(symbol)``, rebuilt through the
-    simplifying constructors (plain ints in: Python's own arithmetic)."""
+    simplifying constructors (plain ints in: Python's own arithmetic). ``limit``: every integer
+    computed on the way is checked against it (:class:`Overflow`)."""
     if isinstance(e, (Symbol, SymList, SymBlock, SymIntPair)):
         return leaf(e)
     if not isinstance(e, Sym):
         return e
 
     def r(x: Any) -> Any:
-        return _rebuild(x, leaf)
+        return _bounded(_rebuild(x, leaf, limit), limit)
 
     if isinstance(e, Sum):
         total: Value = e.const
         for t, c, lead in e.terms:
-            total = add(total, mul(r(t), c, lead))
+            total = _bounded(add(total, _bounded(mul(r(t), c, lead), limit)), limit)
         return total
     if isinstance(e, Mul):
         prod: Value = 1
         for f in e.factors:
-            prod = mul(prod, r(f))
+            prod = _bounded(mul(prod, r(f)), limit)
         return prod
     if isinstance(e, Binary):
         a = r(e.a)
@@ -944,10 +956,13 @@ def _rebuild(e: Any, leaf: Callable[[Symbol | SymList | SymBlock | SymIntPair], 
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": add, "-": sub, "*": mul, "//": floordiv, "%": mod}
 
 
-def evaluate(e: Any, env: Mapping[str, Any]) -> Any:
+def evaluate(e: Any, env: Mapping[str, Any], limit: int | None = None) -> Any:
     """The value of ``e`` with every symbol taken from ``env`` (a missing one is a KeyError);
-    a list symbol's value is a tuple or list (an index out of its range is an IndexError)."""
-    value = _rebuild(e, lambda s: env[s.name])
+    a list symbol's value is a tuple or list (an index out of its range is an IndexError).
+    ``limit``: the bound on integers of the spec language (archc.spec.expr.INT_LIMIT), checked
+    on every integer computed on the way, as the spec's own evaluation checks it (:class:`Overflow`;
+    the expression is kept simplified, so the order of its steps may differ from the spec's)."""
+    value = _bounded(_rebuild(e, lambda s: env[s.name], limit), limit)
     if isinstance(value, (Sym, SymList, SymBlock, SymIntPair)):
         raise SymbolicBranch(f"{to_python(value)} still has symbols")  # unreachable with a full env
     return value

@@ -68,7 +68,7 @@ from .module import (
 )
 from .naming import Namer, body_namer, list_mode, list_namer, made_name
 from .params import INT_OR_PAIR, default_type, value_type, with_names
-from .report import NO_SHORTCUT, SHORTCUT_OFF, arg_spans
+from .report import NO_SHORTCUT, SHORTCUT_OFF, arg_spans, held_in_list, needs_name
 
 __all__ = ["Unsymbolic", "define"]
 
@@ -330,7 +330,7 @@ class Definer:
             made = frame.body[-1] if len(frame.body) > before else None
             if namer.mode == "sequential" and isinstance(item.value, m.Call) and isinstance(made, Layer) \
                     and made.op.holds_parameter:
-                made.invalid = "a parameter its module holds, as an entry of a numbered list"
+                made.invalid = held_in_list(made.op.name, item.value.span)
             if len(frame.body) > before and frame.body[-1].out == out:
                 frame.body[-1].pos = True
                 if isinstance(frame.body[-1], If):  # its flag in the emitted class takes the entry's name
@@ -661,19 +661,19 @@ class Definer:
             # an unnamed call in a list that names its layers: only an inline block may stand there
             out = self.instance(target, call, x, frame, None, pos=True, only_inline=namer.mode == "module")
             if isinstance(target, BlockRef) and namer.mode == "module":
-                frame.body[-1].invalid = f"block {target.name} with parameters but no name"
+                frame.body[-1].invalid = needs_name(f"block {target.name}", call.span)
             return out
         attrs = self.bind_attrs(target, call, frame)
         if namer.mode == "sequential":
             namer.take()
             out = self.layer(target, call, attrs, x, frame, None, pos=True)
             if target.holds_parameter:
-                frame.body[-1].invalid = f"{target.name}, a parameter its module holds, in a numbered list"
+                frame.body[-1].invalid = held_in_list(target.name, call.span)
             return out
         name, ok = namer.unnamed(target.name, _hashable(attrs), target.stateful)
         out = self.layer(target, call, attrs, x, frame, name, shared=not target.stateful)
         if not ok:
-            frame.body[-1].invalid = f"{target.name} with parameters but no name"
+            frame.body[-1].invalid = needs_name(target.name, call.span)
         return out
 
     def call_at(self, call: m.Call, x: str, frame: Frame, name: str | None, *, pos: bool = False) -> str:

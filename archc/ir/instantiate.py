@@ -17,16 +17,17 @@ everything it knows.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..diagnostics import Note, Reporter
+from ..diagnostics import Diagnostic, Note, Reporter
 from ..limits import Limits
 from ..ops import ShapeError
-from ..spec.expr import UNKNOWN
+from ..spec.expr import INT_LIMIT, UNKNOWN
 from ..sym import Sym, SymBlock, evaluate, free_symbols, is_symbolic
 from .graph import Graph, Head, Node, Path, Scope, path_str
 from .module import (
@@ -43,11 +44,20 @@ from .module import (
     Merge,
     ModuleIR,
     Stmt,
+    Stop,
 )
 from .module import Head as HeadStmt
 from .naming import made_name
 from .params import check_type, value_type
-from .report import layer_shape_error, merge_shape_error, shape_note
+from .report import (
+    budget_error,
+    count_error,
+    layer_shape_error,
+    merge_shape_error,
+    needs_name,
+    shape_note,
+    size_error,
+)
 
 __all__ = ["Unsplicable", "instantiate"]
 
@@ -65,12 +75,13 @@ def reads_unknown(value: Any, env: Mapping[str, Any]) -> bool:
     return any(env.get(name) is UNKNOWN for name in free_symbols(value))
 
 
-def concrete(value: Any, env: Mapping[str, Any]) -> Any:
-    """``value`` with every symbol replaced by its value in ``env``."""
+def concrete(value: Any, env: Mapping[str, Any], limit: int | None = None) -> Any:
+    """``value`` with every symbol replaced by its value in ``env``; ``limit``: the bound on the
+    integers computed on the way (archc.sym.Overflow)."""
     if isinstance(value, tuple):
-        return tuple(concrete(v, env) for v in value)
+        return tuple(concrete(v, env, limit) for v in value)
     if isinstance(value, (Sym, SymBlock)) or is_symbolic(value):
-        return evaluate(value, env)
+        return evaluate(value, env, limit)
     return value
 
 
@@ -123,17 +134,19 @@ class Instantiator:
         env: dict[str, Any] = dict(params)
         vals: dict[str, str | None] = {"x": "input"}
         if self.limits is not None:  # a network far beyond the limits is declined before any node is made
-            self._foreseen(*_Guess(self.ir).body(net.body, env))
+            self._foreseen(*_Guess(self.ir, self.limits.max_repeat).body(net.body, env))
         self.body(net.body, env, vals, (), _Numbers())
         self._read(net.reads, vals)
         g.output = top.output = vals[net.output]
         return g
 
     def val(self, value: Any, env: Mapping[str, Any]) -> Any:
-        """``value`` in ``env``: UNKNOWN where it reads a size an error left unknown."""
+        """``value`` in ``env``: UNKNOWN where it reads a size an error left unknown. In lowering,
+        an integer on the way past the language's bound raises archc.sym.Overflow: the walk
+        reports it (E405), at the expression."""
         if self.unknown and reads_unknown(value, env):
             return UNKNOWN
-        return concrete(value, env)
+        return concrete(value, env, INT_LIMIT if self.limits is not None else None)
 
     def _sizes(self, symbols: Dims, shape: Any) -> dict[str, Any]:
         """Symbols standing for a shape's sizes: UNKNOWN where the shape is (after an error)."""
@@ -158,11 +171,16 @@ class Instantiator:
             self.uses[node.id] = k + 1
             node.id = f"{node.id}#{k}"
         elif self.limits is not None:
-            lim = self.limits
             self.check(first is None and (not node.module or node.scope not in self.graph.scopes),
                        f"the name '{node.id}' is used twice")
+        if self.limits is not None:  # every node, a shared one's use too (as in the walk)
+            lim = self.limits
             self.check(len(self.graph.nodes) < lim.max_nodes, "the node limit")
-            if node.shape is not None:
+            if self.reporter is not None:
+                if size_error(self.reporter, node, lim, self.trace):  # reported; its shape unknown
+                    node.shape = None
+                    self._unknown()
+            elif node.shape is not None:
                 self.check(max(node.shape, default=0) <= lim.max_dim and math.prod(node.shape) <= lim.max_numel,
                            "a tensor beyond the size limits")
         node.trace = self.trace
@@ -183,6 +201,10 @@ class Instantiator:
         assert node.in_shapes is not None and node.shape is not None
         self.params += node.op.params(node.in_shapes, node.attrs)
         self.macs += node.op.macs(node.in_shapes, node.shape, node.attrs)
+        if self.reporter is not None:
+            if budget_error(self.reporter, node, self.params, self.macs, self.limits, self.trace):
+                raise Stop()
+            return
         self.check(self.params <= self.limits.max_params and self.macs <= self.limits.max_macs, "the budget")
 
     def _step(self, n: int = 1) -> None:
@@ -264,12 +286,14 @@ class Instantiator:
         value = self.val(cond, env)
         if value is UNKNOWN:  # after an error: false, as the walk takes it
             return False
+        # (a `when:` that is not true or false is found by ir/define.py, which declines)
         self.check(isinstance(value, bool), "a condition that is not true or false")
         return bool(value)
 
     def stmt(self, stmt: Stmt, env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
-        self.check(not stmt.invalid, stmt.invalid)
+        if stmt.invalid is not None:  # reported here, with this instance's notes; it runs on as in the walk
+            self._report(stmt.invalid)
         if isinstance(stmt, Layer):
             attrs = stmt.attrs
             if any(is_symbolic(v) for v in dict(attrs).values()):
@@ -330,6 +354,14 @@ class Instantiator:
             self._unknown()
             return None
 
+    def _report(self, diag: Diagnostic) -> None:
+        """An error found before this instance (see Stmt.invalid), reported with its notes; outside
+        lowering, where nothing reports, the statement is declined as before."""
+        self.check(self.reporter is not None, diag.message)
+        if self.reporter is not None:
+            self.reporter.add(dataclasses.replace(diag, notes=self.trace))
+            self.check(not self.reporter.full, "hundreds of errors")
+
     def _unknown(self) -> None:
         assert self.reporter is not None
         self.unknown = True
@@ -340,9 +372,16 @@ class Instantiator:
         x = vals[stmt.input]
         assert x is not None
         count = self.val(stmt.count, env)
-        if count is UNKNOWN:  # after an error: left out, as the walk leaves it
+        if self.reporter is not None and count is not UNKNOWN and self.limits is not None:
+            wrong = count_error(self.reporter, count, stmt.span, self.limits, self.trace)
+            if wrong == "E603":
+                raise Stop()
+            if wrong:
+                self._unknown()
+                count = UNKNOWN
+        if count is UNKNOWN:  # after an error: left out, as the walk leaves it (the value passes)
             vals[stmt.out] = x
-            env.update(self._sizes(stmt.shape, None))
+            env.update(self._sizes(stmt.shape, self.shape(x)))
             return
         if self.limits is not None:
             self.check(isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= self.limits.max_repeat,
@@ -374,7 +413,9 @@ class Instantiator:
         known here tell. Only a guess, which is all declining needs: the walk then counts exactly,
         and refuses before expanding (archc/ir/expansion.py) where it should."""
         # the running input's sizes are known here: the guess reads them where the body does
-        self._foreseen(*_Guess(self.ir).stmt(stmt, ChainMap(dict(zip(map(str, stmt.carried), shape)), env)))
+        assert self.limits is not None
+        self._foreseen(*_Guess(self.ir, self.limits.max_repeat).stmt(
+            stmt, ChainMap(dict(zip(map(str, stmt.carried), shape)), env)))
 
     def _foreseen(self, nodes: int, steps: int) -> None:
         assert self.limits is not None
@@ -399,7 +440,8 @@ class Instantiator:
             d = self.resolve(env[stmt.param], len(in_shape))
             args = self._bind_args(d, args)
             spliced = d.inline and stmt.name is None
-            self.check(spliced or not stmt.only_inline, f"block {d.name} has parameters but no name")
+            if not spliced and stmt.only_inline:  # the block passed cannot stand unnamed here
+                self._report(needs_name(f"block {d.name}", stmt.span))
             self.check(not spliced or d.kind in ("layers", "repeat"),
                        f"inline block '{d.name}' must have a `layers:` or `repeat:` body")
             self.spliced.setdefault((self.key, stmt.out), set()).add(spliced)
@@ -520,8 +562,9 @@ class _Guess:
     known yet counts as nothing. A block's count is kept per argument values, so a block that calls
     another fifty times, five deep, costs five visits and not fifty to the fifth."""
 
-    def __init__(self, ir: ModuleIR, budget: int = 20_000):
+    def __init__(self, ir: ModuleIR, max_repeat: int, budget: int = 20_000):
         self.ir = ir
+        self.max_repeat = max_repeat  # a count beyond it is an error lowering reports: counted as nothing
         self.budget = budget  # statements it may visit
         self.memo: dict[Any, tuple[int, int]] = {}
 
@@ -548,7 +591,7 @@ class _Guess:
             return self.body(stmt.body, env) if concrete(stmt.cond, env) is True else (0, 0)
         if isinstance(stmt, Loop):
             count = concrete(stmt.count, env)
-            if not isinstance(count, int) or count <= 0:
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= self.max_repeat:
                 return 0, 0
             # the first and the last repeat (an index-dependent body grows or shrinks), averaged
             n, k = self.body(stmt.body, ChainMap({stmt.index: 0}, env))

@@ -26,7 +26,7 @@ the fifth repeat of a block says which repeat.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,10 +46,24 @@ from .expansion import Estimator, TooBig
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .instantiate import Instantiator
-from .module import Disagrees, ModuleIR
+from .module import Disagrees, ModuleIR, Stop
 from .naming import Namer, body_namer, flat_branches, list_namer
 from .params import SetValue, block_args, holder_hint, network_params, value_type, with_names
-from .report import NO_SHORTCUT, SHORTCUT_OFF, arg_spans, layer_shape_error, merge_shape_error, shape_note
+from .report import (
+    NO_SHORTCUT,
+    SHORTCUT_OFF,
+    WHEN_HINT,
+    arg_spans,
+    budget_error,
+    count_error,
+    held_in_list,
+    layer_shape_error,
+    merge_shape_error,
+    needs_name,
+    shape_note,
+    size_error,
+    when_error,
+)
 
 __all__ = ["Lowerer", "SetValue", "lower"]
 
@@ -170,10 +184,12 @@ class Lowerer:
             ir = definer.run()
             # the errors it reports (an op's shape rule that fails), kept apart until it is done: where
             # it declines after all, the walk reports them with the rest
+            nonlocal found
             found = Reporter(sources=self.r.sources, limit=self.r.limit)
             inst = Instantiator(ir, definer.definition, program.name, self.limits, found)
             return definer, ir, inst, inst.run(params)
 
+        found: Reporter | None = None
         try:
             try:
                 definer, ir, inst, g = attempt(False)
@@ -183,10 +199,17 @@ class Lowerer:
                     f"the module IR does not reproduce the checked graph: {err}"
                 refused = NotDerivable(why, err.span or program.leaf.span, dict(program.sources))
                 definer, ir, inst, g = attempt(True)
+        except Stop:  # an error it reported, after which lowering goes no further (a limit passed)
+            assert found is not None
+            for diag in found.diagnostics:
+                self.r.add(diag)
+            self.instantiated = True
+            self.r.check()
+            raise
         except Exception:  # whatever stops it, the walk lowers the spec and reports what it finds
             return None
-        assert inst.reporter is not None
-        for diag in inst.reporter.diagnostics:
+        assert found is not None
+        for diag in found.diagnostics:
             self.r.add(diag)
         self.instantiated = True
         g.doc, g.class_name, g.file = self.graph.doc, self.graph.class_name, self.graph.file
@@ -325,17 +348,7 @@ class Lowerer:
 
     def _size_limits(self, node: Node, frame: Frame) -> None:
         """E601 if the node's output is too large a tensor (its shape becomes unknown)."""
-        if node.shape is None:
-            return
-        if max(node.shape, default=0) > self.limits.max_dim:
-            self.r.error("E601", f"'{node.id}' would output {fmt_shape(node.shape)}, beyond the limit of "
-                                 f"{self.limits.max_dim:,} per dimension", node.span,
-                         "check the sizes, or raise the limit with --limit max_dim=N", frame.trace)
-            node.shape = None
-        elif math.prod(node.shape) > self.limits.max_numel:
-            self.r.error("E601", f"'{node.id}' would output {fmt_shape(node.shape)} = {math.prod(node.shape):,} "
-                                 f"elements, beyond the limit of {self.limits.max_numel:,} per sample", node.span,
-                         "check the sizes, or raise the limit with --limit max_numel=N", frame.trace)
+        if size_error(self.r, node, self.limits, frame.trace):
             node.shape = None
 
     def placeholder(self, path: Path, x: str, span: Span, frame: Frame, suffix: str = "") -> str:
@@ -465,20 +478,13 @@ class Lowerer:
         return self.op_node(target, call, attrs, [x], path + (name,), frame, shared=namer.mode == "module")
 
     def _needs_name(self, call: m.Call, frame: Frame, what: str) -> None:
-        self.r.error("E304", f"this {what} has parameters but no name", call.span,
-                     "in a list that names its layers, name every layer with parameters (its name becomes its "
-                     "state_dict key), e.g. `- conv1: conv(64, 3)`; or leave all unnamed to number them like "
-                     "nn.Sequential", frame.trace)
+        self.r.add(dataclasses.replace(needs_name(what, call.span), notes=frame.trace))
 
     def _parameter_in_list(self, call: m.Call, frame: Frame) -> None:
         """An op emitted as a parameter of its module (layer_scale) cannot be an nn.Sequential's entry."""
         op = self.resolve(call, frame)
         if isinstance(op, Op) and op.holds_parameter:
-            self.r.error("E204", f"{op.name} is a parameter its module holds, not a module, so it cannot be an entry "
-                                 "of a numbered list (an nn.Sequential)", call.span,
-                         f"name it in a list whose entries are all named, e.g. `- {op.name}: {op.name}(1e-6)` in a "
-                         "block's layers or a residual's body, as torchvision's ConvNeXt CNBlock holds its "
-                         "layer_scale", frame.trace)
+            self.r.add(dataclasses.replace(held_in_list(op.name, call.span), notes=frame.trace))
 
     def call_at(self, call: m.Call, x: str, path: Path, frame: Frame) -> str:
         target = self.resolve(call, frame)
@@ -497,8 +503,7 @@ class Lowerer:
         if value is UNKNOWN:
             return False
         if not isinstance(value, bool):
-            self.r.error("E202", f"'when' must be true or false, got {type_of(value)} {show(value)}",
-                         c.when.loc.span, "compare explicitly, e.g. `when: depth > 18`", frame.trace)
+            when_error(self.r, value, c.when.loc.span, WHEN_HINT, frame.trace)
             return False
         return value
 
@@ -625,14 +630,11 @@ class Lowerer:
         count = self.eval(b.repeat.expr, b.repeat.loc, frame.env, frame.trace)
         if count is UNKNOWN:
             return x
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            self.r.error("E202", f"'repeat' needs a count of zero or more, got {type_of(count)} {show(count)}",
-                         b.repeat.loc.span, None, frame.trace)
-            return x
-        if count > self.limits.max_repeat:
-            self.r.error("E603", f"repeat count {count:,} exceeds the limit of {self.limits.max_repeat:,}",
-                         b.repeat.loc.span, "check the expression, or raise the limit", frame.trace)
+        wrong = count_error(self.r, count, b.repeat.loc.span, self.limits, frame.trace)
+        if wrong == "E603":
             raise _Abort()
+        if wrong:
+            return x
         # before unrolling: count × a lower bound of one repeat, now that the count is known
         self.estimate(lambda base: self.estimator.repeat_check(b, count, frame.env, base, self.depth), frame.trace)
         items = (b.each,) if isinstance(b.each, m.Call) else b.each.items
@@ -680,8 +682,7 @@ class Lowerer:
         if res.when is not None:
             use = self.eval(res.when.expr, res.when.loc, frame.env, frame.trace)
             if use is not UNKNOWN and not isinstance(use, bool):
-                self.r.error("E202", f"'when' must be true or false, got {type_of(use)} {show(use)}",
-                             res.when.loc.span, None, frame.trace)
+                when_error(self.r, use, res.when.loc.span, None, frame.trace)
             use = use is True
         else:
             use = shape_in is not None and shape_body is not None and shape_in != shape_body
@@ -845,13 +846,7 @@ class Lowerer:
         assert node.in_shapes is not None and node.shape is not None
         self.total_params += op.params(node.in_shapes, node.attrs)
         self.total_macs += op.macs(node.in_shapes, node.shape, node.attrs)
-        over = [(what, limit) for what, total, limit in (("parameters", self.total_params, self.limits.max_params),
-                                                         ("MACs", self.total_macs, self.limits.max_macs))
-                if total > limit]
-        if over:
-            what, limit = over[0]
-            self.r.error("E602", f"the network exceeds the limit of {limit:,} {what} at '{node.id}'", node.span,
-                         "check the sizes, or raise the limit", frame.trace)
+        if budget_error(self.r, node, self.total_params, self.total_macs, self.limits, frame.trace):
             raise _Abort()
 
     # --- blocks -----------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diagnostics import Span
+from ..diagnostics import Diagnostic, Span
 
 Dims = tuple[Any, ...]  # a symbolic shape, batch excluded: ints and archc.sym expressions
 
@@ -104,9 +104,9 @@ class Stmt:
     # the inline block calls whose bodies it was spliced from and the unrolled repeats it was
     # written for, outermost first (see Mark)
     marks: tuple[Mark, ...] = ()
-    # an error the walk reports where this statement runs (an unnamed conv in a list that names
-    # its layers, under a `when:` that is false here): instantiation for lowering declines there
-    invalid: str = ""
+    # an error lowering reports wherever this statement runs, with that instance's notes (an unnamed
+    # conv in a list that names its layers, see archc/ir/report.py): none where it never runs
+    invalid: Diagnostic | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -234,6 +234,10 @@ class Definition:
     # value -> how deeply lowering's walk nests blocks and containers where the statement making it
     # stands, counted from the definition's body (absent: 0); Limits.max_nesting
     nesting: dict[str, int] = field(default_factory=dict)
+
+
+class Stop(Exception):
+    """Lowering's instantiation reported an error after which it goes no further (a limit passed)."""
 
 
 class Decline(Exception):

@@ -10,21 +10,27 @@ shape with the layer it came from.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from typing import Any
 
-from ..diagnostics import Note, Reporter, Span
+from ..diagnostics import Diagnostic, Note, Reporter, Span
+from ..limits import Limits
 from ..ops import Op, ShapeError
 from ..ops.base import fmt_shape
 from ..spec import model as m
+from ..spec.expr import show, type_of
 from .graph import Node
 from .module import ArgSpans
 
-__all__ = ["ArgSpans", "arg_spans", "layer_shape_error", "merge_shape_error", "shape_note"]
+__all__ = ["ArgSpans", "arg_spans", "budget_error", "count_error", "held_in_list", "layer_shape_error",
+           "merge_shape_error", "needs_name", "shape_note", "size_error", "when_error"]
 
 # a residual's add that fails: why, where the spec can say more than the op's rule
 NO_SHORTCUT = ("the body changes the shape, so the identity shortcut cannot be added: add a projection, "
                "e.g. `shortcut: {downsample: [\"conv(C, 1, stride=S, bias=false)\", bn()]}`")
 SHORTCUT_OFF = "the `when:` condition is false here, so the shortcut is the identity; check the condition"
+WHEN_HINT = "compare explicitly, e.g. `when: depth > 18`"  # a container's `when:` (a residual's has none)
 
 
 def arg_spans(call: m.Call) -> ArgSpans:
@@ -57,3 +63,69 @@ def merge_shape_error(r: Reporter, kind: str, err: ShapeError, span: Span, conte
              "from": f"the {kind} of `from:` inputs"}[context]
     r.error(err.code, err.message.replace(f"at {kind}", f"at {where}"), span, hint or err.hint,
             (*sources, *trace))
+
+
+def size_error(r: Reporter, node: Node, limits: Limits, trace: Iterable[Note]) -> bool:
+    """E601 where the node's output is too large a tensor; True then (its shape becomes unknown)."""
+    if node.shape is None:
+        return False
+    if max(node.shape, default=0) > limits.max_dim:
+        r.error("E601", f"'{node.id}' would output {fmt_shape(node.shape)}, beyond the limit of "
+                        f"{limits.max_dim:,} per dimension", node.span,
+                "check the sizes, or raise the limit with --limit max_dim=N", trace)
+        return True
+    if math.prod(node.shape) > limits.max_numel:
+        r.error("E601", f"'{node.id}' would output {fmt_shape(node.shape)} = {math.prod(node.shape):,} "
+                        f"elements, beyond the limit of {limits.max_numel:,} per sample", node.span,
+                "check the sizes, or raise the limit with --limit max_numel=N", trace)
+        return True
+    return False
+
+
+def budget_error(r: Reporter, node: Node, params: int, macs: int, limits: Limits, trace: Iterable[Note]) -> bool:
+    """E602 where the totals so far (``node`` counted) pass a limit; True then (lowering stops)."""
+    for what, total, limit in (("parameters", params, limits.max_params), ("MACs", macs, limits.max_macs)):
+        if total > limit:
+            r.error("E602", f"the network exceeds the limit of {limit:,} {what} at '{node.id}'", node.span,
+                    "check the sizes, or raise the limit", trace)
+            return True
+    return False
+
+
+def when_error(r: Reporter, value: Any, span: Span, hint: str | None, trace: Iterable[Note]) -> None:
+    """E202: a `when:` that is neither true nor false (taken as false)."""
+    r.error("E202", f"'when' must be true or false, got {type_of(value)} {show(value)}", span, hint, trace)
+
+
+def count_error(r: Reporter, count: Any, span: Span, limits: Limits, trace: Iterable[Note]) -> str:
+    """A repeat's count that is not a whole number (E202: the repeat is left out) or passes the
+    limit (E603: lowering stops): the code reported, or "" for a count that is fine."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        r.error("E202", f"'repeat' needs a count of zero or more, got {type_of(count)} {show(count)}", span,
+                None, trace)
+        return "E202"
+    if count > limits.max_repeat:
+        r.error("E603", f"repeat count {count:,} exceeds the limit of {limits.max_repeat:,}", span,
+                "check the expression, or raise the limit", trace)
+        return "E603"
+    return ""
+
+
+# errors of an entry that depend only on where it stands, found once per definition (ir/define.py
+# marks the statement) and reported wherever the statement runs, with that instance's notes
+
+
+def needs_name(what: str, span: Span) -> Diagnostic:
+    """E304: an entry with parameters and no name, in a list that names its layers."""
+    return Diagnostic("E304", f"this {what} has parameters but no name", span,
+                      "in a list that names its layers, name every layer with parameters (its name becomes its "
+                      "state_dict key), e.g. `- conv1: conv(64, 3)`; or leave all unnamed to number them like "
+                      "nn.Sequential")
+
+
+def held_in_list(op: str, span: Span) -> Diagnostic:
+    """E204: an op its module holds as a parameter (layer_scale), as an entry of an nn.Sequential."""
+    return Diagnostic("E204", f"{op} is a parameter its module holds, not a module, so it cannot be an entry "
+                              "of a numbered list (an nn.Sequential)", span,
+                      f"name it in a list whose entries are all named, e.g. `- {op}: {op}(1e-6)` in a block's "
+                      "layers or a residual's body, as torchvision's ConvNeXt CNBlock holds its layer_scale")

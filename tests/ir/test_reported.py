@@ -11,7 +11,9 @@ the same spec both ways.
 
 from __future__ import annotations
 
+import itertools
 import os
+import shlex
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archc
+from archc.commands._common import limit_arg
 from archc.diagnostics import ArchcError, Diagnostic, Reporter
 from archc.ir.lower import Lowerer
+from archc.limits import Limits
 
 from ..specgen import Case, cases
 
@@ -49,20 +53,29 @@ def same_reports(program: Any, **kwargs: Any) -> Lowerer:
 
 
 def corpus_programs() -> list[Any]:
+    """(program, limits) of each corpus spec that loads, with the limits its header asks for."""
     out = []
     for path in sorted(CORPUS.glob("*.yaml")):
+        args = next((shlex.split(line[len("# args:"):]) for line in path.read_text(errors="replace").splitlines()[1:4]
+                     if line.startswith("# args:")), [])
+        limits = Limits().with_(**dict(limit_arg(a) for k, a in itertools.pairwise(args) if k == "--limit"))
         try:
-            out.append(pytest.param(archc.load(path), id=path.stem))
+            out.append(pytest.param(archc.load(path, limits=limits), limits, id=path.stem))
         except ArchcError:  # an error of the file itself (YAML, schema, imports): lowering never runs
             continue
     return out
 
 
-@pytest.mark.parametrize("program", corpus_programs())
-def test_a_corpus_spec_is_reported_the_same_both_ways(program: Any) -> None:
-    low = same_reports(program)
-    if Path(program.leaf.file).name.startswith("e50"):
-        # a shape rule's error: reported by the instantiation, not by falling back on the walk
+# the errors instantiation reports itself: an op's shape rule, a tensor or a network too large, a
+# repeat count that is not a whole number or passes the limit
+REPORTED = ("e50", "e601", "e602", "e603", "e202_repeat")
+
+
+@pytest.mark.parametrize(("program", "limits"), corpus_programs())
+def test_a_corpus_spec_is_reported_the_same_both_ways(program: Any, limits: Limits) -> None:
+    low = same_reports(program, limits=limits)
+    if Path(program.leaf.file).name.startswith(REPORTED) and "input" not in Path(program.leaf.file).name:
+        # reported by the instantiation, not by falling back on the walk
         assert low.instantiated, "lowering fell back on the walk"
 
 
@@ -111,6 +124,26 @@ SPECS = {
         layers:
           - q: {residual: {body: [c: conv(16, 1)]}}
         """, ["E501"]),
+    "a_repeat_count_that_is_not_whole": ("""
+        params: {n: 2}
+        layers:
+          - s: {repeat: n / 4, each: [conv(8, 1)]}
+          - t: {repeat: n - 3, each: [conv(8, 1)]}
+          - u: {repeat: n * 100000, each: [relu]}
+          - v: {repeat: n, each: [conv(8, 1)]}
+        """, ["E202", "E202", "E603"]),
+    "a_tensor_too_large": ("""
+        layers:
+          - up: upsample(scale_factor=4096)
+          - c: conv(8, 1)
+          - up2: upsample(scale_factor=4096)
+        """, ["E601"]),
+    "a_network_too_large": ("""
+        layers:
+          - a: conv(1000000, 1)
+          - b: conv(1000000, 3)
+          - c: conv(1000000, 3)
+        """, ["E602"]),
     "a_projection_turned_off": ("""
         params: {use: false}
         layers:
@@ -137,6 +170,16 @@ def test_the_other_calls_are_notes_of_one_error() -> None:
     assert [n.message for n in diag.notes[1:]] == ["in block 'B' called as 'p.b1'",
                                                     "the same error also in block 'B' called as 'p.b2'",
                                                     "the same error also in block 'B' called as 'p.b3'"]
+
+
+def test_an_integer_past_the_bound_on_the_way_is_an_error_both_ways() -> None:
+    # the module IR keeps `n * n * n // (n * n * n + 1) + 7` simplified and evaluated it to 7 without
+    # the language's bound (1e18) on the way: lowering accepted what the walk refuses
+    program = archc.load("t.yaml", text=HEAD + "params: {n: 10000000}\nlayers:\n"
+                                               "  - c: conv(n * n * n // (n * n * n + 1) + 7, 3)\n")
+    _, found = lowered(program, direct=True)
+    assert [d.code for d in found or []] == ["E405"]
+    same_reports(program)
 
 
 # --- generated specs, given an input too small or of another rank ---------------------------------
