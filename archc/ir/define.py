@@ -28,9 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diagnostics import Span
+from ..diagnostics import Diagnostic, Span
 from ..limits import Limits
-from ..ops import Op, Registry, bind, registry
+from ..ops import BindError, Op, Registry, bind, registry
 from ..spec import model as m
 from ..spec.expr import ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef, Program, Unit
@@ -52,6 +52,8 @@ from .module import (
     Decline,
     Definition,
     Dims,
+    EntryName,
+    Fault,
     GenName,
     Head,
     If,
@@ -68,7 +70,16 @@ from .module import (
 )
 from .naming import Namer, body_namer, list_mode, list_namer, made_name
 from .params import INT_OR_PAIR, default_type, value_type, with_names
-from .report import NO_SHORTCUT, SHORTCUT_OFF, arg_spans, held_in_list, needs_name
+from .report import (
+    NO_SHORTCUT,
+    SHORTCUT_OFF,
+    arg_spans,
+    bind_error,
+    held_in_list,
+    joins_inputs,
+    needs_name,
+    unknown_callee,
+)
 
 __all__ = ["Unsymbolic", "define"]
 
@@ -322,17 +333,19 @@ class Definer:
             name = item.name if item.template is None else self.generated_name(item, frame)
             out = self.value(item.value, x, frame, name, absent=False)
             # a named entry takes its list's number (nn.Sequential numbers every child), present or not
+            entry = EntryName(name, item.name_span, item.name if item.template is not None else None, x)
             if out is None:
                 frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
-                                     output=x, absent=True, pos=True))
+                                     output=x, absent=True, pos=True, entry=entry))
                 frame.names[name] = x  # absent, it passes its input on, and a `from:` reads that
                 return x
             made = frame.body[-1] if len(frame.body) > before else None
             if namer.mode == "sequential" and isinstance(item.value, m.Call) and isinstance(made, Layer) \
                     and made.op.holds_parameter:
-                made.invalid = held_in_list(made.op.name, item.value.span)
+                made.invalid = (held_in_list(made.op.name, item.value.span), *made.invalid)
             if len(frame.body) > before and frame.body[-1].out == out:
                 frame.body[-1].pos = True
+                frame.body[-1].entry = entry
                 if isinstance(frame.body[-1], If):  # its flag in the emitted class takes the entry's name
                     frame.body[-1].label = name
             frame.names[name] = out
@@ -639,7 +652,8 @@ class Definer:
 
     # --- calls --------------------------------------------------------------------------------
 
-    def resolve(self, call: m.Call, frame: Frame) -> Op | BlockRef | SymBlock:
+    def resolve(self, call: m.Call, frame: Frame) -> Op | BlockRef | SymBlock | Diagnostic:
+        """What a call calls; an error (E300) where it names nothing (a Fault stands in its place)."""
         name = call.call.callee
         if name in frame.env:
             value = frame.env[name]
@@ -650,10 +664,27 @@ class Definer:
                 # passed, but one class cannot know which
                 raise Unsymbolic(f"'{name}' is called as a block, but the parameter is not declared `{name}: block` "
                                  "(one that defaults to none cannot be called)", call.loc.span)
+            if name not in self.ops:
+                raise Decline(f"'{name}' is a parameter, not a layer or block")
+        if name not in self.ops:
+            blocks = [k for k, v in frame.env.items() if isinstance(v, BlockRef)]
+            return unknown_callee(name, [*self.ops.names, *blocks], call.callee_span)
         return self.ops.get(name)
+
+    def fault(self, diag: Diagnostic, call: m.Call, x: str, frame: Frame, name: str | None, pos: bool) -> str:
+        """A stand-in for a call of nothing: reported where it runs, of unknown size after."""
+        value = f"v{self._n + 1}"
+        shape = self.fresh("fault", value, len(self.shape(x)))
+        out = self.new(shape)
+        frame.body.append(Fault(out=out, shape=shape, span=call.span, input=x, name=name, pos=pos,
+                                training_only=frame.training_only, invalid=(diag,)))
+        return out
 
     def call_in_list(self, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:
         target = self.resolve(call, frame)
+        if isinstance(target, Diagnostic):  # numbered as the walk numbers its stand-in
+            namer.take()
+            return self.fault(target, call, x, frame, None, True)
         if isinstance(target, BlockRef) and target.defn.inline:
             return self.inline(target, call, x, frame, namer)
         if isinstance(target, (BlockRef, SymBlock)):
@@ -661,32 +692,38 @@ class Definer:
             # an unnamed call in a list that names its layers: only an inline block may stand there
             out = self.instance(target, call, x, frame, None, pos=True, only_inline=namer.mode == "module")
             if isinstance(target, BlockRef) and namer.mode == "module":
-                frame.body[-1].invalid = needs_name(f"block {target.name}", call.span)
+                frame.body[-1].invalid = (needs_name(f"block {target.name}", call.span),)
             return out
-        attrs = self.bind_attrs(target, call, frame)
+        attrs, faults = self.bind_attrs(target, call, frame)
         if namer.mode == "sequential":
             namer.take()
-            out = self.layer(target, call, attrs, x, frame, None, pos=True)
             if target.holds_parameter:
-                frame.body[-1].invalid = held_in_list(target.name, call.span)
-            return out
-        name, ok = namer.unnamed(target.name, _hashable(attrs), target.stateful)
-        out = self.layer(target, call, attrs, x, frame, name, shared=not target.stateful)
+                faults += (held_in_list(target.name, call.span),)
+            return self.layer(target, call, attrs, x, frame, None, pos=True, faults=faults)
+        name, ok = namer.unnamed(target.name, None if attrs is None else _hashable(attrs), target.stateful)
         if not ok:
-            frame.body[-1].invalid = needs_name(target.name, call.span)
-        return out
+            faults += (needs_name(target.name, call.span),)
+        return self.layer(target, call, attrs, x, frame, name, shared=not target.stateful, faults=faults)
 
     def call_at(self, call: m.Call, x: str, frame: Frame, name: str | None, *, pos: bool = False) -> str:
         target = self.resolve(call, frame)
+        if isinstance(target, Diagnostic):
+            return self.fault(target, call, x, frame, name, pos)
         if isinstance(target, (BlockRef, SymBlock)):
             return self.instance(target, call, x, frame, name, pos=pos)
-        return self.layer(target, call, self.bind_attrs(target, call, frame), x, frame, name, pos=pos)
+        attrs, faults = self.bind_attrs(target, call, frame)
+        return self.layer(target, call, attrs, x, frame, name, pos=pos, faults=faults)
 
-    def bind_attrs(self, op: Op, call: m.Call, frame: Frame) -> Any:
+    def bind_attrs(self, op: Op, call: m.Call, frame: Frame) -> tuple[Any, tuple[Diagnostic, ...]]:
+        """The op's attributes, symbolic where its arguments are; None with the error where the op
+        does not take them (reported where the layer runs)."""
         args = [self.eval(a, frame.env, call.span) for a in call.call.args]
         kwargs = {k.name: self.eval(k.value, frame.env, call.span) for k in call.call.kwargs}
         if not any(is_symbolic(v) for v in (*args, *kwargs.values())):
-            return bind(op, args, kwargs)  # BindError: lowering's walk reports it
+            try:
+                return bind(op, args, kwargs), ()
+            except BindError as err:
+                return None, (bind_error(err, arg_spans(call)),)
         fields = list(op.Attrs.model_fields)
         if len(args) > len(fields):
             raise Decline(f"{op.name}() takes at most {len(fields)} positional arguments")
@@ -697,21 +734,26 @@ class Definer:
                 raise Decline(f"{op.name}() has no argument '{key}', or gets it twice")
             data[field_] = value
         # validated with the values (instantiation): a wrong value is lowering's walk's to report
-        return op.Attrs.model_construct(**data)
+        return op.Attrs.model_construct(**data), ()
 
     def layer(self, op: Op, call: m.Call, attrs: Any, x: str, frame: Frame, name: str | None, *,
-              shared: bool = False, pos: bool = False) -> str:
+              shared: bool = False, pos: bool = False, faults: tuple[Diagnostic, ...] = ()) -> str:
+        """``faults``: errors reported where it runs (see Stmt.invalid); with ``attrs`` None (an
+        argument it does not take), or a merge op called as a layer, its sizes are unknown."""
         if op.arity is None:
-            raise Decline(f"{op.name} joins two or more inputs and cannot follow a single layer")
-        ins = (self.shape(x),)
-        try:
-            shape = op.output_shape(ins, attrs)
-        except (NotSymbolic, SymbolicBranch) as err:
-            raise Unsymbolic(f"{op.name}: {err}", call.span) from None
+            faults, attrs = (*faults, joins_inputs(op.name, call.callee_span)), None
+        if attrs is None:
+            value = f"v{self._n + 1}"
+            shape: Any = self.fresh("fault", value, len(self.shape(x)))
+        else:
+            try:
+                shape = op.output_shape((self.shape(x),), attrs)
+            except (NotSymbolic, SymbolicBranch) as err:
+                raise Unsymbolic(f"{op.name}: {err}", call.span) from None
         value = self.new(shape)
         frame.body.append(Layer(out=value, shape=tuple(shape), span=call.span, op=op, attrs=attrs, inputs=(x,),
                                 name=name, shared=shared, pos=pos, training_only=frame.training_only,
-                                args_at=arg_spans(call)))
+                                args_at=arg_spans(call), invalid=faults))
         return value
 
     def args(self, block: BlockRef | SymBlock, call: m.Call, frame: Frame) -> tuple[dict[str, Any], tuple[str, ...]]:

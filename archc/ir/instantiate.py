@@ -36,6 +36,8 @@ from .module import (
     Definition,
     Dims,
     Disagrees,
+    EntryName,
+    Fault,
     GenName,
     If,
     Instance,
@@ -54,6 +56,8 @@ from .report import (
     count_error,
     layer_shape_error,
     merge_shape_error,
+    name_made,
+    name_taken,
     needs_name,
     shape_note,
     size_error,
@@ -292,11 +296,16 @@ class Instantiator:
 
     def stmt(self, stmt: Stmt, env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
-        if stmt.invalid is not None:  # reported here, with this instance's notes; it runs on as in the walk
-            self._report(stmt.invalid)
+        if stmt.entry is not None and self.reporter is not None and not self._claim(stmt.entry, env, path):
+            if stmt.pos:  # refused, the entry still takes its number; the running value passes
+                numbers.take()
+            vals[stmt.out] = vals[stmt.entry.input]
+            return
+        for diag in stmt.invalid:  # reported here, with this instance's notes; it runs on as in the walk
+            self._report(diag)
         if isinstance(stmt, Layer):
             attrs = stmt.attrs
-            if any(is_symbolic(v) for v in dict(attrs).values()):
+            if attrs is not None and any(is_symbolic(v) for v in dict(attrs).values()):
                 given = {k: self.val(v, env) for k, v in dict(attrs).items()}
                 attrs = None if UNKNOWN in given.values() else type(attrs).model_validate(given)
             child = (*path, self._name(stmt, numbers, env))
@@ -309,6 +318,8 @@ class Instantiator:
                         origin=(self.key, stmt.out))
             if node.shape is not None:
                 self._count(node)
+            elif stmt.attrs is None:  # arguments it does not take: its sizes (fresh symbols) are unknown
+                self._bind(stmt.shape, None, env)
             vals[stmt.out] = self.add(node, stmt.shared and not stmt.op.stateful)
         elif isinstance(stmt, Instance):
             self.instance(stmt, env, vals, path, numbers)
@@ -335,6 +346,13 @@ class Instantiator:
                 vals[stmt.out] = None if stmt.absent else vals[stmt.input]
         elif isinstance(stmt, Loop):
             self.loop(stmt, env, vals, path, numbers)
+        elif isinstance(stmt, Fault):  # reported above: a stand-in of unknown size
+            child = (*path, self._name(stmt, numbers, env))
+            x = vals[stmt.input]
+            assert x is not None
+            node = Node(f"{path_str(child)}?{self.graph.next_seq()}", None, None, child, (x,), stmt.span, module=False)
+            vals[stmt.out] = self.add(node, False)
+            self._bind(stmt.shape, None, env)
         elif isinstance(stmt, HeadStmt):
             value = vals[stmt.value]
             assert value is not None
@@ -353,6 +371,28 @@ class Instantiator:
                               self.trace)
             self._unknown()
             return None
+
+    def _claim(self, entry: EntryName, env: Mapping[str, Any], path: Path) -> bool:
+        """A named entry's name, made and claimed before the entry runs (see EntryName): False after
+        an error (reported), or where its name reads a size an error left unknown."""
+        assert self.reporter is not None
+        name: str | None = entry.name
+        if isinstance(entry.name, GenName):
+            parts = tuple(self.val(part, env) for part in entry.name.parts)
+            if UNKNOWN in parts:
+                return False
+            assert entry.template is not None
+            name = name_made(self.reporter, entry.template, parts, entry.span, self.trace)
+            if name is None:
+                self._unknown()
+                return False
+        child = (*path, name)
+        first = self.graph.scopes.get(child) or self.graph.nodes.get(path_str(child))
+        if first is None:
+            return True
+        name_taken(self.reporter, path_str(child), entry.template, entry.span, first.span, self.trace)
+        self._unknown()
+        return False
 
     def _report(self, diag: Diagnostic) -> None:
         """An error found before this instance (see Stmt.invalid), reported with its notes; outside

@@ -37,9 +37,8 @@ from ..limits import Limits
 from ..ops import BindError, Op, Registry, ShapeError, UnknownOp, bind, registry
 from ..ops.base import fmt_shape
 from ..spec import model as m
-from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate, show, type_of
+from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate
 from ..spec.loader import BlockRef, Program, Unit
-from ..spec.parser import generated_name_problem
 from .define import Definer, Unsymbolic
 from .derive import Derived, NotDerivable, derive
 from .expansion import Estimator, TooBig
@@ -54,14 +53,19 @@ from .report import (
     SHORTCUT_OFF,
     WHEN_HINT,
     arg_spans,
+    bind_error,
     budget_error,
     count_error,
     held_in_list,
+    joins_inputs,
     layer_shape_error,
     merge_shape_error,
+    name_made,
+    name_taken,
     needs_name,
     shape_note,
     size_error,
+    unknown_callee,
     when_error,
 )
 
@@ -361,8 +365,7 @@ class Lowerer:
         key = path_str(path)
         first = self.graph.scopes.get(path) or self.graph.nodes.get(key)
         if first is not None:
-            self.r.error("E303", f"the name '{key}' is used twice", span, "give each layer its own name",
-                         (Note("first used here", first.span),))
+            name_taken(self.r, key, None, span, first.span, ())
             return False
         return True
 
@@ -388,9 +391,7 @@ class Lowerer:
             child = path + (name,)
             if item.template is not None and (path_str(child) in self.graph.nodes or child in self.graph.scopes):
                 first = self.graph.scopes.get(child) or self.graph.nodes[path_str(child)]
-                self.r.error("E303", f"the name '{item.name}' makes '{path_str(child)}' again", item.name_span,
-                             "make each copy's name from the repeat index, e.g. `layer{i + 1}`",
-                             (Note("first made here", first.span), *frame.trace))
+                name_taken(self.r, path_str(child), item.name, item.name_span, first.span, frame.trace)
                 return x
             if not self.claim(child, item.name_span):
                 return x
@@ -413,25 +414,11 @@ class Lowerer:
         assert item.template is not None
         made = []
         for part in item.template:
-            if isinstance(part, str):
-                made.append(part)
-                continue
-            value = self.eval(part.expr, part.loc, frame.env, frame.trace)
+            value = part if isinstance(part, str) else self.eval(part.expr, part.loc, frame.env, frame.trace)
             if value is UNKNOWN:
                 return None
-            if isinstance(value, bool) or not isinstance(value, (int, str)):
-                self.r.error("E304", f"a part of the name '{item.name}' is {type_of(value)} {show(value)}",
-                             item.name_span, "the expressions in a name's braces give whole numbers or text, "
-                             "e.g. `denselayer{i + 1}`", frame.trace)
-                return None
-            made.append(str(value))
-        name = "".join(made)
-        problem = generated_name_problem(name)
-        if problem is not None:
-            self.r.error("E304", f"the name '{item.name}' makes '{name}', which cannot name a layer: {problem[0]}",
-                         item.name_span, problem[1], frame.trace)
-            return None
-        return name
+            made.append(value)
+        return name_made(self.r, item.name, made, item.name_span, frame.trace)
 
     def value(self, v: m.Call | m.Seq | m.Container, x: str, path: Path, frame: Frame) -> str | None:
         """The value of a named entry or branch, at ``path``."""
@@ -804,9 +791,8 @@ class Lowerer:
             return self.ops.get(name)
         except UnknownOp:
             blocks = [k for k, v in frame.env.items() if isinstance(v, BlockRef)]
-            self.r.error("E300", f"unknown op or block '{name}'", call.callee_span,
-                         suggest(name, [*self.ops.names, *blocks])
-                         or "`archc ops` lists the ops; blocks are defined under `blocks:`", frame.trace)
+            self.r.add(dataclasses.replace(unknown_callee(name, [*self.ops.names, *blocks], call.callee_span),
+                                           notes=frame.trace))
             return None
 
     def bind_attrs(self, op: Op, call: m.Call, frame: Frame) -> Any:
@@ -818,7 +804,7 @@ class Lowerer:
         try:
             return bind(op, args, kwargs)
         except BindError as err:
-            self.r.error(err.code, err.message, arg_spans(call).at(err.arg), err.hint, frame.trace)
+            self.r.add(dataclasses.replace(bind_error(err, arg_spans(call)), notes=frame.trace))
             return None
 
     def op_node(self, op: Op, call: m.Call, attrs: Any, ins: list[str], path: Path, frame: Frame, *,
@@ -826,9 +812,7 @@ class Lowerer:
         node = Node(path_str(path), op, attrs, path, tuple(ins), call.span, training_only=frame.training_only,
                     trace=frame.trace)
         if op.arity is None:
-            self.r.error("E504", f"{op.name} joins two or more inputs and cannot follow a single layer",
-                         call.callee_span, f"write `{{from: [a, b], merge: {op.name}}}` to join named layers",
-                         frame.trace)
+            self.r.add(dataclasses.replace(joins_inputs(op.name, call.callee_span), notes=frame.trace))
             node.attrs = None
         shapes = [self.shape(i) for i in ins]
         if node.attrs is not None and all(s is not None for s in shapes):

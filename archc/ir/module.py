@@ -89,6 +89,18 @@ class ArgSpans:
         return self.call
 
 
+@dataclass(frozen=True)
+class EntryName:
+    """A named entry's name, which lowering makes and claims where the entry stands, before it asks
+    the entry's `when:` (as the walk does): a name taken already is an error (E303) there, and so is
+    a name a repeat's index makes that cannot name a layer (E304), whether the entry runs or not."""
+
+    name: str  # the name, or a GenName that each repeat makes
+    span: Span  # where it is written
+    template: str | None = None  # the name as written, where a repeat's index makes it (`layer{i + 1}`)
+    input: str = ""  # the running value where the entry stands, which passes on where the name is refused
+
+
 @dataclass(slots=True, kw_only=True)
 class Stmt:
     out: str  # the value it produces (unique within its definition)
@@ -104,9 +116,11 @@ class Stmt:
     # the inline block calls whose bodies it was spliced from and the unrolled repeats it was
     # written for, outermost first (see Mark)
     marks: tuple[Mark, ...] = ()
-    # an error lowering reports wherever this statement runs, with that instance's notes (an unnamed
-    # conv in a list that names its layers, see archc/ir/report.py): none where it never runs
-    invalid: Diagnostic | None = None
+    # errors lowering reports wherever this statement runs, with that instance's notes (an unnamed
+    # conv in a list that names its layers, arguments an op does not take; see archc/ir/report.py):
+    # none where it never runs. A statement with one has sizes of its own (fresh symbols), unknown.
+    invalid: tuple[Diagnostic, ...] = ()
+    entry: EntryName | None = None  # the top statement of a named entry: its name, claimed first
 
 
 @dataclass(slots=True, kw_only=True)
@@ -190,6 +204,16 @@ class Loop(Stmt):
     entries: int = 1  # entries its body writes (each visited in every repeat: Limits.max_steps)
     reads: tuple[str, ...] = ()  # values read by name in each repeat (see Definition.reads)
     tail_skip: int = 0  # numbers passed over after each repeat of its body (see Stmt.skip)
+
+
+@dataclass(slots=True, kw_only=True)
+class Fault(Stmt):
+    """A call of something that is neither an op nor a block (``invalid`` says what): lowering
+    reports it where it runs and stands a node of unknown size in its place, as the walk does, so
+    that what follows reports no errors of its own about it. Only in a spec with errors."""
+
+    input: str
+    name: str | None
 
 
 @dataclass(slots=True, kw_only=True)

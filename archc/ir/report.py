@@ -14,17 +14,33 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from ..diagnostics import Diagnostic, Note, Reporter, Span
+from ..diagnostics import Diagnostic, Note, Reporter, Span, suggest
 from ..limits import Limits
-from ..ops import Op, ShapeError
+from ..ops import BindError, Op, ShapeError
 from ..ops.base import fmt_shape
 from ..spec import model as m
 from ..spec.expr import show, type_of
 from .graph import Node
 from .module import ArgSpans
 
-__all__ = ["ArgSpans", "arg_spans", "budget_error", "count_error", "held_in_list", "layer_shape_error",
-           "merge_shape_error", "needs_name", "shape_note", "size_error", "when_error"]
+__all__ = [
+    "ArgSpans",
+    "arg_spans",
+    "bind_error",
+    "budget_error",
+    "count_error",
+    "held_in_list",
+    "joins_inputs",
+    "layer_shape_error",
+    "merge_shape_error",
+    "name_made",
+    "name_taken",
+    "needs_name",
+    "shape_note",
+    "size_error",
+    "unknown_callee",
+    "when_error",
+]
 
 # a residual's add that fails: why, where the spec can say more than the op's rule
 NO_SHORTCUT = ("the body changes the shape, so the identity shortcut cannot be added: add a projection, "
@@ -129,3 +145,53 @@ def held_in_list(op: str, span: Span) -> Diagnostic:
                               "of a numbered list (an nn.Sequential)", span,
                       f"name it in a list whose entries are all named, e.g. `- {op}: {op}(1e-6)` in a block's "
                       "layers or a residual's body, as torchvision's ConvNeXt CNBlock holds its layer_scale")
+
+
+def name_made(r: Reporter, template: str, parts: Iterable[Any], span: Span, trace: Iterable[Note]) -> str | None:
+    """The name a repeat's index makes (``denselayer{i + 1}`` from its parts' values), or None after
+    E304: a part that is no whole number or text, or a made name that cannot name a layer."""
+    from ..spec.parser import generated_name_problem
+
+    made = []
+    for value in parts:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            r.error("E304", f"a part of the name '{template}' is {type_of(value)} {show(value)}", span,
+                    "the expressions in a name's braces give whole numbers or text, e.g. `denselayer{i + 1}`", trace)
+            return None
+        made.append(str(value))
+    name = "".join(made)
+    problem = generated_name_problem(name)
+    if problem is not None:
+        r.error("E304", f"the name '{template}' makes '{name}', which cannot name a layer: {problem[0]}", span,
+                problem[1], trace)
+        return None
+    return name
+
+
+def name_taken(r: Reporter, name: str, template: str | None, span: Span, first: Span, trace: Iterable[Note]) -> None:
+    """E303: a named entry whose path (``name``, dotted) a module or an earlier entry has; ``template``:
+    the name as written where a repeat's index makes it."""
+    if template is not None:
+        r.error("E303", f"the name '{template}' makes '{name}' again", span,
+                "make each copy's name from the repeat index, e.g. `layer{i + 1}`",
+                (Note("first made here", first), *trace))
+    else:
+        r.error("E303", f"the name '{name}' is used twice", span, "give each layer its own name",
+                (Note("first used here", first),))
+
+
+def unknown_callee(name: str, candidates: Iterable[str], span: Span) -> Diagnostic:
+    """E300: a call of a name that is neither an op nor a block (``candidates``: the ops and blocks)."""
+    hint = suggest(name, list(candidates)) or "`archc ops` lists the ops; blocks are defined under `blocks:`"
+    return Diagnostic("E300", f"unknown op or block '{name}'", span, hint)
+
+
+def bind_error(err: BindError, spans: ArgSpans) -> Diagnostic:
+    """An op's arguments it does not take, pointed at the argument."""
+    return Diagnostic(err.code, err.message, spans.at(err.arg), err.hint)
+
+
+def joins_inputs(op: str, span: Span) -> Diagnostic:
+    """E504: a merge op (add, concat) called as a layer of one input."""
+    return Diagnostic("E504", f"{op} joins two or more inputs and cannot follow a single layer", span,
+                      f"write `{{from: [a, b], merge: {op}}}` to join named layers")

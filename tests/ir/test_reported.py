@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +30,7 @@ from archc.ir.lower import Lowerer
 from archc.limits import Limits
 
 from ..specgen import Case, cases
+from ..test_fuzz import specs as fuzzed_specs
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
@@ -210,3 +212,67 @@ def test_a_residual_says_which_shortcut_it_took_and_why() -> None:
         (diag,) = low.r.diagnostics
         assert hint in (diag.hint or ""), name
         assert [n.message.split(":")[0] for n in diag.notes] == ["body", role], name
+
+
+# a named entry's name is made and claimed before its `when:` is asked, as the walk does: the
+# module IR once asked the condition first, and accepted these (a false `when:` hid the error)
+NAMED_BEFORE_WHEN = {
+    "a_made_name_that_names_nothing": ("""
+        params: {use: false}
+        layers:
+          - s:
+              repeat: 2
+              each:
+                - "{i}x": {when: use, layers: [c: conv(3, 1)]}
+        """, ["E304", "E304"]),
+    "a_name_taken_under_a_false_when": ("""
+        params: {use: false}
+        layers:
+          - c: conv(3, 1)
+          - c: {when: use, layers: [conv(3, 1)]}
+        """, ["E303"]),
+    "in_a_block": ("""
+        params: {use: false}
+        blocks:
+          B:
+            params: {u: bool}
+            layers:
+              - c: conv(3, 1)
+              - c: {when: u, layers: [conv(3, 1)]}
+        layers:
+          - b: B(use)
+        """, ["E303"]),
+    "a_made_name_made_again": ("""
+        layers:
+          - s:
+              repeat: 3
+              each:
+                - "layer{i // 2}": conv(3, 1)
+        """, ["E303"]),
+}
+
+
+@pytest.mark.parametrize("name", NAMED_BEFORE_WHEN)
+def test_a_named_entry_is_named_before_its_condition_is_asked(name: str) -> None:
+    text, codes = NAMED_BEFORE_WHEN[name]
+    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
+    assert low.instantiated
+    assert [d.code for d in low.r.diagnostics] == codes
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          derandomize=not os.environ.get("ARCHC_DIFFERENTIAL_RANDOM"),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(fuzzed_specs)
+def test_a_fuzzed_spec_is_reported_the_same_both_ways(doc: dict) -> None:
+    # the fuzzer's random specs (tests/test_fuzz.py), valid or not: whatever lowering reports, on
+    # either path, is the same
+    text = yaml.safe_dump(doc, sort_keys=False)
+    try:
+        program = archc.load("fuzzed.yaml", text=text)
+    except ArchcError:  # an error of the file itself: lowering never runs
+        return
+    try:
+        same_reports(program)
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{text}") from err
