@@ -30,7 +30,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Span
 from ..limits import Limits
-from ..ops import BindError, Op, Registry, bind, registry
+from ..ops import BindError, Op, Registry, ShapeError, bind, registry
 from ..spec import model as m
 from ..spec.expr import ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef, Program, Unit
@@ -742,7 +742,9 @@ class Definer:
         argument it does not take), or a merge op called as a layer, its sizes are unknown."""
         if op.arity is None:
             faults, attrs = (*faults, joins_inputs(op.name, call.callee_span)), None
-        if attrs is None:
+        if attrs is None or not _takes_rank(op, self.shape(x)):
+            # no size to follow (an input of a rank the op does not take: its shape rule reports
+            # that where the layer runs, as it reports any other input it refuses)
             value = f"v{self._n + 1}"
             shape: Any = self.fresh("fault", value, len(self.shape(x)))
         else:
@@ -940,6 +942,14 @@ def _derived(expr: Any, env: Mapping[str, Any], values: Mapping[str, Any], value
     if isinstance(value, tuple) and same:
         same = all(type(a) is type(b) for a, b in zip(again, value))
     return got if same and is_symbolic(got) else value
+
+
+def _takes_rank(op: Op, shape: Dims) -> bool:
+    try:
+        op.check_rank((shape,))
+    except ShapeError:
+        return False
+    return True
 
 
 def _hashable(attrs: Any) -> Any:

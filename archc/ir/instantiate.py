@@ -318,8 +318,8 @@ class Instantiator:
                         origin=(self.key, stmt.out))
             if node.shape is not None:
                 self._count(node)
-            elif stmt.attrs is None:  # arguments it does not take: its sizes (fresh symbols) are unknown
-                self._bind(stmt.shape, None, env)
+            else:  # where ir/define.py could not size it, its sizes (fresh symbols) are unknown
+                self._bind(tuple(d for d in stmt.shape if str(d).startswith("_fault_")), None, env)
             vals[stmt.out] = self.add(node, stmt.shared and not stmt.op.stateful)
         elif isinstance(stmt, Instance):
             self.instance(stmt, env, vals, path, numbers)
