@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diagnostics import Diagnostic, Span
+from ..diagnostics import Diagnostic, Reporter, Span
 from ..limits import Limits
 from ..ops import BindError, Op, Registry, ShapeError, bind, registry
 from ..spec import model as m
@@ -69,16 +69,19 @@ from .module import (
     walk,
 )
 from .naming import Namer, body_namer, list_mode, list_namer, made_name
-from .params import INT_OR_PAIR, default_type, value_type, with_names
+from .params import INT_OR_PAIR, check_type, default_type, value_type, with_names
 from .report import (
     NO_SHORTCUT,
     SHORTCUT_OFF,
     arg_spans,
+    arg_twice,
     bind_error,
     held_in_list,
     joins_inputs,
+    missing_arg,
     needs_name,
-    unknown_callee,
+    no_such_arg,
+    too_many_args,
 )
 
 __all__ = ["Unsymbolic", "define"]
@@ -666,9 +669,8 @@ class Definer:
                                  "(one that defaults to none cannot be called)", call.loc.span)
             if name not in self.ops:
                 raise Decline(f"'{name}' is a parameter, not a layer or block")
-        if name not in self.ops:
-            blocks = [k for k, v in frame.env.items() if isinstance(v, BlockRef)]
-            return unknown_callee(name, [*self.ops.names, *blocks], call.callee_span)
+        if name not in self.ops:  # its hint is found where it is reported (see Fault.candidates)
+            return Diagnostic("E300", f"unknown op or block '{name}'", call.callee_span)
         return self.ops.get(name)
 
     def fault(self, diag: Diagnostic, call: m.Call, x: str, frame: Frame, name: str | None, pos: bool) -> str:
@@ -676,8 +678,10 @@ class Definer:
         value = f"v{self._n + 1}"
         shape = self.fresh("fault", value, len(self.shape(x)))
         out = self.new(shape)
+        blocks = tuple(k for k, v in frame.env.items() if isinstance(v, BlockRef))
         frame.body.append(Fault(out=out, shape=shape, span=call.span, input=x, name=name, pos=pos,
-                                training_only=frame.training_only, invalid=(diag,)))
+                                training_only=frame.training_only, callee=call.call.callee,
+                                candidates=(*self.ops.names, *blocks), diag_at=diag.span))
         return out
 
     def call_in_list(self, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:
@@ -758,37 +762,53 @@ class Definer:
                                 args_at=arg_spans(call), invalid=faults))
         return value
 
-    def args(self, block: BlockRef | SymBlock, call: m.Call, frame: Frame) -> tuple[dict[str, Any], tuple[str, ...]]:
+    def args(self, block: BlockRef | SymBlock, call: m.Call, frame: Frame) -> _Args:
         c = call.call
         if isinstance(block, SymBlock):
             # the callee is only known when the module is built: pass the arguments as written
             # (instantiation binds them to the block passed, see instantiate._bind_args)
             values = {f"#{k}": self.eval(a, frame.env, call.span) for k, a in enumerate(c.args)}
             values.update({k.name: self.eval(k.value, frame.env, call.span) for k in c.kwargs})
-            return values, tuple(values)
+            return _Args(values, tuple(values))
         decls = block.defn.params
-        names = {d.name for d in decls}
-        if len(c.args) > len(decls) or any(k.name not in names for k in c.kwargs):
-            raise Decline(f"{block.name}() is called with arguments it does not take")
-        values: dict[str, Any] = {}
+        names = [d.name for d in decls]
+        found = _Args({}, ())
+        if len(c.args) > len(decls):
+            found.faults.append(too_many_args(block.name, names, len(c.args), arg_spans(call).at(len(decls))))
+        values = found.values
         for decl, arg in zip(decls, c.args):
             values[decl.name] = self.eval(arg, frame.env, call.span)
+            found.at[decl.name] = call.loc.at(arg.off, arg.end)
         for kw in c.kwargs:
-            if kw.name in values:
-                raise Decline(f"{block.name}() gets '{kw.name}' twice")
-            values[kw.name] = self.eval(kw.value, frame.env, call.span)
-        given = tuple(d.name for d in decls if d.name in values)
+            span = call.loc.at(kw.off, kw.end)
+            if kw.name not in names:
+                found.faults.append(no_such_arg(block.name, kw.name, names, span))
+            elif kw.name in values:
+                found.faults.append(arg_twice(block.name, kw.name, span))
+            else:
+                values[kw.name] = self.eval(kw.value, frame.env, call.span)
+                found.at[kw.name] = span
+        found.given = tuple(d.name for d in decls if d.name in values)
         scope = ChainMap(values, block.unit.blocks)
         for decl in decls:
             if decl.name not in values:
-                if decl.default is None:
-                    raise Decline(f"{block.name}() is missing its argument '{decl.name}'")
-                values[decl.name] = self.eval(decl.default.expr, scope, decl.default.loc.span)
-        return {d.name: values[d.name] for d in decls}, given
+                if decl.default is None:  # reported where the call runs; of unknown value there
+                    required = [d.name for d in decls if d.default is None]
+                    found.missing.append((decl.name, missing_arg(block.name, decl.name, required, call.span)))
+                    values[decl.name] = Sym(f"_fault_{call.span.line}_{call.span.col}_{decl.name}")
+                else:
+                    values[decl.name] = self.eval(decl.default.expr, scope, decl.default.loc.span)
+                    found.at[decl.name] = decl.default.loc.span
+        found.values = {d.name: values[d.name] for d in decls}
+        return found
 
     def instance(self, block: BlockRef | SymBlock, call: m.Call, x: str, frame: Frame, name: str | None, *,
                  pos: bool = False, only_inline: bool = False) -> str:
-        args, given = self.args(block, call, frame)
+        found = self.args(block, call, frame)
+        args, given = found.values, found.given
+        if self.concrete and (found.faults or found.missing or not self._well_typed(block, args)):
+            # written for these values, a wrong one would be used as it is: the walk reports it
+            raise Decline(f"{call.call.callee}() is called with arguments it does not take")
         value = f"v{self._n + 1}"
         self._n += 1
         self._nested(value)
@@ -817,7 +837,8 @@ class Definer:
         self._shapes[value] = shape
         frame.body.append(Instance(out=value, shape=shape, span=call.span, block=key, param=param, args=args,
                                    given=given, input=x, name=name, pos=pos, training_only=frame.training_only,
-                                   only_inline=only_inline))
+                                   only_inline=only_inline, invalid=tuple(found.faults),
+                                   missing=tuple(found.missing), args_at=tuple(found.at.items())))
         return value
 
     def specialized(self, block: BlockRef, rank: int, args: dict[str, Any], shape: Dims) -> Definition:
@@ -864,6 +885,14 @@ class Definer:
             self._specials[ident] = key
         return d
 
+    def _well_typed(self, block: BlockRef | SymBlock, args: dict[str, Any]) -> bool:
+        if not isinstance(block, BlockRef):
+            return True
+        scope, scratch = ChainMap(dict(args), block.unit.blocks), Reporter()
+        for decl in block.defn.params:
+            check_type(scratch, args[decl.name], decl.type or default_type(decl, scope), decl.name, None, "argument")
+        return not scratch.errors
+
     def typed(self, block: BlockRef, args: dict[str, Any]) -> tuple[tuple[str, Any, str | None, Any], ...]:
         """A call's arguments as (name, value, declared type, default's value or None): the type a
         value must have is the declared one, else its default's (ir/params.py)."""
@@ -878,7 +907,10 @@ class Definer:
             raise Decline(f"inline block '{block.name}' must have a `layers:` or `repeat:` body")
         if id(defn) in self._inlining:
             raise Unsymbolic(f"block '{block.name}' uses itself", defn.name_span)
-        args, _ = self.args(block, call, frame)
+        found = self.args(block, call, frame)
+        if found.faults or found.missing:  # an inline call's arguments: the walk reports them
+            raise Decline(f"{block.name}() is called with arguments it does not take")
+        args = found.values
         env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
         inner = Frame(env, block.unit, x, frame.body, training_only=frame.training_only, top=frame.top,
                       reads=frame.reads)
@@ -942,6 +974,19 @@ def _derived(expr: Any, env: Mapping[str, Any], values: Mapping[str, Any], value
     if isinstance(value, tuple) and same:
         same = all(type(a) is type(b) for a, b in zip(again, value))
     return got if same and is_symbolic(got) else value
+
+
+@dataclass
+class _Args:
+    """A block call's arguments bound to its parameters (``values``), the ones the call writes,
+    and what it gets wrong: arguments it does not take (``faults``), parameters it leaves out
+    that have no default (``missing``, each of unknown value); ``at``: where each value is written."""
+
+    values: dict[str, Any]
+    given: tuple[str, ...]
+    faults: list[Diagnostic] = field(default_factory=list)
+    missing: list[tuple[str, Diagnostic]] = field(default_factory=list)
+    at: dict[str, Span] = field(default_factory=dict)
 
 
 def _takes_rank(op: Op, shape: Dims) -> bool:

@@ -8,11 +8,13 @@ which call and which repeat made a node, exactly as the walk of :mod:`archc.ir.l
 gives them for the same spec (tests/ir/test_module_ir.py checks this on every spec the
 suite holds). Run for lowering, it also makes each check of the walk that depends on the
 values: argument types, conditions that are true or false, repeat counts, the names a
-repeat makes, every op's shape rule, and the limits. Where an op's shape rule fails, it
-reports the error as the walk does (:mod:`archc.ir.report`) and goes on with the sizes that
-depend on it unknown, as the walk does. Where another check fails it raises
-:class:`~archc.ir.module.Decline`, and the walk lowers the spec and reports the error with
-everything it knows.
+repeat makes, every op's shape rule, and the limits. Most errors it reports as the walk does
+(:mod:`archc.ir.report` words them): an op's shape rule that fails, a size or budget limit
+passed, a wrong repeat count, an argument of the wrong type, a name taken or made wrong, and
+the errors :mod:`archc.ir.define` marks on a statement (``Stmt.invalid``, a ``Fault``), each
+with the instance's notes; it then goes on with the sizes that depend on the error unknown, as
+the walk does. Where another check fails it raises :class:`~archc.ir.module.Decline`, and the
+walk lowers the spec and reports the error with everything it knows.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from .report import (
     needs_name,
     shape_note,
     size_error,
+    unknown_callee,
 )
 
 __all__ = ["Unsplicable", "instantiate"]
@@ -218,21 +221,37 @@ class Instantiator:
             # the walk's to judge (declining costs only time)
             self.check(self.steps <= self.limits.max_steps // 2, "the step limit")
 
-    def _types(self, named: Any, env: Mapping[str, Any]) -> None:
+    def _types(self, named: Any, env: Mapping[str, Any], call: Instance | None = None,
+               block: str = "") -> dict[str, Any]:
         """The walk's argument check (ir/params.py): each value of the type its parameter declares,
-        or its default's. ``named`` holds (name, value, declared type, default's value)."""
+        or its default's. ``named`` holds (name, value, declared type, default's value). For a call
+        of a block of the spec (``call``, of ``block``), an error is reported as the walk reports it,
+        with the parameters the call leaves out (E302), in the parameters' order, and the value is
+        unknown after; elsewhere it declines. The values, as checked."""
+        checked: dict[str, Any] = {}
         if self.limits is None:
-            return
-        scratch = Reporter()
+            return checked
+        report = self.reporter is not None and call is not None
+        missing = dict(call.missing) if call is not None else {}
+        at = dict(call.args_at) if call is not None else {}
+        scratch = self.reporter if report and self.reporter is not None else Reporter()
         for name, value, declared, default in named:
+            checked[name] = value
+            if name in missing:
+                self._report(missing[name])
+                continue
             want = declared
             if value is UNKNOWN:  # after an error: nothing to check
                 continue
             if want is None and default is not None:
                 found = self.val(default, env)
                 want = None if found is None else value_type(found)
-            check_type(scratch, value, want, name, None, "argument")
-        self.check(not scratch.errors, "an argument of the wrong type")
+            checked[name] = check_type(scratch, value, want, name, at.get(name, call.span if call else None),
+                                       f"{block}() argument", self.trace)
+            if checked[name] is UNKNOWN:
+                self._unknown()
+        self.check(report or not scratch.errors, "an argument of the wrong type")
+        return checked
 
     def _read(self, reads: Any, vals: Mapping[str, str | None]) -> None:
         """Mark the points a `from:` read by name where it ran."""
@@ -346,7 +365,8 @@ class Instantiator:
                 vals[stmt.out] = None if stmt.absent else vals[stmt.input]
         elif isinstance(stmt, Loop):
             self.loop(stmt, env, vals, path, numbers)
-        elif isinstance(stmt, Fault):  # reported above: a stand-in of unknown size
+        elif isinstance(stmt, Fault):  # reported as the walk reports it; a stand-in of unknown size
+            self._report(unknown_callee(stmt.callee, stmt.candidates, stmt.diag_at))
             child = (*path, self._name(stmt, numbers, env))
             x = vals[stmt.input]
             assert x is not None
@@ -400,12 +420,13 @@ class Instantiator:
         self.check(self.reporter is not None, diag.message)
         if self.reporter is not None:
             self.reporter.add(dataclasses.replace(diag, notes=self.trace))
-            self.check(not self.reporter.full, "hundreds of errors")
+            self._unknown()
 
     def _unknown(self) -> None:
         assert self.reporter is not None
         self.unknown = True
-        self.check(not self.reporter.full, "hundreds of errors")
+        if self.reporter.full:  # hundreds of errors: the first ones matter, and finding more costs (as the walk)
+            raise Stop()
 
     def loop(self, stmt: Loop, env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
@@ -473,6 +494,9 @@ class Instantiator:
         x = vals[stmt.input]
         assert x is not None
         in_shape = self.shape(x)
+        for name, _ in stmt.missing:  # no value: unknown here and wherever its symbol is read
+            env[str(stmt.args[name])] = UNKNOWN
+            self.unknown = True
         args = {k: self.val(v, env) for k, v in stmt.args.items()}
         if stmt.block is not None:
             d = self.ir.definitions[stmt.block]
@@ -486,7 +510,8 @@ class Instantiator:
                        f"inline block '{d.name}' must have a `layers:` or `repeat:` body")
             self.spliced.setdefault((self.key, stmt.out), set()).add(spliced)
             self.passed.setdefault((self.key, stmt.out), set()).add(d.key)
-        self._types(((p.name, args[p.name], p.declared, p.default) for p in d.params), args)
+        args.update(self._types(((p.name, args[p.name], p.declared, p.default) for p in d.params), args,
+                                stmt if stmt.block is not None else None, d.name))
         inner: dict[str, Any] = {**args, **self._sizes(d.input_shape, in_shape)}
         inner_vals: dict[str, str | None] = {"x": x}
         if stmt.block is None and d.inline and stmt.name is None:  # an inline block passed as a value: spliced

@@ -3,9 +3,9 @@
 The graph is first made as the instantiation of the spec's module IR (:mod:`archc.ir.define`
 lowers each block definition once, :mod:`archc.ir.instantiate` expands it with this module's
 checks), so that what every later stage counts and draws is what emission prints. It reports
-an op's shape rule that fails itself. Where the module IR cannot vouch for the spec (any other
-error, a spec near a limit) it declines, and the walk below lowers the spec itself and reports
-what it finds.
+most errors itself (see :mod:`archc.ir.instantiate`). Where the module IR cannot vouch for the
+spec (the other errors, a spec near a limit) it declines, and the walk below lowers the spec
+itself and reports what it finds.
 
 The walk: blocks are instantiated, repeats unrolled, expressions evaluated, and each node's
 output shape is inferred as the node is created: some structure depends on shapes

@@ -144,6 +144,11 @@ class Instance(Stmt):
     # an unnamed call in a list that names its layers: only an inline block, spliced in, may stand
     # there (a block-typed parameter's value, known per instance)
     only_inline: bool = False
+    # where each parameter's value is written (an argument, or the default), for the error where it is
+    # not of the parameter's type; and the parameters a call leaves out that have no default (E302,
+    # reported in the parameters' order with those errors, as the walk reports them)
+    args_at: tuple[tuple[str, Span], ...] = ()
+    missing: tuple[tuple[str, Diagnostic], ...] = ()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -214,6 +219,9 @@ class Fault(Stmt):
 
     input: str
     name: str | None
+    callee: str  # the name it calls (E300, with a did-you-mean over ``candidates``, the ops and blocks,
+    candidates: tuple[str, ...]  # found only where it is reported: hundreds of them cost seconds)
+    diag_at: Span  # where the name is written
 
 
 @dataclass(slots=True, kw_only=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 from collections import ChainMap
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..diagnostics import Note, Reporter, Span, suggest
@@ -17,6 +18,7 @@ from ..ops import registry
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, evaluate, parse_expr, show, type_of
 from ..spec.loader import BlockRef, Program
+from .report import arg_twice, missing_arg, no_such_arg, too_many_args
 
 Eval = Callable[[Expr, m.Loc, Mapping[str, Any], tuple[Note, ...]], Any]
 
@@ -164,19 +166,17 @@ def block_args(r: Reporter, block: BlockRef, call: m.Call, env: Mapping[str, Any
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
     if len(c.args) > len(decls):
-        r.error("E308", f"{block.name}() takes {len(decls)} argument(s) ({', '.join(names) or 'none'}), "
-                        f"got {len(c.args)}", arg_span(call, len(decls)), None, trace)
+        r.add(replace(too_many_args(block.name, names, len(c.args), arg_span(call, len(decls))), notes=trace))
     for decl, arg in zip(decls, c.args):
         values[decl.name] = eval_(arg, call.loc, env, trace)
         spans[decl.name] = call.loc.at(arg.off, arg.end)
     for kw in c.kwargs:
         span = call.loc.at(kw.off, kw.end)
         if kw.name not in names:
-            r.error("E301", f"{block.name}() has no parameter '{kw.name}'", span,
-                    suggest(kw.name, names) or f"its parameters: {', '.join(names) or 'none'}", trace)
+            r.add(replace(no_such_arg(block.name, kw.name, names, span), notes=trace))
             continue
         if kw.name in values:
-            r.error("E301", f"{block.name}() got '{kw.name}' twice", span, None, trace)
+            r.add(replace(arg_twice(block.name, kw.name, span), notes=trace))
             continue
         values[kw.name] = eval_(kw.value, call.loc, env, trace)
         spans[kw.name] = span
@@ -184,9 +184,8 @@ def block_args(r: Reporter, block: BlockRef, call: m.Call, env: Mapping[str, Any
     for decl in decls:
         if decl.name not in values:
             if decl.default is None:
-                required = ", ".join(d.name for d in decls if d.default is None)
-                r.error("E302", f"{block.name}() is missing its argument '{decl.name}'", call.span,
-                        f"call it as {block.name}({required})", trace)
+                required = [d.name for d in decls if d.default is None]
+                r.add(replace(missing_arg(block.name, decl.name, required, call.span), notes=trace))
                 values[decl.name] = UNKNOWN
             else:
                 values[decl.name] = eval_(decl.default.expr, decl.default.loc, scope, trace)

@@ -195,3 +195,25 @@ def joins_inputs(op: str, span: Span) -> Diagnostic:
     """E504: a merge op (add, concat) called as a layer of one input."""
     return Diagnostic("E504", f"{op} joins two or more inputs and cannot follow a single layer", span,
                       f"write `{{from: [a, b], merge: {op}}}` to join named layers")
+
+
+# a block call's arguments (the walk's ir/params.block_args reports them with these words)
+
+
+def too_many_args(block: str, names: list[str], given: int, span: Span) -> Diagnostic:
+    return Diagnostic("E308", f"{block}() takes {len(names)} argument(s) ({', '.join(names) or 'none'}), got {given}",
+                      span)
+
+
+def no_such_arg(block: str, name: str, names: list[str], span: Span) -> Diagnostic:
+    return Diagnostic("E301", f"{block}() has no parameter '{name}'", span,
+                      suggest(name, names) or f"its parameters: {', '.join(names) or 'none'}")
+
+
+def arg_twice(block: str, name: str, span: Span) -> Diagnostic:
+    return Diagnostic("E301", f"{block}() got '{name}' twice", span)
+
+
+def missing_arg(block: str, name: str, required: list[str], span: Span) -> Diagnostic:
+    return Diagnostic("E302", f"{block}() is missing its argument '{name}'", span,
+                      f"call it as {block}({', '.join(required)})")

@@ -146,6 +146,21 @@ SPECS = {
           - b: conv(1000000, 3)
           - c: conv(1000000, 3)
         """, ["E602"]),
+    # a block call's arguments: the call runs on, with the values it has, as in the walk
+    "a_block_call_with_wrong_arguments": ("""
+        blocks:
+          B:
+            params: {width: int, stride: 1, act: true}
+            layers:
+              - c: conv(width, 3, stride=stride, padding=1)
+              - {when: act, layers: [relu]}
+        layers:
+          - a: B(8, 1, true, 4)
+          - b: B(widht=8)
+          - c: B(stride=2)
+          - d: B(8, act=3)
+          - e: B(8, stride=true)
+        """, ["E308", "E301", "E302", "E302", "E202", "E202"]),
     "a_projection_turned_off": ("""
         params: {use: false}
         layers:
