@@ -813,6 +813,14 @@ class Definer:
         self._n += 1
         self._nested(value)
         rank = len(self.shape(x))
+        busy = self._keys.get((id(block.defn), rank)) if isinstance(block, BlockRef) else None
+        if busy is not None and busy in self._busy:  # a block inside itself: reported where it runs
+            shape = self.fresh("output", value, rank)
+            self._shapes[value] = shape
+            frame.body.append(Instance(out=value, shape=shape, span=call.span, block=busy, param=None, args=args,
+                                       given=given, input=x, name=name, pos=pos, training_only=frame.training_only,
+                                       recursive=True, callee_at=call.callee_span))
+            return value
         if isinstance(block, BlockRef) and self.concrete:
             # every call written for its values, as the walk expands it (a block written once may be
             # what did not reproduce the walk's graph: a projection its shapes do not call for)

@@ -64,6 +64,7 @@ from .report import (
     shape_note,
     size_error,
     unknown_callee,
+    uses_itself,
 )
 
 __all__ = ["Unsplicable", "instantiate"]
@@ -493,6 +494,12 @@ class Instantiator:
                  numbers: _Numbers) -> None:
         x = vals[stmt.input]
         assert x is not None
+        if stmt.recursive:  # reported as the walk reports it, once: every later use would say the same
+            self.check(self.reporter is not None and stmt.callee_at is not None, "a block that uses itself")
+            assert self.reporter is not None and stmt.callee_at is not None and stmt.block is not None
+            depth = sum(1 for note in self.trace if note.message.startswith("in block"))
+            uses_itself(self.reporter, self.ir.definitions[stmt.block].name, depth, stmt.callee_at, self.trace)
+            raise Stop()
         in_shape = self.shape(x)
         for name, _ in stmt.missing:  # no value: unknown here and wherever its symbol is read
             env[str(stmt.args[name])] = UNKNOWN
@@ -664,7 +671,7 @@ class _Guess:
                 n2, k2 = self.body(stmt.body, ChainMap({stmt.index: count - 1}, env))
                 n, k = (n + n2) / 2, (k + k2) / 2
             return int(count * n), int(count * (k + stmt.entries))
-        if isinstance(stmt, Instance) and stmt.block is not None:
+        if isinstance(stmt, Instance) and stmt.block is not None and not stmt.recursive:
             args = {name: concrete(v, env) for name, v in stmt.args.items()}
             key = (stmt.block, tuple(sorted(args.items())))
             try:

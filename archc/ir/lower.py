@@ -64,8 +64,10 @@ from .report import (
     name_taken,
     needs_name,
     shape_note,
+    short_trace,
     size_error,
     unknown_callee,
+    uses_itself,
     when_error,
 )
 
@@ -164,7 +166,7 @@ class Lowerer:
             span, trace = self.at or (spec.span, ())
             self.r.error("E604", "the network nests too deeply for archc to expand", span,
                          f"nest blocks and containers less deeply (max_nesting is {self.limits.max_nesting:,}, "
-                         "more than Python's stack allows)", _short(trace))
+                         "more than Python's stack allows)", short_trace(trace))
             self.r.check()
             raise
         except _Abort:
@@ -293,11 +295,11 @@ class Lowerer:
             if big.what == "nodes":
                 self.r.error("E600", f"the network expands to more than {self.limits.max_nodes:,} nodes", big.span,
                              "check repeat counts and block nesting, or raise the limit with --limit max_nodes=N",
-                             _short((*trace, *big.trace, Note(f"counted before expanding: {big.detail}"))))
+                             short_trace((*trace, *big.trace, Note(f"counted before expanding: {big.detail}"))))
             else:
                 self.r.error("E605", f"expanding the network takes more than {self.limits.max_steps:,} steps",
                              big.span, "check repeat counts, or raise the limit with --limit max_steps=N",
-                             _short((*trace, *big.trace, Note(f"counted before expanding: {big.detail}"))))
+                             short_trace((*trace, *big.trace, Note(f"counted before expanding: {big.detail}"))))
             raise _Abort() from None
 
     def step(self, span: Span, frame: Frame) -> None:
@@ -307,7 +309,7 @@ class Lowerer:
         if self.steps > self.limits.max_steps:
             self.r.error("E605", f"expanding the network takes more than {self.limits.max_steps:,} steps", span,
                          "check repeat counts and `when:` conditions, or raise the limit with --limit max_steps=N",
-                         _short(frame.trace))
+                         short_trace(frame.trace))
             raise _Abort()
 
     def nest(self, span: Span, frame: Frame) -> None:
@@ -318,7 +320,7 @@ class Lowerer:
             self.r.error("E604", f"blocks and containers nest more than {self.limits.max_nesting:,} levels deep "
                                  "as the network expands",
                          span, "flatten the structure; a block that calls itself through parameters cannot end",
-                         _short(frame.trace))
+                         short_trace(frame.trace))
             raise _Abort()
 
     def shape(self, nid: str) -> Shape | None:
@@ -344,7 +346,7 @@ class Lowerer:
         if len(self.graph.nodes) >= self.limits.max_nodes:
             self.r.error("E600", f"the network expands to more than {self.limits.max_nodes:,} nodes", node.span,
                          "check repeat counts and block nesting, or raise the limit with --limit max_nodes=N",
-                         _short(frame.trace))
+                         short_trace(frame.trace))
             raise _Abort()
         self._size_limits(node, frame)
         self.graph.add(node)
@@ -848,10 +850,7 @@ class Lowerer:
                      namer: Namer | None) -> str:
         defn = block.defn
         if id(defn) in frame.blocks:
-            chain = [n.message.split("'")[1] for n in frame.trace if n.message.startswith("in block")]
-            cycle = " → ".join([*chain[len(chain) - len(frame.blocks):], block.name][-8:])
-            self.r.error("E306", f"block '{block.name}' uses itself ({cycle})", call.callee_span,
-                         "a block cannot contain itself; unroll the recursion with `repeat:`", _short(frame.trace))
+            uses_itself(self.r, block.name, len(frame.blocks), call.callee_span, frame.trace)
             raise _Abort()  # every later use would say the same, possibly 100,000 times over
         args = block_args(self.r, block, call, frame.env, frame.trace, self.eval, lambda c, a: arg_spans(c).at(a))
         where = f"as '{path_str(path)}'" if namer is None else f"inline in '{path_str(path) or self.program.name}'"
@@ -897,14 +896,6 @@ class Lowerer:
             if not users[nid] and nid not in outputs and node.op is not None:
                 self.r.warn("W100", f"the output of '{nid}' is never used", node.span,
                             "a later entry reads from elsewhere with `from:`; remove this layer or use it")
-
-
-def _short(trace: tuple[Note, ...], keep: int = 12) -> tuple[Note, ...]:
-    """A long chain of notes (a deep expansion) with its middle left out."""
-    if len(trace) <= keep:
-        return trace
-    half = keep // 2
-    return (*trace[:half], Note(f"... {len(trace) - keep} more levels ..."), *trace[-half:])
 
 
 def lower(program: Program, reporter: Reporter | None = None, *, overrides: Mapping[str, Any] | None = None,

@@ -217,3 +217,20 @@ def arg_twice(block: str, name: str, span: Span) -> Diagnostic:
 def missing_arg(block: str, name: str, required: list[str], span: Span) -> Diagnostic:
     return Diagnostic("E302", f"{block}() is missing its argument '{name}'", span,
                       f"call it as {block}({', '.join(required)})")
+
+
+def short_trace(trace: tuple[Note, ...], keep: int = 12) -> tuple[Note, ...]:
+    """A long chain of notes (a deep expansion) with its middle left out."""
+    if len(trace) <= keep:
+        return trace
+    half = keep // 2
+    return (*trace[:half], Note(f"... {len(trace) - keep} more levels ..."), *trace[-half:])
+
+
+def uses_itself(r: Reporter, block: str, depth: int, span: Span, trace: tuple[Note, ...]) -> None:
+    """E306: a call of ``block`` inside its own expansion; ``depth``: the blocks being expanded
+    around the call, whose names the trace's notes give (the cycle, its last eight steps)."""
+    chain = [n.message.split("'")[1] for n in trace if n.message.startswith("in block")]
+    cycle = " → ".join([*chain[len(chain) - depth:], block][-8:])
+    r.error("E306", f"block '{block}' uses itself ({cycle})", span,
+            "a block cannot contain itself; unroll the recursion with `repeat:`", short_trace(trace))

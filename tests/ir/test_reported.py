@@ -161,6 +161,21 @@ SPECS = {
           - d: B(8, act=3)
           - e: B(8, stride=true)
         """, ["E308", "E301", "E302", "E302", "E202", "E202"]),
+    # a block inside itself, through another and under a condition: once, with the cycle
+    "a_block_that_uses_itself": ("""
+        blocks:
+          A:
+            params: {d: int}
+            layers:
+              - c: conv(8, 1)
+              - b: {when: d > 0, layers: [B(d - 1)]}
+          B:
+            params: {d: int}
+            layers: [a: A(d)]
+        layers:
+          - s: {repeat: 3, each: [relu]}
+          - x: A(2)
+        """, ["E306"]),
     "a_projection_turned_off": ("""
         params: {use: false}
         layers:
@@ -217,6 +232,12 @@ def test_a_generated_spec_on_a_small_input_is_reported_the_same_both_ways(
         same_reports(program, overrides=case.overrides, input_shape=(channels, *size))
     except AssertionError as err:
         raise AssertionError(f"{err}\non input {(channels, *size)}\n{case.show()}") from err
+
+
+def test_a_block_that_uses_itself_says_the_cycle() -> None:
+    low = same_reports(archc.load("t.yaml", text=HEAD + textwrap.dedent(SPECS["a_block_that_uses_itself"][0])))
+    (diag,) = low.r.diagnostics
+    assert diag.message == "block 'A' uses itself (A → B → A)"
 
 
 def test_a_residual_says_which_shortcut_it_took_and_why() -> None:
