@@ -111,9 +111,9 @@ class Instantiator:
     def __init__(self, ir: ModuleIR, resolve: Resolve, name: str, limits: Limits | None = None,
                  reporter: Reporter | None = None):
         self.ir = ir
-        # lowering's: where an op's shape rule fails, the error is reported here as the walk reports
-        # it, and the sizes that depend on it are UNKNOWN from then on (as in the walk: a condition
-        # that reads one is false, a repeat whose count reads one is left out)
+        # lowering's: the errors it reports as the walk reports them (see the module docstring);
+        # after one, the sizes that depend on it are UNKNOWN (as in the walk: a condition that
+        # reads one is false, a repeat whose count reads one is left out)
         self.reporter = reporter
         self.unknown = False  # has an error left a size unknown?
         self.resolve = resolve
