@@ -351,6 +351,9 @@ class Definer:
                 frame.body[-1].entry = entry
                 if isinstance(frame.body[-1], If):  # its flag in the emitted class takes the entry's name
                     frame.body[-1].label = name
+            else:  # no statement of its own (a `from:` that names a point): one that only claims its name
+                frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
+                                     output=x, absent=True, entry=entry))
             frame.names[name] = out
             if isinstance(item.value, m.Container) and item.value.training_only:
                 assert self.d is not None

@@ -470,9 +470,12 @@ class Lowerer:
         self.r.add(dataclasses.replace(needs_name(what, call.span), notes=frame.trace))
 
     def _parameter_in_list(self, call: m.Call, frame: Frame) -> None:
-        """An op emitted as a parameter of its module (layer_scale) cannot be an nn.Sequential's entry."""
-        op = self.resolve(call, frame)
-        if isinstance(op, Op) and op.holds_parameter:
+        """An op emitted as a parameter of its module (layer_scale) cannot be an nn.Sequential's entry.
+        (What the call names is looked up quietly: the call reports a name that is nothing itself;
+        reported here too, a second call of a block in a repeat said "also" twice.)"""
+        name = call.call.callee
+        op = self.ops.get(name) if name in self.ops and not isinstance(frame.env.get(name), BlockRef) else None
+        if op is not None and op.holds_parameter:
             self.r.add(dataclasses.replace(held_in_list(op.name, call.span), notes=frame.trace))
 
     def call_at(self, call: m.Call, x: str, path: Path, frame: Frame) -> str:

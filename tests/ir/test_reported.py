@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shlex
 import textwrap
 from pathlib import Path
@@ -312,3 +313,33 @@ def test_a_fuzzed_spec_is_reported_the_same_both_ways(doc: dict) -> None:
         same_reports(program)
     except AssertionError as err:
         raise AssertionError(f"{err}\n{text}") from err
+
+
+# one mistake put into a valid generated spec (the first place its pattern matches), as a person
+# editing a spec makes one: a misspelt op, a block called with too many arguments, a name used
+# twice, a negative padding, a kernel far too large, a condition that is not true or false
+MISTAKES = [(r"\bconv\(", "convv("), (r"\b(B\d+)\(", r"\1(1, 2, 3, 4, 5, 6, 7, "), (r"- n4:", "- n3:"),
+            (r"padding=1\b", "padding=-1"), (r"\bconv\((\w+), 3\b", r"conv(\1, 31"), (r"when: 'false'", "when: '3'"),
+            (r"\bbn\(", "bn(width, "), (r"- fc: linear\(", "- n2: linear(")]
+
+
+@settings(max_examples=EXAMPLES // 3, deadline=None, database=None,
+          derandomize=not os.environ.get("ARCHC_DIFFERENTIAL_RANDOM"),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(cases(), st.sampled_from(MISTAKES))
+def test_a_generated_spec_with_a_mistake_is_reported_the_same_both_ways(
+        tmp_path_factory: pytest.TempPathFactory, case: Case, mistake: tuple[str, str]) -> None:
+    main = case.files[case.main]
+    wrong = re.sub(mistake[0], mistake[1], main, count=1)
+    if wrong == main:
+        return
+    path = Case({**case.files, case.main: wrong}, case.main, case.overrides).write(
+        tmp_path_factory.getbasetemp() / "mistakes")
+    try:
+        program = archc.load(path)
+    except ArchcError:  # a mistake the loader finds: lowering never runs
+        return
+    try:
+        same_reports(program, overrides=case.overrides)
+    except AssertionError as err:
+        raise AssertionError(f"{err}\nmistake {mistake}\n{wrong}") from err
