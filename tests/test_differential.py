@@ -421,6 +421,24 @@ layers:
 """, BuildFails, "a named repeat left out by its `when:`, then a residual with a projection: the repeat's running "
                  "size (`in_channels = 3`) was set only under the condition and the residual's class read it "
                  "after, so __init__ raised UnboundLocalError (found by a generator run of the fold-bound work)"),
+    ("running_width_read_through_a_later_repeat", """
+archc: 1
+name: g
+input: [3, 9, 10]
+blocks:
+  B:
+    params: {d: int}
+    layers:
+      - r0: {repeat: d, each: 'conv(1, 3, stride=2, padding=1)'}
+      - r3: {repeat: 'd % 2', each: 'conv(input.width, 1)'}
+layers:
+  - n0: B(1)
+  - n1: B(0)
+""", BuildFails, "two repeats in a row whose running width only the block's out_width reads (n1 takes it): the "
+                 "class was written twice, and the second writing kept r3's width, which starts from r0's, but "
+                 "not r0's, so `self.out_width = __unused__carried_v1_2` (NameError); it is written until every "
+                 "size read is kept (found by a random run of blocks with strides and repeats computed from "
+                 "their parameters)"),
 ]
 
 

@@ -13,6 +13,7 @@ reuses one (``x = self.conv1(x)``).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -956,25 +957,30 @@ def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], o
                network: bool = False, input_id: str = "x",
                extra: tuple[tuple[str, str, Any], ...] = (),
                entry_names: dict[str, str] | None = None, after: tuple[Any, ...] = ()) -> tuple[Writer, list[str]]:
-    """The ``__init__`` and ``forward`` lines of a class whose body is ``stmts``. Written twice
-    where a repeat's running spatial sizes are read: the first writing finds which. ``extra``:
+    """The ``__init__`` and ``forward`` lines of a class whose body is ``stmts``. Written again
+    while a writing reads a repeat's running spatial size that it did not keep: the first writing
+    finds which sizes are read, and each later one those that the newly kept sizes start from (a
+    repeat's running width continues the one of a repeat before it). ``extra``:
     (value, argument name, shape) of forward's arguments after ``x``; ``entry_names``: the names of
     the enclosing bodies' entries (value -> name), for arguments of containers inside; ``after``:
     sizes printed after the body (:attr:`Writer.after`, None where no variable holds one), which
     the first writing counts as read."""
     ctx.printers.append((key, printer))
     base = dict(printer.names)
-    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, set(), {}, input_id, extra,
-                         entry_names or {})
-    _print_after(w, after)
-    needed = {s for s in printer.used if printer.names.get(s, "").startswith("__unused_")}
-    last = dict(printer.last)
-    printer.names = dict(base)
-    printer.used.clear()
-    printer.last.clear()
-    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, needed, last, input_id,
-                         extra, entry_names or {})
-    _print_after(w, after)
+    needed: set[str] = set()
+    last: dict[str, int] = {}
+    for writing in itertools.count():
+        w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, needed, last, input_id,
+                             extra, entry_names or {})
+        _print_after(w, after)
+        more = {s for s in printer.used if printer.names.get(s, "").startswith("__unused_")}
+        if writing and more <= needed:  # a second writing or later that keeps every size it reads
+            break
+        needed |= more
+        last = dict(printer.last)
+        printer.names = dict(base)
+        printer.used.clear()
+        printer.last.clear()
     return w, fwd
 
 
