@@ -439,6 +439,32 @@ layers:
                  "not r0's, so `self.out_width = __unused__carried_v1_2` (NameError); it is written until every "
                  "size read is kept (found by a random run of blocks with strides and repeats computed from "
                  "their parameters)"),
+    ("running_height_reads_the_running_channels", """
+archc: 1
+name: g
+input: [2, 8, 8]
+blocks:
+  B:
+    params: {w: int}
+    layers:
+      - c: conv(w, 1, stride=1 + input.channels % 2)
+layers:
+  - r: {repeat: 2, each: 'B(3)'}
+  - flatten
+  - fc: linear(2)
+""", CountsDiffer, "a repeat whose running height depends on its running channels (the stride): the loop set "
+                   "`in_channels = 3` before `in_height = ... (in_channels % 2 + 1) ...`, which so read the next "
+                   "iteration's channels, and fc was built for the wrong size; found by the same random run"),
+    ("running_height_and_width_swap", """
+archc: 1
+name: g
+input: [2, 5, 7]
+params: {n: 3}
+layers:
+  - r: {repeat: n, each: ['permute([0, 1, 3, 2])', 'maxpool([1, 2])']}
+  - fc: linear(4)
+""", CountsDiffer, "a repeat that swaps height and width: the running sizes read each other, so they are set in "
+                   "one assignment (`in_height, in_width = in_width, ...`), not one after the other"),
 ]
 
 

@@ -578,15 +578,28 @@ class Writer:
             self.init[header] = f"{indent}for _ in range({count}):"
         if was_used:
             self.p.used.add(stmt.index)
-        out_shape = self.shapes[stmt.output]
+        self._update_running(running, self.shapes[stmt.output], indent + "    ")
+        for var, dim in zip(running, stmt.shape):
+            if var:
+                self.p.names[str(dim)] = var
+
+    def _update_running(self, running: list[str], out_shape: Any, indent: str) -> None:
+        """The running sizes for the next iteration, each computed from this iteration's: a size
+        that another one reads (a height whose stride depends on the channels) is updated after it,
+        and sizes that read each other (a permute that swaps height and width) in one assignment."""
+        updates = []
         for var, dim in zip(running, out_shape):
             if var:
                 text = self.p(dim)
                 if text != var:
-                    self.init.append(f"{indent}    {var} = {text}")
-        for var, dim in zip(running, stmt.shape):
-            if var:
-                self.p.names[str(dim)] = var
+                    updates.append((var, text, {self.p.names.get(s) for s in free_symbols(dim)} - {var}))
+        while updates:
+            free = next((u for u in updates if not any(u[0] in other[2] for other in updates)), None)
+            if free is None:
+                self.init += wrap(f"{indent}{', '.join(u[0] for u in updates)} = {', '.join(u[1] for u in updates)}")
+                return
+            self.init.append(f"{indent}{free[0]} = {free[1]}")
+            updates.remove(free)
 
     def wanted(self, *symbols: str) -> bool:
         """Is a running size read anywhere (known from a first writing of the class)?"""
