@@ -465,6 +465,19 @@ layers:
   - fc: linear(4)
 """, CountsDiffer, "a repeat that swaps height and width: the running sizes read each other, so they are set in "
                    "one assignment (`in_height, in_width = in_width, ...`), not one after the other"),
+    ("reference_alone_under_when", """
+archc: 1
+name: g
+input: [1, 6, 6]
+params: {flag: true}
+layers:
+  - n2: conv(3, 1)
+  - n3: {from: input, when: flag}
+  - n4: conv(2, 1)
+""", EvalDiffers, "a named `from:` with no layers under a `when:`: the If has no body and gives the point it reads, "
+                  "but emission took an empty body for one whose value passes (`if` dropped), so n4 ran on n2's "
+                  "output, and `x` was overwritten before; found by a random generator run (3 distinct failures, "
+                  "one a silent 1e-4 difference)"),
 ]
 
 

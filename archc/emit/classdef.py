@@ -431,7 +431,7 @@ class Writer:
             if len(self.init) == before:
                 self.init.append(f"{indent}    pass")
             return
-        if not stmt.body and not stmt.absent:
+        if not stmt.body and not stmt.absent and stmt.output == stmt.input:
             # everything under the condition went (the inference variant drops a guarded stochastic
             # depth): the value passes, and neither a flag nor an `if ...: pass` is left to read
             self.var[stmt.out] = self.var[stmt.input]
@@ -499,6 +499,8 @@ class Writer:
             self.body(stmt.body, indent + "    ", None)
             if self.var[stmt.output] != out:
                 self.fwd.append(f"{indent}    {out} = {self.var[stmt.output]}")
+            if _passed(stmt) is not None:
+                self.consume(stmt.output)
             self.var[stmt.out] = out
         if len(self.init) == init_before:  # nothing to build: forward reads only the flag
             del self.init[-len(opening):]
@@ -856,6 +858,8 @@ def count_uses(stmts: list[Stmt], output: str, heads: list[str]) -> dict[str, in
             # the value passes on where the condition fails; a body that reads it already counts
             if not s.absent and not any(s.input in _reads(b) for b in s.body):
                 read(s.input)
+            if _passed(s) is not None:
+                read(s.output)
         elif isinstance(s, Loop):
             read(s.input)
         elif isinstance(s, Head):
@@ -892,10 +896,20 @@ def outer_reads(stmt: Container) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _passed(s: If) -> str | None:
+    """The value an :class:`If` gives where its condition holds when its body does not make it (a
+    `from: input` under a `when:`, with no layers: forward reads that point instead of its input)."""
+    if s.absent or s.output == s.input or any(b.out == s.output for b in walk(s.body)):
+        return None
+    return s.output
+
+
 def _direct_reads(s: Stmt) -> tuple[str, ...]:
     """The values one statement reads itself (a container's body is walked on its own)."""
     if isinstance(s, (Layer, Merge)):
         return s.inputs
+    if isinstance(s, If) and _passed(s) is not None:
+        return (s.input, s.output)
     if isinstance(s, (Instance, Container, If, Loop)):
         return (s.input,)
     if isinstance(s, Head):
