@@ -478,6 +478,25 @@ layers:
                   "but emission took an empty body for one whose value passes (`if` dropped), so n4 ran on n2's "
                   "output, and `x` was overwritten before; found by a random generator run (3 distinct failures, "
                   "one a silent 1e-4 difference)"),
+    ("block_output_channels_read_after_a_repeat", """
+archc: 1
+name: g
+input: [3, 11, 5]
+blocks:
+  B:
+    params: {f: true}
+    layers:
+      - r0: {repeat: input.height % 2, each: 'conv(2, 3, stride=2, padding=1)'}
+      - j: {from: input, when: f}
+layers:
+  - b: B(true)
+  - flatten
+  - fc: linear(2)
+""", CountsDiffer, "a block whose output may be its input (`from: input` under a `when:`) after a repeat: the repeat "
+                   "ran its channels in the constructor's `in_channels`, which the block's out_channels, printed "
+                   "after the body and unknown to the writing, read as the input's (`in_channels if f else "
+                   "in_channels`); found by a random run of blocks with strides and repeats computed from their "
+                   "parameters"),
 ]
 
 

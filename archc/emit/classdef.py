@@ -12,7 +12,6 @@ reuses one (``x = self.conv1(x)``).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
 from collections.abc import Callable
@@ -1012,6 +1011,9 @@ def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], o
 
 
 def _print_after(w: Writer, values: tuple[Any, ...]) -> None:
+    # after every statement: a repeat continues a variable in its running size only where nothing
+    # prints that variable's size later, and the class's output sizes are printed last
+    w.p.site = len(w.order)
     w.after = []  # type: ignore[attr-defined]
     for value in values:
         try:
@@ -1126,17 +1128,19 @@ def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, s
         printer.names[p.name] = ns.claim(param_names.get(p.name, p.name))
     sequential = (d.mode == "sequential" and not any(isinstance(s, (Merge, Head)) for s in d.body)
                   and not _passes_points(d.body))
-    # output sizes past the channels that a caller reads (only known when the class is built: the
-    # result of a repeat, say), printed with the body so that a repeat keeps its running sizes
+    # the output's channels, and the sizes past them that a caller reads (only known when the class
+    # is built: the result of a repeat, say), printed with the body so that a repeat keeps its
+    # running sizes, and none of them reuses a variable that one of them reads (`in_channels`)
     exposed = sorted(k for k in ctx.expose(d.key) if k < len(d.out_shape)) if not network else []
+    after = (d.out_shape[0], *(d.out_shape[k] for k in exposed)) if not network else ()
     w, fwd = write_body(ctx, d.key, name, d.doc, d.body, d.output, d.input_shape, printer, d.fresh,
-                        sequential=sequential, network=network, after=tuple(d.out_shape[k] for k in exposed))
+                        sequential=sequential, network=network, after=after)
     out_lines = []
     if not network:
-        out = d.out_shape
-        with contextlib.suppress(Unprintable):  # a size no variable holds: no caller can read it either
-            out_lines.append(f"self.out_channels = {printer(out[0])}")
-        for k, text in zip(exposed, w.after):  # type: ignore[attr-defined]
+        channels, *sizes = w.after  # type: ignore[attr-defined]
+        if channels is not None:  # a size no variable holds: no caller can read it either
+            out_lines.append(f"self.out_channels = {channels}")
+        for k, text in zip(exposed, sizes):
             if text is None:
                 raise Unprintable(f"no variable holds its output's {DIM_ATTRS[k].removeprefix('out_')}")
             out_lines.append(f"self.{DIM_ATTRS[k]} = {text}")
