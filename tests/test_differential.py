@@ -497,6 +497,23 @@ layers:
                    "after the body and unknown to the writing, read as the input's (`in_channels if f else "
                    "in_channels`); found by a random run of blocks with strides and repeats computed from their "
                    "parameters"),
+    ("input_read_after_a_guarded_reference_to_it", """
+archc: 1
+name: g
+input: [3, 9, 9]
+blocks:
+  B:
+    params: {f: true}
+    layers:
+      - j0: {from: input, when: f}
+      - c2: conv(2, 1)
+      - j3: {from: input}
+layers:
+  - n1: B(false)
+""", EvalDiffers, "a guarded `from: input` that passes its input on shares the input's variable; the conv after it "
+                  "reused that variable for its output (`x = self.c2(x)`) though the block's output reads the "
+                  "input after, so the block returned the conv's output (2 channels, not 3); a variable is reused "
+                  "only where no other value it holds is still read (found by the same random run)"),
 ]
 
 

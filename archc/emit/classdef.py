@@ -434,6 +434,7 @@ class Writer:
             # everything under the condition went (the inference variant drops a guarded stochastic
             # depth): the value passes, and neither a flag nor an `if ...: pass` is left to read
             self.var[stmt.out] = self.var[stmt.input]
+            self.consume(stmt.input)
             return
         # a module body: the children exist only where the condition holds; forward asks
         flag = next((s.name for s in stmt.body if isinstance(s, (Layer, Instance, Container)) and s.name
@@ -638,13 +639,20 @@ class Writer:
         return var
 
     def assign(self, value: str, want: str, reuse: str | None) -> str:
-        """The variable for ``value``: its input's, where that value dies here, else ``want``."""
-        if reuse is not None and reuse in self.var and self.remaining(reuse) <= 0:
+        """The variable for ``value``: its input's, where that value dies here and the variable holds
+        no other value still read (a condition that passes its input on shares its variable), else
+        ``want``."""
+        if reuse is not None and reuse in self.var and self.remaining(reuse) <= 0 \
+                and self._held_only(self.var[reuse], reuse):
             var = self.var[reuse]
             self.var[value] = var
             self.holder[var] = value
             return var
         return self.new_var(value, want)
+
+    def _held_only(self, var: str, value: str) -> bool:
+        held = self.holder.get(var)
+        return held is None or held == value or self.remaining(held) <= 0
 
     def feeds_residual(self, value: str) -> bool:
         return value in self.residual_shortcuts
