@@ -67,6 +67,11 @@ TAGS = frozenset({
 # a width multiplier, as EfficientNet scales its widths), true division (true_division)
 FUNCTION_TAGS = frozenset({"expr_function", "float_param", "true_division"})
 FUNCTIONS = ("ceil(", "floor(", "round(", "int(", "make_divisible(")
+# What `cases(sizes=True)` adds: blocks whose repeat counts and strides are computed from their
+# parameters and their input's sizes (so the emitted loops carry symbolic running sizes,
+# size_computed), and a named `from: input` under a `when:` in a block, whose output may then be
+# its input (size_passed)
+SIZE_TAGS = frozenset({"size_computed", "size_passed"})
 
 POINTWISE = ["relu", "relu6", "tanh", "sigmoid", "gelu", "silu", "hardswish", "hardsigmoid", "channel_shuffle(1)",
              "chunk(1, 0)", "leaky_relu(0.1)", "gelu(approximate='tanh')",
@@ -135,10 +140,11 @@ def lowers(files: dict[str, str], main: str, overrides: dict[str, Any] | None = 
 class Gen:
     """One draw: decisions come from ``draw``, so hypothesis can shrink them."""
 
-    def __init__(self, draw: st.DrawFn, avoid: frozenset[str], functions: bool = False):
+    def __init__(self, draw: st.DrawFn, avoid: frozenset[str], functions: bool = False, sizes: bool = False):
         self.draw = draw
         self.avoid = avoid
         self.functions = functions  # draw float arithmetic and the expression functions too
+        self.sizes = sizes  # draw repeat counts and strides computed from a block's sizes too
         self.counter = 0
 
     def pick(self, options: list[Any]) -> Any:
@@ -283,8 +289,14 @@ class Gen:
                 else:
                     # the index changes the kernel, not the shape, so any caller's shapes still fit
                     s = ", stride=stride if i == 0 else 1" if strided else ""
+                    if self.sizes and not strided:  # the stride of each copy from the running input's sizes
+                        s = ", stride=1 + input.channels % 2 + input.height % 2 * i"
+                        t.add("size_computed")
                     each = [f"conv(width, 1 + 2 * (i % 2){s}, padding=i % 2)", self.free_op()]
                 defn["repeat"] = self.pick([1, 2, "1 + width % 2"])
+                if self.sizes and defn["repeat"] == 2:  # a count of the input's sizes, maybe 0
+                    defn["repeat"] = "input.height % 3"
+                    t.add("size_computed")
                 # each copy's module named from the index (an nn.Sequential built with add_module), decided
                 # by a value already drawn: another draw would shift the derandomized stream
                 if self.ok("repeat_made_name") and defn["repeat"] == "1 + width % 2":
@@ -337,6 +349,14 @@ class Gen:
         if named and self.coin(0.3):
             items.append(self.free_op())
             t.add("unnamed_shared")
+        if self.sizes and named and self.coin(0.6):
+            # the block's output is its input where the condition holds: the class's output sizes
+            # are a choice between its input's and its body's
+            cond = self.pick(["flag", "not flag"]) if flag else self.pick(["input.channels % 2 == 0", "width > 2"])
+            items.append({"back": {"from": "input", "when": cond}})
+            if self.coin(0.5):
+                items.append({"c2": f"conv({width}, 1)"})
+            t.add("size_passed")
         return items
 
     def residual_body(self, width: str, stride: str, flag: bool, call_inner: str | None, t: set[str]) -> dict:
@@ -589,10 +609,12 @@ def graph_tags(graph: Any) -> set[str]:
 
 
 @st.composite
-def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset(), functions: bool = False) -> Case:
+def cases(draw: st.DrawFn, avoid: frozenset[str] = frozenset(), functions: bool = False,
+          sizes: bool = False) -> Case:
     """A valid spec (see the module docstring) that uses none of the constructs in ``avoid``; with
-    ``functions``, one that may compute with floats and the expression functions."""
-    g = Gen(draw, avoid, functions)
+    ``functions``, one that may compute with floats and the expression functions; with ``sizes``,
+    one whose blocks may compute repeat counts and strides from their input's sizes (SIZE_TAGS)."""
+    g = Gen(draw, avoid, functions, sizes)
     channels = g.num(1, 4)
     size = g.pick([6, 8])
     net: dict[str, Any] = {}

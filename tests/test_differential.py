@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 import archc
 
 from .emit.agreement import BuildFails, CountsDiffer, Disagreement, EvalDiffers, InferenceDiffers, agree
-from .specgen import FUNCTION_TAGS, TAGS, Case, cases
+from .specgen import FUNCTION_TAGS, SIZE_TAGS, TAGS, Case, cases
 from .test_property import networks
 
 EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
@@ -72,6 +72,19 @@ def test_generated_specs_with_float_arithmetic_agree_with_the_oracle(tmp_path_fa
     check(case, tmp_path_factory.getbasetemp() / "differential_functions")
 
 
+@_settings(max(EXAMPLES // 3, 10))
+@given(cases(sizes=True))
+def test_generated_specs_with_computed_sizes_agree_with_the_oracle(tmp_path_factory: pytest.TempPathFactory,
+                                                                   case: Case) -> None:
+    """Specs whose blocks compute repeat counts and strides from their input's sizes, and whose output
+    may be their input (a `from: input` under a `when:`): the emitted loops carry running sizes that
+    read each other, and a class's output sizes choose between its input's and its body's. A random
+    run of such blocks found five miscompiles (the reproducers running_width_read_through_a_later_repeat
+    to input_read_after_a_guarded_reference_to_it); a draw of its own, so the specs the tests above
+    draw stay the ones they always drew."""
+    check(case, tmp_path_factory.getbasetemp() / "differential_sizes")
+
+
 @_settings(max(EXAMPLES // 6, 10))
 @given(networks())
 def test_property_networks_agree_with_the_oracle(case: tuple[str, Any, tuple[int, ...]]) -> None:
@@ -97,6 +110,27 @@ def _draw_functions(case: Case) -> None:
 
 
 _SEEN_FUNCTIONS: set[str] = set()
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(cases(sizes=True))
+def _draw_sizes(case: Case) -> None:
+    _SEEN_SIZES.update(case.tags)
+
+
+_SEEN_SIZES: set[str] = set()
+
+
+def test_the_generator_draws_computed_sizes() -> None:
+    """With sizes=True, the generator draws sizes computed from a block's input and blocks that pass
+    their input on; without, neither."""
+    _SEEN_SIZES.clear()
+    _draw_sizes()
+    assert not SIZE_TAGS - _SEEN_SIZES, f"never drawn: {sorted(SIZE_TAGS - _SEEN_SIZES)}"
+    _SEEN.clear()
+    _draw()
+    assert not SIZE_TAGS & _SEEN, "the plain draw computes sizes: its specs would have changed"
 
 
 def test_the_generator_draws_float_arithmetic() -> None:
@@ -421,6 +455,99 @@ layers:
 """, BuildFails, "a named repeat left out by its `when:`, then a residual with a projection: the repeat's running "
                  "size (`in_channels = 3`) was set only under the condition and the residual's class read it "
                  "after, so __init__ raised UnboundLocalError (found by a generator run of the fold-bound work)"),
+    ("running_width_read_through_a_later_repeat", """
+archc: 1
+name: g
+input: [3, 9, 10]
+blocks:
+  B:
+    params: {d: int}
+    layers:
+      - r0: {repeat: d, each: 'conv(1, 3, stride=2, padding=1)'}
+      - r3: {repeat: 'd % 2', each: 'conv(input.width, 1)'}
+layers:
+  - n0: B(1)
+  - n1: B(0)
+""", BuildFails, "two repeats in a row whose running width only the block's out_width reads (n1 takes it): the "
+                 "class was written twice, and the second writing kept r3's width, which starts from r0's, but "
+                 "not r0's, so `self.out_width = __unused__carried_v1_2` (NameError); it is written until every "
+                 "size read is kept (found by a random run of blocks with strides and repeats computed from "
+                 "their parameters)"),
+    ("running_height_reads_the_running_channels", """
+archc: 1
+name: g
+input: [2, 8, 8]
+blocks:
+  B:
+    params: {w: int}
+    layers:
+      - c: conv(w, 1, stride=1 + input.channels % 2)
+layers:
+  - r: {repeat: 2, each: 'B(3)'}
+  - flatten
+  - fc: linear(2)
+""", CountsDiffer, "a repeat whose running height depends on its running channels (the stride): the loop set "
+                   "`in_channels = 3` before `in_height = ... (in_channels % 2 + 1) ...`, which so read the next "
+                   "iteration's channels, and fc was built for the wrong size; found by the same random run"),
+    ("running_height_and_width_swap", """
+archc: 1
+name: g
+input: [2, 5, 7]
+params: {n: 3}
+layers:
+  - r: {repeat: n, each: ['permute([0, 1, 3, 2])', 'maxpool([1, 2])']}
+  - fc: linear(4)
+""", CountsDiffer, "a repeat that swaps height and width: the running sizes read each other, so they are set in "
+                   "one assignment (`in_height, in_width = in_width, ...`), not one after the other"),
+    ("reference_alone_under_when", """
+archc: 1
+name: g
+input: [1, 6, 6]
+params: {flag: true}
+layers:
+  - n2: conv(3, 1)
+  - n3: {from: input, when: flag}
+  - n4: conv(2, 1)
+""", EvalDiffers, "a named `from:` with no layers under a `when:`: the If has no body and gives the point it reads, "
+                  "but emission took an empty body for one whose value passes (`if` dropped), so n4 ran on n2's "
+                  "output, and `x` was overwritten before; found by a random generator run (3 distinct failures, "
+                  "one a silent 1e-4 difference)"),
+    ("block_output_channels_read_after_a_repeat", """
+archc: 1
+name: g
+input: [3, 11, 5]
+blocks:
+  B:
+    params: {f: true}
+    layers:
+      - r0: {repeat: input.height % 2, each: 'conv(2, 3, stride=2, padding=1)'}
+      - j: {from: input, when: f}
+layers:
+  - b: B(true)
+  - flatten
+  - fc: linear(2)
+""", CountsDiffer, "a block whose output may be its input (`from: input` under a `when:`) after a repeat: the repeat "
+                   "ran its channels in the constructor's `in_channels`, which the block's out_channels, printed "
+                   "after the body and unknown to the writing, read as the input's (`in_channels if f else "
+                   "in_channels`); found by a random run of blocks with strides and repeats computed from their "
+                   "parameters"),
+    ("input_read_after_a_guarded_reference_to_it", """
+archc: 1
+name: g
+input: [3, 9, 9]
+blocks:
+  B:
+    params: {f: true}
+    layers:
+      - j0: {from: input, when: f}
+      - c2: conv(2, 1)
+      - j3: {from: input}
+layers:
+  - n1: B(false)
+""", EvalDiffers, "a guarded `from: input` that passes its input on shares the input's variable; the conv after it "
+                  "reused that variable for its output (`x = self.c2(x)`) though the block's output reads the "
+                  "input after, so the block returned the conv's output (2 channels, not 3); a variable is reused "
+                  "only where no other value it holds is still read (found by the same random run)"),
 ]
 
 

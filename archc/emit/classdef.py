@@ -12,7 +12,7 @@ reuses one (``x = self.conv1(x)``).
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -430,10 +430,11 @@ class Writer:
             if len(self.init) == before:
                 self.init.append(f"{indent}    pass")
             return
-        if not stmt.body and not stmt.absent:
+        if not stmt.body and not stmt.absent and stmt.output == stmt.input:
             # everything under the condition went (the inference variant drops a guarded stochastic
             # depth): the value passes, and neither a flag nor an `if ...: pass` is left to read
             self.var[stmt.out] = self.var[stmt.input]
+            self.consume(stmt.input)
             return
         # a module body: the children exist only where the condition holds; forward asks
         flag = next((s.name for s in stmt.body if isinstance(s, (Layer, Instance, Container)) and s.name
@@ -498,6 +499,8 @@ class Writer:
             self.body(stmt.body, indent + "    ", None)
             if self.var[stmt.output] != out:
                 self.fwd.append(f"{indent}    {out} = {self.var[stmt.output]}")
+            if _passed(stmt) is not None:
+                self.consume(stmt.output)
             self.var[stmt.out] = out
         if len(self.init) == init_before:  # nothing to build: forward reads only the flag
             del self.init[-len(opening):]
@@ -577,15 +580,28 @@ class Writer:
             self.init[header] = f"{indent}for _ in range({count}):"
         if was_used:
             self.p.used.add(stmt.index)
-        out_shape = self.shapes[stmt.output]
+        self._update_running(running, self.shapes[stmt.output], indent + "    ")
+        for var, dim in zip(running, stmt.shape):
+            if var:
+                self.p.names[str(dim)] = var
+
+    def _update_running(self, running: list[str], out_shape: Any, indent: str) -> None:
+        """The running sizes for the next iteration, each computed from this iteration's: a size
+        that another one reads (a height whose stride depends on the channels) is updated after it,
+        and sizes that read each other (a permute that swaps height and width) in one assignment."""
+        updates = []
         for var, dim in zip(running, out_shape):
             if var:
                 text = self.p(dim)
                 if text != var:
-                    self.init.append(f"{indent}    {var} = {text}")
-        for var, dim in zip(running, stmt.shape):
-            if var:
-                self.p.names[str(dim)] = var
+                    updates.append((var, text, {self.p.names.get(s) for s in free_symbols(dim)} - {var}))
+        while updates:
+            free = next((u for u in updates if not any(u[0] in other[2] for other in updates)), None)
+            if free is None:
+                self.init += wrap(f"{indent}{', '.join(u[0] for u in updates)} = {', '.join(u[1] for u in updates)}")
+                return
+            self.init.append(f"{indent}{free[0]} = {free[1]}")
+            updates.remove(free)
 
     def wanted(self, *symbols: str) -> bool:
         """Is a running size read anywhere (known from a first writing of the class)?"""
@@ -623,13 +639,20 @@ class Writer:
         return var
 
     def assign(self, value: str, want: str, reuse: str | None) -> str:
-        """The variable for ``value``: its input's, where that value dies here, else ``want``."""
-        if reuse is not None and reuse in self.var and self.remaining(reuse) <= 0:
+        """The variable for ``value``: its input's, where that value dies here and the variable holds
+        no other value still read (a condition that passes its input on shares its variable), else
+        ``want``."""
+        if reuse is not None and reuse in self.var and self.remaining(reuse) <= 0 \
+                and self._held_only(self.var[reuse], reuse):
             var = self.var[reuse]
             self.var[value] = var
             self.holder[var] = value
             return var
         return self.new_var(value, want)
+
+    def _held_only(self, var: str, value: str) -> bool:
+        held = self.holder.get(var)
+        return held is None or held == value or self.remaining(held) <= 0
 
     def feeds_residual(self, value: str) -> bool:
         return value in self.residual_shortcuts
@@ -842,6 +865,8 @@ def count_uses(stmts: list[Stmt], output: str, heads: list[str]) -> dict[str, in
             # the value passes on where the condition fails; a body that reads it already counts
             if not s.absent and not any(s.input in _reads(b) for b in s.body):
                 read(s.input)
+            if _passed(s) is not None:
+                read(s.output)
         elif isinstance(s, Loop):
             read(s.input)
         elif isinstance(s, Head):
@@ -878,10 +903,20 @@ def outer_reads(stmt: Container) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _passed(s: If) -> str | None:
+    """The value an :class:`If` gives where its condition holds when its body does not make it (a
+    `from: input` under a `when:`, with no layers: forward reads that point instead of its input)."""
+    if s.absent or s.output == s.input or any(b.out == s.output for b in walk(s.body)):
+        return None
+    return s.output
+
+
 def _direct_reads(s: Stmt) -> tuple[str, ...]:
     """The values one statement reads itself (a container's body is walked on its own)."""
     if isinstance(s, (Layer, Merge)):
         return s.inputs
+    if isinstance(s, If) and _passed(s) is not None:
+        return (s.input, s.output)
     if isinstance(s, (Instance, Container, If, Loop)):
         return (s.input,)
     if isinstance(s, Head):
@@ -956,29 +991,37 @@ def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], o
                network: bool = False, input_id: str = "x",
                extra: tuple[tuple[str, str, Any], ...] = (),
                entry_names: dict[str, str] | None = None, after: tuple[Any, ...] = ()) -> tuple[Writer, list[str]]:
-    """The ``__init__`` and ``forward`` lines of a class whose body is ``stmts``. Written twice
-    where a repeat's running spatial sizes are read: the first writing finds which. ``extra``:
+    """The ``__init__`` and ``forward`` lines of a class whose body is ``stmts``. Written again
+    while a writing reads a repeat's running spatial size that it did not keep: the first writing
+    finds which sizes are read, and each later one those that the newly kept sizes start from (a
+    repeat's running width continues the one of a repeat before it). ``extra``:
     (value, argument name, shape) of forward's arguments after ``x``; ``entry_names``: the names of
     the enclosing bodies' entries (value -> name), for arguments of containers inside; ``after``:
     sizes printed after the body (:attr:`Writer.after`, None where no variable holds one), which
     the first writing counts as read."""
     ctx.printers.append((key, printer))
     base = dict(printer.names)
-    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, set(), {}, input_id, extra,
-                         entry_names or {})
-    _print_after(w, after)
-    needed = {s for s in printer.used if printer.names.get(s, "").startswith("__unused_")}
-    last = dict(printer.last)
-    printer.names = dict(base)
-    printer.used.clear()
-    printer.last.clear()
-    w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, needed, last, input_id,
-                         extra, entry_names or {})
-    _print_after(w, after)
+    needed: set[str] = set()
+    last: dict[str, int] = {}
+    for writing in itertools.count():
+        w, fwd = _write_body(ctx, key, stmts, output, in_shape, printer, fresh, sequential, needed, last, input_id,
+                             extra, entry_names or {})
+        _print_after(w, after)
+        more = {s for s in printer.used if printer.names.get(s, "").startswith("__unused_")}
+        if writing and more <= needed:  # a second writing or later that keeps every size it reads
+            break
+        needed |= more
+        last = dict(printer.last)
+        printer.names = dict(base)
+        printer.used.clear()
+        printer.last.clear()
     return w, fwd
 
 
 def _print_after(w: Writer, values: tuple[Any, ...]) -> None:
+    # after every statement: a repeat continues a variable in its running size only where nothing
+    # prints that variable's size later, and the class's output sizes are printed last
+    w.p.site = len(w.order)
     w.after = []  # type: ignore[attr-defined]
     for value in values:
         try:
@@ -1093,17 +1136,19 @@ def write_class(ctx: Context, d: Definition, name: str, param_names: dict[str, s
         printer.names[p.name] = ns.claim(param_names.get(p.name, p.name))
     sequential = (d.mode == "sequential" and not any(isinstance(s, (Merge, Head)) for s in d.body)
                   and not _passes_points(d.body))
-    # output sizes past the channels that a caller reads (only known when the class is built: the
-    # result of a repeat, say), printed with the body so that a repeat keeps its running sizes
+    # the output's channels, and the sizes past them that a caller reads (only known when the class
+    # is built: the result of a repeat, say), printed with the body so that a repeat keeps its
+    # running sizes, and none of them reuses a variable that one of them reads (`in_channels`)
     exposed = sorted(k for k in ctx.expose(d.key) if k < len(d.out_shape)) if not network else []
+    after = (d.out_shape[0], *(d.out_shape[k] for k in exposed)) if not network else ()
     w, fwd = write_body(ctx, d.key, name, d.doc, d.body, d.output, d.input_shape, printer, d.fresh,
-                        sequential=sequential, network=network, after=tuple(d.out_shape[k] for k in exposed))
+                        sequential=sequential, network=network, after=after)
     out_lines = []
     if not network:
-        out = d.out_shape
-        with contextlib.suppress(Unprintable):  # a size no variable holds: no caller can read it either
-            out_lines.append(f"self.out_channels = {printer(out[0])}")
-        for k, text in zip(exposed, w.after):  # type: ignore[attr-defined]
+        channels, *sizes = w.after  # type: ignore[attr-defined]
+        if channels is not None:  # a size no variable holds: no caller can read it either
+            out_lines.append(f"self.out_channels = {channels}")
+        for k, text in zip(exposed, sizes):
             if text is None:
                 raise Unprintable(f"no variable holds its output's {DIM_ATTRS[k].removeprefix('out_')}")
             out_lines.append(f"self.{DIM_ATTRS[k]} = {text}")

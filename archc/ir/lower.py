@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,7 @@ from .report import (
     uses_itself,
     when_error,
 )
+from .scope import undefined_names
 
 __all__ = ["Lowerer", "SetValue", "lower"]
 
@@ -227,6 +228,8 @@ class Lowerer:
         return g
 
     def _finish(self, g: Graph) -> Graph:
+        if not self.r.errors:  # what the walk evaluated it has checked: this finds the rest, each once
+            self._check_names(g)
         self._order_heads()
         self._warn_unused()
         resolve_freeze(g, self.program.freeze, self.r)
@@ -235,6 +238,12 @@ class Lowerer:
 
         check(g)
         return g
+
+    def _check_names(self, g: Graph) -> None:
+        """An undefined name where the walk evaluated nothing (a false `when:`, a repeat of 0, a
+        short-circuit): emission writes that code too (archc/ir/scope.py)."""
+        for u in undefined_names(self.program.unit, frozenset(g.params)):
+            self.r.error("E401", f"name '{u.name}' is not defined", u.span, self.undefined_hint(u.name, u.scope))
 
     def _class_name(self) -> str:
         found = self.program.class_name
@@ -276,10 +285,14 @@ class Lowerer:
             if err.code == "E401":
                 name = err.message.split("'")[1]
                 names = [k for k, v in env.items() if k != "input" and not isinstance(v, BlockRef)]
-                hint = hint or self.op_as_value(name) or suggest(name, names) or (
-                    f"names defined here: {', '.join(sorted(names))}" if names else None)
+                hint = hint or self.undefined_hint(name, names)
             self.r.error(err.code, err.message, loc.at(err.off, err.end), hint, trace)
             return UNKNOWN
+
+    def undefined_hint(self, name: str, names: Iterable[str]) -> str | None:
+        names = sorted(names)
+        return self.op_as_value(name) or suggest(name, names) or (
+            f"names defined here: {', '.join(names)}" if names else None)
 
     def op_as_value(self, name: str) -> str | None:
         # An op is not a value (issue 17: a user passing `act=hardswish` as torchvision passes
