@@ -548,6 +548,24 @@ layers:
                   "reused that variable for its output (`x = self.c2(x)`) though the block's output reads the "
                   "input after, so the block returned the conv's output (2 channels, not 3); a variable is reused "
                   "only where no other value it holds is still read (found by the same random run)"),
+    ("dead_in_some_instances_only", """
+archc: 1
+name: g
+input: [1, 8, 8]
+blocks:
+  B:
+    params: {f: true}
+    layers:
+      - c: conv(1, 1)
+      - j: {from: input, when: f}
+layers:
+  - r: {repeat: 2, each: 'B(i == 0)'}
+""", InferenceDiffers, "a layer whose output nothing reads in some instances of its block (where `j` passes the "
+                       "input on) and something reads in others: the concrete inference pass drops it where it is "
+                       "dead, the IR pass cannot write the class once (E720 'treats the instances of ... "
+                       "differently' / 'keeps ... in some instances only'); found by random runs of "
+                       "cases(sizes=True) and of blocks with computed strides. Such a layer is now kept in every "
+                       "instance (fold.py revived, passes.inference_graph keep)"),
 ]
 
 

@@ -54,6 +54,9 @@ class _Pass:
         self.bodies: list[tuple[list[Stmt], Any]] = []  # the bodies being rewritten (and the `when:`
         # condition each one runs under, for an If's body), outermost first
         self.vetoed: set[tuple[str, str]] = set()  # norms to keep in every instance after all
+        # statements (definition, value) whose nodes the concrete pass drops in some instances
+        # only (nothing reads them there): to keep in every instance, as the class writes them once
+        self.revived: set[tuple[str, str]] = set()
         # nodes that go with a statement above them (a training-only head, an instance or a
         # container the concrete pass drops whole) do not decide their own statement's fate
         dropped = {p for p in plain.scopes if p and p not in folding.kept_scopes}
@@ -114,6 +117,9 @@ class _Pass:
                 return "drop"
             return "keep"
         fates = {"fold" if i in self.folded else "keep" if i in self.kept else "drop" for i in ids}
+        if "drop" in fates and len(fates) > 1 and not (isinstance(stmt, Layer) and stmt.op.eval_identity):
+            self.revived.add((key, stmt.out))  # dead in some instances only: kept in all
+            return "keep"
         if fates == {"fold", "keep"}:  # folded in some instances only: kept in all
             self.vetoed.add((key, stmt.out))
             return "keep"
@@ -254,9 +260,9 @@ class _Pass:
         # a container inside one the concrete pass drops whole goes with it
         paths = [p for p in self.scopes.get((key, stmt.out), []) if p not in self.within_dropped]
         fates = {"keep" if p in self.kept_scopes else "drop" for p in paths}
-        if len(fates) > 1:
-            raise Unfoldable(f"the inference pass keeps '{getattr(stmt, 'name', None) or stmt.out}' in some "
-                             "instances only")
+        if len(fates) > 1:  # dead in some instances only: kept in all
+            self.revived.add((key, stmt.out))
+            return "keep"
         return fates.pop() if fates else "keep"
 
     def producer(self, value: str) -> tuple[Layer, list[Any]] | None:
@@ -307,7 +313,7 @@ def inference_ir(ir: ModuleIR, plain: Graph, folding: Folding) -> tuple[ModuleIR
     runs the concrete pass again without them (see :func:`fold`)."""
     p = _Pass(plain, folding)
     defs = {k: p.definition(d) for k, d in ir.definitions.items()}
-    return dataclasses.replace(ir, definitions=defs, network=p.definition(ir.network)), p.vetoed
+    return dataclasses.replace(ir, definitions=defs, network=p.definition(ir.network)), p.vetoed, p.revived
 
 
 def inference_definition(d: Definition, plain: Graph, folding: Folding) -> Definition:
@@ -324,11 +330,16 @@ def fold(ir: ModuleIR, plain: Graph) -> tuple[ModuleIR, Graph, Folding]:
 
     origin = {n.id: n.origin for n in plain.nodes.values()}
     allow: set[str] | None = None
+    keep: set[str] = set()
     for _ in range(8):
-        graph, folding = inference_graph(plain, allow)
-        out, vetoed = inference_ir(ir, plain, folding)
-        if not vetoed:
+        graph, folding = inference_graph(plain, allow, keep)
+        out, vetoed, revived = inference_ir(ir, plain, folding)
+        if not vetoed and not revived:
             return out, graph, folding
         folded = {f.norm for f in folding.norms}
         allow = {nid for nid in folded if origin.get(nid) not in vetoed}
+        # a statement dead in some instances only: every node of it kept, and of the modules it makes
+        paths = [p for p, s in plain.scopes.items() if s.call in revived]
+        keep |= {n.id for n in plain.nodes.values()
+                 if n.origin in revived or any(n.scope[:len(p)] == p for p in paths)}
     raise Unfoldable("folding does not settle")

@@ -59,11 +59,14 @@ class Folding:
     kept_scopes: set[Path] = field(default_factory=set)  # plain paths of the containers it keeps
 
 
-def inference_graph(graph: Graph, allow: set[str] | None = None) -> tuple[Graph, Folding]:
+def inference_graph(graph: Graph, allow: set[str] | None = None,
+                    keep: set[str] | None = None) -> tuple[Graph, Folding]:
     """The network as it runs in eval mode, with heads and dropout dropped and batch norms
     folded (see the module docstring); and how the plain state_dict maps onto it. With
     ``allow``, only the norms it names may fold (emission folds a norm of a block's class in
-    all its instances or in none)."""
+    all its instances or in none); ``keep``: nodes kept although the output does not need them
+    (emission writes a layer of a block's class in all its instances, so one that some of them
+    need stays in the others too)."""
     folding = Folding(heads=[h.name for h in graph.heads])
     nodes = {nid: dataclasses.replace(n) for nid, n in graph.nodes.items()}
     alias: dict[str, str] = {}  # removed node -> the node that now stands for its output
@@ -75,6 +78,9 @@ def inference_graph(graph: Graph, allow: set[str] | None = None) -> tuple[Graph,
 
     # 1. only what the main output needs: training-only heads (and what only they read) go
     needed = _ancestors(graph, graph.output) if graph.output else set(nodes)
+    for nid in sorted(keep or ()):
+        if nid not in needed and nid in nodes:
+            needed |= _ancestors(graph, nid)
     needed.add(graph.input)
     for nid in [n for n in nodes if n not in needed]:
         del nodes[nid]

@@ -161,9 +161,9 @@ def test_doc_block(path: str, index: int, text: str) -> None:
 
 # Their specs are checked there, with the known miscompiles marked as expected failures (and
 # test_refusals_located.py's and test_module_ir.py's are specs emission must refuse, E720: no
-# network to agree; test_known_failures.py's are known to fail, strictly).
+# network to agree).
 OWN = {"tests/emit/test_issue13.py", "tests/test_differential.py", "tests/emit/test_refusals_located.py",
-       "tests/ir/test_module_ir.py", "tests/emit/test_known_failures.py"}
+       "tests/ir/test_module_ir.py"}
 
 
 def suite_specs() -> list[tuple[str, int, str]]:
