@@ -559,9 +559,12 @@ class Writer:
             header_at = len(self.fwd) - 1
             self.fwd_index[stmt.index] = None  # forward's loop variable, once a made name reads it
             self.var[stmt.body_input] = var
+            # in the body the variable holds the body's input (the loop's value is what it ends with)
+            self.holder[var] = stmt.body_input
             self.body(stmt.body, indent + "    ", None)
             if self.var[stmt.output] != var:
                 self.fwd.append(f"{indent}    {var} = {self.var[stmt.output]}")
+            self.holder[var] = stmt.out
             if self.fwd[-1] == header_line:  # a repeat of dropout only, in the inference variant
                 self.fwd.append(f"{indent}    pass")
             index_var = self.fwd_index.pop(stmt.index)
