@@ -749,16 +749,18 @@ class Definer:
         argument it does not take), or a merge op called as a layer, its sizes are unknown."""
         if op.arity is None:
             faults, attrs = (*faults, joins_inputs(op.name, call.callee_span)), None
-        if attrs is None or not _takes_rank(op, self.shape(x)):
-            # no size to follow (an input of a rank the op does not take: its shape rule reports
-            # that where the layer runs, as it reports any other input it refuses)
-            value = f"v{self._n + 1}"
-            shape: Any = self.fresh("fault", value, len(self.shape(x)))
-        else:
+        shape: Any = None
+        if attrs is not None and _takes_rank(op, self.shape(x)):
             try:
                 shape = op.output_shape((self.shape(x),), attrs)
             except (NotSymbolic, SymbolicBranch) as err:
                 raise Unsymbolic(f"{op.name}: {err}", call.span) from None
+            except ShapeError:
+                pass  # refused whatever the sizes (a negative padding): reported where the layer runs
+        if shape is None:
+            # no size to follow (an input of a rank the op does not take, arguments its shape rule
+            # refuses: the rule reports that where the layer runs, as it reports any other input)
+            shape = self.fresh("fault", f"v{self._n + 1}", len(self.shape(x)))
         value = self.new(shape)
         frame.body.append(Layer(out=value, shape=tuple(shape), span=call.span, op=op, attrs=attrs, inputs=(x,),
                                 name=name, shared=shared, pos=pos, training_only=frame.training_only,

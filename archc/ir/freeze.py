@@ -50,8 +50,15 @@ def resolve_freeze(graph: Graph, freeze: m.Freeze | None, r: Reporter) -> None:
 def _holders(graph: Graph) -> set[Path]:
     out: set[Path] = set()
     for node in graph.nodes.values():
-        if node.module and node.op is not None and node.attrs is not None and node.in_shapes is not None \
-                and node.op.params(node.in_shapes, node.attrs):
+        if not node.module or node.op is None:
+            continue
+        if node.attrs is None or node.in_shapes is None or node.shape is None:
+            # an error left it unknown (its attributes may be ones its shape rule refuses): a layer
+            # that may hold parameters counts as holding some, so the error is not followed by E311
+            holds = node.op.stateful
+        else:
+            holds = bool(node.op.params(node.in_shapes, node.attrs))
+        if holds:
             out.update(node.scope[:k] for k in range(1, len(node.scope) + 1))
     return out
 
