@@ -82,6 +82,7 @@ from .report import (
     needs_name,
     no_such_arg,
     too_many_args,
+    unknown_reference,
 )
 
 __all__ = ["Unsymbolic", "define"]
@@ -111,6 +112,8 @@ class Frame:
     # the points a `from:` reads by name where this frame runs (shared up to the nearest `when:`
     # or repeat, whose own list says what is read only where it runs)
     reads: list[str] = field(default_factory=list)
+    pending: set[str] = field(default_factory=set)  # names its list defines later (E305 says so)
+    claims: dict[str, EntryName] = field(default_factory=dict)  # the named entries behind ``names``
 
     def child(self, env: Mapping[str, Any] | None = None, *, body: list[Stmt] | None = None,
               training_only: bool = False, top: bool = False, reads: list[str] | None = None) -> Frame:
@@ -123,6 +126,8 @@ class Frame:
         frame: Frame | None = self
         while frame is not None:
             if name in frame.names:
+                if name in frame.claims:
+                    frame.claims[name].read = True
                 return frame.names[name]
             frame = frame.parent
         return None
@@ -323,6 +328,7 @@ class Definer:
     # --- lists and entries ---------------------------------------------------------------------
 
     def entries(self, items: tuple[m.Entry, ...], x: str, frame: Frame, namer: Namer) -> str:
+        frame.pending.update(i.name for i in items if isinstance(i, m.Named))
         for item in items:
             x = self.entry(item, x, frame, namer)
         return x
@@ -331,6 +337,7 @@ class Definer:
         if isinstance(item, m.Call):
             return self.call_in_list(item, x, frame, namer)
         if isinstance(item, m.Named):
+            frame.pending.discard(item.name)
             namer.take()
             before = len(frame.body)
             name = item.name if item.template is None else self.generated_name(item, frame)
@@ -341,6 +348,7 @@ class Definer:
                 frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
                                      output=x, absent=True, pos=True, entry=entry))
                 frame.names[name] = x  # absent, it passes its input on, and a `from:` reads that
+                frame.claims[name] = entry
                 return x
             made = frame.body[-1] if len(frame.body) > before else None
             if namer.mode == "sequential" and isinstance(item.value, m.Call) and isinstance(made, Layer) \
@@ -355,6 +363,7 @@ class Definer:
                 frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
                                      output=x, absent=True, entry=entry))
             frame.names[name] = out
+            frame.claims[name] = entry
             if isinstance(item.value, m.Container) and item.value.training_only:
                 assert self.d is not None
                 if self.d.key != "" or not frame.top or isinstance(name, GenName) or not name.isidentifier():
@@ -432,8 +441,8 @@ class Definer:
         ids = []
         for ref in c.from_:
             found = frame.input_id if ref.name == "input" else frame.lookup(ref.name)
-            if found is None:
-                raise Unsymbolic(f"'{ref.name}' is defined only under a condition", ref.span)
+            if found is None:  # reported where it runs; a stand-in of unknown size reads on
+                return self.unknown_reference(ref, x, frame)
             ids.append(found)
         assert self.d is not None
         # a point read by name (`input` is the block's argument, which its caller holds anyway)
@@ -443,6 +452,22 @@ class Definer:
         if c.parallel is not None:
             raise Decline("`from:` with several names cannot be combined with `parallel:`")
         return self.merge(c.merge or "concat", ids, [True] * len(ids), c.dim, "from", site, c.span, frame)
+
+    def unknown_reference(self, ref: m.Ref, x: str, frame: Frame) -> str:
+        chain = []
+        f: Frame | None = frame
+        while f is not None:
+            chain.append(f)
+            f = f.parent
+        visible = ["input", *(n for f in chain for n in f.names)]
+        if not all(isinstance(n, str) for n in visible):
+            raise Decline("a `from:` that names nothing where names are made by a repeat")
+        diag = unknown_reference(ref.name, any(ref.name in f.pending for f in chain), visible, ref.span)
+        shape = self.fresh("fault", f"v{self._n + 1}", len(self.shape(x)))
+        out = self.new(shape)
+        frame.body.append(Fault(out=out, shape=shape, span=ref.span, input=x, name=None,
+                                training_only=frame.training_only, invalid=(diag,)))
+        return out
 
     def container_at(self, c: m.Container, x: str, frame: Frame, name: str | None, *,
                      absent: bool = True) -> str | None:

@@ -367,8 +367,10 @@ class Instantiator:
         elif isinstance(stmt, Loop):
             self.loop(stmt, env, vals, path, numbers)
         elif isinstance(stmt, Fault):  # reported as the walk reports it; a stand-in of unknown size
-            self._report(unknown_callee(stmt.callee, stmt.candidates, stmt.diag_at))
-            child = (*path, self._name(stmt, numbers, env))
+            if stmt.callee is not None:
+                assert stmt.diag_at is not None
+                self._report(unknown_callee(stmt.callee, stmt.candidates, stmt.diag_at))
+            child = (*path, self._name(stmt, numbers, env)) if stmt.name is not None or stmt.pos else path
             x = vals[stmt.input]
             assert x is not None
             node = Node(f"{path_str(child)}?{self.graph.next_seq()}", None, None, child, (x,), stmt.span, module=False)
@@ -401,11 +403,13 @@ class Instantiator:
         if isinstance(entry.name, GenName):
             parts = tuple(self.val(part, env) for part in entry.name.parts)
             if UNKNOWN in parts:
+                self.check(not entry.read, "a name read by `from:` that is refused here")
                 return False
             assert entry.template is not None
             name = name_made(self.reporter, entry.template, parts, entry.span, self.trace)
             if name is None:
                 self._unknown()
+                self.check(not entry.read, "a name read by `from:` that is refused here")
                 return False
         child = (*path, name)
         first = self.graph.scopes.get(child) or self.graph.nodes.get(path_str(child))
@@ -413,6 +417,7 @@ class Instantiator:
             return True
         name_taken(self.reporter, path_str(child), entry.template, entry.span, first.span, self.trace)
         self._unknown()
+        self.check(not entry.read, "a name read by `from:` that is refused here")
         return False
 
     def _report(self, diag: Diagnostic) -> None:

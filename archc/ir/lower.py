@@ -67,6 +67,7 @@ from .report import (
     short_trace,
     size_error,
     unknown_callee,
+    unknown_reference,
     uses_itself,
     when_error,
 )
@@ -520,14 +521,10 @@ class Lowerer:
         for ref in c.from_:
             found = frame.input_id if ref.name == "input" else frame.lookup(ref.name)
             if found is None:
-                if any(ref.name in f.pending for f in frame.chain()):
-                    self.r.error("E305", f"'{ref.name}' is defined later; `from:` must refer back", ref.span,
-                                 "move this entry after the layer it reads", frame.trace)
-                else:
-                    visible = ["input"] + [n for f in frame.chain() for n in f.names]
-                    self.r.error("E305", f"unknown reference '{ref.name}' in `from:`", ref.span,
-                                 suggest(ref.name, visible) or f"names visible here: {', '.join(visible)}",
-                                 frame.trace)
+                later = any(ref.name in f.pending for f in frame.chain())
+                visible = ["input"] + [n for f in frame.chain() for n in f.names]
+                self.r.add(dataclasses.replace(unknown_reference(ref.name, later, visible, ref.span),
+                                               notes=frame.trace))
                 return self.placeholder(path, x, ref.span, frame, ":from")
             ids.append(found)
         for ref, i in zip(c.from_, ids):

@@ -89,7 +89,7 @@ class ArgSpans:
         return self.call
 
 
-@dataclass(frozen=True)
+@dataclass
 class EntryName:
     """A named entry's name, which lowering makes and claims where the entry stands, before it asks
     the entry's `when:` (as the walk does): a name taken already is an error (E303) there, and so is
@@ -99,6 +99,9 @@ class EntryName:
     span: Span  # where it is written
     template: str | None = None  # the name as written, where a repeat's index makes it (`layer{i + 1}`)
     input: str = ""  # the running value where the entry stands, which passes on where the name is refused
+    # a `from:` reads it by name: where the name is refused, the walk finds no such point there
+    # (E305, or a point of that name further out), which instantiation does not follow (it declines)
+    read: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -216,15 +219,18 @@ class Loop(Stmt):
 
 @dataclass(slots=True, kw_only=True)
 class Fault(Stmt):
-    """A call of something that is neither an op nor a block (``invalid`` says what): lowering
-    reports it where it runs and stands a node of unknown size in its place, as the walk does, so
-    that what follows reports no errors of its own about it. Only in a spec with errors."""
+    """A call of something that is neither an op nor a block, or a `from:` that names nothing
+    (``invalid`` says what): lowering reports it where it runs and stands a node of unknown size
+    in its place, as the walk does, so that what follows reports no errors of its own about it.
+    Only in a spec with errors."""
 
     input: str
-    name: str | None
-    callee: str  # the name it calls (E300, with a did-you-mean over ``candidates``, the ops and blocks,
-    candidates: tuple[str, ...]  # found only where it is reported: hundreds of them cost seconds)
-    diag_at: Span  # where the name is written
+    name: str | None  # None, not numbered: a `from:`'s stand-in, at its container's path
+    # a call of a name that is neither (E300, with a did-you-mean over ``candidates``, the ops and
+    # blocks, found only where it is reported: hundreds of them cost seconds), written at ``diag_at``
+    callee: str | None = None
+    candidates: tuple[str, ...] = ()
+    diag_at: Span | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -39,6 +39,7 @@ __all__ = [
     "shape_note",
     "size_error",
     "unknown_callee",
+    "unknown_reference",
     "when_error",
 ]
 
@@ -184,6 +185,16 @@ def unknown_callee(name: str, candidates: Iterable[str], span: Span) -> Diagnost
     """E300: a call of a name that is neither an op nor a block (``candidates``: the ops and blocks)."""
     hint = suggest(name, list(candidates)) or "`archc ops` lists the ops; blocks are defined under `blocks:`"
     return Diagnostic("E300", f"unknown op or block '{name}'", span, hint)
+
+
+def unknown_reference(name: str, later: bool, visible: list[str], span: Span) -> Diagnostic:
+    """E305: a `from:` that names no point before it (``later``: one its list defines after it;
+    ``visible``: the names it could read, the innermost list's first)."""
+    if later:
+        return Diagnostic("E305", f"'{name}' is defined later; `from:` must refer back", span,
+                          "move this entry after the layer it reads")
+    return Diagnostic("E305", f"unknown reference '{name}' in `from:`", span,
+                      suggest(name, visible) or f"names visible here: {', '.join(visible)}")
 
 
 def bind_error(err: BindError, spans: ArgSpans) -> Diagnostic:

@@ -297,6 +297,74 @@ def test_a_named_entry_is_named_before_its_condition_is_asked(name: str) -> None
     assert [d.code for d in low.r.diagnostics] == codes
 
 
+# a `from:` that names no point before it: reported where it runs, with the names visible there
+# (the innermost list's first), or that the name is defined later; what reads it says nothing more
+FROM_NOTHING = {
+    "misspelt_in_a_nested_list": ("""
+        layers:
+          - stem: conv(8, 3, padding=1)
+          - s:
+              - a: conv(8, 1)
+              - b: {from: stemm, layers: [relu]}
+              - c: conv(8, 1)
+        """, ["E305"]),
+    "defined_later_in_the_outer_list": ("""
+        layers:
+          - s:
+              - a: conv(8, 1)
+              - b: {from: tail, layers: [relu]}
+          - tail: conv(8, 1)
+        """, ["E305"]),
+    "in_a_block_called_twice": ("""
+        blocks:
+          B:
+            params: {c: int}
+            layers:
+              - a: conv(c, 1)
+              - j: {from: [a, inptu], merge: concat}
+              - d: conv(c, 3)
+        layers:
+          - b1: B(8)
+          - b2: B(4)
+        """, ["E305"]),
+    "the_second_of_two_names": ("""
+        layers:
+          - a: conv(8, 1)
+          - j: {from: [a, bb], merge: add}
+          - k: {from: [a, j, zz], merge: add}
+        """, ["E305", "E305"]),
+    "under_a_when_in_a_repeat": ("""
+        params: {use: true}
+        layers:
+          - s:
+              repeat: 2
+              each:
+                - "s{i}":
+                    - a: conv(8, 1)
+                    - r: {when: use, from: [a, q], merge: add}
+        """, ["E305"]),
+    # the name `a` is refused in the second repeat (taken already), so the walk finds no point of
+    # that name there: instantiation declines, the walk reports it (E303, then E305 for `a`)
+    "a_name_read_where_it_is_refused": ("""
+        params: {use: true}
+        layers:
+          - s:
+              repeat: 2
+              each:
+                - a: conv(8, 1)
+                - r: {when: use, from: [a, q], merge: add}
+        """, ["E305", "E303", "E305"]),
+}
+
+
+@pytest.mark.parametrize("name", FROM_NOTHING)
+def test_a_from_that_names_nothing_is_reported_by_instantiation(name: str) -> None:
+    text, codes = FROM_NOTHING[name]
+    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
+    assert low.instantiated == ("E303" not in codes)
+    assert [d.code for d in low.r.diagnostics] == codes
+
+
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           derandomize=not os.environ.get("ARCHC_DIFFERENTIAL_RANDOM"),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
@@ -320,7 +388,8 @@ def test_a_fuzzed_spec_is_reported_the_same_both_ways(doc: dict) -> None:
 # twice, a negative padding, a kernel far too large, a condition that is not true or false
 MISTAKES = [(r"\bconv\(", "convv("), (r"\b(B\d+)\(", r"\1(1, 2, 3, 4, 5, 6, 7, "), (r"- n4:", "- n3:"),
             (r"padding=1\b", "padding=-1"), (r"\bconv\((\w+), 3\b", r"conv(\1, 31"), (r"when: 'false'", "when: '3'"),
-            (r"\bbn\(", "bn(width, "), (r"- fc: linear\(", "- n2: linear(")]
+            (r"\bbn\(", "bn(width, "), (r"- fc: linear\(", "- n2: linear("), (r"from:\n(\s+)- (\w+)", r"from:\n\1- \2x"),
+            (r"from: (\w+)", r"from: \1_")]
 
 
 @settings(max_examples=EXAMPLES // 3, deadline=None, database=None,
