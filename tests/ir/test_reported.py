@@ -385,11 +385,12 @@ def test_a_fuzzed_spec_is_reported_the_same_both_ways(doc: dict) -> None:
 
 # one mistake put into a valid generated spec (the first place its pattern matches), as a person
 # editing a spec makes one: a misspelt op, a block called with too many arguments, a name used
-# twice, a negative padding, a kernel far too large, a condition that is not true or false
+# twice, a negative padding, a kernel far too large, a condition that is not true or false, a
+# misspelt `from:` name
 MISTAKES = [(r"\bconv\(", "convv("), (r"\b(B\d+)\(", r"\1(1, 2, 3, 4, 5, 6, 7, "), (r"- n4:", "- n3:"),
             (r"padding=1\b", "padding=-1"), (r"\bconv\((\w+), 3\b", r"conv(\1, 31"), (r"when: 'false'", "when: '3'"),
-            (r"\bbn\(", "bn(width, "), (r"- fc: linear\(", "- n2: linear("), (r"from:\n(\s+)- (\w+)", r"from:\n\1- \2x"),
-            (r"from: (\w+)", r"from: \1_")]
+            (r"\bbn\(", "bn(width, "), (r"- fc: linear\(", "- n2: linear("),
+            (r"from:\n(\s+)- (\w+)", r"from:\n\1- \2x"), (r"from: (\w+)", r"from: \1_")]
 
 
 @settings(max_examples=EXAMPLES // 3, deadline=None, database=None,
