@@ -683,38 +683,53 @@ class Definer:
 
     # --- calls --------------------------------------------------------------------------------
 
-    def resolve(self, call: m.Call, frame: Frame) -> Op | BlockRef | SymBlock | Diagnostic:
-        """What a call calls; an error (E300) where it names nothing (a Fault stands in its place)."""
+    def resolve(self, call: m.Call, frame: Frame) -> Op | BlockRef | SymBlock | Diagnostic | _Called:
+        """What a call calls; an error (E300) where it names nothing or a parameter that holds no
+        block (a Fault stands in its place)."""
         name = call.call.callee
         if name in frame.env:
             value = frame.env[name]
             if isinstance(value, (BlockRef, SymBlock)):
                 return value
-            if is_symbolic(value) and name not in self.ops:
+            if is_symbolic(value) and name not in self.ops and self._untyped(name):
                 # `activation: none` called as `activation`: lowering called the block each call
                 # passed, but one class cannot know which
                 raise Unsymbolic(f"'{name}' is called as a block, but the parameter is not declared `{name}: block` "
                                  "(one that defaults to none cannot be called)", call.loc.span)
-            if name not in self.ops:
-                raise Decline(f"'{name}' is a parameter, not a layer or block")
+            if name not in self.ops:  # a parameter of another type (E300 where it runs)
+                return _Called(name, value)
         if name not in self.ops:  # its hint is found where it is reported (see Fault.candidates)
             return Diagnostic("E300", f"unknown op or block '{name}'", call.callee_span)
         return self.ops.get(name)
 
-    def fault(self, diag: Diagnostic, call: m.Call, x: str, frame: Frame, name: str | None, pos: bool) -> str:
-        """A stand-in for a call of nothing: reported where it runs, of unknown size after."""
+    def _untyped(self, name: str) -> bool:
+        """Is ``name`` a parameter of the running definition that may hold a block in some call (no
+        type declared, no default or a default of none: its symbol's kind is a guess)?"""
+        assert self.d is not None
+        param = next((p for p in self.d.params if p.name == name), None)
+        return param is None or (param.declared is None and (param.required or param.default is None))
+
+    def fault(self, found: Diagnostic | _Called, call: m.Call, x: str, frame: Frame, name: str | None,
+              pos: bool) -> str:
+        """A stand-in for a call of nothing, or of a parameter that holds no block: reported where it
+        runs, of unknown size after."""
         value = f"v{self._n + 1}"
         shape = self.fresh("fault", value, len(self.shape(x)))
         out = self.new(shape)
+        if isinstance(found, _Called):
+            frame.body.append(Fault(out=out, shape=shape, span=call.span, input=x, name=name, pos=pos,
+                                    training_only=frame.training_only, callee=found.name, diag_at=call.callee_span,
+                                    param=True, value=found.value))
+            return out
         blocks = tuple(k for k, v in frame.env.items() if isinstance(v, BlockRef))
         frame.body.append(Fault(out=out, shape=shape, span=call.span, input=x, name=name, pos=pos,
                                 training_only=frame.training_only, callee=call.call.callee,
-                                candidates=(*self.ops.names, *blocks), diag_at=diag.span))
+                                candidates=(*self.ops.names, *blocks), diag_at=found.span))
         return out
 
     def call_in_list(self, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:
         target = self.resolve(call, frame)
-        if isinstance(target, Diagnostic):  # numbered as the walk numbers its stand-in
+        if isinstance(target, (Diagnostic, _Called)):  # numbered as the walk numbers its stand-in
             namer.take()
             return self.fault(target, call, x, frame, None, True)
         if isinstance(target, BlockRef) and target.defn.inline:
@@ -739,7 +754,7 @@ class Definer:
 
     def call_at(self, call: m.Call, x: str, frame: Frame, name: str | None, *, pos: bool = False) -> str:
         target = self.resolve(call, frame)
-        if isinstance(target, Diagnostic):
+        if isinstance(target, (Diagnostic, _Called)):
             return self.fault(target, call, x, frame, name, pos)
         if isinstance(target, (BlockRef, SymBlock)):
             return self.instance(target, call, x, frame, name, pos=pos)
@@ -1025,6 +1040,14 @@ class _Args:
     faults: list[Diagnostic] = field(default_factory=list)
     missing: list[tuple[str, Diagnostic]] = field(default_factory=list)
     at: dict[str, Span] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Called:
+    """A parameter that holds no block, called as a layer (E300 where it runs)."""
+
+    name: str
+    value: Any
 
 
 def _takes_rank(op: Op, shape: Dims) -> bool:

@@ -61,6 +61,7 @@ from .report import (
     name_made,
     name_taken,
     needs_name,
+    not_a_layer,
     shape_note,
     size_error,
     unknown_callee,
@@ -367,7 +368,14 @@ class Instantiator:
         elif isinstance(stmt, Loop):
             self.loop(stmt, env, vals, path, numbers)
         elif isinstance(stmt, Fault):  # reported as the walk reports it; a stand-in of unknown size
-            if stmt.callee is not None:
+            if stmt.param:
+                assert stmt.callee is not None and stmt.diag_at is not None
+                value = self.val(stmt.value, env)
+                if value is not UNKNOWN:
+                    kind = value_type(value)
+                    self.check(kind != "block", "a parameter of no type holding a block")
+                    self._report(not_a_layer(stmt.callee, kind, stmt.diag_at))
+            elif stmt.callee is not None:
                 assert stmt.diag_at is not None
                 self._report(unknown_callee(stmt.callee, stmt.candidates, stmt.diag_at))
             child = (*path, self._name(stmt, numbers, env)) if stmt.name is not None or stmt.pos else path

@@ -63,6 +63,7 @@ from .report import (
     name_made,
     name_taken,
     needs_name,
+    not_a_layer,
     shape_note,
     short_trace,
     size_error,
@@ -797,10 +798,8 @@ class Lowerer:
             # parameter named `bn` still means the op
             if name not in self.ops:
                 if value is not UNKNOWN:
-                    kind = value_type(value)
-                    self.r.error("E300", f"'{name}' is {'an' if kind[0] in 'aeiou' else 'a'} {kind} parameter, "
-                                         "not a layer or block",
-                                 call.callee_span, None, frame.trace)
+                    self.r.add(dataclasses.replace(not_a_layer(name, value_type(value), call.callee_span),
+                                                   notes=frame.trace))
                 return None
         try:
             return self.ops.get(name)

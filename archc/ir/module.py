@@ -231,6 +231,9 @@ class Fault(Stmt):
     callee: str | None = None
     candidates: tuple[str, ...] = ()
     diag_at: Span | None = None
+    # a parameter called as a layer (E300, naming the type of ``value``, where it runs)
+    param: bool = False
+    value: Any = None
 
 
 @dataclass(slots=True, kw_only=True)

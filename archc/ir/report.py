@@ -36,6 +36,7 @@ __all__ = [
     "name_made",
     "name_taken",
     "needs_name",
+    "not_a_layer",
     "shape_note",
     "size_error",
     "unknown_callee",
@@ -179,6 +180,12 @@ def name_taken(r: Reporter, name: str, template: str | None, span: Span, first: 
     else:
         r.error("E303", f"the name '{name}' is used twice", span, "give each layer its own name",
                 (Note("first used here", first),))
+
+
+def not_a_layer(name: str, kind: str, span: Span) -> Diagnostic:
+    """E300: a parameter that holds no block (``kind``: its value's type) called as a layer."""
+    return Diagnostic("E300", f"'{name}' is {'an' if kind[0] in 'aeiou' else 'a'} {kind} parameter, "
+                              "not a layer or block", span)
 
 
 def unknown_callee(name: str, candidates: Iterable[str], span: Span) -> Diagnostic:

@@ -357,6 +357,46 @@ FROM_NOTHING = {
 }
 
 
+# a parameter that holds no block called as a layer (E300, naming its value's type, per instance)
+PARAM_AS_LAYER = {
+    "in_a_numbered_list": ("""
+        params: {width: 8}
+        layers:
+          - conv(8, 1)
+          - width()
+          - relu
+        """, ["E300"]),
+    "in_a_block_of_each_type": ("""
+        blocks:
+          B:
+            params: {n: int, f: 0.5, flag: true, sizes: "[1, 2]", k: int | pair = 3}
+            layers:
+              - a: n(1)
+              - b: f()
+              - c: flag()
+              - d: sizes()
+              - e: k()
+              - g: conv(n, 1)
+        layers:
+          - b1: B(8)
+          - b2: B(4, k=[1, 3])
+        """, ["E300"] * 6),  # k: an int in one call, a list in the other
+    "in_a_repeat": ("""
+        params: {depth: 2}
+        layers:
+          - s: {repeat: depth, each: [conv(8, 1), depth()]}
+        """, ["E300"]),
+}
+
+
+@pytest.mark.parametrize("name", PARAM_AS_LAYER)
+def test_a_parameter_called_as_a_layer_is_reported_by_instantiation(name: str) -> None:
+    text, codes = PARAM_AS_LAYER[name]
+    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
+    assert low.instantiated
+    assert [d.code for d in low.r.diagnostics] == codes
+
+
 @pytest.mark.parametrize("name", FROM_NOTHING)
 def test_a_from_that_names_nothing_is_reported_by_instantiation(name: str) -> None:
     text, codes = FROM_NOTHING[name]
@@ -386,11 +426,12 @@ def test_a_fuzzed_spec_is_reported_the_same_both_ways(doc: dict) -> None:
 # one mistake put into a valid generated spec (the first place its pattern matches), as a person
 # editing a spec makes one: a misspelt op, a block called with too many arguments, a name used
 # twice, a negative padding, a kernel far too large, a condition that is not true or false, a
-# misspelt `from:` name
+# misspelt `from:` name, a parameter called as a layer
 MISTAKES = [(r"\bconv\(", "convv("), (r"\b(B\d+)\(", r"\1(1, 2, 3, 4, 5, 6, 7, "), (r"- n4:", "- n3:"),
             (r"padding=1\b", "padding=-1"), (r"\bconv\((\w+), 3\b", r"conv(\1, 31"), (r"when: 'false'", "when: '3'"),
             (r"\bbn\(", "bn(width, "), (r"- fc: linear\(", "- n2: linear("),
-            (r"from:\n(\s+)- (\w+)", r"from:\n\1- \2x"), (r"from: (\w+)", r"from: \1_")]
+            (r"from:\n(\s+)- (\w+)", r"from:\n\1- \2x"), (r"from: (\w+)", r"from: \1_"),
+            (r"- (relu|silu)\n", "- width()\n")]
 
 
 @settings(max_examples=EXAMPLES // 3, deadline=None, database=None,
