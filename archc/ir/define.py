@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import ChainMap
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,11 +65,12 @@ from .module import (
     Merge,
     ModuleIR,
     Param,
+    Site,
     Stmt,
     walk,
 )
 from .naming import Namer, body_namer, list_mode, list_namer, made_name
-from .params import INT_OR_PAIR, check_type, default_type, value_type, with_names
+from .params import INT_OR_PAIR, check_type, default_type, undefined_hint, value_type, with_names
 from .report import (
     NO_SHORTCUT,
     SHORTCUT_OFF,
@@ -159,6 +160,7 @@ class Definer:
         self.d: Definition | None = None
         self._shapes: dict[str, Dims] = {}
         self._n = 0
+        self._faults = 0  # expressions it could not evaluate (each a fresh symbol, see evaluated)
 
     # --- definitions -------------------------------------------------------------------
 
@@ -320,10 +322,45 @@ class Definer:
         except (ExprError, SymbolicBranch, NotSymbolic) as err:
             raise Unsymbolic(f"cannot evaluate this expression once for every instance: {err}", span) from None
 
-    def when(self, code: m.Code | None, env: Mapping[str, Any]) -> Any:
+    def evaluated(self, expr: Any, loc: m.Loc, env: Mapping[str, Any], key: str, checks: list[Diagnostic | Site],
+                  *, boolean: bool = False) -> Any:
+        """An expression a statement evaluates, kept in its ``checks`` as a Site where its value is
+        symbolic (an error where it runs, a division by zero, is reported there with the walk's
+        words), or, written for values, where it is an error (an undefined name): a fresh symbol
+        then stands for its value, unknown where it runs, where its error is reported."""
+        names = tuple((n, env[n]) for n in sorted(names_in(expr)) if n in env)
+        try:
+            value = evaluate(expr, env)
+        except ExprError as err:
+            certain = err.code == "E401" or not any(
+                is_symbolic(v.shape if isinstance(v, ShapeView) else v) for _, v in names)
+            if not self.concrete and not certain:
+                # of symbols, it may be an error of some values only (`k // 2` for a k that is an int
+                # or a pair): written for the values instead, where an error is one (see Definer).
+                # A name defined nowhere is an error wherever it is evaluated (and where it is not,
+                # archc/ir/scope.py reports it), and so is an error of values known here
+                raise Unsymbolic(f"cannot evaluate this expression once for every instance: {err}", loc.span) \
+                    from None
+            hint = None
+            if err.code == "E401":
+                defined = [k for k, v in env.items() if k != "input" and not isinstance(v, (BlockRef, SymBlock))]
+                hint = undefined_hint(err.message.split("'")[1], defined, self.ops)
+            self._faults += 1
+            symbol = f"_fault_expr{self._faults}"
+            checks.append(Site(expr, loc, names, key, symbol=symbol, hint=hint))
+            return Sym(symbol, boolean=boolean)
+        except (SymbolicBranch, NotSymbolic) as err:
+            raise Unsymbolic(f"cannot evaluate this expression once for every instance: {err}", loc.span) from None
+        if is_symbolic(value):
+            checks.append(Site(expr, loc, names, key, value=value))
+        return value
+
+    def when(self, code: m.Code | None, env: Mapping[str, Any], checks: list[Diagnostic | Site] | None = None) -> Any:
         if code is None:
             return True
-        return self.eval(code.expr, env, code.loc.span)
+        if checks is None:
+            return self.eval(code.expr, env, code.loc.span)
+        return self.evaluated(code.expr, code.loc, env, "cond", checks, boolean=True)
 
     # --- lists and entries ---------------------------------------------------------------------
 
@@ -353,13 +390,14 @@ class Definer:
             made = frame.body[-1] if len(frame.body) > before else None
             if namer.mode == "sequential" and isinstance(item.value, m.Call) and isinstance(made, Layer) \
                     and made.op.holds_parameter:
-                made.invalid = (held_in_list(made.op.name, item.value.span), *made.invalid)
+                made.checks = (held_in_list(made.op.name, item.value.span), *made.checks)
             if len(frame.body) > before and frame.body[-1].out == out:
                 frame.body[-1].pos = True
                 frame.body[-1].entry = entry
                 if isinstance(frame.body[-1], If):  # its flag in the emitted class takes the entry's name
                     frame.body[-1].label = name
             else:  # no statement of its own (a `from:` that names a point): one that only claims its name
+                entry.alias = True
                 frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
                                      output=x, absent=True, entry=entry))
             frame.names[name] = out
@@ -414,9 +452,10 @@ class Definer:
                                     pos=pos, reads=reads))
         return value
 
-    def guarded(self, cond: Any, x: str, frame: Frame, span: Span, absent: bool, run: Any) -> str | None:
+    def guarded(self, cond: Any, x: str, frame: Frame, span: Span, absent: bool, run: Any,
+                checks: Sequence[Diagnostic | Site] = ()) -> str | None:
         """``run(frame)`` where ``cond`` holds: directly when it is true, not at all when it is false,
-        else inside an :class:`If`."""
+        else inside an :class:`If` (``checks``: its condition's, see :meth:`evaluated`)."""
         if cond is True:
             return run(frame)
         if cond is False:
@@ -432,7 +471,8 @@ class Definer:
         shape = self.shape(out) if absent else _choose(cond, self.shape(out), self.shape(x))
         value = self.new(shape)
         frame.body.append(If(out=value, shape=shape, span=span, cond=cond, input=x, body=body, output=out,
-                             absent=absent, training_only=frame.training_only, reads=tuple(inner.reads)))
+                             absent=absent, training_only=frame.training_only, reads=tuple(inner.reads),
+                             checks=tuple(checks)))
         return value
 
     def inputs(self, c: m.Container, x: str, frame: Frame, site: tuple[str, ...]) -> str:
@@ -466,7 +506,7 @@ class Definer:
         shape = self.fresh("fault", f"v{self._n + 1}", len(self.shape(x)))
         out = self.new(shape)
         frame.body.append(Fault(out=out, shape=shape, span=ref.span, input=x, name=None,
-                                training_only=frame.training_only, invalid=(diag,)))
+                                training_only=frame.training_only, checks=(diag,)))
         return out
 
     def container_at(self, c: m.Container, x: str, frame: Frame, name: str | None, *,
@@ -490,8 +530,10 @@ class Definer:
             return self._container(kind_, label, name, namer.mode, x_in, body, out, c.span, sub, False,
                                    reads=len(c.from_))
 
+        checks: list[Diagnostic | Site] = []
+        cond = self.when(c.when, frame.env, checks)
         with self.nest():
-            return self.guarded(self.when(c.when, frame.env), x, frame, c.span, absent, run)
+            return self.guarded(cond, x, frame, c.span, absent, run, checks)
 
     def container_in_list(self, c: m.Container, x: str, frame: Frame, namer: Namer) -> str:
         def run(f: Frame) -> str:
@@ -527,9 +569,10 @@ class Definer:
 
         if c.training_only:
             raise Unsymbolic("a training-only head needs a name", c.span)
-        cond = self.when(c.when, frame.env)
+        checks: list[Diagnostic | Site] = []
+        cond = self.when(c.when, frame.env, checks)
         with self.nest():
-            out = self.guarded(cond, x, frame, c.span, False, run)
+            out = self.guarded(cond, x, frame, c.span, False, run, checks)
         return x if out is None else out
 
     def body(self, b: m.BodyFields, x: str, frame: Frame, namer: Namer, name: str | None) -> str:
@@ -547,9 +590,12 @@ class Definer:
 
     def repeat(self, b: m.BodyFields, x: str, frame: Frame, namer: Namer, name: str | None) -> str:
         assert b.repeat is not None and b.each is not None
-        count = self.eval(b.repeat.expr, frame.env, b.repeat.loc.span)
+        checks: list[Diagnostic | Site] = []
+        count = self.evaluated(b.repeat.expr, b.repeat.loc, frame.env, "count", checks)
         items = (b.each,) if isinstance(b.each, m.Call) else b.each.items
         if self.concrete:
+            if any(_error(c) for c in checks):
+                raise Decline("a repeat count that cannot be evaluated")
             return self.unrolled(b, count, items, x, frame, namer)
         rank = len(self.shape(x))
         loop_out = f"v{self._n + 1}"  # the value the loop will produce: its fresh symbols' owner
@@ -568,7 +614,7 @@ class Definer:
         frame.body.append(Loop(out=loop_out, shape=shape, span=b.repeat.loc.span, index=b.index, count=count,
                                input=x, carried=carried, body_input=body_in, body=body, output=out,
                                where=name or "", training_only=frame.training_only, entries=len(items),
-                               reads=tuple(sub.reads)))
+                               reads=tuple(sub.reads), checks=tuple(checks)))
         return loop_out
 
     def unrolled(self, b: m.BodyFields, count: Any, items: tuple[m.Entry, ...], x: str, frame: Frame,
@@ -739,7 +785,7 @@ class Definer:
             # an unnamed call in a list that names its layers: only an inline block may stand there
             out = self.instance(target, call, x, frame, None, pos=True, only_inline=namer.mode == "module")
             if isinstance(target, BlockRef) and namer.mode == "module":
-                frame.body[-1].invalid = (needs_name(f"block {target.name}", call.span),)
+                frame.body[-1].checks = (needs_name(f"block {target.name}", call.span), *frame.body[-1].checks)
             return out
         attrs, faults = self.bind_attrs(target, call, frame)
         if namer.mode == "sequential":
@@ -761,17 +807,23 @@ class Definer:
         attrs, faults = self.bind_attrs(target, call, frame)
         return self.layer(target, call, attrs, x, frame, name, pos=pos, faults=faults)
 
-    def bind_attrs(self, op: Op, call: m.Call, frame: Frame) -> tuple[Any, tuple[Diagnostic, ...]]:
-        """The op's attributes, symbolic where its arguments are; None with the error where the op
-        does not take them (reported where the layer runs)."""
-        args = [self.eval(a, frame.env, call.span) for a in call.call.args]
-        kwargs = {k.name: self.eval(k.value, frame.env, call.span) for k in call.call.kwargs}
+    def bind_attrs(self, op: Op, call: m.Call, frame: Frame) -> tuple[Any, tuple[Diagnostic | Site, ...]]:
+        """The op's attributes, symbolic where its arguments are, and its checks (Stmt.checks):
+        None with the error where the op does not take them, or an argument cannot be evaluated
+        (reported where the layer runs)."""
+        fields = list(op.Attrs.model_fields)
+        checks: list[Diagnostic | Site] = []
+        args = [self.evaluated(a, call.loc, frame.env, fields[k] if k < len(fields) else f"#{k}", checks)
+                for k, a in enumerate(call.call.args)]
+        kwargs = {k.name: self.evaluated(k.value, call.loc, frame.env, op.arg_aliases.get(k.name, k.name), checks)
+                  for k in call.call.kwargs}
+        if any(_error(c) for c in checks):
+            return None, tuple(checks)  # reported where it runs (the walk binds nothing after such an error)
         if not any(is_symbolic(v) for v in (*args, *kwargs.values())):
             try:
                 return bind(op, args, kwargs), ()
             except BindError as err:
                 return None, (bind_error(err, arg_spans(call)),)
-        fields = list(op.Attrs.model_fields)
         if len(args) > len(fields):
             raise Decline(f"{op.name}() takes at most {len(fields)} positional arguments")
         data = dict(zip(fields, args))
@@ -781,11 +833,11 @@ class Definer:
                 raise Decline(f"{op.name}() has no argument '{key}', or gets it twice")
             data[field_] = value
         # validated with the values (instantiation): a wrong value is lowering's walk's to report
-        return op.Attrs.model_construct(**data), ()
+        return op.Attrs.model_construct(**data), tuple(checks)
 
     def layer(self, op: Op, call: m.Call, attrs: Any, x: str, frame: Frame, name: str | None, *,
-              shared: bool = False, pos: bool = False, faults: tuple[Diagnostic, ...] = ()) -> str:
-        """``faults``: errors reported where it runs (see Stmt.invalid); with ``attrs`` None (an
+              shared: bool = False, pos: bool = False, faults: tuple[Diagnostic | Site, ...] = ()) -> str:
+        """``faults``: errors reported where it runs (see Stmt.checks); with ``attrs`` None (an
         argument it does not take), or a merge op called as a layer, its sizes are unknown."""
         if op.arity is None:
             faults, attrs = (*faults, joins_inputs(op.name, call.callee_span)), None
@@ -804,7 +856,7 @@ class Definer:
         value = self.new(shape)
         frame.body.append(Layer(out=value, shape=tuple(shape), span=call.span, op=op, attrs=attrs, inputs=(x,),
                                 name=name, shared=shared, pos=pos, training_only=frame.training_only,
-                                args_at=arg_spans(call), invalid=faults))
+                                args_at=arg_spans(call), checks=faults))
         return value
 
     def args(self, block: BlockRef | SymBlock, call: m.Call, frame: Frame) -> _Args:
@@ -822,7 +874,7 @@ class Definer:
             found.faults.append(too_many_args(block.name, names, len(c.args), arg_spans(call).at(len(decls))))
         values = found.values
         for decl, arg in zip(decls, c.args):
-            values[decl.name] = self.eval(arg, frame.env, call.span)
+            values[decl.name] = self.evaluated(arg, call.loc, frame.env, decl.name, found.faults)
             found.at[decl.name] = call.loc.at(arg.off, arg.end)
         for kw in c.kwargs:
             span = call.loc.at(kw.off, kw.end)
@@ -831,7 +883,7 @@ class Definer:
             elif kw.name in values:
                 found.faults.append(arg_twice(block.name, kw.name, span))
             else:
-                values[kw.name] = self.eval(kw.value, frame.env, call.span)
+                values[kw.name] = self.evaluated(kw.value, call.loc, frame.env, kw.name, found.faults)
                 found.at[kw.name] = span
         found.given = tuple(d.name for d in decls if d.name in values)
         scope = ChainMap(values, block.unit.blocks)
@@ -851,7 +903,8 @@ class Definer:
                  pos: bool = False, only_inline: bool = False) -> str:
         found = self.args(block, call, frame)
         args, given = found.values, found.given
-        if self.concrete and (found.faults or found.missing or not self._well_typed(block, args)):
+        if self.concrete and (any(_error(f) for f in found.faults) or found.missing
+                              or not self._well_typed(block, args)):
             # written for these values, a wrong one would be used as it is: the walk reports it
             raise Decline(f"{call.call.callee}() is called with arguments it does not take")
         value = f"v{self._n + 1}"
@@ -876,12 +929,15 @@ class Definer:
             inputs = [str(s) for s in d.input_shape]
             mapping = {**args, **dict(zip(inputs, self.shape(x)))}
             own = {p.name for p in d.params} | set(inputs)
+            shape = None
             if all(free_symbols(dim) <= own for dim in d.out_shape):
                 try:
                     shape = tuple(substitute(dim, mapping) for dim in d.out_shape)
                 except (NotSymbolic, SymbolicBranch, TypeError) as err:
                     raise Unsymbolic(f"{block.name}: {err}", call.span) from None
-            else:
+                except ArithmeticError:  # an error of these values (a division by zero): reported where it runs
+                    pass
+            if shape is None:
                 shape = self.fresh("output", value, len(d.out_shape))
             key, param = d.key, None
         else:
@@ -890,7 +946,7 @@ class Definer:
         self._shapes[value] = shape
         frame.body.append(Instance(out=value, shape=shape, span=call.span, block=key, param=param, args=args,
                                    given=given, input=x, name=name, pos=pos, training_only=frame.training_only,
-                                   only_inline=only_inline, invalid=tuple(found.faults),
+                                   only_inline=only_inline, checks=tuple(found.faults),
                                    missing=tuple(found.missing), args_at=tuple(found.at.items())))
         return value
 
@@ -961,7 +1017,7 @@ class Definer:
         if id(defn) in self._inlining:
             raise Unsymbolic(f"block '{block.name}' uses itself", defn.name_span)
         found = self.args(block, call, frame)
-        if found.faults or found.missing:  # an inline call's arguments: the walk reports them
+        if any(_error(f) for f in found.faults) or found.missing:  # an inline call's arguments: the walk reports them
             raise Decline(f"{block.name}() is called with arguments it does not take")
         args = found.values
         env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
@@ -1037,9 +1093,14 @@ class _Args:
 
     values: dict[str, Any]
     given: tuple[str, ...]
-    faults: list[Diagnostic] = field(default_factory=list)
+    faults: list[Diagnostic | Site] = field(default_factory=list)  # its checks (Stmt.checks)
     missing: list[tuple[str, Diagnostic]] = field(default_factory=list)
     at: dict[str, Span] = field(default_factory=dict)
+
+
+def _error(check: Diagnostic | Site) -> bool:
+    """Is it an error, or an expression define could not evaluate (not one of symbolic value)?"""
+    return not isinstance(check, Site) or check.symbol is not None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ values: argument types, conditions that are true or false, repeat counts, the na
 repeat makes, every op's shape rule, and the limits. Most errors it reports as the walk does
 (:mod:`archc.ir.report` words them): an op's shape rule that fails, a size or budget limit
 passed, a wrong repeat count, an argument of the wrong type, a name taken or made wrong, and
-the errors :mod:`archc.ir.define` marks on a statement (``Stmt.invalid``, a ``Fault``), each
+the errors :mod:`archc.ir.define` marks on a statement (``Stmt.checks``, a ``Fault``), each
 with the instance's notes; it then goes on with the sizes that depend on the error unknown, as
 the walk does. Where another check fails it raises :class:`~archc.ir.module.Decline`, and the
 walk lowers the spec and reports the error with everything it knows.
@@ -29,7 +29,8 @@ from typing import Any
 from ..diagnostics import Diagnostic, Note, Reporter
 from ..limits import Limits
 from ..ops import ShapeError
-from ..spec.expr import INT_LIMIT, UNKNOWN
+from ..spec.expr import INT_LIMIT, UNKNOWN, ExprError, ShapeView
+from ..spec.expr import evaluate as evaluate_expr
 from ..sym import Sym, SymBlock, evaluate, free_symbols, is_symbolic
 from .graph import Graph, Head, Node, Path, Scope, path_str
 from .module import (
@@ -47,6 +48,7 @@ from .module import (
     Loop,
     Merge,
     ModuleIR,
+    Site,
     Stmt,
     Stop,
 )
@@ -56,6 +58,7 @@ from .params import check_type, value_type
 from .report import (
     budget_error,
     count_error,
+    expr_error,
     layer_shape_error,
     merge_shape_error,
     name_made,
@@ -156,6 +159,51 @@ class Instantiator:
         if self.unknown and reads_unknown(value, env):
             return UNKNOWN
         return concrete(value, env, INT_LIMIT if self.limits is not None else None)
+
+    def _checks(self, stmt: Stmt, env: dict[str, Any]) -> dict[str, Any]:
+        """What lowering checks where ``stmt`` runs (Stmt.checks), in the walk's order: errors found
+        once, reported with this instance's notes; the expressions it evaluates, each reported as
+        the walk reports it where its value is an error here (see module.Site). The values of those
+        of symbolic value, by what they give (UNKNOWN after an error)."""
+        known: dict[str, Any] = {}
+        for check in stmt.checks:
+            if not isinstance(check, Site):
+                self._report(check)
+            elif check.symbol is not None:
+                # an expression define could not evaluate: of unknown value here, after its error,
+                # or of the value it has here (`use and widht` where `use` is false)
+                env[check.symbol] = self._replay(check, env)
+            else:
+                try:
+                    value = self.val(check.value, env)
+                    ok = not isinstance(value, float) or math.isfinite(value)  # a float past its bounds?
+                except (ArithmeticError, ValueError, TypeError, ExprError):  # a division by zero
+                    ok = False
+                if not ok:
+                    value = self._replay(check, env)
+                known[check.key] = value
+        return known
+
+    def _replay(self, site: Site, env: Mapping[str, Any]) -> Any:
+        """Evaluate ``site``'s expression with this instance's values, as the walk evaluates it: its
+        value, or UNKNOWN after its error, reported as the walk reports it (lowering only)."""
+        assert self.reporter is not None
+        values: dict[str, Any] = {}
+        for name, value in site.names:
+            if isinstance(value, ShapeView):
+                dims = None if value.shape is None else tuple(self.val(d, env) for d in value.shape)
+                values[name] = ShapeView(None if dims is None or UNKNOWN in dims else dims)
+            elif isinstance(value, (Sym, SymBlock)) or is_symbolic(value):
+                values[name] = self.val(value, env)
+            else:
+                values[name] = value
+        try:
+            return evaluate_expr(site.expr, values)
+        except ExprError as err:
+            diag = expr_error(err, site.loc, lambda _: site.hint)
+            self.reporter.add(dataclasses.replace(diag, notes=self.trace))
+            self._unknown()
+            return UNKNOWN
 
     def _sizes(self, symbols: Dims, shape: Any) -> dict[str, Any]:
         """Symbols standing for a shape's sizes: UNKNOWN where the shape is (after an error)."""
@@ -307,8 +355,8 @@ class Instantiator:
             return made  # type: ignore[return-value]
         return stmt.name if stmt.name is not None else number  # type: ignore[return-value]
 
-    def _cond(self, cond: Any, env: Mapping[str, Any]) -> bool:
-        value = self.val(cond, env)
+    def _cond(self, value: Any) -> bool:
+        """A condition's value (after an error, unknown: false, as the walk takes it)."""
         if value is UNKNOWN:  # after an error: false, as the walk takes it
             return False
         # (a `when:` that is not true or false is found by ir/define.py, which declines)
@@ -322,12 +370,12 @@ class Instantiator:
                 numbers.take()
             vals[stmt.out] = vals[stmt.entry.input]
             return
-        for diag in stmt.invalid:  # reported here, with this instance's notes; it runs on as in the walk
-            self._report(diag)
+        # (outside lowering, the IR of a valid spec: nothing to report, the values are found below)
+        known = self._checks(stmt, env) if stmt.checks and self.reporter is not None else {}
         if isinstance(stmt, Layer):
             attrs = stmt.attrs
             if attrs is not None and any(is_symbolic(v) for v in dict(attrs).values()):
-                given = {k: self.val(v, env) for k, v in dict(attrs).items()}
+                given = {k: known[k] if k in known else self.val(v, env) for k, v in dict(attrs).items()}
                 attrs = None if UNKNOWN in given.values() else type(attrs).model_validate(given)
             child = (*path, self._name(stmt, numbers, env))
             x = vals[stmt.inputs[0]]
@@ -343,7 +391,7 @@ class Instantiator:
                 self._bind(tuple(d for d in stmt.shape if str(d).startswith("_fault_")), None, env)
             vals[stmt.out] = self.add(node, stmt.shared and not stmt.op.stateful)
         elif isinstance(stmt, Instance):
-            self.instance(stmt, env, vals, path, numbers)
+            self.instance(stmt, env, vals, path, numbers, known)
         elif isinstance(stmt, Merge):
             self.merge(stmt, env, vals, path, numbers)
         elif isinstance(stmt, Container):
@@ -358,7 +406,7 @@ class Instantiator:
         elif isinstance(stmt, If):
             if stmt.pos:
                 numbers.take()
-            if self._cond(stmt.cond, env):
+            if self._cond(known["cond"] if "cond" in known else self.val(stmt.cond, env)):
                 self.body(stmt.body, env, vals, path, numbers)
                 numbers.position += stmt.tail_skip
                 vals[stmt.out] = vals[stmt.output]
@@ -366,7 +414,7 @@ class Instantiator:
             else:
                 vals[stmt.out] = None if stmt.absent else vals[stmt.input]
         elif isinstance(stmt, Loop):
-            self.loop(stmt, env, vals, path, numbers)
+            self.loop(stmt, env, vals, path, numbers, known)
         elif isinstance(stmt, Fault):  # reported as the walk reports it; a stand-in of unknown size
             if stmt.param:
                 assert stmt.callee is not None and stmt.diag_at is not None
@@ -411,13 +459,13 @@ class Instantiator:
         if isinstance(entry.name, GenName):
             parts = tuple(self.val(part, env) for part in entry.name.parts)
             if UNKNOWN in parts:
-                self.check(not entry.read, "a name read by `from:` that is refused here")
+                self._refused(entry)
                 return False
             assert entry.template is not None
             name = name_made(self.reporter, entry.template, parts, entry.span, self.trace)
             if name is None:
                 self._unknown()
-                self.check(not entry.read, "a name read by `from:` that is refused here")
+                self._refused(entry)
                 return False
         child = (*path, name)
         first = self.graph.scopes.get(child) or self.graph.nodes.get(path_str(child))
@@ -425,11 +473,16 @@ class Instantiator:
             return True
         name_taken(self.reporter, path_str(child), entry.template, entry.span, first.span, self.trace)
         self._unknown()
-        self.check(not entry.read, "a name read by `from:` that is refused here")
+        self._refused(entry)
         return False
 
+    def _refused(self, entry: EntryName) -> None:
+        """A name refused here: the walk then finds no point of that name where a `from:` reads it,
+        and passes the running value on where the entry names a point (see EntryName)."""
+        self.check(not entry.read and not entry.alias, "a name read by `from:`, or naming a point, refused here")
+
     def _report(self, diag: Diagnostic) -> None:
-        """An error found before this instance (see Stmt.invalid), reported with its notes; outside
+        """An error found before this instance (see Stmt.checks), reported with its notes; outside
         lowering, where nothing reports, the statement is declined as before."""
         self.check(self.reporter is not None, diag.message)
         if self.reporter is not None:
@@ -443,10 +496,10 @@ class Instantiator:
             raise Stop()
 
     def loop(self, stmt: Loop, env: dict[str, Any], vals: dict[str, str | None], path: Path,
-             numbers: _Numbers) -> None:
+             numbers: _Numbers, known: Mapping[str, Any]) -> None:
         x = vals[stmt.input]
         assert x is not None
-        count = self.val(stmt.count, env)
+        count = known["count"] if "count" in known else self.val(stmt.count, env)
         if self.reporter is not None and count is not UNKNOWN and self.limits is not None:
             wrong = count_error(self.reporter, count, stmt.span, self.limits, self.trace)
             if wrong == "E603":
@@ -504,7 +557,7 @@ class Instantiator:
                 env[str(dim)] = size
 
     def instance(self, stmt: Instance, env: dict[str, Any], vals: dict[str, str | None], path: Path,
-                 numbers: _Numbers) -> None:
+                 numbers: _Numbers, known: Mapping[str, Any]) -> None:
         x = vals[stmt.input]
         assert x is not None
         if stmt.recursive:  # reported as the walk reports it, once: every later use would say the same
@@ -517,7 +570,7 @@ class Instantiator:
         for name, _ in stmt.missing:  # no value: unknown here and wherever its symbol is read
             env[str(stmt.args[name])] = UNKNOWN
             self.unknown = True
-        args = {k: self.val(v, env) for k, v in stmt.args.items()}
+        args = {k: known[k] if k in known else self.val(v, env) for k, v in stmt.args.items()}
         if stmt.block is not None:
             d = self.ir.definitions[stmt.block]
         else:

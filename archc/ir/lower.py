@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import ChainMap
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,7 @@ from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .instantiate import Instantiator
 from .module import Disagrees, ModuleIR, Stop
 from .naming import Namer, body_namer, flat_branches, list_namer
-from .params import SetValue, block_args, holder_hint, network_params, value_type, with_names
+from .params import SetValue, block_args, network_params, undefined_hint, value_type, with_names
 from .report import (
     NO_SHORTCUT,
     SHORTCUT_OFF,
@@ -56,6 +56,7 @@ from .report import (
     bind_error,
     budget_error,
     count_error,
+    expr_error,
     held_in_list,
     joins_inputs,
     layer_shape_error,
@@ -245,7 +246,7 @@ class Lowerer:
         """An undefined name where the walk evaluated nothing (a false `when:`, a repeat of 0, a
         short-circuit): emission writes that code too (archc/ir/scope.py)."""
         for u in undefined_names(self.program.unit, frozenset(g.params)):
-            self.r.error("E401", f"name '{u.name}' is not defined", u.span, self.undefined_hint(u.name, u.scope))
+            self.r.error("E401", f"name '{u.name}' is not defined", u.span, undefined_hint(u.name, u.scope, self.ops))
 
     def _class_name(self) -> str:
         found = self.program.class_name
@@ -283,23 +284,10 @@ class Lowerer:
         try:
             return evaluate(expr, env)
         except ExprError as err:
-            hint = err.hint
-            if err.code == "E401":
-                name = err.message.split("'")[1]
-                names = [k for k, v in env.items() if k != "input" and not isinstance(v, BlockRef)]
-                hint = hint or self.undefined_hint(name, names)
-            self.r.error(err.code, err.message, loc.at(err.off, err.end), hint, trace)
+            names = [k for k, v in env.items() if k != "input" and not isinstance(v, BlockRef)]
+            self.r.add(dataclasses.replace(expr_error(err, loc, lambda name: undefined_hint(name, names, self.ops)),
+                                           notes=trace))
             return UNKNOWN
-
-    def undefined_hint(self, name: str, names: Iterable[str]) -> str | None:
-        names = sorted(names)
-        return self.op_as_value(name) or suggest(name, names) or (
-            f"names defined here: {', '.join(names)}" if names else None)
-
-    def op_as_value(self, name: str) -> str | None:
-        # An op is not a value (issue 17: a user passing `act=hardswish` as torchvision passes
-        # `activation_layer=nn.Hardswish`): say how to pass it instead of listing the names here.
-        return holder_hint(name) if name in self.ops else None
 
     def estimate(self, run: Any, trace: tuple[Note, ...]) -> None:
         """Run an expansion estimate (see :mod:`archc.ir.expansion`) from what exists now;

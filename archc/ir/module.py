@@ -102,6 +102,27 @@ class EntryName:
     # a `from:` reads it by name: where the name is refused, the walk finds no such point there
     # (E305, or a point of that name further out), which instantiation does not follow (it declines)
     read: bool = False
+    # it names a point it does not make (a `from:` with no layers): where the name is refused, the
+    # walk passes the running value on, not that point, which instantiation does not follow (it declines)
+    alias: bool = False
+
+
+@dataclass(frozen=True)
+class Site:
+    """An expression as written, which a statement evaluates: where its value is an error (an
+    undefined name, a division by zero, a number past the language's bounds), lowering evaluates
+    it again with this instance's values, as the walk evaluates it, to report that error in the
+    walk's words, at the part of the expression it is about (the walk's E401-E405)."""
+
+    expr: Any  # archc.spec.expr's tree
+    loc: Any  # archc.spec.model.Loc: where the text stands (the error points into it)
+    names: tuple[tuple[str, Any], ...]  # the names it reads, each with its value where it is defined
+    key: str  # what it gives: an op's attribute, a block's parameter, "cond", "count"
+    # where ir/define.py could not evaluate it: the fresh symbol that stands for its value, unknown
+    # where it runs, and the hint of an undefined name's error (found with the names defined there)
+    symbol: str | None = None
+    hint: str | None = None
+    value: Any = None  # else its value, symbolic
 
 
 @dataclass(slots=True, kw_only=True)
@@ -119,10 +140,12 @@ class Stmt:
     # the inline block calls whose bodies it was spliced from and the unrolled repeats it was
     # written for, outermost first (see Mark)
     marks: tuple[Mark, ...] = ()
-    # errors lowering reports wherever this statement runs, with that instance's notes (an unnamed
-    # conv in a list that names its layers, arguments an op does not take; see archc/ir/report.py):
-    # none where it never runs. A statement with one has sizes of its own (fresh symbols), unknown.
-    invalid: tuple[Diagnostic, ...] = ()
+    # what lowering checks wherever this statement runs, in the walk's order, before the statement
+    # runs: errors found once, reported with that instance's notes (an unnamed conv in a list that
+    # names its layers, arguments an op does not take; see archc/ir/report.py), none where it never
+    # runs; and the expressions it evaluates (Site), of symbolic value or that define could not
+    # evaluate, reported where their values are errors. After an error its sizes are unknown.
+    checks: tuple[Diagnostic | Site, ...] = ()
     entry: EntryName | None = None  # the top statement of a named entry: its name, claimed first
 
 

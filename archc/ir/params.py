@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -53,6 +53,17 @@ def holder_hint(op: str) -> str:
     return (f"'{op}' is an op, and an op cannot be passed as a value; to pass it to a block "
             f"parameter, define a block that holds it ({holder}: {{layers: {op}}} under blocks:) "
             f"and pass {holder} (docs/language.md, 'Passing an op to a block parameter')")
+
+
+def undefined_hint(name: str, names: Iterable[str], ops: Container[str]) -> str | None:
+    """The hint of E401 for ``name``, where ``names`` are defined (the parameters and repeat
+    indices, not ``input`` nor the blocks): an op named as a value is told how to pass it."""
+    # An op is not a value (issue 17: a user passing `act=hardswish` as torchvision passes
+    # `activation_layer=nn.Hardswish`): say how to pass it instead of listing the names here.
+    if name in ops:
+        return holder_hint(name)
+    names = sorted(names)
+    return suggest(name, names) or (f"names defined here: {', '.join(names)}" if names else None)
 
 
 def check_type(r: Reporter, value: Any, want: str | None, name: str, span: Span | None, what: str,

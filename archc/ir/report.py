@@ -11,7 +11,7 @@ shape with the layer it came from.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..diagnostics import Diagnostic, Note, Reporter, Span, suggest
@@ -19,7 +19,7 @@ from ..limits import Limits
 from ..ops import BindError, Op, ShapeError
 from ..ops.base import fmt_shape
 from ..spec import model as m
-from ..spec.expr import show, type_of
+from ..spec.expr import ExprError, show, type_of
 from .graph import Node
 from .module import ArgSpans
 
@@ -29,6 +29,7 @@ __all__ = [
     "bind_error",
     "budget_error",
     "count_error",
+    "expr_error",
     "held_in_list",
     "joins_inputs",
     "layer_shape_error",
@@ -192,6 +193,15 @@ def unknown_callee(name: str, candidates: Iterable[str], span: Span) -> Diagnost
     """E300: a call of a name that is neither an op nor a block (``candidates``: the ops and blocks)."""
     hint = suggest(name, list(candidates)) or "`archc ops` lists the ops; blocks are defined under `blocks:`"
     return Diagnostic("E300", f"unknown op or block '{name}'", span, hint)
+
+
+def expr_error(err: ExprError, loc: m.Loc, undefined: Callable[[str], str | None]) -> Diagnostic:
+    """E401-E405: an expression's error, at the part of it that is wrong (``loc``: where the text
+    stands); an undefined name's hint is ``undefined(name)`` (ir/params.undefined_hint)."""
+    hint = err.hint
+    if err.code == "E401":
+        hint = hint or undefined(err.message.split("'")[1])
+    return Diagnostic(err.code, err.message, loc.at(err.off, err.end), hint)
 
 
 def unknown_reference(name: str, later: bool, visible: list[str], span: Span) -> Diagnostic:
