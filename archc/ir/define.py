@@ -947,7 +947,8 @@ class Definer:
         frame.body.append(Instance(out=value, shape=shape, span=call.span, block=key, param=param, args=args,
                                    given=given, input=x, name=name, pos=pos, training_only=frame.training_only,
                                    only_inline=only_inline, checks=tuple(found.faults),
-                                   missing=tuple(found.missing), args_at=tuple(found.at.items())))
+                                   missing=tuple(found.missing), args_at=tuple(found.at.items()),
+                                   callee_at=call.callee_span))
         return value
 
     def specialized(self, block: BlockRef, rank: int, args: dict[str, Any], shape: Dims) -> Definition:

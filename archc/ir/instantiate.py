@@ -134,6 +134,9 @@ class Instantiator:
         self.base = 0  # levels lowering's walk nests where the running definition's body starts
         self.nesting: dict[str, int] = ir.network.nesting  # the running definition's (Definition.nesting)
         self.steps = 0  # statements run and repeats made (Limits.max_steps)
+        # the block definitions being instantiated around the running statement, outermost first
+        # (name, where it is defined): one called inside itself is an error (E306)
+        self.expanding: tuple[tuple[str, Any], ...] = ()
         self.params = 0
         self.macs = 0
 
@@ -567,14 +570,21 @@ class Instantiator:
             uses_itself(self.reporter, self.ir.definitions[stmt.block].name, depth, stmt.callee_at, self.trace)
             raise Stop()
         in_shape = self.shape(x)
+        d = self.ir.definitions[stmt.block] if stmt.block is not None else self.resolve(env[stmt.param], len(in_shape))
+        if (d.name, d.span) in self.expanding:  # through a block-typed parameter (the walk's check, by definition)
+            # (an inline block spliced by ir/define.py on the way is not among them: the walk found the
+            # cycle sooner, or elsewhere)
+            depth = sum(1 for note in self.trace if note.message.startswith("in block"))
+            self.check(self.reporter is not None and stmt.callee_at is not None and depth == len(self.expanding),
+                       "a block that uses itself through an inline block")
+            assert self.reporter is not None and stmt.callee_at is not None
+            uses_itself(self.reporter, d.name, depth, stmt.callee_at, self.trace)
+            raise Stop()
         for name, _ in stmt.missing:  # no value: unknown here and wherever its symbol is read
             env[str(stmt.args[name])] = UNKNOWN
             self.unknown = True
         args = {k: known[k] if k in known else self.val(v, env) for k, v in stmt.args.items()}
-        if stmt.block is not None:
-            d = self.ir.definitions[stmt.block]
-        else:
-            d = self.resolve(env[stmt.param], len(in_shape))
+        if stmt.block is None:
             args = self._bind_args(d, args)
             spliced = d.inline and stmt.name is None
             if not spliced and stmt.only_inline:  # the block passed cannot stand unnamed here
@@ -589,15 +599,16 @@ class Instantiator:
         inner_vals: dict[str, str | None] = {"x": x}
         if stmt.block is None and d.inline and stmt.name is None:  # an inline block passed as a value: spliced
             where = path_str(path) or self.name
-            saved = self.key, self.trace, self.marked, self.base, self.nesting
+            saved = self.key, self.trace, self.marked, self.base, self.nesting, self.expanding
             self.key, self.marked, self.nesting = d.key, 0, d.nesting
+            self.expanding = (*self.expanding, (d.name, d.span))
             self.base += saved[4].get(stmt.out, 0) + 1
             self.trace = (*self.trace, Note(f"in block '{d.name}' called inline in '{where}'", stmt.span))
             try:
                 self.body(d.body, inner, inner_vals, path, numbers)
                 self._read(d.reads, inner_vals)
             finally:
-                self.key, self.trace, self.marked, self.base, self.nesting = saved
+                self.key, self.trace, self.marked, self.base, self.nesting, self.expanding = saved
             out = inner_vals[d.output]
             assert out is not None
             vals[stmt.out] = out
@@ -609,15 +620,17 @@ class Instantiator:
         scope = self.add_scope(Scope(child, "block", d.name, stmt.span, x, block=d.name, args=args,
                                      training_only=training_only, origin=d.key, call=(self.key, stmt.out),
                                      mode=d.mode))
-        saved_state = self.training_only, self.key, self.trace, self.marked, self.base, self.nesting
+        saved_state = self.training_only, self.key, self.trace, self.marked, self.base, self.nesting, self.expanding
         self.training_only, self.key, self.marked, self.nesting = training_only, d.key, 0, d.nesting
+        self.expanding = (*self.expanding, (d.name, d.span))
         self.base += saved_state[5].get(stmt.out, 0) + 1
         self.trace = (*self.trace, Note(f"in block '{d.name}' called as '{path_str(child)}'", stmt.span))
         try:
             self.body(d.body, inner, inner_vals, child, _Numbers())
             self._read(d.reads, inner_vals)
         finally:
-            self.training_only, self.key, self.trace, self.marked, self.base, self.nesting = saved_state
+            self.training_only, self.key, self.trace, self.marked, self.base, self.nesting, self.expanding = \
+                saved_state
         out = inner_vals[d.output]
         vals[stmt.out] = scope.output = out
         assert out is not None

@@ -175,7 +175,8 @@ class Instance(Stmt):
     # reported in the parameters' order with those errors, as the walk reports them)
     args_at: tuple[tuple[str, Span], ...] = ()
     missing: tuple[tuple[str, Diagnostic], ...] = ()
-    # a call of a block inside its own definition (E306 where it runs: where it is written, ``callee_at``)
+    # a call of a block inside its own definition (E306 where it runs: where it is written, ``callee_at``;
+    # instantiation finds the others, through a block-typed parameter, where they run)
     recursive: bool = False
     callee_at: Span | None = None
 

@@ -70,8 +70,9 @@ def corpus_programs() -> list[Any]:
 
 
 # the errors instantiation reports itself: an op's shape rule, a tensor or a network too large, a
-# repeat count that is not a whole number or passes the limit
-REPORTED = ("e50", "e601", "e602", "e603", "e202_repeat")
+# repeat count that is not a whole number or passes the limit, a call of nothing or of a parameter,
+# a `from:` that names nothing, a block that uses itself, an expression's error
+REPORTED = ("e50", "e601", "e602", "e603", "e202_repeat", "e300", "e305", "e306", "e401", "e402", "e403", "e405")
 
 
 @pytest.mark.parametrize(("program", "limits"), corpus_programs())
@@ -495,6 +496,48 @@ def test_an_expression_error_is_reported_by_instantiation(name: str) -> None:
     text, codes = EXPRESSIONS[name]
     low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
     assert low.instantiated == (name != "a_type_error_with_a_bool_parameter")
+    assert [d.code for d in low.r.diagnostics] == codes
+
+
+# a block that calls itself through a block-typed parameter: found where it runs (E306, the cycle)
+RECURSION = {
+    "passed_to_itself": ("""
+        blocks:
+          A:
+            params: {b: block}
+            layers: [c: conv(8, 1), x: b(b)]
+        layers:
+          - a: A(A)
+        """, ["E306"]),
+    "through_another_block": ("""
+        blocks:
+          A:
+            params: {b: block}
+            layers: [c: conv(8, 1), x: b(A)]
+          B:
+            params: {b: block}
+            layers: [y: b(B)]
+        layers:
+          - s: conv(8, 1)
+          - a: A(B)
+        """, ["E306"]),
+    "inline_on_the_way": ("""
+        blocks:
+          A:
+            params: {b: block}
+            inline: true
+            layers: [conv(8, 1), b(b)]
+        layers:
+          - A(A)
+        """, ["E306"]),
+}
+
+
+@pytest.mark.parametrize("name", RECURSION)
+def test_a_block_that_uses_itself_through_a_parameter_is_reported_by_instantiation(name: str) -> None:
+    text, codes = RECURSION[name]
+    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
+    assert low.instantiated == (name != "inline_on_the_way")  # define spliced the first A: the walk reports it
     assert [d.code for d in low.r.diagnostics] == codes
 
 
