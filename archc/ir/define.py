@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import ChainMap
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,14 +74,18 @@ from .params import INT_OR_PAIR, check_type, default_type, undefined_hint, value
 from .report import (
     NO_SHORTCUT,
     SHORTCUT_OFF,
+    WHEN_HINT,
     arg_spans,
     arg_twice,
     bind_error,
+    head_misplaced,
+    head_unnamed,
     held_in_list,
     joins_inputs,
     missing_arg,
     needs_name,
     no_such_arg,
+    not_a_condition,
     too_many_args,
     unknown_reference,
 )
@@ -355,12 +359,22 @@ class Definer:
             checks.append(Site(expr, loc, names, key, value=value))
         return value
 
-    def when(self, code: m.Code | None, env: Mapping[str, Any], checks: list[Diagnostic | Site] | None = None) -> Any:
+    def when(self, code: m.Code | None, env: Mapping[str, Any], checks: list[Diagnostic | Site] | None = None,
+             at: tuple[str, list[Stmt]] | None = None) -> Any:
+        """A `when:`'s condition. ``checks``: its Sites (see :meth:`evaluated`); ``at``: where the
+        container stands (its input, the body it goes in), where a value that is not true or false
+        is reported (E202) and taken as false, as the walk takes it."""
         if code is None:
             return True
         if checks is None:
             return self.eval(code.expr, env, code.loc.span)
-        return self.evaluated(code.expr, code.loc, env, "cond", checks, boolean=True)
+        value = self.evaluated(code.expr, code.loc, env, "cond", checks, boolean=True)
+        if isinstance(value, bool) or (isinstance(value, Sym) and value.is_bool):
+            return value
+        if is_symbolic(value) or at is None:  # true or false in some instances only: written for values
+            raise Unsymbolic("a `when:` that is not true or false", code.loc.span)
+        self.reported(not_a_condition(value, code.loc.span, WHEN_HINT), *at)
+        return False
 
     # --- lists and entries ---------------------------------------------------------------------
 
@@ -378,7 +392,7 @@ class Definer:
             namer.take()
             before = len(frame.body)
             name = item.name if item.template is None else self.generated_name(item, frame)
-            out = self.value(item.value, x, frame, name, absent=False)
+            out = self.value(item.value, x, frame, name, absent=False, entry=item.span)
             # a named entry takes its list's number (nn.Sequential numbers every child), present or not
             entry = EntryName(name, item.name_span, item.name if item.template is not None else None, x)
             if out is None:
@@ -391,11 +405,13 @@ class Definer:
             if namer.mode == "sequential" and isinstance(item.value, m.Call) and isinstance(made, Layer) \
                     and made.op.holds_parameter:
                 made.checks = (held_in_list(made.op.name, item.value.span), *made.checks)
-            if len(frame.body) > before and frame.body[-1].out == out:
-                frame.body[-1].pos = True
-                frame.body[-1].entry = entry
-                if isinstance(frame.body[-1], If):  # its flag in the emitted class takes the entry's name
-                    frame.body[-1].label = name
+            # its top statement (a misplaced head's report may follow it, see container_at)
+            top = next((st for st in reversed(frame.body[before:]) if st.out == out), None)
+            if top is not None:
+                top.pos = True
+                top.entry = entry
+                if isinstance(top, If):  # its flag in the emitted class takes the entry's name
+                    top.label = name
             else:  # no statement of its own (a `from:` that names a point): one that only claims its name
                 entry.alias = True
                 frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
@@ -403,9 +419,8 @@ class Definer:
             frame.names[name] = out
             frame.claims[name] = entry
             if isinstance(item.value, m.Container) and item.value.training_only:
-                assert self.d is not None
-                if self.d.key != "" or not frame.top or isinstance(name, GenName) or not name.isidentifier():
-                    raise Decline("a side head must be a named entry of the network's own list")
+                if self._misplaced(name, frame) is not None:  # reported where it runs (container_at)
+                    return x
                 frame.body.append(Head(out=self.new(self.shape(out)), shape=self.shape(out), span=item.span,
                                        name=name, value=out, training_only=True))
                 return x
@@ -426,14 +441,14 @@ class Definer:
         return name
 
     def value(self, v: m.Call | m.Seq | m.Container, x: str, frame: Frame, name: str, *,
-              absent: bool = True) -> str | None:
+              absent: bool = True, entry: Span | None = None) -> str | None:
         """A named value. Under a `when:` that decides per instance, a branch is ``absent`` where the
-        condition fails; a named entry of a list passes its input on instead."""
+        condition fails; a named entry of a list (written at ``entry``) passes its input on instead."""
         if isinstance(v, m.Call):
             return self.call_at(v, x, frame, name)
         if isinstance(v, m.Seq):
             return self.sequential(v.items, x, frame, name, v.span)
-        return self.container_at(v, x, frame, name, absent=absent)
+        return self.container_at(v, x, frame, name, absent=absent, entry=entry)
 
     def sequential(self, items: tuple[m.Entry, ...], x: str, frame: Frame, name: str | None, span: Span, *,
                    pos: bool = False) -> str:
@@ -493,6 +508,21 @@ class Definer:
             raise Decline("`from:` with several names cannot be combined with `parallel:`")
         return self.merge(c.merge or "concat", ids, [True] * len(ids), c.dim, "from", site, c.span, frame)
 
+    def _misplaced(self, name: str | GenName | None, frame: Frame) -> Callable[[Span], Diagnostic] | None:
+        """What is wrong with a training-only head named ``name`` (None: unnamed) in ``frame``, as
+        the walk words it; None where a head may stand (a named entry of the network's own list)."""
+        assert self.d is not None
+        if self.d.key != "" or not frame.top or isinstance(name, GenName):
+            return head_misplaced
+        if name is None or not name.isidentifier():
+            return head_unnamed
+        return None
+
+    def reported(self, diag: Diagnostic, x: str, body: list[Stmt]) -> None:
+        """A statement that only reports ``diag`` where it stands (Stmt.checks)."""
+        body.append(If(out=self.new(()), shape=(), span=diag.span, cond=False, input=x, body=[], output=x,
+                       absent=True, checks=(diag,)))
+
     def unknown_reference(self, ref: m.Ref, x: str, frame: Frame) -> str:
         chain = []
         f: Frame | None = frame
@@ -510,8 +540,16 @@ class Definer:
         return out
 
     def container_at(self, c: m.Container, x: str, frame: Frame, name: str | None, *,
-                     absent: bool = True) -> str | None:
+                     absent: bool = True, entry: Span | None = None) -> str | None:
         def run(f: Frame) -> str | None:
+            out = made(f)
+            if entry is not None and c.training_only and out is not None:
+                misplaced = self._misplaced(name, frame)
+                if misplaced is not None:  # reported where it runs, after what it holds
+                    self.reported(misplaced(entry), out, f.body)
+            return out
+
+        def made(f: Frame) -> str | None:
             x_in = self.inputs(c, x, f, ("child", name) if name is not None else ("take",))
             sub = f.child(training_only=c.training_only)
             kind = c.kind
@@ -531,12 +569,12 @@ class Definer:
                                    reads=len(c.from_))
 
         checks: list[Diagnostic | Site] = []
-        cond = self.when(c.when, frame.env, checks)
+        cond = self.when(c.when, frame.env, checks, (x, frame.body))
         with self.nest():
             return self.guarded(cond, x, frame, c.span, absent, run, checks)
 
     def container_in_list(self, c: m.Container, x: str, frame: Frame, namer: Namer) -> str:
-        def run(f: Frame) -> str:
+        def made(f: Frame) -> str:
             kind = c.kind
             if kind == "parallel" and c.flat:  # the branches' modules are this list's own
                 if namer.mode != "module":
@@ -567,13 +605,17 @@ class Definer:
                 f.names.update(sub.names)
             return out
 
-        if c.training_only:
-            raise Unsymbolic("a training-only head needs a name", c.span)
+        def run(f: Frame) -> str:
+            out = made(f)
+            if c.training_only:  # not a head: the network returns its heads by name
+                self.reported((self._misplaced(None, frame) or head_unnamed)(c.span), out, f.body)
+            return out
+
         checks: list[Diagnostic | Site] = []
-        cond = self.when(c.when, frame.env, checks)
+        cond = self.when(c.when, frame.env, checks, (x, frame.body))
         with self.nest():
             out = self.guarded(cond, x, frame, c.span, False, run, checks)
-        return x if out is None else out
+        return x if out is None or c.training_only else out
 
     def body(self, b: m.BodyFields, x: str, frame: Frame, namer: Namer, name: str | None) -> str:
         kind = b.kind

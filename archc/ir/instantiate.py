@@ -28,7 +28,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Note, Reporter
 from ..limits import Limits
-from ..ops import ShapeError
+from ..ops import BindError, ShapeError, bind
 from ..spec.expr import INT_LIMIT, UNKNOWN, ExprError, ShapeView
 from ..spec.expr import evaluate as evaluate_expr
 from ..sym import Sym, SymBlock, evaluate, free_symbols, is_symbolic
@@ -56,6 +56,7 @@ from .module import Head as HeadStmt
 from .naming import made_name
 from .params import check_type, value_type
 from .report import (
+    bind_error,
     budget_error,
     count_error,
     expr_error,
@@ -162,6 +163,21 @@ class Instantiator:
         if self.unknown and reads_unknown(value, env):
             return UNKNOWN
         return concrete(value, env, INT_LIMIT if self.limits is not None else None)
+
+    def _bound(self, stmt: Layer, given: dict[str, Any]) -> Any:
+        """The layer's attributes of these values, bound as the walk binds the call's arguments
+        (archc.ops.bind): where it does not take them (a dropout of p=2), its error (reported as the
+        walk reports it, pointed at the argument) and None; outside lowering, validated."""
+        if self.reporter is None or stmt.args_at is None:
+            return type(stmt.attrs).model_validate(given)
+        fields = list(type(stmt.attrs).model_fields)
+        args = [given[field] for field in fields[:len(stmt.args_at.args)]]
+        kwargs = {name: given[stmt.op.arg_aliases.get(name, name)] for name, _ in stmt.args_at.kwargs}
+        try:
+            return bind(stmt.op, args, kwargs)
+        except BindError as err:
+            self._report(bind_error(err, stmt.args_at))
+            return None
 
     def _checks(self, stmt: Stmt, env: dict[str, Any]) -> dict[str, Any]:
         """What lowering checks where ``stmt`` runs (Stmt.checks), in the walk's order: errors found
@@ -379,7 +395,7 @@ class Instantiator:
             attrs = stmt.attrs
             if attrs is not None and any(is_symbolic(v) for v in dict(attrs).values()):
                 given = {k: known[k] if k in known else self.val(v, env) for k, v in dict(attrs).items()}
-                attrs = None if UNKNOWN in given.values() else type(attrs).model_validate(given)
+                attrs = None if UNKNOWN in given.values() else self._bound(stmt, given)
             child = (*path, self._name(stmt, numbers, env))
             x = vals[stmt.inputs[0]]
             assert x is not None

@@ -57,6 +57,8 @@ from .report import (
     budget_error,
     count_error,
     expr_error,
+    head_misplaced,
+    head_unnamed,
     held_in_list,
     joins_inputs,
     layer_shape_error,
@@ -722,13 +724,10 @@ class Lowerer:
         # A side output must reach the network's return value: keep heads at the top level,
         # where the emitted forward returns them (as torchvision's GoogLeNet does).
         if len(path) != 1 or frame.parent is not None:
-            self.r.error("E204", "training-only heads must be entries of the network's top-level `layers`", span,
-                         "move the head to the top level and point it at its input with `from:`", frame.trace)
+            self.r.add(dataclasses.replace(head_misplaced(span), notes=frame.trace))
             return
         if not path[0].isidentifier():
-            self.r.error("E204", "a training-only head needs a name", span,
-                         "the network returns its heads by name in training: write `- aux: {from: ..., "
-                         "training_only: true, layers: ...}`", frame.trace)
+            self.r.add(dataclasses.replace(head_unnamed(span), notes=frame.trace))
             return
         self.graph.heads.append(Head(path_str(path), out, span))
 

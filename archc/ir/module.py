@@ -244,7 +244,7 @@ class Loop(Stmt):
 @dataclass(slots=True, kw_only=True)
 class Fault(Stmt):
     """A call of something that is neither an op nor a block, or a `from:` that names nothing
-    (``invalid`` says what): lowering reports it where it runs and stands a node of unknown size
+    (``checks`` says what): lowering reports it where it runs and stands a node of unknown size
     in its place, as the walk does, so that what follows reports no errors of its own about it.
     Only in a spec with errors."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from ..diagnostics import Diagnostic, Note, Reporter, Span, suggest
@@ -30,6 +31,8 @@ __all__ = [
     "budget_error",
     "count_error",
     "expr_error",
+    "head_misplaced",
+    "head_unnamed",
     "held_in_list",
     "joins_inputs",
     "layer_shape_error",
@@ -37,6 +40,7 @@ __all__ = [
     "name_made",
     "name_taken",
     "needs_name",
+    "not_a_condition",
     "not_a_layer",
     "shape_note",
     "size_error",
@@ -113,7 +117,12 @@ def budget_error(r: Reporter, node: Node, params: int, macs: int, limits: Limits
 
 def when_error(r: Reporter, value: Any, span: Span, hint: str | None, trace: Iterable[Note]) -> None:
     """E202: a `when:` that is neither true nor false (taken as false)."""
-    r.error("E202", f"'when' must be true or false, got {type_of(value)} {show(value)}", span, hint, trace)
+    r.add(replace(not_a_condition(value, span, hint), notes=tuple(trace)))
+
+
+def not_a_condition(value: Any, span: Span, hint: str | None) -> Diagnostic:
+    """E202: a `when:` that is neither true nor false (taken as false)."""
+    return Diagnostic("E202", f"'when' must be true or false, got {type_of(value)} {show(value)}", span, hint)
 
 
 def count_error(r: Reporter, count: Any, span: Span, limits: Limits, trace: Iterable[Note]) -> str:
@@ -202,6 +211,20 @@ def expr_error(err: ExprError, loc: m.Loc, undefined: Callable[[str], str | None
     if err.code == "E401":
         hint = hint or undefined(err.message.split("'")[1])
     return Diagnostic(err.code, err.message, loc.at(err.off, err.end), hint)
+
+
+def head_misplaced(span: Span) -> Diagnostic:
+    """E204: a training-only head elsewhere than the network's own list (a side output must reach
+    the network's return value, as torchvision's GoogLeNet returns its aux heads)."""
+    return Diagnostic("E204", "training-only heads must be entries of the network's top-level `layers`", span,
+                      "move the head to the top level and point it at its input with `from:`")
+
+
+def head_unnamed(span: Span) -> Diagnostic:
+    """E204: a training-only head without a name (the network returns its heads by name)."""
+    return Diagnostic("E204", "a training-only head needs a name", span,
+                      "the network returns its heads by name in training: write `- aux: {from: ..., "
+                      "training_only: true, layers: ...}`")
 
 
 def unknown_reference(name: str, later: bool, visible: list[str], span: Span) -> Diagnostic:

@@ -533,6 +533,83 @@ RECURSION = {
 }
 
 
+# a training-only head elsewhere than a named entry of the network's own list (E204), reported
+# after what the head holds, where it runs (under its `when:`)
+HEADS = {
+    "unnamed": ("""
+        layers:
+          - c: conv(8, 3, padding=1)
+          - {from: c, training_only: true, layers: [avgpool(2), flatten]}
+          - relu
+        """, ["E204"]),
+    "in_a_block": ("""
+        blocks:
+          B:
+            params: {use: bool}
+            layers:
+              - c: conv(8, 1)
+              - aux: {when: use, training_only: true, layers: [flatten, linear(2)]}
+        layers:
+          - b1: B(true)
+          - b2: B(false)
+          - b3: B(true)
+        """, ["E204"]),
+    "in_a_nested_list_after_an_error_inside": ("""
+        layers:
+          - s:
+              - c: conv(8, 1)
+              - aux: {training_only: true, layers: [conv(8, 9), flatten, linear(2)]}
+        """, ["E503", "E204"]),
+    "in_a_repeat_with_a_made_name": ("""
+        layers:
+          - s:
+              repeat: 2
+              each:
+                - "aux{i}": {training_only: true, layers: [flatten, linear(2)]}
+        """, ["E204"]),
+}
+
+
+# values an op does not take, known only where its layer runs (E203), and a `when:` that is not
+# true or false (E202, taken as false)
+VALUES = {
+    "an_op_argument_from_a_block_parameter": ("""
+        blocks:
+          B:
+            params: {p: float, g: int}
+            layers: [c: conv(8, 3, padding=1, groups=g), d: dropout(p)]
+        layers:
+          - b1: B(0.5, 1)
+          - b2: B(2.0, 2)
+          - b3: B(0.5, -1)
+        """, ["E203", "E203"]),
+    "a_condition_that_is_a_number": ("""
+        params: {n: 3}
+        layers:
+          - a: {when: n, layers: [conv(8, 1)]}
+          - b: {when: 3, layers: [conv(8, 1)]}
+          - {when: "'yes'", layers: [relu]}
+          - c: conv(4, 1)
+        """, ["E202", "E202", "E202"]),
+}
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_a_value_known_where_it_runs_is_reported_by_instantiation(name: str) -> None:
+    text, codes = VALUES[name]
+    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
+    assert low.instantiated
+    assert [d.code for d in low.r.diagnostics] == codes
+
+
+@pytest.mark.parametrize("name", HEADS)
+def test_a_misplaced_head_is_reported_by_instantiation(name: str) -> None:
+    text, codes = HEADS[name]
+    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
+    assert low.instantiated
+    assert [d.code for d in low.r.diagnostics if d.severity == "error"] == codes  # (the head's output: W100)
+
+
 @pytest.mark.parametrize("name", RECURSION)
 def test_a_block_that_uses_itself_through_a_parameter_is_reported_by_instantiation(name: str) -> None:
     text, codes = RECURSION[name]
