@@ -38,6 +38,7 @@ from ..sym import (
     NotSymbolic,
     Sym,
     SymBlock,
+    Symbol,
     SymbolicBranch,
     SymIntPair,
     SymList,
@@ -866,6 +867,14 @@ class Definer:
                 return bind(op, args, kwargs), ()
             except BindError as err:
                 return None, (bind_error(err, arg_spans(call)),)
+        try:  # what it takes, whatever the values (they are validated where the layer runs)
+            bind(op, [None] * len(args), dict.fromkeys(kwargs))
+        except BindError as err:
+            if err.code in ("E301", "E308"):
+                if not all(isinstance(c, Site) and isinstance(c.value, Symbol) for c in checks):
+                    # an expression's error where it runs would come first, and no binding after
+                    raise Decline(f"{op.name}() is called with arguments it does not take") from None
+                return None, (bind_error(err, arg_spans(call)),)
         if len(args) > len(fields):
             raise Decline(f"{op.name}() takes at most {len(fields)} positional arguments")
         data = dict(zip(fields, args))
@@ -976,7 +985,10 @@ class Definer:
                 try:
                     shape = tuple(substitute(dim, mapping) for dim in d.out_shape)
                 except (NotSymbolic, SymbolicBranch, TypeError) as err:
-                    raise Unsymbolic(f"{block.name}: {err}", call.span) from None
+                    if not any(_error(f) for f in found.faults) and not found.missing \
+                            and self._well_typed(block, args):
+                        raise Unsymbolic(f"{block.name}: {err}", call.span) from None
+                    # an argument the call does not take, or of the wrong type: reported where it runs
                 except ArithmeticError:  # an error of these values (a division by zero): reported where it runs
                     pass
             if shape is None:

@@ -586,7 +586,9 @@ class Instantiator:
             uses_itself(self.reporter, self.ir.definitions[stmt.block].name, depth, stmt.callee_at, self.trace)
             raise Stop()
         in_shape = self.shape(x)
-        d = self.ir.definitions[stmt.block] if stmt.block is not None else self.resolve(env[stmt.param], len(in_shape))
+        # (an input an error left unknown: of the rank define gave it, which a passed block keeps)
+        rank = len(in_shape) if in_shape is not None else len(stmt.shape)
+        d = self.ir.definitions[stmt.block] if stmt.block is not None else self.resolve(env[stmt.param], rank)
         if (d.name, d.span) in self.expanding:  # through a block-typed parameter (the walk's check, by definition)
             # (an inline block spliced by ir/define.py on the way is not among them: the walk found the
             # cycle sooner, or elsewhere)

@@ -591,6 +591,18 @@ VALUES = {
           - {when: "'yes'", layers: [relu]}
           - c: conv(4, 1)
         """, ["E202", "E202", "E202"]),
+    # arguments an op does not take, of symbolic value (E301, E308), and a block called with too
+    # many arguments, one of the wrong type among them (found while the mistakes below were ported)
+    "an_op_argument_it_does_not_take": ("""
+        params: {width: 3}
+        blocks:
+          B:
+            params: {c: int, use: false}
+            layers: [a: conv(c, 1), n: bn(c, eps=0.001), d: dropout(c, 0.5, 1, 2)]
+        layers:
+          - b1: B(width)
+          - b2: B(8, 3, 4)
+        """, ["E301", "E308", "E308", "E202"]),
 }
 
 
