@@ -437,8 +437,8 @@ class Definer:
         if any(is_symbolic(part) for part in made):
             return GenName(item.name, made)  # checked as each instance makes it (instantiate._name)
         name = made_name(made)
-        if name is None:
-            raise Decline(f"the name '{item.name}' makes no name a layer can have here")
+        if name is None:  # no name a layer can have (E304): reported where it is claimed (instantiate._claim)
+            return GenName(item.name, made)
         return name
 
     def value(self, v: m.Call | m.Seq | m.Container, x: str, frame: Frame, name: str, *,
