@@ -32,7 +32,7 @@ from ..diagnostics import Diagnostic, Reporter, Span
 from ..limits import Limits
 from ..ops import BindError, Op, Registry, ShapeError, bind, registry
 from ..spec import model as m
-from ..spec.expr import ExprError, ShapeView, evaluate, names_in
+from ..spec.expr import UNKNOWN, ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef, Program, Unit
 from ..sym import (
     NotSymbolic,
@@ -372,6 +372,8 @@ class Definer:
         value = self.evaluated(code.expr, code.loc, env, "cond", checks, boolean=True)
         if isinstance(value, bool) or (isinstance(value, Sym) and value.is_bool):
             return value
+        if value is UNKNOWN:  # after an error (a parameter's): false, as the walk takes it
+            return False
         if is_symbolic(value) or at is None:  # true or false in some instances only: written for values
             raise Unsymbolic("a `when:` that is not true or false", code.loc.span)
         self.reported(not_a_condition(value, code.loc.span, WHEN_HINT), *at)
@@ -665,6 +667,8 @@ class Definer:
         """A repeat written out, one copy of its entries per index value (a definition written for
         values); each copy's statements marked with its repeat, for the notes."""
         assert b.repeat is not None
+        if count is UNKNOWN:  # after an error (a parameter's): left out, as the walk leaves it
+            return x
         if isinstance(count, bool) or not isinstance(count, int) or count < 0 \
                 or (self.limits is not None and count > self.limits.max_repeat):
             raise Decline("a repeat count that is not a whole number within the limit")
@@ -862,6 +866,8 @@ class Definer:
                   for k in call.call.kwargs}
         if any(_error(c) for c in checks):
             return None, tuple(checks)  # reported where it runs (the walk binds nothing after such an error)
+        if any(v is UNKNOWN for v in (*args, *kwargs.values())):  # after an error (a parameter's): unknown
+            return None, tuple(checks)
         if not any(is_symbolic(v) for v in (*args, *kwargs.values())):
             try:
                 return bind(op, args, kwargs), ()

@@ -158,7 +158,7 @@ class Lowerer:
         namer = list_namer(spec.layers)
         top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input", mode=namer.mode,
                                 env=frame.env))
-        if self.direct and not self.r.errors:
+        if self.direct:
             # the module IR's instantiation, which foresees the limits itself; else the walk below
             made = self._instantiated(params, shape)
             if made is not None:

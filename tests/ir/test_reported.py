@@ -72,9 +72,8 @@ def corpus_programs() -> list[Any]:
 # the corpus specs whose errors the walk still reports: the node, step and nesting limits, which
 # instantiation foresees and declines (the walk's estimate words them, archc/ir/expansion.py)
 WALKED = ("e600", "e604", "e605")
-# and those refused before lowering starts (the input shape, the class name, the parameters): the
-# walk then goes on to find more
-BEFORE = ("e203_input_negative", "e303_class_named_like_a_block", "e404_list_doubling", "e601_huge_input")
+# and those whose input shape is refused: nothing is lowered
+BEFORE = ("e203_input_negative", "e601_huge_input")
 
 
 @pytest.mark.parametrize(("program", "limits"), corpus_programs())
@@ -607,6 +606,36 @@ VALUES = {
           - b2: B(8, 3, 4)
         """, ["E301", "E308", "E308", "E202"]),
 }
+
+
+# errors found before lowering starts (the network's parameters, the class name), after which
+# lowering goes on to find more: what reads a parameter in error is of unknown value
+AFTER_PARAMETERS = {
+    "a_parameter_in_error_then_a_shape_error": ("""
+        params: {a: 1 // 0, b: 4, flag: 3 > widht}
+        layers:
+          - d: conv(b, 9)
+          - c: conv(a, 3)
+          - e: {when: flag, layers: [conv(b, 1)]}
+          - f: {repeat: a, each: [relu]}
+        """, ["E403", "E401", "E503"]),
+    "a_class_named_like_a_block": ("""
+        class: B
+        blocks:
+          B: {layers: [c: conv(8, 1)]}
+        layers:
+          - b: B()
+          - c: conv(8, 9)
+        """, ["E303", "E503"]),
+}
+
+
+@pytest.mark.parametrize("name", AFTER_PARAMETERS)
+def test_errors_after_the_parameters_are_reported_by_instantiation(name: str) -> None:
+    text, codes = AFTER_PARAMETERS[name]
+    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
+    assert low.instantiated
+    assert [d.code for d in low.r.diagnostics] == codes
 
 
 @pytest.mark.parametrize("name", VALUES)
