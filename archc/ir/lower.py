@@ -66,6 +66,7 @@ from .report import (
     name_made,
     name_taken,
     needs_name,
+    nesting_error,
     not_a_layer,
     shape_note,
     short_trace,
@@ -322,10 +323,7 @@ class Lowerer:
         self.depth += 1
         self.at = (span, frame.trace)
         if self.depth > self.limits.max_nesting:
-            self.r.error("E604", f"blocks and containers nest more than {self.limits.max_nesting:,} levels deep "
-                                 "as the network expands",
-                         span, "flatten the structure; a block that calls itself through parameters cannot end",
-                         short_trace(frame.trace))
+            nesting_error(self.r, self.limits.max_nesting, span, frame.trace)
             raise _Abort()
 
     def shape(self, nid: str) -> Shape | None:

@@ -40,6 +40,7 @@ __all__ = [
     "name_made",
     "name_taken",
     "needs_name",
+    "nesting_error",
     "not_a_condition",
     "not_a_layer",
     "shape_note",
@@ -276,6 +277,12 @@ def short_trace(trace: tuple[Note, ...], keep: int = 12) -> tuple[Note, ...]:
         return trace
     half = keep // 2
     return (*trace[:half], Note(f"... {len(trace) - keep} more levels ..."), *trace[-half:])
+
+
+def nesting_error(r: Reporter, limit: int, span: Span, trace: tuple[Note, ...]) -> None:
+    """E604: blocks and containers nested past ``limit`` (Limits.max_nesting) where ``span`` enters one more."""
+    r.error("E604", f"blocks and containers nest more than {limit:,} levels deep as the network expands", span,
+            "flatten the structure; a block that calls itself through parameters cannot end", short_trace(trace))
 
 
 def uses_itself(r: Reporter, block: str, depth: int, span: Span, trace: tuple[Note, ...]) -> None:

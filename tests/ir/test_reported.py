@@ -69,9 +69,9 @@ def corpus_programs() -> list[Any]:
     return out
 
 
-# the corpus specs whose errors the walk still reports: the node, step and nesting limits, which
+# the corpus specs whose errors the walk still reports: the node and step limits, which
 # instantiation foresees and declines (the walk's estimate words them, archc/ir/expansion.py)
-WALKED = ("e600", "e604", "e605")
+WALKED = ("e600", "e605")
 # and those whose input shape is refused: nothing is lowered
 BEFORE = ("e203_input_negative", "e601_huge_input")
 
@@ -628,6 +628,27 @@ AFTER_PARAMETERS = {
           - c: conv(8, 9)
         """, ["E303", "E503"]),
 }
+
+
+# blocks nested past the nesting limit (E604, here lowered to 6): where a block call enters the
+# level past it, instantiation reports it; past it in containers, it declines and the walk reports
+NESTING = {
+    "blocks": ("".join(f"  B{k}: {{layers: [b: B{k - 1}()]}}\n" for k in range(1, 9)), True),
+    "inline_blocks": ("".join(f"  B{k}: {{inline: true, layers: [B{k - 1}()]}}\n" for k in range(1, 9)), False),
+    "blocks_in_containers": ("".join(f"  B{k}: {{layers: [s: [b: B{k - 1}()]]}}\n" for k in range(1, 9)), False),
+    "lists": ("", False),
+}
+
+
+@pytest.mark.parametrize("name", NESTING)
+def test_nesting_past_the_limit_is_reported_the_same_both_ways(name: str) -> None:
+    blocks, instantiated = NESTING[name]
+    text = HEAD + ("blocks:\n  B0: {layers: [c: conv(8, 1)]}\n" + blocks + "layers:\n  - s: B8()\n" if blocks
+                   else "layers:\n  - s: " + "[t: " * 9 + "relu" + "]" * 9 + "\n")
+    limits = Limits(max_nesting=6)
+    low = same_reports(archc.load(f"{name}.yaml", text=text, limits=limits), limits=limits)
+    assert low.instantiated == instantiated
+    assert [d.code for d in low.r.diagnostics] == ["E604"]
 
 
 @pytest.mark.parametrize("name", AFTER_PARAMETERS)
