@@ -376,7 +376,7 @@ class Definer:
             return False
         if is_symbolic(value) or at is None:  # true or false in some instances only: written for values
             raise Unsymbolic("a `when:` that is not true or false", code.loc.span)
-        self.reported(not_a_condition(value, code.loc.span, WHEN_HINT), *at)
+        self.reported([not_a_condition(value, code.loc.span, WHEN_HINT)], *at)
         return False
 
     # --- lists and entries ---------------------------------------------------------------------
@@ -521,10 +521,11 @@ class Definer:
             return head_unnamed
         return None
 
-    def reported(self, diag: Diagnostic, x: str, body: list[Stmt]) -> None:
-        """A statement that only reports ``diag`` where it stands (Stmt.checks)."""
-        body.append(If(out=self.new(()), shape=(), span=diag.span, cond=False, input=x, body=[], output=x,
-                       absent=True, checks=(diag,)))
+    def reported(self, checks: Sequence[Diagnostic | Site], x: str, body: list[Stmt]) -> None:
+        """A statement that only checks where it stands (Stmt.checks: errors it reports there)."""
+        body.append(If(out=self.new(()), shape=(), span=checks[0].span if isinstance(checks[0], Diagnostic)
+                       else checks[0].loc.span, cond=False, input=x, body=[], output=x, absent=True,
+                       checks=tuple(checks)))
 
     def unknown_reference(self, ref: m.Ref, x: str, frame: Frame) -> str:
         chain = []
@@ -549,7 +550,7 @@ class Definer:
             if entry is not None and c.training_only and out is not None:
                 misplaced = self._misplaced(name, frame)
                 if misplaced is not None:  # reported where it runs, after what it holds
-                    self.reported(misplaced(entry), out, f.body)
+                    self.reported([misplaced(entry)], out, f.body)
             return out
 
         def made(f: Frame) -> str | None:
@@ -611,7 +612,7 @@ class Definer:
         def run(f: Frame) -> str:
             out = made(f)
             if c.training_only:  # not a head: the network returns its heads by name
-                self.reported((self._misplaced(None, frame) or head_unnamed)(c.span), out, f.body)
+                self.reported([(self._misplaced(None, frame) or head_unnamed)(c.span)], out, f.body)
             return out
 
         checks: list[Diagnostic | Site] = []
@@ -726,8 +727,19 @@ class Definer:
     def residual(self, res: m.Residual, x: str, frame: Frame, namer: Namer) -> str:
         body = self.entries(res.body, x, frame, namer)
         shape_in, shape_body = self.shape(x), self.shape(body)
-        if res.when is not None:
-            use = self.eval(res.when.expr, frame.env, res.when.loc.span)
+        checks: list[Diagnostic | Site] = []
+        if res.when is not None:  # asked after the body, as the walk asks it
+            use = self.evaluated(res.when.expr, res.when.loc, frame.env, "cond", checks, boolean=True)
+            if any(_error(c) for c in checks) or use is UNKNOWN:  # an error (reported here): false, as in the walk
+                use, checks = False, [c for c in checks if _error(c)]
+                if checks:
+                    self.reported(checks, body, frame.body)
+                checks = []
+            elif not (isinstance(use, bool) or (isinstance(use, Sym) and use.is_bool)):
+                if is_symbolic(use):  # true or false in some instances only: written for values
+                    raise Unsymbolic("a residual's `when:` that is not true or false", res.when.loc.span)
+                self.reported([not_a_condition(use, res.when.loc.span, None)], body, frame.body)
+                use = False
         elif len(shape_in) != len(shape_body):
             use = True
         else:  # the spatial sizes first: `stride != 1 or in_channels != planes * 4` reads as torchvision's
@@ -744,7 +756,7 @@ class Definer:
                     return self.call_at(sc, x, f, "shortcut")
                 return self.container_at(sc, x, f, "shortcut")
 
-            shortcut = self.guarded(use, x, frame, getattr(sc, "span", res.span), False, run) or x
+            shortcut = self.guarded(use, x, frame, getattr(sc, "span", res.span), False, run, checks) or x
         out = self.merge("add", [body, shortcut], [True, True], 1, "residual", ("here",), res.span, frame)
         add = frame.body[-1]
         assert isinstance(add, Merge)

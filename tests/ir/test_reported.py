@@ -593,6 +593,23 @@ VALUES = {
           - {when: "'yes'", layers: [relu]}
           - c: conv(4, 1)
         """, ["E202", "E202", "E202"]),
+    # a residual's `when:`, asked after its body (found by the fuzzer: `when: '0'` with no shortcut)
+    "a_residual_condition": ("""
+        params: {n: 0}
+        blocks:
+          R:
+            params: {k: int}
+            residual:
+              body: [a: conv(8, 3, padding=1)]
+              shortcut: [conv(8, 1)]
+              when: 4 // k > 1
+        layers:
+          - r1: {residual: {body: [a: conv(8, 1)], when: 0}}
+          - r2: {residual: {body: [a: conv(8, 1)], shortcut: [conv(8, 1)], when: nn > 1}}
+          - r3: R(1)
+          - r4: R(n)
+          - r5: {residual: {body: [a: conv(8, 9)], when: 2}}
+        """, ["E202", "E401", "E403", "E503", "E202"]),
     # arguments an op does not take, of symbolic value (E301, E308), and a block called with too
     # many arguments, one of the wrong type among them (found while the mistakes below were ported)
     "an_op_argument_it_does_not_take": ("""
