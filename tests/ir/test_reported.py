@@ -313,9 +313,7 @@ FROM_NOTHING = {
         """, ["E305"]),
     "defined_later_in_the_outer_list": ("""
         layers:
-          - s:
-              - a: conv(8, 1)
-              - b: {from: tail, layers: [relu]}
+          - s: [a: conv(8, 1), b: {from: tail, layers: [relu]}]
           - tail: conv(8, 1)
         """, ["E305"]),
     "in_a_block_called_twice": ("""
@@ -493,14 +491,6 @@ EXPRESSIONS = {
 }
 
 
-@pytest.mark.parametrize("name", EXPRESSIONS)
-def test_an_expression_error_is_reported_by_instantiation(name: str) -> None:
-    text, codes = EXPRESSIONS[name]
-    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
-    assert low.instantiated == (name != "a_type_error_with_a_bool_parameter")
-    assert [d.code for d in low.r.diagnostics] == codes
-
-
 # a block that calls itself through a block-typed parameter: found where it runs (E306, the cycle)
 RECURSION = {
     "passed_to_itself": ("""
@@ -543,7 +533,7 @@ HEADS = {
           - c: conv(8, 3, padding=1)
           - {from: c, training_only: true, layers: [avgpool(2), flatten]}
           - relu
-        """, ["E204"]),
+        """, ["E204", "W100"]),  # (W100: the head's output, read by nothing)
     "in_a_block": ("""
         blocks:
           B:
@@ -555,20 +545,20 @@ HEADS = {
           - b1: B(true)
           - b2: B(false)
           - b3: B(true)
-        """, ["E204"]),
+        """, ["E204", "W100", "W100"]),
     "in_a_nested_list_after_an_error_inside": ("""
         layers:
           - s:
               - c: conv(8, 1)
               - aux: {training_only: true, layers: [conv(8, 9), flatten, linear(2)]}
-        """, ["E503", "E204"]),
+        """, ["E503", "E204", "W100"]),
     "in_a_repeat_with_a_made_name": ("""
         layers:
           - s:
               repeat: 2
               each:
                 - "aux{i}": {training_only: true, layers: [flatten, linear(2)]}
-        """, ["E204"]),
+        """, ["E204", "W100", "W100"]),
 }
 
 
@@ -668,51 +658,18 @@ def test_nesting_past_the_limit_is_reported_the_same_both_ways(name: str) -> Non
     assert [d.code for d in low.r.diagnostics] == ["E604"]
 
 
-@pytest.mark.parametrize("name", AFTER_PARAMETERS)
-def test_errors_after_the_parameters_are_reported_by_instantiation(name: str) -> None:
-    text, codes = AFTER_PARAMETERS[name]
+# the hand-written specs above, by kind of error; those instantiation declines (the walk reports them)
+HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
+               "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING}
+DECLINED = {"a_type_error_with_a_bool_parameter", "inline_on_the_way", "a_name_read_where_it_is_refused",
+            "a_reference_whose_name_is_taken"}
+
+
+@pytest.mark.parametrize(("kind", "name"), [(kind, name) for kind, specs in HANDWRITTEN.items() for name in specs])
+def test_a_handwritten_spec_is_reported_by_instantiation(kind: str, name: str) -> None:
+    text, codes = HANDWRITTEN[kind][name]
     low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
-    assert low.instantiated
-    assert [d.code for d in low.r.diagnostics] == codes
-
-
-@pytest.mark.parametrize("name", VALUES)
-def test_a_value_known_where_it_runs_is_reported_by_instantiation(name: str) -> None:
-    text, codes = VALUES[name]
-    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
-    assert low.instantiated
-    assert [d.code for d in low.r.diagnostics] == codes
-
-
-@pytest.mark.parametrize("name", HEADS)
-def test_a_misplaced_head_is_reported_by_instantiation(name: str) -> None:
-    text, codes = HEADS[name]
-    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
-    assert low.instantiated
-    assert [d.code for d in low.r.diagnostics if d.severity == "error"] == codes  # (the head's output: W100)
-
-
-@pytest.mark.parametrize("name", RECURSION)
-def test_a_block_that_uses_itself_through_a_parameter_is_reported_by_instantiation(name: str) -> None:
-    text, codes = RECURSION[name]
-    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
-    assert low.instantiated == (name != "inline_on_the_way")  # define spliced the first A: the walk reports it
-    assert [d.code for d in low.r.diagnostics] == codes
-
-
-@pytest.mark.parametrize("name", PARAM_AS_LAYER)
-def test_a_parameter_called_as_a_layer_is_reported_by_instantiation(name: str) -> None:
-    text, codes = PARAM_AS_LAYER[name]
-    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
-    assert low.instantiated
-    assert [d.code for d in low.r.diagnostics] == codes
-
-
-@pytest.mark.parametrize("name", FROM_NOTHING)
-def test_a_from_that_names_nothing_is_reported_by_instantiation(name: str) -> None:
-    text, codes = FROM_NOTHING[name]
-    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text)))
-    assert low.instantiated == ("E303" not in codes)
+    assert low.instantiated == (name not in DECLINED)
     assert [d.code for d in low.r.diagnostics] == codes
 
 
