@@ -1090,8 +1090,10 @@ class Definer:
         if id(defn) in self._inlining:
             raise Unsymbolic(f"block '{block.name}' uses itself", defn.name_span)
         found = self.args(block, call, frame)
-        if any(_error(f) for f in found.faults) or found.missing:  # an inline call's arguments: the walk reports them
-            raise Decline(f"{block.name}() is called with arguments it does not take")
+        if found.missing:  # an argument left out: the walk reports it
+            raise Decline(f"{block.name}() is called without an argument it takes")
+        if any(_error(f) for f in found.faults):  # reported where the call runs, before its body
+            self.reported(found.faults, x, frame.body)
         args = found.values
         env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
         inner = Frame(env, block.unit, x, frame.body, training_only=frame.training_only, top=frame.top,

@@ -658,9 +658,28 @@ def test_nesting_past_the_limit_is_reported_the_same_both_ways(name: str) -> Non
     assert [d.code for d in low.r.diagnostics] == ["E604"]
 
 
+# an inline block's call with arguments it does not take, or whose expression is an error:
+# reported before its body, which runs on with what it could bind
+INLINE = {
+    "arguments_it_does_not_take": ("""
+        blocks:
+          Stage:
+            params: {c: int, k: 3}
+            inline: true
+            layers: [conv(c, k, padding=1), relu]
+        layers:
+          - Stage(8, 3, 5)
+          - Stage(8, k=11, kk=1)
+          - Stage(widht)
+          - Stage(8 // 0, k=9)
+          - conv(4, 1)
+        """, ["E308", "E301", "E503", "E401", "E403"]),
+}
+
 # the hand-written specs above, by kind of error; those instantiation declines (the walk reports them)
 HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
-               "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING}
+               "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
+               "inline": INLINE}
 DECLINED = {"a_type_error_with_a_bool_parameter", "inline_on_the_way", "a_name_read_where_it_is_refused",
             "a_reference_whose_name_is_taken"}
 
