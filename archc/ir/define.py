@@ -71,9 +71,10 @@ from .module import (
     walk,
 )
 from .naming import Namer, body_namer, list_mode, list_namer, made_name
-from .params import INT_OR_PAIR, check_type, default_type, undefined_hint, value_type, with_names
+from .params import INT_OR_PAIR, check_type, default_type, defined_names, undefined_hint, value_type, with_names
 from .report import (
     NO_SHORTCUT,
+    RESIDUAL_WHEN_HINT,
     SHORTCUT_OFF,
     WHEN_HINT,
     arg_spans,
@@ -325,7 +326,7 @@ class Definer:
         try:
             return evaluate(expr, env)
         except (ExprError, SymbolicBranch, NotSymbolic) as err:
-            raise Unsymbolic(f"cannot evaluate this expression once for every instance: {err}", span) from None
+            raise _once(err, span) from None
 
     def evaluated(self, expr: Any, loc: m.Loc, env: Mapping[str, Any], key: str, checks: list[Diagnostic | Site],
                   *, boolean: bool = False) -> Any:
@@ -344,18 +345,16 @@ class Definer:
                 # or a pair): written for the values instead, where an error is one (see Definer).
                 # A name defined nowhere is an error wherever it is evaluated (and where it is not,
                 # archc/ir/scope.py reports it), and so is an error of values known here
-                raise Unsymbolic(f"cannot evaluate this expression once for every instance: {err}", loc.span) \
-                    from None
+                raise _once(err, loc.span) from None
             hint = None
             if err.code == "E401":
-                defined = [k for k, v in env.items() if k != "input" and not isinstance(v, (BlockRef, SymBlock))]
-                hint = undefined_hint(err.message.split("'")[1], defined, self.ops)
+                hint = undefined_hint(err.message.split("'")[1], defined_names(env), self.ops)
             self._faults += 1
             symbol = f"_fault_expr{self._faults}"
             checks.append(Site(expr, loc, names, key, symbol=symbol, hint=hint))
             return Sym(symbol, boolean=boolean)
         except (SymbolicBranch, NotSymbolic) as err:
-            raise Unsymbolic(f"cannot evaluate this expression once for every instance: {err}", loc.span) from None
+            raise _once(err, loc.span) from None
         if is_symbolic(value):
             checks.append(Site(expr, loc, names, key, value=value))
         return value
@@ -370,7 +369,7 @@ class Definer:
         if checks is None:
             return self.eval(code.expr, env, code.loc.span)
         value = self.evaluated(code.expr, code.loc, env, "cond", checks, boolean=True)
-        if isinstance(value, bool) or (isinstance(value, Sym) and value.is_bool):
+        if _is_condition(value):
             return value
         if value is UNKNOWN:  # after an error (a parameter's): false, as the walk takes it
             return False
@@ -735,10 +734,10 @@ class Definer:
                 if checks:
                     self.reported(checks, body, frame.body)
                 checks = []
-            elif not (isinstance(use, bool) or (isinstance(use, Sym) and use.is_bool)):
+            elif not _is_condition(use):
                 if is_symbolic(use):  # true or false in some instances only: written for values
                     raise Unsymbolic("a residual's `when:` that is not true or false", res.when.loc.span)
-                self.reported([not_a_condition(use, res.when.loc.span, None)], body, frame.body)
+                self.reported([not_a_condition(use, res.when.loc.span, RESIDUAL_WHEN_HINT)], body, frame.body)
                 use = False
         elif len(shape_in) != len(shape_body):
             use = True
@@ -893,14 +892,8 @@ class Definer:
                     # an expression's error where it runs would come first, and no binding after
                     raise Decline(f"{op.name}() is called with arguments it does not take") from None
                 return None, (bind_error(err, arg_spans(call)),)
-        if len(args) > len(fields):
-            raise Decline(f"{op.name}() takes at most {len(fields)} positional arguments")
-        data = dict(zip(fields, args))
-        for key, value in kwargs.items():
-            field_ = op.arg_aliases.get(key, key)
-            if field_ not in op.Attrs.model_fields or field_ in data:
-                raise Decline(f"{op.name}() has no argument '{key}', or gets it twice")
-            data[field_] = value
+        # (bind took them as written: each argument names a field once)
+        data = {**dict(zip(fields, args)), **{op.arg_aliases.get(k, k): v for k, v in kwargs.items()}}
         # validated with the values (instantiation): a wrong value is lowering's walk's to report
         return op.Attrs.model_construct(**data), tuple(checks)
 
@@ -1171,6 +1164,15 @@ class _Args:
     faults: list[Diagnostic | Site] = field(default_factory=list)  # its checks (Stmt.checks)
     missing: list[tuple[str, Diagnostic]] = field(default_factory=list)
     at: dict[str, Span] = field(default_factory=dict)
+
+
+def _once(err: Exception, span: Span) -> Unsymbolic:
+    return Unsymbolic(f"cannot evaluate this expression once for every instance: {err}", span)
+
+
+def _is_condition(value: Any) -> bool:
+    """True or false, or a condition of symbols."""
+    return isinstance(value, bool) or (isinstance(value, Sym) and value.is_bool)
 
 
 def _error(check: Diagnostic | Site) -> bool:

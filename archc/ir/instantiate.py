@@ -379,7 +379,7 @@ class Instantiator:
         """A condition's value (after an error, unknown: false, as the walk takes it)."""
         if value is UNKNOWN:  # after an error: false, as the walk takes it
             return False
-        # (a `when:` that is not true or false is found by ir/define.py, which declines)
+        # (ir/define.py reports a `when:` that is not true or false, or writes its definition per instance)
         self.check(isinstance(value, bool), "a condition that is not true or false")
         return bool(value)
 
@@ -496,6 +496,10 @@ class Instantiator:
         self._refused(entry)
         return False
 
+    def _blocks(self) -> list[Note]:
+        """The notes of the block calls around the running statement (inline ones too), outermost first."""
+        return [note for note in self.trace if note.message.startswith("in block")]
+
     def _refused(self, entry: EntryName) -> None:
         """A name refused here: the walk then finds no point of that name where a `from:` reads it,
         and passes the running value on where the entry names a point (see EntryName)."""
@@ -583,16 +587,16 @@ class Instantiator:
         if self.limits is not None and self.base + self.nesting.get(stmt.out, 0) >= self.limits.max_nesting:
             # the walk enters one more level here, past the limit (E604, where the call is written); where
             # define spliced inline blocks on the way, the walk counts its levels otherwise: it reports
-            self.check(self.reporter is not None and not any(n.message.startswith("in block") and " inline " in
-                                                             n.message for n in self.trace), "the nesting limit")
+            self.check(self.reporter is not None and not any(" inline " in n.message for n in self._blocks()),
+                       "the nesting limit")
             assert self.reporter is not None
             nesting_error(self.reporter, self.limits.max_nesting, stmt.span, self.trace)
             raise Stop()
         if stmt.recursive:  # reported as the walk reports it, once: every later use would say the same
             self.check(self.reporter is not None and stmt.callee_at is not None, "a block that uses itself")
             assert self.reporter is not None and stmt.callee_at is not None and stmt.block is not None
-            depth = sum(1 for note in self.trace if note.message.startswith("in block"))
-            uses_itself(self.reporter, self.ir.definitions[stmt.block].name, depth, stmt.callee_at, self.trace)
+            uses_itself(self.reporter, self.ir.definitions[stmt.block].name, len(self._blocks()), stmt.callee_at,
+                        self.trace)
             raise Stop()
         in_shape = self.shape(x)
         # (an input an error left unknown: of the rank define gave it, which a passed block keeps)
@@ -601,7 +605,7 @@ class Instantiator:
         if (d.name, d.span) in self.expanding:  # through a block-typed parameter (the walk's check, by definition)
             # (an inline block spliced by ir/define.py on the way is not among them: the walk found the
             # cycle sooner, or elsewhere)
-            depth = sum(1 for note in self.trace if note.message.startswith("in block"))
+            depth = len(self._blocks())
             self.check(self.reporter is not None and stmt.callee_at is not None and depth == len(self.expanding),
                        "a block that uses itself through an inline block")
             assert self.reporter is not None and stmt.callee_at is not None

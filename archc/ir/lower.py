@@ -47,9 +47,10 @@ from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .instantiate import Instantiator
 from .module import Disagrees, ModuleIR, Stop
 from .naming import Namer, body_namer, flat_branches, list_namer
-from .params import SetValue, block_args, network_params, undefined_hint, value_type, with_names
+from .params import SetValue, block_args, defined_names, network_params, undefined_hint, value_type, with_names
 from .report import (
     NO_SHORTCUT,
+    RESIDUAL_WHEN_HINT,
     SHORTCUT_OFF,
     WHEN_HINT,
     arg_spans,
@@ -287,7 +288,7 @@ class Lowerer:
         try:
             return evaluate(expr, env)
         except ExprError as err:
-            names = [k for k, v in env.items() if k != "input" and not isinstance(v, BlockRef)]
+            names = defined_names(env)
             self.r.add(dataclasses.replace(expr_error(err, loc, lambda name: undefined_hint(name, names, self.ops)),
                                            notes=trace))
             return UNKNOWN
@@ -673,7 +674,7 @@ class Lowerer:
         if res.when is not None:
             use = self.eval(res.when.expr, res.when.loc, frame.env, frame.trace)
             if use is not UNKNOWN and not isinstance(use, bool):
-                when_error(self.r, use, res.when.loc.span, None, frame.trace)
+                when_error(self.r, use, res.when.loc.span, RESIDUAL_WHEN_HINT, frame.trace)
             use = use is True
         else:
             use = shape_in is not None and shape_body is not None and shape_in != shape_body

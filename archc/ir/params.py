@@ -18,6 +18,7 @@ from ..ops import registry
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, evaluate, parse_expr, show, type_of
 from ..spec.loader import BlockRef, Program
+from ..sym import SymBlock
 from .report import arg_twice, missing_arg, no_such_arg, too_many_args
 
 Eval = Callable[[Expr, m.Loc, Mapping[str, Any], tuple[Note, ...]], Any]
@@ -53,6 +54,12 @@ def holder_hint(op: str) -> str:
     return (f"'{op}' is an op, and an op cannot be passed as a value; to pass it to a block "
             f"parameter, define a block that holds it ({holder}: {{layers: {op}}} under blocks:) "
             f"and pass {holder} (docs/language.md, 'Passing an op to a block parameter')")
+
+
+def defined_names(env: Mapping[str, Any]) -> list[str]:
+    """The names an expression evaluated in ``env`` may read that E401's hint lists: the parameters
+    and repeat indices, not ``input`` nor the blocks (a block-typed parameter's value included)."""
+    return [k for k, v in env.items() if k != "input" and not isinstance(v, (BlockRef, SymBlock))]
 
 
 def undefined_hint(name: str, names: Iterable[str], ops: Container[str]) -> str | None:

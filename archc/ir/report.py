@@ -54,7 +54,9 @@ __all__ = [
 NO_SHORTCUT = ("the body changes the shape, so the identity shortcut cannot be added: add a projection, "
                "e.g. `shortcut: {downsample: [\"conv(C, 1, stride=S, bias=false)\", bn()]}`")
 SHORTCUT_OFF = "the `when:` condition is false here, so the shortcut is the identity; check the condition"
-WHEN_HINT = "compare explicitly, e.g. `when: depth > 18`"  # a container's `when:` (a residual's has none)
+WHEN_HINT = "compare explicitly, e.g. `when: depth > 18`"  # a container's `when:`
+# a residual's `when:`, which says where the projection shortcut is taken
+RESIDUAL_WHEN_HINT = "compare explicitly, e.g. `when: stride != 1 or input.channels != planes`"
 
 
 def arg_spans(call: m.Call) -> ArgSpans:
@@ -196,7 +198,9 @@ def name_taken(r: Reporter, name: str, template: str | None, span: Span, first: 
 def not_a_layer(name: str, kind: str, span: Span) -> Diagnostic:
     """E300: a parameter that holds no block (``kind``: its value's type) called as a layer."""
     return Diagnostic("E300", f"'{name}' is {'an' if kind[0] in 'aeiou' else 'a'} {kind} parameter, "
-                              "not a layer or block", span)
+                              "not a layer or block", span,
+                      f"only ops and blocks can be called; to call a block a parameter chooses, declare it "
+                      f"`{name}: block` and pass the block")
 
 
 def unknown_callee(name: str, candidates: Iterable[str], span: Span) -> Diagnostic:
