@@ -410,12 +410,13 @@ class Definer:
             # its top statement (a misplaced head's report may follow it, see container_at)
             top = next((st for st in reversed(frame.body[before:]) if st.out == out), None)
             if top is not None:
+                entry.outside = top is not frame.body[before]  # (a `from:` merge before its layers)
                 top.pos = True
                 top.entry = entry
                 if isinstance(top, If):  # its flag in the emitted class takes the entry's name
                     top.label = name
             else:  # no statement of its own (a `from:` that names a point): one that only claims its name
-                entry.alias = True
+                entry.outside = True
                 frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
                                      output=x, absent=True, entry=entry))
             frame.names[name] = out

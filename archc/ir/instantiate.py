@@ -503,7 +503,8 @@ class Instantiator:
     def _refused(self, entry: EntryName) -> None:
         """A name refused here: the walk then finds no point of that name where a `from:` reads it,
         and passes the running value on where the entry names a point (see EntryName)."""
-        self.check(not entry.read and not entry.alias, "a name read by `from:`, or naming a point, refused here")
+        self.check(not entry.read and not entry.outside,
+                   "a name refused here that a `from:` reads, or of an entry not all in one statement")
 
     def _report(self, diag: Diagnostic) -> None:
         """An error found before this instance (see Stmt.checks), reported with its notes; outside

@@ -102,9 +102,10 @@ class EntryName:
     # a `from:` reads it by name: where the name is refused, the walk finds no such point there
     # (E305, or a point of that name further out), which instantiation does not follow (it declines)
     read: bool = False
-    # it names a point it does not make (a `from:` with no layers): where the name is refused, the
-    # walk passes the running value on, not that point, which instantiation does not follow (it declines)
-    alias: bool = False
+    # not all its statements are inside its top one (it names a point it does not make, or its
+    # `from:` merges names before its layers): where the name is refused, the walk runs none of it
+    # and passes the running value on, which instantiation does not follow (it declines)
+    outside: bool = False
 
 
 @dataclass(frozen=True)

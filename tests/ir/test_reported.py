@@ -364,6 +364,13 @@ FROM_NOTHING = {
           - n3: {from: n1}
           - n5: conv(2, 1)
         """, ["E303"]),
+    # ... or one whose `from:` merges names before its layers (the merge is a statement of its own)
+    "a_merging_entry_whose_name_is_taken": ("""
+        layers:
+          - n3: conv(4, 1)
+          - n3: {from: [input, n3], merge: concat, layers: [conv(2, 1)]}
+          - n5: conv(2, 1)
+        """, ["E303"]),
 }
 
 
@@ -681,7 +688,7 @@ HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS,
                "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
                "inline": INLINE}
 DECLINED = {"a_type_error_with_a_bool_parameter", "inline_on_the_way", "a_name_read_where_it_is_refused",
-            "a_reference_whose_name_is_taken"}
+            "a_reference_whose_name_is_taken", "a_merging_entry_whose_name_is_taken"}
 
 
 @pytest.mark.parametrize(("kind", "name"), [(kind, name) for kind, specs in HANDWRITTEN.items() for name in specs])
