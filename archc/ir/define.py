@@ -167,6 +167,9 @@ class Definer:
         self._shapes: dict[str, Dims] = {}
         self._n = 0
         self._faults = 0  # expressions it could not evaluate (each a fresh symbol, see evaluated)
+        # the running definition's entries, per body (by id): the body, and each entry's position in
+        # it and span, until _settle finds the statement each begins at (Stmt.visits)
+        self._visits: dict[int, tuple[list[Stmt], list[tuple[int, Span]]]] = {}
 
     # --- definitions -------------------------------------------------------------------
 
@@ -278,14 +281,37 @@ class Definer:
         return d
 
     def _define(self, d: Definition, env: Mapping[str, Any], unit: Unit, run: Any, *, top: bool = False) -> None:
-        saved = self.d, self._shapes, self._n, self._nest
-        self.d, self._shapes, self._n, self._nest = d, {"x": d.input_shape}, 0, 0
+        saved = self.d, self._shapes, self._n, self._nest, self._visits
+        self.d, self._shapes, self._n, self._nest, self._visits = d, {"x": d.input_shape}, 0, 0, {}
         try:
             frame = Frame(env, unit, "x", d.body, top=top, reads=d.reads)
             d.output = run(frame)
             d.out_shape = self._shapes[d.output]
+            d.tail = self._settle(d.body)
         finally:
-            self.d, self._shapes, self._n, self._nest = saved
+            self.d, self._shapes, self._n, self._nest, self._visits = saved
+
+    def _visit(self, body: list[Stmt], span: Span) -> None:
+        """An entry (or a repeat written out) that lowering visits, a step, where ``body`` stands now."""
+        found = self._visits.get(id(body))
+        if found is None:
+            found = self._visits[id(body)] = (body, [])
+        found[1].append((len(body), span))
+
+    def _settle(self, body: list[Stmt]) -> tuple[Span, ...]:
+        """Each entry of ``body`` (nested bodies too) on the statement it begins at, the first one
+        written after it (Stmt.visits); those after the last statement: the body's tail."""
+        found = self._visits.pop(id(body), None)
+        tail: list[Span] = []
+        for at, span in found[1] if found is not None else ():
+            if at < len(body):
+                body[at].visits = (*body[at].visits, span)
+            else:
+                tail.append(span)
+        for stmt in body:
+            if isinstance(stmt, (Container, If, Loop)):
+                stmt.tail = self._settle(stmt.body)
+        return tuple(tail)
 
     # --- values ------------------------------------------------------------------------------
 
@@ -387,6 +413,10 @@ class Definer:
         return x
 
     def entry(self, item: m.Entry, x: str, frame: Frame, namer: Namer) -> str:
+        self._visit(frame.body, item.span)  # a step wherever this list runs (see Stmt.visits)
+        return self._entry(item, x, frame, namer)
+
+    def _entry(self, item: m.Entry, x: str, frame: Frame, namer: Namer) -> str:
         if isinstance(item, m.Call):
             return self.call_in_list(item, x, frame, namer)
         if isinstance(item, m.Named):
@@ -659,7 +689,7 @@ class Definer:
         self._shapes[loop_out] = shape
         frame.body.append(Loop(out=loop_out, shape=shape, span=b.repeat.loc.span, index=b.index, count=count,
                                input=x, carried=carried, body_input=body_in, body=body, output=out,
-                               where=name or "", training_only=frame.training_only, entries=len(items),
+                               where=name or "", training_only=frame.training_only,
                                reads=tuple(sub.reads), checks=tuple(checks)))
         return loop_out
 
@@ -682,6 +712,7 @@ class Definer:
             raise Decline("repeats unrolled beyond the node limit")
         for i in range(count):
             before = len(frame.body)
+            self._visit(frame.body, b.repeat.loc.span)  # each repeat is a step of its own
             x = self.entries(items, x, frame.child(with_names(frame.env, {b.index: i})), namer)
             _mark(frame.body[before:], Mark("repeat", b.index, b.repeat.loc.span, index=i))
         return x
@@ -757,6 +788,9 @@ class Definer:
                 return self.container_at(sc, x, f, "shortcut")
 
             shortcut = self.guarded(use, x, frame, getattr(sc, "span", res.span), False, run, checks) or x
+            guard = frame.body[-1] if frame.body else None
+            if isinstance(guard, If) and guard.out == shortcut:  # (see If.shortcut)
+                guard.shortcut = True
         out = self.merge("add", [body, shortcut], [True, True], 1, "residual", ("here",), res.span, frame)
         add = frame.body[-1]
         assert isinstance(add, Merge)

@@ -20,40 +20,23 @@ Because it is a lower bound, a spec it rejects really does exceed the limit (an 
 whose name clashes with another, E303, counts as written, though lowering then skips
 it). Lowering runs it once for the whole network before creating any node, and again
 at each repeat, once the repeat's count and its surroundings' shapes are known. Its
-own work is bounded: past :data:`WORK` visits, nested deeper than the nesting limit,
+own work is bounded: past :data:`archc.ir.estimate.WORK` visits, nested deeper than the nesting limit,
 or at a block that calls itself (an error lowering reports), it gives up without a
 verdict and lowering's exact counting takes over.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ..diagnostics import Note, Reporter, Span
-from ..limits import Limits
+from ..diagnostics import Note, Reporter
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, ExprError, ShapeView, evaluate, names_in
 from ..spec.loader import BlockRef
+from .estimate import Bound, GiveUp, Size
 from .params import block_args, with_names
-
-WORK = 200_000  # entries the estimate may visit before it gives up (~0.2 s)
-
-Size = tuple[int, int]  # (nodes, steps)
-
-
-class TooBig(Exception):
-    """The lower bound passed a limit: ``what`` is "nodes" or "steps"."""
-
-    def __init__(self, what: str, count: int, span: Span, detail: str, trace: tuple[Note, ...]):
-        super().__init__(what)
-        self.what, self.count, self.span, self.detail, self.trace = what, count, span, detail, trace
-
-
-class GiveUp(Exception):
-    """The estimate would cost too much (or nest too deep) to be worth finishing."""
 
 
 def _quiet(expr: Any, loc: m.Loc, env: Mapping[str, Any], trace: tuple[Note, ...]) -> Any:
@@ -67,20 +50,8 @@ def _items(body: m.Call | m.Seq) -> tuple[m.Entry, ...]:
     return (body,) if isinstance(body, m.Call) else body.items
 
 
-class Estimator:
-    """Lower bounds on (nodes, steps), checked against ``limits`` as they are summed.
-
-    ``base`` is what exists already (nodes created and steps taken before this estimate);
-    a bound is checked as ``base + bound``."""
-
-    def __init__(self, limits: Limits):
-        self.limits = limits
-        self.memo: dict[tuple[int, tuple[Any, ...]], Size] = {}
-        self.work = 0
-        self.depth = 0
-        self.active: list[int] = []  # block definitions being estimated (recursion)
-        self.trace: list[Note] = []
-        self.base: Size = (0, 0)
+class Estimator(Bound):
+    """The walk's lower bound over the spec (see the module docstring)."""
 
     # --- entry points -----------------------------------------------------------------
 
@@ -92,37 +63,7 @@ class Estimator:
         """At a repeat whose count is known: ``count`` times a lower bound of one repeat."""
         self._run(lambda: self._times(b, count, self._each(b, with_names(env, {b.index: UNKNOWN}))), base, depth)
 
-    def _run(self, estimate: Callable[[], Size], base: Size, depth: int) -> None:
-        """``base``: nodes and steps made so far; ``depth``: the nesting the estimate starts at."""
-        self.work, self.depth, self.base = 0, depth, base
-        self.active.clear()
-        self.trace.clear()
-        with contextlib.suppress(GiveUp, RecursionError):  # no verdict: lowering counts exactly
-            estimate()
-
-    # --- bookkeeping ------------------------------------------------------------------
-
-    def _check(self, size: Size, span: Span, detail: str, *values: int) -> Size:
-        """``size`` (plus the base) against the limits; ``detail`` (formatted with ``values``)
-        says where the count comes from."""
-        nodes, steps = self.base[0] + size[0], self.base[1] + size[1]
-        for what, count, limit in (("nodes", nodes, self.limits.max_nodes), ("steps", steps, self.limits.max_steps)):
-            if count > limit:
-                raise TooBig(what, count, span, detail.format(*values), tuple(self.trace))
-        return size
-
-    def _visit(self) -> None:
-        self.work += 1
-        if self.work > WORK:
-            raise GiveUp()
-
     # --- the language ---------------------------------------------------------------------
-
-    def nest(self) -> None:
-        """One more level of nesting, as lowering counts them (undo with ``self.depth -= 1``)."""
-        self.depth += 1
-        if self.depth > self.limits.max_nesting:
-            raise GiveUp()  # lowering reports it, with its location
 
     def entries(self, items: tuple[m.Entry, ...], env: Mapping[str, Any]) -> Size:
         nodes = steps = 0

@@ -8,7 +8,8 @@ which call and which repeat made a node, exactly as the walk of :mod:`archc.ir.l
 gives them for the same spec (tests/ir/test_module_ir.py checks this on every spec the
 suite holds). Run for lowering, it also makes each check of the walk that depends on the
 values: argument types, conditions that are true or false, repeat counts, the names a
-repeat makes, every op's shape rule, and the limits. Most errors it reports as the walk does
+repeat makes, every op's shape rule, and the limits (nodes and steps counted as the walk counts
+them, and foreseen before they are made: archc/ir/estimate.py). Most errors it reports as the walk does
 (:mod:`archc.ir.report` words them): an op's shape rule that fails, a size or budget limit
 passed, a wrong repeat count, an argument of the wrong type, a name taken or made wrong, and
 the errors :mod:`archc.ir.define` marks on a statement (``Stmt.checks``, a ``Fault``), each
@@ -26,12 +27,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..diagnostics import Diagnostic, Note, Reporter
+from ..diagnostics import Diagnostic, Note, Reporter, Span
 from ..limits import Limits
 from ..ops import BindError, ShapeError, bind
 from ..spec.expr import INT_LIMIT, UNKNOWN, ExprError, ShapeView
 from ..spec.expr import evaluate as evaluate_expr
 from ..sym import Sym, SymBlock, evaluate, free_symbols, is_symbolic
+from .estimate import Estimate, TooBig
 from .graph import Graph, Head, Node, Path, Scope, path_str
 from .module import (
     Container,
@@ -60,15 +62,18 @@ from .report import (
     budget_error,
     count_error,
     expr_error,
+    foreseen_limit,
     layer_shape_error,
     merge_shape_error,
     name_made,
     name_taken,
     needs_name,
     nesting_error,
+    node_limit,
     not_a_layer,
     shape_note,
     size_error,
+    step_limit,
     unknown_callee,
     uses_itself,
 )
@@ -135,7 +140,10 @@ class Instantiator:
         self.marked = 0  # how many of a statement's marks (module.Mark) the trace holds already
         self.base = 0  # levels lowering's walk nests where the running definition's body starts
         self.nesting: dict[str, int] = ir.network.nesting  # the running definition's (Definition.nesting)
-        self.steps = 0  # statements run and repeats made (Limits.max_steps)
+        self.steps = 0  # entries visited and repeats made, as the walk counts them (Limits.max_steps)
+        # lowering's: a lower bound of what is yet to be made, which refuses a network far past the
+        # node or step limit before making it (archc/ir/estimate.py)
+        self.estimate = Estimate(ir, limits) if limits is not None else None
         # the block definitions being instantiated around the running statement, outermost first
         # (name, where it is defined): one called inside itself is an error (E306)
         self.expanding: tuple[tuple[str, Any], ...] = ()
@@ -150,9 +158,11 @@ class Instantiator:
         top = g.add_scope(Scope((), "network", self.name, net.span, "input", mode=net.mode))  # type: ignore[arg-type]
         env: dict[str, Any] = dict(params)
         vals: dict[str, str | None] = {"x": "input"}
-        if self.limits is not None:  # a network far beyond the limits is declined before any node is made
-            self._foreseen(*_Guess(self.ir, self.limits.max_repeat).body(net.body, env))
+        if self.estimate is not None:  # a network far past a limit is refused before any node is made
+            estimate = self.estimate
+            self._foresee(lambda base: estimate.network(net.body, net.tail, env, base, 0))
         self.body(net.body, env, vals, (), _Numbers())
+        self._steps(net.tail)
         self._read(net.reads, vals)
         g.output = top.output = vals[net.output]
         return g
@@ -252,7 +262,11 @@ class Instantiator:
                        f"the name '{node.id}' is used twice")
         if self.limits is not None:  # every node, a shared one's use too (as in the walk)
             lim = self.limits
-            self.check(len(self.graph.nodes) < lim.max_nodes, "the node limit")
+            if len(self.graph.nodes) >= lim.max_nodes:
+                self.check(self.reporter is not None, "the node limit")
+                assert self.reporter is not None
+                node_limit(self.reporter, lim.max_nodes, node.span, self.trace)
+                raise Stop()
             if self.reporter is not None:
                 if size_error(self.reporter, node, lim, self.trace):  # reported; its shape unknown
                     node.shape = None
@@ -284,12 +298,28 @@ class Instantiator:
             return
         self.check(self.params <= self.limits.max_params and self.macs <= self.limits.max_macs, "the budget")
 
-    def _step(self, n: int = 1) -> None:
-        if self.limits is not None:
-            self.steps += n
-            # half the walk's limits: the two count in their own ways, and a spec near a limit is
-            # the walk's to judge (declining costs only time)
-            self.check(self.steps <= self.limits.max_steps // 2, "the step limit")
+    def _steps(self, spans: tuple[Span, ...]) -> None:
+        """Steps taken: the entries (or a repeat) at ``spans`` (Stmt.visits), against the limit (E605)."""
+        if self.limits is None:
+            return
+        for span in spans:
+            self.steps += 1
+            if self.steps > self.limits.max_steps:
+                self.check(self.reporter is not None, "the step limit")
+                assert self.reporter is not None
+                step_limit(self.reporter, self.limits.max_steps, span, self.trace)
+                raise Stop()
+
+    def _foresee(self, estimate: Callable[[tuple[int, int]], None]) -> None:
+        """Run a lower bound of what is yet to be made (archc/ir/estimate.py) from what is made now: a
+        limit it passes is reported (E600, E605) before anything more is made, and lowering stops."""
+        try:
+            estimate((len(self.graph.nodes), self.steps))
+        except TooBig as big:
+            self.check(self.reporter is not None, "a limit passed, foreseen")
+            assert self.reporter is not None and self.limits is not None
+            foreseen_limit(self.reporter, self.limits, big.what, big.span, big.detail, (*self.trace, *big.trace))
+            raise Stop() from None
 
     def _types(self, named: Any, env: Mapping[str, Any], call: Instance | None = None,
                block: str = "") -> dict[str, Any]:
@@ -336,14 +366,15 @@ class Instantiator:
              numbers: _Numbers) -> None:
         for stmt in stmts:
             numbers.position += stmt.skip
-            self._step()
             if self.limits is not None and not isinstance(stmt, Instance):  # (a block call: see instance)
                 # one level short of the walk's limit: a container with nothing in it nests one more
                 self.check(self.base + self.nesting.get(stmt.out, 0) < self.limits.max_nesting, "the nesting limit")
             if len(stmt.marks) > self.marked:
                 with self._marks(stmt, env, path):
+                    self._steps(stmt.visits)
                     self.stmt(stmt, env, vals, path, numbers)
             else:
+                self._steps(stmt.visits)
                 self.stmt(stmt, env, vals, path, numbers)
 
     @contextmanager
@@ -422,12 +453,14 @@ class Instantiator:
                                          training_only=stmt.training_only or self.training_only,
                                          call=(self.key, stmt.out), reads=stmt.reads))
             self.body(stmt.body, env, vals, child, _Numbers())
+            self._steps(stmt.tail)
             vals[stmt.out] = scope.output = vals[stmt.output]
         elif isinstance(stmt, If):
             if stmt.pos:
                 numbers.take()
             if self._cond(known["cond"] if "cond" in known else self.val(stmt.cond, env)):
                 self.body(stmt.body, env, vals, path, numbers)
+                self._steps(stmt.tail)
                 numbers.position += stmt.tail_skip
                 vals[stmt.out] = vals[stmt.output]
                 self._read(stmt.reads, vals)
@@ -539,18 +572,21 @@ class Instantiator:
         if self.limits is not None:
             self.check(isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= self.limits.max_repeat,
                        "a repeat count that is not a whole number within the limit")
-        if self.limits is not None and count and self.shape(x) is not None:
-            self._foresee(stmt, env, self.shape(x))
+        if self.estimate is not None:  # before its first repeat: count × a lower bound of one
+            estimate, depth = self.estimate, self.base + self.nesting.get(stmt.out, 0)
+            self._foresee(lambda base: estimate.loop(stmt, count, env, base, depth))
         inner = ChainMap({}, env)
         where = path_str(path) or self.name
         trace = self.trace
         try:
             for i in range(count):
-                self._step(stmt.entries)  # each repeat visits every entry, present or not
+                self.trace = trace
+                self._steps((stmt.span,))  # each repeat is a step of its own
                 self.trace = (*trace, Note(f"in repeat {stmt.index}={i} of '{where}'", stmt.span))
                 inner.maps[0] = {stmt.index: i, **self._sizes(stmt.carried, self.shape(x))}
                 vals[stmt.body_input] = x
                 self.body(stmt.body, inner, vals, path, numbers)  # type: ignore[arg-type]
+                self._steps(stmt.tail)
                 self._read(stmt.reads, vals)
                 numbers.position += stmt.tail_skip
                 x = vals[stmt.output]
@@ -559,21 +595,6 @@ class Instantiator:
             self.trace = trace
         vals[stmt.out] = x
         self._bind(stmt.shape, self.shape(x), env)
-
-    def _foresee(self, stmt: Loop, env: Mapping[str, Any], shape: Any) -> None:
-        """Decline a repeat that looks set to pass the node or step limit, before making its nodes:
-        its count times what its first and last repeats make (see _Guess), as far as the values
-        known here tell. Only a guess, which is all declining needs: the walk then counts exactly,
-        and refuses before expanding (archc/ir/expansion.py) where it should."""
-        # the running input's sizes are known here: the guess reads them where the body does
-        assert self.limits is not None
-        self._foreseen(*_Guess(self.ir, self.limits.max_repeat).stmt(
-            stmt, ChainMap(dict(zip(map(str, stmt.carried), shape)), env)))
-
-    def _foreseen(self, nodes: int, steps: int) -> None:
-        assert self.limits is not None
-        self.check(len(self.graph.nodes) + nodes <= self.limits.max_nodes, "the node limit, foreseen")
-        self.check(self.steps + steps <= self.limits.max_steps // 2, "the step limit, foreseen")
 
     def _bind(self, symbolic: Dims, shape: Any, env: dict[str, Any]) -> None:
         """Fresh symbols standing for a size known now (a loop's or an instance's output)."""
@@ -638,6 +659,7 @@ class Instantiator:
             self.trace = (*self.trace, Note(f"in block '{d.name}' called inline in '{where}'", stmt.span))
             try:
                 self.body(d.body, inner, inner_vals, path, numbers)
+                self._steps(d.tail)
                 self._read(d.reads, inner_vals)
             finally:
                 self.key, self.trace, self.marked, self.base, self.nesting, self.expanding = saved
@@ -659,6 +681,7 @@ class Instantiator:
         self.trace = (*self.trace, Note(f"in block '{d.name}' called as '{path_str(child)}'", stmt.span))
         try:
             self.body(d.body, inner, inner_vals, child, _Numbers())
+            self._steps(d.tail)
             self._read(d.reads, inner_vals)
         finally:
             self.training_only, self.key, self.trace, self.marked, self.base, self.nesting, self.expanding = \
@@ -738,63 +761,6 @@ class Instantiator:
                               (shape_note(r, self.graph.nodes[i]) for i, r in zip(present, roles)), self.trace)
             self._unknown()
             return None
-
-
-class _Guess:
-    """About how many nodes and steps statements make with the values known so far; what cannot be
-    known yet counts as nothing. A block's count is kept per argument values, so a block that calls
-    another fifty times, five deep, costs five visits and not fifty to the fifth."""
-
-    def __init__(self, ir: ModuleIR, max_repeat: int, budget: int = 20_000):
-        self.ir = ir
-        self.max_repeat = max_repeat  # a count beyond it is an error lowering reports: counted as nothing
-        self.budget = budget  # statements it may visit
-        self.memo: dict[Any, tuple[int, int]] = {}
-
-    def body(self, stmts: list[Stmt], env: Mapping[str, Any]) -> tuple[int, int]:
-        nodes = steps = 0
-        for stmt in stmts:
-            self.budget -= 1
-            if self.budget < 0:
-                break
-            steps += 1
-            try:
-                n, k = self.stmt(stmt, env)
-            except Exception:  # a value known only when it runs: counted as nothing
-                continue
-            nodes, steps = nodes + n, steps + k
-        return nodes, steps
-
-    def stmt(self, stmt: Stmt, env: Mapping[str, Any]) -> tuple[int, int]:
-        if isinstance(stmt, (Layer, Merge)):
-            return 1, 0
-        if isinstance(stmt, Container):
-            return self.body(stmt.body, env)
-        if isinstance(stmt, If):
-            return self.body(stmt.body, env) if concrete(stmt.cond, env) is True else (0, 0)
-        if isinstance(stmt, Loop):
-            count = concrete(stmt.count, env)
-            if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= self.max_repeat:
-                return 0, 0
-            # the first and the last repeat (an index-dependent body grows or shrinks), averaged
-            n, k = self.body(stmt.body, ChainMap({stmt.index: 0}, env))
-            if count > 1:
-                n2, k2 = self.body(stmt.body, ChainMap({stmt.index: count - 1}, env))
-                n, k = (n + n2) / 2, (k + k2) / 2
-            return int(count * n), int(count * (k + stmt.entries))
-        if isinstance(stmt, Instance) and stmt.block is not None and not stmt.recursive:
-            args = {name: concrete(v, env) for name, v in stmt.args.items()}
-            key = (stmt.block, tuple(sorted(args.items())))
-            try:
-                found = self.memo.get(key)
-            except TypeError:  # an argument that cannot be a key (a list): not kept
-                key, found = None, None
-            if found is None:
-                found = self.body(self.ir.definitions[stmt.block].body, args)
-                if key is not None:
-                    self.memo[key] = found
-            return found
-        return 0, 0
 
 
 def instantiate(ir: ModuleIR, resolve: Resolve, name: str, params: Mapping[str, Any]) -> Graph:

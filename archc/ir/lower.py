@@ -3,9 +3,9 @@
 The graph is first made as the instantiation of the spec's module IR (:mod:`archc.ir.define`
 lowers each block definition once, :mod:`archc.ir.instantiate` expands it with this module's
 checks), so that what every later stage counts and draws is what emission prints. It reports
-most errors itself (see :mod:`archc.ir.instantiate`). Where the module IR cannot vouch for the
-spec (the other errors, a spec near a limit) it declines, and the walk below lowers the spec
-itself and reports what it finds.
+most errors itself (see :mod:`archc.ir.instantiate`), the node and step limits included. Where
+the module IR cannot vouch for the spec (the other errors, a spec near the nesting limit) it
+declines, and the walk below lowers the spec itself and reports what it finds.
 
 The walk: blocks are instantiated, repeats unrolled, expressions evaluated, and each node's
 output shape is inferred as the node is created: some structure depends on shapes
@@ -41,7 +41,8 @@ from ..spec.expr import UNKNOWN, Expr, ExprError, ShapeView, evaluate
 from ..spec.loader import BlockRef, Program, Unit
 from .define import Definer, Unsymbolic
 from .derive import Derived, NotDerivable, derive
-from .expansion import Estimator, TooBig
+from .estimate import TooBig
+from .expansion import Estimator
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .instantiate import Instantiator
@@ -58,6 +59,7 @@ from .report import (
     budget_error,
     count_error,
     expr_error,
+    foreseen_limit,
     head_misplaced,
     head_unnamed,
     held_in_list,
@@ -68,10 +70,12 @@ from .report import (
     name_taken,
     needs_name,
     nesting_error,
+    node_limit,
     not_a_layer,
     shape_note,
     short_trace,
     size_error,
+    step_limit,
     unknown_callee,
     unknown_reference,
     uses_itself,
@@ -161,7 +165,8 @@ class Lowerer:
         top = g.add_scope(Scope((), "network", self.program.name, spec.span, "input", mode=namer.mode,
                                 env=frame.env))
         if self.direct:
-            # the module IR's instantiation, which foresees the limits itself; else the walk below
+            # the module IR's instantiation, which judges the limits itself (archc/ir/estimate.py and
+            # exact counts); else the walk below
             made = self._instantiated(params, shape)
             if made is not None:
                 return self._finish(made)
@@ -299,14 +304,7 @@ class Lowerer:
         try:
             run((len(self.graph.nodes), self.steps))
         except TooBig as big:
-            if big.what == "nodes":
-                self.r.error("E600", f"the network expands to more than {self.limits.max_nodes:,} nodes", big.span,
-                             "check repeat counts and block nesting, or raise the limit with --limit max_nodes=N",
-                             short_trace((*trace, *big.trace, Note(f"counted before expanding: {big.detail}"))))
-            else:
-                self.r.error("E605", f"expanding the network takes more than {self.limits.max_steps:,} steps",
-                             big.span, "check repeat counts, or raise the limit with --limit max_steps=N",
-                             short_trace((*trace, *big.trace, Note(f"counted before expanding: {big.detail}"))))
+            foreseen_limit(self.r, self.limits, big.what, big.span, big.detail, (*trace, *big.trace))
             raise _Abort() from None
 
     def step(self, span: Span, frame: Frame) -> None:
@@ -314,9 +312,7 @@ class Lowerer:
             raise _Abort()
         self.steps += 1
         if self.steps > self.limits.max_steps:
-            self.r.error("E605", f"expanding the network takes more than {self.limits.max_steps:,} steps", span,
-                         "check repeat counts and `when:` conditions, or raise the limit with --limit max_steps=N",
-                         short_trace(frame.trace))
+            step_limit(self.r, self.limits.max_steps, span, frame.trace)
             raise _Abort()
 
     def nest(self, span: Span, frame: Frame) -> None:
@@ -348,9 +344,7 @@ class Lowerer:
                 node.id = f"{node.id}#{self.graph.next_seq()}"
                 node.module = False
         if len(self.graph.nodes) >= self.limits.max_nodes:
-            self.r.error("E600", f"the network expands to more than {self.limits.max_nodes:,} nodes", node.span,
-                         "check repeat counts and block nesting, or raise the limit with --limit max_nodes=N",
-                         short_trace(frame.trace))
+            node_limit(self.r, self.limits.max_nodes, node.span, frame.trace)
             raise _Abort()
         self._size_limits(node, frame)
         self.graph.add(node)

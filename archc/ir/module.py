@@ -148,6 +148,10 @@ class Stmt:
     # evaluate, reported where their values are errors. After an error its sizes are unknown.
     checks: tuple[Diagnostic | Site, ...] = ()
     entry: EntryName | None = None  # the top statement of a named entry: its name, claimed first
+    # the entries of a list that lowering visits where this statement runs, each one step
+    # (Limits.max_steps): the entry that makes it, if it begins one, after those before it that
+    # made no statement (a `when: false` group), each by its span, in order
+    visits: tuple[Span, ...] = ()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -213,6 +217,7 @@ class Container(Stmt):
     output: str
     label: str = ""
     reads: int = 0  # the names its `from:` reads (memory analysis: held until the forward returns)
+    tail: tuple[Span, ...] = ()  # entries at the end of its body that make no statement (see Stmt.visits)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -225,6 +230,11 @@ class If(Stmt):
     label: str | None = None  # the named entry it guards (`use_res_connect: {when: ...}`), for the flag
     tail_skip: int = 0  # numbers passed over after its body, where it holds (see Stmt.skip)
     reads: tuple[str, ...] = ()  # values read by name where it holds (see Definition.reads)
+    tail: tuple[Span, ...] = ()  # entries at the end of its body that make no statement (see Stmt.visits)
+    # a residual's projection shortcut, taken where the body changes the shape: the condition says
+    # so only where no size is 1 (a stride of 2 on a size of 1 changes nothing), so the size
+    # estimate (archc/ir/estimate.py) counts none of it
+    shortcut: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -237,7 +247,9 @@ class Loop(Stmt):
     body: list[Stmt]
     output: str  # the body's value: the next iteration's input
     where: str = ""  # the path of the list it repeats in, for notes
-    entries: int = 1  # entries its body writes (each visited in every repeat: Limits.max_steps)
+    # entries at the end of its body that make no statement, visited in every repeat (see Stmt.visits;
+    # each repeat is a step of its own too)
+    tail: tuple[Span, ...] = ()
     reads: tuple[str, ...] = ()  # values read by name in each repeat (see Definition.reads)
     tail_skip: int = 0  # numbers passed over after each repeat of its body (see Stmt.skip)
 
@@ -303,6 +315,7 @@ class Definition:
     # value -> how deeply lowering's walk nests blocks and containers where the statement making it
     # stands, counted from the definition's body (absent: 0); Limits.max_nesting
     nesting: dict[str, int] = field(default_factory=dict)
+    tail: tuple[Span, ...] = ()  # entries at the end of its body that make no statement (see Stmt.visits)
 
 
 class Stop(Exception):

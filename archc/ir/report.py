@@ -31,6 +31,7 @@ __all__ = [
     "budget_error",
     "count_error",
     "expr_error",
+    "foreseen_limit",
     "head_misplaced",
     "head_unnamed",
     "held_in_list",
@@ -41,10 +42,12 @@ __all__ = [
     "name_taken",
     "needs_name",
     "nesting_error",
+    "node_limit",
     "not_a_condition",
     "not_a_layer",
     "shape_note",
     "size_error",
+    "step_limit",
     "unknown_callee",
     "unknown_reference",
     "when_error",
@@ -287,6 +290,31 @@ def nesting_error(r: Reporter, limit: int, span: Span, trace: tuple[Note, ...]) 
     """E604: blocks and containers nested past ``limit`` (Limits.max_nesting) where ``span`` enters one more."""
     r.error("E604", f"blocks and containers nest more than {limit:,} levels deep as the network expands", span,
             "flatten the structure; a block that calls itself through parameters cannot end", short_trace(trace))
+
+
+def node_limit(r: Reporter, limit: int, span: Span, trace: tuple[Note, ...]) -> None:
+    """E600: the node at ``span`` is one past ``limit`` (Limits.max_nodes)."""
+    r.error("E600", f"the network expands to more than {limit:,} nodes", span,
+            "check repeat counts and block nesting, or raise the limit with --limit max_nodes=N", short_trace(trace))
+
+
+def step_limit(r: Reporter, limit: int, span: Span, trace: tuple[Note, ...]) -> None:
+    """E605: the entry (or repeat) at ``span`` is one step past ``limit`` (Limits.max_steps)."""
+    r.error("E605", f"expanding the network takes more than {limit:,} steps", span,
+            "check repeat counts and `when:` conditions, or raise the limit with --limit max_steps=N",
+            short_trace(trace))
+
+
+def foreseen_limit(r: Reporter, limits: Limits, what: str, span: Span, detail: str, trace: tuple[Note, ...]) -> None:
+    """E600 or E605 (``what``: "nodes" or "steps") found before expanding, by a lower bound of the
+    expansion that passes the limit (archc/ir/estimate.py); ``detail`` says how it was counted."""
+    notes = short_trace((*trace, Note(f"counted before expanding: {detail}")))
+    if what == "nodes":
+        r.error("E600", f"the network expands to more than {limits.max_nodes:,} nodes", span,
+                "check repeat counts and block nesting, or raise the limit with --limit max_nodes=N", notes)
+    else:
+        r.error("E605", f"expanding the network takes more than {limits.max_steps:,} steps", span,
+                "check repeat counts, or raise the limit with --limit max_steps=N", notes)
 
 
 def uses_itself(r: Reporter, block: str, depth: int, span: Span, trace: tuple[Note, ...]) -> None:

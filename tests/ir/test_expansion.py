@@ -74,18 +74,20 @@ def test_index_dependent_growth_is_summed_until_it_passes_the_limit() -> None:
     assert "its first" in low.r.diagnostics[0].notes[-1].message
 
 
-def test_counts_known_only_from_shapes_are_checked_at_the_repeat() -> None:
-    # `input.channels` inside a block is unknown before lowering; the repeat checks when it gets there
-    text = HEAD + textwrap.dedent("""\
-        blocks:
-          Wide:
-            layers:
-              - r: {repeat: input.channels, each: [{repeat: input.channels, each: relu}]}
+# `input.channels` inside a block is unknown before lowering; the repeat checks when it gets there
+WIDE = HEAD + textwrap.dedent("""\
+    blocks:
+      Wide:
         layers:
-          - c: conv(1000, 1)
-          - w: Wide()
-        """)
-    codes, low, seconds = refuse(text)
+          - r: {repeat: input.channels, each: [{repeat: input.channels, each: relu}]}
+    layers:
+      - c: conv(1000, 1)
+      - w: Wide()
+    """)
+
+
+def test_counts_known_only_from_shapes_are_checked_at_the_repeat() -> None:
+    codes, low, seconds = refuse(WIDE)
     assert codes == ["E600"]
     assert len(low.graph.nodes) < 10 and seconds < 0.5  # 1000 x 1000 relus were never made
 

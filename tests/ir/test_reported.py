@@ -69,10 +69,7 @@ def corpus_programs() -> list[Any]:
     return out
 
 
-# the corpus specs whose errors the walk still reports: the node and step limits, which
-# instantiation foresees and declines (the walk's estimate words them, archc/ir/expansion.py)
-WALKED = ("e600", "e605")
-# and those whose input shape is refused: nothing is lowered
+# the corpus specs whose input shape is refused: nothing is lowered
 BEFORE = ("e203_input_negative", "e601_huge_input")
 
 
@@ -80,7 +77,7 @@ BEFORE = ("e203_input_negative", "e601_huge_input")
 def test_a_corpus_spec_is_reported_the_same_both_ways(program: Any, limits: Limits) -> None:
     low = same_reports(program, limits=limits)
     name = Path(program.leaf.file).stem
-    if low.r.errors and not name.startswith(WALKED) and name not in BEFORE:
+    if low.r.errors and name not in BEFORE:
         # reported by the instantiation, not by falling back on the walk
         assert low.instantiated, "lowering fell back on the walk"
 
