@@ -32,7 +32,8 @@ from ..diagnostics import Diagnostic, Reporter, Span
 from ..limits import Limits
 from ..ops import BindError, Op, Registry, ShapeError, bind, registry
 from ..spec import model as m
-from ..spec.expr import UNKNOWN, ExprError, ShapeView, evaluate, names_in
+from ..spec.expr import UNKNOWN, BoolOp, ExprError, IfExp, ShapeView, evaluate, names_in
+from ..spec.expr import walk as walk_expr
 from ..spec.loader import BlockRef, Program, Unit
 from ..sym import (
     NotSymbolic,
@@ -364,7 +365,9 @@ class Definer:
         try:
             value = evaluate(expr, env)
         except ExprError as err:
-            certain = err.code == "E401" or not any(
+            # (a division by zero of symbols is by a divisor that is 0 whatever their values, `w - w`,
+            # unless a condition or `and`/`or` around it may leave it unevaluated)
+            certain = err.code == "E401" or (err.code == "E403" and not _short_circuits(expr)) or not any(
                 is_symbolic(v.shape if isinstance(v, ShapeView) else v) for _, v in names)
             if not self.concrete and not certain:
                 # of symbols, it may be an error of some values only (`k // 2` for a k that is an int
@@ -1118,7 +1121,7 @@ class Definer:
         if id(defn) in self._inlining:
             raise Unsymbolic(f"block '{block.name}' uses itself", defn.name_span)
         found = self.args(block, call, frame)
-        if found.missing:  # an argument left out: the walk reports it
+        if self.concrete and found.missing:  # written for values, one left out would stand as a symbol
             raise Decline(f"{block.name}() is called without an argument it takes")
         if any(_error(f) for f in found.faults):  # reported where the call runs, before its body
             self.reported(found.faults, x, frame.body)
@@ -1135,11 +1138,18 @@ class Definer:
             self._inlining.discard(id(defn))
         # where its statements came from, for notes; and its arguments' types, checked per instance
         # (a statement-free body has nothing whose figures a wrong argument could change)
-        _mark(frame.body[before:], Mark("inline", block.name, call.span, self.typed(block, args)))
+        # (and the parameters it leaves out, of unknown value where it runs: reported there, E302)
+        _mark(frame.body[before:], Mark("inline", block.name, call.span, self.typed(block, args),
+                                        missing=tuple(found.missing)))
         return out
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _short_circuits(expr: Any) -> bool:
+    """Does ``expr`` hold a part that evaluates only some of its operands (`a if c else b`, `and`, `or`)?"""
+    return any(isinstance(node, (IfExp, BoolOp)) for node in walk_expr(expr))
 
 
 def _mark(stmts: list[Stmt], mark: Mark) -> None:

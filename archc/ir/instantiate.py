@@ -378,14 +378,21 @@ class Instantiator:
                 self.stmt(stmt, env, vals, path, numbers)
 
     @contextmanager
-    def _marks(self, stmt: Stmt, env: Mapping[str, Any], path: Path) -> Iterator[None]:
+    def _marks(self, stmt: Stmt, env: dict[str, Any], path: Path) -> Iterator[None]:
         """A statement spliced from inline block calls, or written for one repeat: their notes on
         its trace, the inline calls' argument types checked."""
         saved = self.trace, self.marked
         where = path_str(path) or self.name
         for mark in stmt.marks[self.marked:]:
             if mark.kind == "inline":
-                self._types(((n, self.val(v, env), t, d) for n, v, t, d in mark.args), env)
+                missing = dict(mark.missing)
+                for name, value, _, _ in mark.args:  # left out (E302): unknown here and wherever it is read
+                    if name in missing:
+                        self._report(missing[name])
+                        env[str(value)] = UNKNOWN
+                # (one of the wrong type, which the walk takes as unknown, is read as it is by the statements
+                # define spliced: declined)
+                self._types(((n, self.val(v, env), t, d) for n, v, t, d in mark.args if n not in missing), env)
                 note = Note(f"in block '{mark.name}' called inline in '{where}'", mark.span)
             else:
                 note = Note(f"in repeat {mark.name}={mark.index} of '{where}'", mark.span)

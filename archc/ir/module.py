@@ -65,9 +65,11 @@ class Mark:
     name: str  # the block's name, or the repeat's index
     span: Span  # the call, or the repeat's count
     # inline: the call's arguments as (name, value, declared type, default's value), whose types
-    # instantiation checks per instance
+    # instantiation checks per instance; and the parameters the call leaves out that have no
+    # default (E302, reported where the call runs; each value a fresh symbol, unknown there)
     args: tuple[tuple[str, Any, str | None, Any], ...] = ()
     index: int = 0  # repeat: the index's value
+    missing: tuple[tuple[str, Diagnostic], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -451,6 +451,9 @@ def parse_call(text: str, *, max_length: int = MAX_LENGTH, max_nodes: int = MAX_
             kwargs = []
             for k in tree.keywords:
                 koff, kend = conv.pos(k)
+                if any(seen.name == k.arg for seen in kwargs):  # Python refuses it too; else the last would win
+                    raise ExprError("E301", f"{tree.func.id}() got '{k.arg}' twice", koff, kend,
+                                    "give each argument once")
                 kwargs.append(Keyword(k.arg or "", conv.expr(k.value), koff, kend))
         except RecursionError:
             raise _too_deep(text) from None

@@ -418,6 +418,18 @@ EXPRESSIONS = {
           - b1: B(8)
           - b2: B(4)
         """, ["E401"]),
+    # by a divisor that is 0 whatever the parameter (define cannot write it once, yet it is an error in
+    # every instance: reported where each runs)
+    "a_division_by_a_zero_of_symbols": ("""
+        blocks:
+          B:
+            params: {width: int}
+            layers:
+              - a: conv(width, 3, padding=1 // (width - width))
+        layers:
+          - b1: B(8)
+          - b2: B(4)
+        """, ["E403"]),
     "an_op_as_a_value": ("""
         layers:
           - a: conv(relu, 3)
@@ -678,13 +690,35 @@ INLINE = {
           - Stage(8 // 0, k=9)
           - conv(4, 1)
         """, ["E308", "E301", "E503", "E401", "E403"]),
+    # left out: unknown where the body reads it, in each call (the second call reads it nowhere known)
+    "an_argument_left_out": ("""
+        blocks:
+          Stage:
+            params: {c: int, k: int}
+            inline: true
+            layers: [conv(c, 3, padding=1), relu, conv(8, k)]
+        layers:
+          - Stage(k=1)
+          - Stage(c=4)
+          - conv(4, 1)
+        """, ["E302", "E302"]),
+    # of the wrong type: the walk takes it as unknown, the statements define spliced read it as it is
+    "an_argument_of_the_wrong_type": ("""
+        blocks:
+          Stage:
+            params: {c: int, use: bool}
+            inline: true
+            layers: [conv(c, 1), {when: use, layers: [relu]}]
+        layers:
+          - Stage(8, 2)
+        """, ["E202"]),
 }
 
 # the hand-written specs above, by kind of error; those instantiation declines (the walk reports them)
 HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
                "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
                "inline": INLINE}
-DECLINED = {"a_type_error_with_a_bool_parameter", "inline_on_the_way", "a_name_read_where_it_is_refused",
+DECLINED = {"a_type_error_with_a_bool_parameter", "inline_on_the_way", "an_argument_of_the_wrong_type", "a_name_read_where_it_is_refused",
             "a_reference_whose_name_is_taken", "a_merging_entry_whose_name_is_taken"}
 
 
