@@ -253,7 +253,8 @@ class Definer:
             kind = decl.type or default_type(decl, scope) or "int"
             # a default may read the parameters before it: an expression of their symbols
             default = None if decl.default is None else self.eval(decl.default.expr, scope, decl.default.loc.span)
-            params.append(Param(decl.name, kind, default, decl.default is None, decl.type))
+            params.append(Param(decl.name, kind, default, decl.default is None, decl.type,
+                                None if decl.default is None else decl.default.loc.span))
             try:
                 scope.maps[0][decl.name] = _symbol(decl.name, kind)
             except Unsymbolic as err:  # at the declaration, which is what to change
@@ -966,7 +967,10 @@ class Definer:
             # (instantiation binds them to the block passed, see instantiate._bind_args)
             values = {f"#{k}": self.eval(a, frame.env, call.span) for k, a in enumerate(c.args)}
             values.update({k.name: self.eval(k.value, frame.env, call.span) for k in c.kwargs})
-            return _Args(values, tuple(values))
+            spans = arg_spans(call)
+            at = {f"#{k}": span for k, span in enumerate(spans.args)}
+            at.update(dict(spans.kwargs))
+            return _Args(values, tuple(values), at=at)
         decls = block.defn.params
         names = [d.name for d in decls]
         found = _Args({}, ())

@@ -25,6 +25,7 @@ import math
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from ..diagnostics import Diagnostic, Note, Reporter, Span
@@ -58,6 +59,7 @@ from .module import Head as HeadStmt
 from .naming import made_name
 from .params import check_type, value_type
 from .report import (
+    arg_twice,
     bind_error,
     budget_error,
     count_error,
@@ -65,15 +67,18 @@ from .report import (
     foreseen_limit,
     layer_shape_error,
     merge_shape_error,
+    missing_arg,
     name_made,
     name_taken,
     needs_name,
     nesting_error,
+    no_such_arg,
     node_limit,
     not_a_layer,
     shape_note,
     size_error,
     step_limit,
+    too_many_args,
     unknown_callee,
     uses_itself,
 )
@@ -102,6 +107,16 @@ def concrete(value: Any, env: Mapping[str, Any], limit: int | None = None) -> An
     if isinstance(value, (Sym, SymBlock)) or is_symbolic(value):
         return evaluate(value, env, limit)
     return value
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A block call's arguments as lowering checks them: the parameters it leaves out that have no
+    default (each with its error, E302), where each value is written, and the call."""
+
+    missing: Mapping[str, Diagnostic]
+    at: Mapping[str, Span]
+    span: Span
 
 
 class _Numbers:
@@ -321,7 +336,7 @@ class Instantiator:
             foreseen_limit(self.reporter, self.limits, big.what, big.span, big.detail, (*self.trace, *big.trace))
             raise Stop() from None
 
-    def _types(self, named: Any, env: Mapping[str, Any], call: Instance | None = None,
+    def _types(self, named: Any, env: Mapping[str, Any], call: _Call | None = None,
                block: str = "") -> dict[str, Any]:
         """The walk's argument check (ir/params.py): each value of the type its parameter declares,
         or its default's. ``named`` holds (name, value, declared type, default's value). For a call
@@ -332,8 +347,8 @@ class Instantiator:
         if self.limits is None:
             return checked
         report = self.reporter is not None and call is not None
-        missing = dict(call.missing) if call is not None else {}
-        at = dict(call.args_at) if call is not None else {}
+        missing = call.missing if call is not None else {}
+        at = call.at if call is not None else {}
         scratch = self.reporter if report and self.reporter is not None else Reporter()
         for name, value, declared, default in named:
             checked[name] = value
@@ -644,8 +659,9 @@ class Instantiator:
             env[str(stmt.args[name])] = UNKNOWN
             self.unknown = True
         args = {k: known[k] if k in known else self.val(v, env) for k, v in stmt.args.items()}
+        call = _Call(dict(stmt.missing), dict(stmt.args_at), stmt.span)
         if stmt.block is None:
-            args = self._bind_args(d, args)
+            args, call = self._bind_args(d, args, stmt)
             spliced = d.inline and stmt.name is None
             if not spliced and stmt.only_inline:  # the block passed cannot stand unnamed here
                 self._report(needs_name(f"block {d.name}", stmt.span))
@@ -653,8 +669,8 @@ class Instantiator:
                        f"inline block '{d.name}' must have a `layers:` or `repeat:` body")
             self.spliced.setdefault((self.key, stmt.out), set()).add(spliced)
             self.passed.setdefault((self.key, stmt.out), set()).add(d.key)
-        args.update(self._types(((p.name, args[p.name], p.declared, p.default) for p in d.params), args,
-                                stmt if stmt.block is not None else None, d.name))
+        args.update(self._types(((p.name, args[p.name], p.declared, p.default) for p in d.params), args, call,
+                                d.name))
         inner: dict[str, Any] = {**args, **self._sizes(d.input_shape, in_shape)}
         inner_vals: dict[str, str | None] = {"x": x}
         if stmt.block is None and d.inline and stmt.name is None:  # an inline block passed as a value: spliced
@@ -698,24 +714,43 @@ class Instantiator:
         assert out is not None
         self._bind(stmt.shape, self.shape(out), env)
 
-    def _bind_args(self, d: Definition, given: dict[str, Any]) -> dict[str, Any]:
+    def _bind_args(self, d: Definition, given: dict[str, Any], stmt: Instance) -> tuple[dict[str, Any], _Call]:
         """Arguments written as a call of a block-typed parameter (``#0`` positional) bound to the
-        definition's parameters, defaults filled in."""
+        definition of the block it holds, defaults filled in, as the walk binds a call of that block
+        (ir/params.block_args): the arguments it does not take reported (E308, E301), those it leaves
+        out to be reported with the types (E302, of unknown value). The values, and where each is written."""
         names = [p.name for p in d.params]
+        written = dict(stmt.args_at)
         positional = sum(1 for k in given if k.startswith("#"))
-        self.check(positional <= len(names) and all(k.startswith("#") or k in names for k in given)
-                   and not any(f"#{k}" in given and p in given for k, p in enumerate(names)),
-                   f"{d.name}() is called with arguments it does not take")
+        if positional > len(names):
+            self._report(too_many_args(d.name, names, positional, written.get(f"#{len(names)}", stmt.span)))
         values: dict[str, Any] = {}
-        for k, p in enumerate(d.params):
-            if f"#{k}" in given:
-                values[p.name] = given[f"#{k}"]
-            elif p.name in given:
-                values[p.name] = given[p.name]
+        at: dict[str, Span] = {}
+        for k, name in enumerate(names[:positional]):
+            values[name], at[name] = given[f"#{k}"], written.get(f"#{k}", stmt.span)
+        for key, value in given.items():
+            if key.startswith("#"):
+                continue
+            if key not in names:
+                self._report(no_such_arg(d.name, key, names, written.get(key, stmt.span)))
+            elif key in values:
+                self._report(arg_twice(d.name, key, written.get(key, stmt.span)))
             else:
-                self.check(not p.required, f"{d.name}() is missing its argument '{p.name}'")
+                values[key], at[key] = value, written.get(key, stmt.span)
+        missing: dict[str, Diagnostic] = {}
+        for p in d.params:
+            if p.name in values:
+                continue
+            if p.required:  # of unknown value, reported with the types (in the parameters' order)
+                missing[p.name] = missing_arg(d.name, p.name, [q.name for q in d.params if q.required], stmt.span)
+                values[p.name] = UNKNOWN
+                self.check(self.reporter is not None, f"{d.name}() is missing its argument '{p.name}'")
+                self.unknown = True
+            else:
                 values[p.name] = self.val(p.default, values)
-        return values
+                if p.default_at is not None:
+                    at[p.name] = p.default_at
+        return values, _Call(missing, at, stmt.span)
 
     def merge(self, stmt: Merge, env: dict[str, Any], vals: dict[str, str | None], path: Path,
               numbers: _Numbers) -> None:

@@ -173,12 +173,15 @@ class Instance(Stmt):
     args: dict[str, Any]  # parameter -> value (expressions of the caller's symbols)
     input: str
     name: str | None
-    given: tuple[str, ...] = ()  # the arguments the call writes (the rest are defaults)
+    # the arguments the call writes (the rest are defaults); for a block-typed parameter, as written:
+    # ``#0``, ``#1`` positional, then keywords, bound to the block it holds where it runs
+    given: tuple[str, ...] = ()
     # an unnamed call in a list that names its layers: only an inline block, spliced in, may stand
     # there (a block-typed parameter's value, known per instance)
     only_inline: bool = False
-    # where each parameter's value is written (an argument, or the default), for the error where it is
-    # not of the parameter's type; and the parameters a call leaves out that have no default (E302,
+    # where each parameter's value is written (an argument, or the default; for a block-typed parameter,
+    # each argument as written), for the error where it is not of the parameter's type, or not one the
+    # block takes; and the parameters a call leaves out that have no default (E302,
     # reported in the parameters' order with those errors, as the walk reports them)
     args_at: tuple[tuple[str, Span], ...] = ()
     missing: tuple[tuple[str, Diagnostic], ...] = ()
@@ -289,6 +292,7 @@ class Param:
     required: bool = True
     # the type it declares (``planes: int``); None: its default's type, or any (ir/params.py)
     declared: str | None = None
+    default_at: Span | None = None  # where its default is written (an error of that value points there)
 
 
 @dataclass

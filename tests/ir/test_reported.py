@@ -714,10 +714,31 @@ INLINE = {
         """, ["E202"]),
 }
 
+# a block passed as a parameter's value, called with arguments it does not take: bound where it runs,
+# to the block it holds there (the same call is right for one block and wrong for another)
+PASSED = {
+    "arguments_a_passed_block_does_not_take": ("""
+        blocks:
+          R:
+            params: {c: int, k: 1}
+            layers: [conv(c, k)]
+          S:
+            params: {c: int}
+            layers: [conv(c, 3, padding=1)]
+          A:
+            params: {b: block}
+            layers: [x: "b(4, 5, 6)", y: "b(d=3)", z: "b(c=true)", w: "b()", v: "b(4, c=5)", u: "b(4, k=3)"]
+        layers:
+          - a: A(R)
+          - s: A(S)
+        """, ["E308", "E301", "E302", "E202", "E302", "E301", "E308", "E301", "E302", "E202", "E302", "E301",
+              "E301"]),
+}
+
 # the hand-written specs above, by kind of error; those instantiation declines (the walk reports them)
 HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
                "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
-               "inline": INLINE}
+               "inline": INLINE, "passed": PASSED}
 DECLINED = {"a_type_error_with_a_bool_parameter", "inline_on_the_way", "an_argument_of_the_wrong_type", "a_name_read_where_it_is_refused",
             "a_reference_whose_name_is_taken", "a_merging_entry_whose_name_is_taken"}
 
