@@ -1062,7 +1062,10 @@ class Definer:
         """``block`` written for one call's values (``args``, an input of ``shape``): for a block that
         cannot be written once for all its calls (a ``str`` parameter choosing a layer), so that the
         graph is still the module IR's instantiation. Emission refuses such a definition."""
-        if any(is_symbolic(v) for v in (*args.values(), *shape)):
+        # (an input of sizes known only where it runs, fresh symbols, is written with them: the output of
+        # a block passed as a parameter, or of a layer an error left of unknown size)
+        if any(is_symbolic(v) for v in args.values()) \
+                or any(not name.startswith("_") for dim in shape for name in free_symbols(dim)):
             raise Unsymbolic(f"block '{block.name}' cannot be written once, nor for these values")
         try:
             ident: Any = (id(block.defn), rank, tuple(args.items()), tuple(shape))

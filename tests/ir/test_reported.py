@@ -739,7 +739,7 @@ PASSED = {
 HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
                "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
                "inline": INLINE, "passed": PASSED}
-DECLINED = {"a_type_error_with_a_bool_parameter", "inline_on_the_way", "an_argument_of_the_wrong_type", "a_name_read_where_it_is_refused",
+DECLINED = {"inline_on_the_way", "an_argument_of_the_wrong_type", "a_name_read_where_it_is_refused",
             "a_reference_whose_name_is_taken", "a_merging_entry_whose_name_is_taken"}
 
 
