@@ -81,6 +81,7 @@ from .report import (
     arg_spans,
     arg_twice,
     bind_error,
+    from_with_parallel,
     head_misplaced,
     head_unnamed,
     held_in_list,
@@ -541,8 +542,8 @@ class Definer:
         frame.reads.extend(i for ref, i in zip(c.from_, ids) if ref.name != "input")
         if len(ids) == 1:
             return ids[0]
-        if c.parallel is not None:
-            raise Decline("`from:` with several names cannot be combined with `parallel:`")
+        if c.parallel is not None:  # reported where it runs; the names are merged all the same
+            self.reported([from_with_parallel(c.span)], x, frame.body)
         return self.merge(c.merge or "concat", ids, [True] * len(ids), c.dim, "from", site, c.span, frame)
 
     def _misplaced(self, name: str | GenName | None, frame: Frame) -> Callable[[Span], Diagnostic] | None:

@@ -74,6 +74,7 @@ from .report import (
     nesting_error,
     no_such_arg,
     node_limit,
+    node_taken,
     not_a_layer,
     shape_note,
     size_error,
@@ -273,8 +274,15 @@ class Instantiator:
             self.uses[node.id] = k + 1
             node.id = f"{node.id}#{k}"
         elif self.limits is not None:
-            self.check(first is None and (not node.module or node.scope not in self.graph.scopes),
+            # (a shared op of other attributes than its first use, `dropout(i * 0.1)` in a repeat: the walk
+            # names each its own, `dropout_1`, which the IR does not write; declined)
+            if first is not None and not shared and self.reporter is not None:  # reported as the walk reports it
+                node_taken(self.reporter, node.id, node.span, first.span)
+                self._unknown()
+                node.id, node.module = f"{node.id}#{self.graph.next_seq()}", False
+            self.check(first is None or (not shared and self.reporter is not None),
                        f"the name '{node.id}' is used twice")
+            self.check(not node.module or node.scope not in self.graph.scopes, f"the name '{node.id}' is used twice")
         if self.limits is not None:  # every node, a shared one's use too (as in the walk)
             lim = self.limits
             if len(self.graph.nodes) >= lim.max_nodes:

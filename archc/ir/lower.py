@@ -60,6 +60,7 @@ from .report import (
     count_error,
     expr_error,
     foreseen_limit,
+    from_with_parallel,
     head_misplaced,
     head_unnamed,
     held_in_list,
@@ -71,6 +72,7 @@ from .report import (
     needs_name,
     nesting_error,
     node_limit,
+    node_taken,
     not_a_layer,
     shape_note,
     short_trace,
@@ -339,8 +341,7 @@ class Lowerer:
                 self.uses[node.id] = k + 1
                 node.id = f"{node.id}#{k}"
             else:
-                self.r.error("E303", f"the name '{node.id}' is used twice", node.span,
-                             "give each layer in a container its own name", (Note("first used here", first.span),))
+                node_taken(self.r, node.id, node.span, first.span)
                 node.id = f"{node.id}#{self.graph.next_seq()}"
                 node.module = False
         if len(self.graph.nodes) >= self.limits.max_nodes:
@@ -518,8 +519,7 @@ class Lowerer:
         if len(ids) == 1:
             return ids[0]
         if c.parallel is not None:
-            self.r.error("E204", "`from:` with several names cannot be combined with `parallel:`", c.span,
-                         "merge them in one entry, then put the branches in the next")
+            self.r.add(dataclasses.replace(from_with_parallel(c.span), notes=frame.trace))
         return self.merge(c.merge or "concat", ids, path, c.span, frame, c.dim, "from")
 
     def container_at(self, c: m.Container, x: str, path: Path, frame: Frame) -> str | None:

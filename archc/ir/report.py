@@ -32,6 +32,7 @@ __all__ = [
     "count_error",
     "expr_error",
     "foreseen_limit",
+    "from_with_parallel",
     "head_misplaced",
     "head_unnamed",
     "held_in_list",
@@ -43,6 +44,7 @@ __all__ = [
     "needs_name",
     "nesting_error",
     "node_limit",
+    "node_taken",
     "not_a_condition",
     "not_a_layer",
     "shape_note",
@@ -198,6 +200,13 @@ def name_taken(r: Reporter, name: str, template: str | None, span: Span, first: 
                 (Note("first used here", first),))
 
 
+def node_taken(r: Reporter, node: str, span: Span, first: Span) -> None:
+    """E303: a node whose id an earlier node has (two merges at one path, two layers of one name in
+    a container): it is kept under an id of its own, as no module."""
+    r.error("E303", f"the name '{node}' is used twice", span, "give each layer in a container its own name",
+            (Note("first used here", first),))
+
+
 def not_a_layer(name: str, kind: str, span: Span) -> Diagnostic:
     """E300: a parameter that holds no block (``kind``: its value's type) called as a layer."""
     return Diagnostic("E300", f"'{name}' is {'an' if kind[0] in 'aeiou' else 'a'} {kind} parameter, "
@@ -219,6 +228,12 @@ def expr_error(err: ExprError, loc: m.Loc, undefined: Callable[[str], str | None
     if err.code == "E401":
         hint = hint or undefined(err.message.split("'")[1])
     return Diagnostic(err.code, err.message, loc.at(err.off, err.end), hint)
+
+
+def from_with_parallel(span: Span) -> Diagnostic:
+    """E204: a container whose `from:` merges several names, with `parallel:` branches."""
+    return Diagnostic("E204", "`from:` with several names cannot be combined with `parallel:`", span,
+                      "merge them in one entry, then put the branches in the next")
 
 
 def head_misplaced(span: Span) -> Diagnostic:

@@ -300,6 +300,15 @@ def test_a_named_entry_is_named_before_its_condition_is_asked(name: str) -> None
 # a `from:` that names no point before it: reported where it runs, with the names visible there
 # (the innermost list's first), or that the name is defined later; what reads it says nothing more
 FROM_NOTHING = {
+    # several names merged, with branches after (E204): merged all the same, then the branches' merge
+    # at the same path (E303, kept apart), as the walk goes on
+    "several_names_with_parallel_branches": ("""
+        layers:
+          - a: conv(8, 1)
+          - b: conv(8, 1)
+          - p: {from: [a, b], merge: add, parallel: {x: conv(4, 1), y: conv(4, 1)}}
+          - c: conv(2, 1)
+        """, ["E204", "E303"]),
     "misspelt_in_a_nested_list": ("""
         layers:
           - stem: conv(8, 3, padding=1)
