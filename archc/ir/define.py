@@ -1126,14 +1126,22 @@ class Definer:
         defn = block.defn
         if defn.kind not in ("layers", "repeat"):
             raise Decline(f"inline block '{block.name}' must have a `layers:` or `repeat:` body")
-        if id(defn) in self._inlining:
-            raise Unsymbolic(f"block '{block.name}' uses itself", defn.name_span)
+        if id(defn) in self._inlining:  # spliced inside itself: an error, reported where it runs (E306)
+            value = f"v{self._n + 1}"
+            self._n += 1
+            self._nested(value)
+            shape = self._shapes[value] = self.fresh("output", value, len(self.shape(x)))
+            frame.body.append(Instance(out=value, shape=shape, span=call.span, block=None, param=None, args={},
+                                       input=x, name=None, training_only=frame.training_only, recursive=True,
+                                       callee_at=call.callee_span, callee=block.name))
+            return value
         found = self.args(block, call, frame)
         if self.concrete and found.missing:  # written for values, one left out would stand as a symbol
             raise Decline(f"{block.name}() is called without an argument it takes")
         if any(_error(f) for f in found.faults):  # reported where the call runs, before its body
             self.reported(found.faults, x, frame.body)
         args = found.values
+        faults = self._mistyped(block, args, found, call)
         env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
         inner = Frame(env, block.unit, x, frame.body, training_only=frame.training_only, top=frame.top,
                       reads=frame.reads)
@@ -1146,10 +1154,37 @@ class Definer:
             self._inlining.discard(id(defn))
         # where its statements came from, for notes; and its arguments' types, checked per instance
         # (a statement-free body has nothing whose figures a wrong argument could change)
-        # (and the parameters it leaves out, of unknown value where it runs: reported there, E302)
+        # (and the parameters it leaves out, or gives a value of the wrong type, of unknown value where
+        # it runs: reported there, E302, E202)
         _mark(frame.body[before:], Mark("inline", block.name, call.span, self.typed(block, args),
-                                        missing=tuple(found.missing)))
+                                        faults=tuple(faults.items())))
         return out
+
+    def _mistyped(self, block: BlockRef, args: dict[str, Any], found: _Args, call: m.Call) -> dict[str, Diagnostic]:
+        """An inline call's arguments that are errors where it runs, in the parameters' order: those it
+        leaves out (E302), and those whose values, known here, are not of their parameters' types
+        (E202, a fresh symbol in ``args`` instead, unknown there as the walk takes it). One whose type
+        depends on the caller's parameters is checked where it runs (instantiation declines there)."""
+        missing = dict(found.missing)
+        faults: dict[str, Diagnostic] = {}
+        scope = ChainMap(dict(args), block.unit.blocks)
+        for decl in block.defn.params:
+            if decl.name in missing:
+                faults[decl.name] = missing[decl.name]
+                continue
+            value = args[decl.name]
+            if is_symbolic(value) or any(decl.name in names_in(d.default.expr)
+                                         for d in block.defn.params if d.default is not None):
+                continue  # (a default that reads it would take its value as it is: the walk's unknown)
+            scratch, want = Reporter(), decl.type or default_type(decl, scope)
+            check_type(scratch, value, want, decl.name, found.at.get(decl.name, call.span), f"{block.name}() argument")
+            if scratch.errors:
+                try:  # a symbol of the parameter's kind (a condition reads a bool one)
+                    args[decl.name] = _symbol(f"_fault_{call.span.line}_{call.span.col}_{decl.name}", want or "int")
+                except Unsymbolic:  # (a str: instantiation declines where it runs)
+                    continue
+                faults[decl.name] = scratch.errors[0]
+        return faults
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -408,14 +408,14 @@ class Instantiator:
         where = path_str(path) or self.name
         for mark in stmt.marks[self.marked:]:
             if mark.kind == "inline":
-                missing = dict(mark.missing)
-                for name, value, _, _ in mark.args:  # left out (E302): unknown here and wherever it is read
-                    if name in missing:
-                        self._report(missing[name])
+                faults = dict(mark.faults)
+                for name, value, _, _ in mark.args:  # left out or mistyped: unknown here and wherever it is read
+                    if name in faults:
+                        self._report(faults[name])
                         env[str(value)] = UNKNOWN
-                # (one of the wrong type, which the walk takes as unknown, is read as it is by the statements
-                # define spliced: declined)
-                self._types(((n, self.val(v, env), t, d) for n, v, t, d in mark.args if n not in missing), env)
+                # (one found of the wrong type only here, which the walk takes as unknown, is read as it is
+                # by the statements define spliced: declined)
+                self._types(((n, self.val(v, env), t, d) for n, v, t, d in mark.args if n not in faults), env)
                 note = Note(f"in block '{mark.name}' called inline in '{where}'", mark.span)
             else:
                 note = Note(f"in repeat {mark.name}={mark.index} of '{where}'", mark.span)
@@ -646,9 +646,9 @@ class Instantiator:
             raise Stop()
         if stmt.recursive:  # reported as the walk reports it, once: every later use would say the same
             self.check(self.reporter is not None and stmt.callee_at is not None, "a block that uses itself")
-            assert self.reporter is not None and stmt.callee_at is not None and stmt.block is not None
-            uses_itself(self.reporter, self.ir.definitions[stmt.block].name, len(self._blocks()), stmt.callee_at,
-                        self.trace)
+            assert self.reporter is not None and stmt.callee_at is not None
+            name = stmt.callee or self.ir.definitions[stmt.block or ""].name
+            uses_itself(self.reporter, name, len(self._blocks()), stmt.callee_at, self.trace)
             raise Stop()
         in_shape = self.shape(x)
         # (an input an error left unknown: of the rank define gave it, which a passed block keeps)

@@ -65,11 +65,12 @@ class Mark:
     name: str  # the block's name, or the repeat's index
     span: Span  # the call, or the repeat's count
     # inline: the call's arguments as (name, value, declared type, default's value), whose types
-    # instantiation checks per instance; and the parameters the call leaves out that have no
-    # default (E302, reported where the call runs; each value a fresh symbol, unknown there)
+    # instantiation checks per instance; and the arguments that are errors where the call runs, in
+    # the parameters' order: left out (E302) or of a type known wrong (E202), each value a fresh
+    # symbol, unknown there
     args: tuple[tuple[str, Any, str | None, Any], ...] = ()
     index: int = 0  # repeat: the index's value
-    missing: tuple[tuple[str, Diagnostic], ...] = ()
+    faults: tuple[tuple[str, Diagnostic], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,7 @@ class Instance(Stmt):
     # instantiation finds the others, through a block-typed parameter, where they run)
     recursive: bool = False
     callee_at: Span | None = None
+    callee: str = ""  # the block's name as called, where ``block`` names no definition (an inline block)
 
 
 @dataclass(slots=True, kw_only=True)

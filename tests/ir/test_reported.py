@@ -711,7 +711,7 @@ INLINE = {
           - Stage(c=4)
           - conv(4, 1)
         """, ["E302", "E302"]),
-    # of the wrong type: the walk takes it as unknown, the statements define spliced read it as it is
+    # of the wrong type: unknown where it is read, as the walk takes it (define splices a symbol for it)
     "an_argument_of_the_wrong_type": ("""
         blocks:
           Stage:
@@ -720,7 +720,9 @@ INLINE = {
             layers: [conv(c, 1), {when: use, layers: [relu]}]
         layers:
           - Stage(8, 2)
-        """, ["E202"]),
+          - Stage(true, false)
+          - Stage(4, use=[1])
+        """, ["E202", "E202", "E202"]),
 }
 
 # a block passed as a parameter's value, called with arguments it does not take: bound where it runs,
@@ -748,7 +750,7 @@ PASSED = {
 HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
                "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
                "inline": INLINE, "passed": PASSED}
-DECLINED = {"inline_on_the_way", "an_argument_of_the_wrong_type", "a_name_read_where_it_is_refused",
+DECLINED = {"a_name_read_where_it_is_refused",
             "a_reference_whose_name_is_taken", "a_merging_entry_whose_name_is_taken"}
 
 
