@@ -154,6 +154,7 @@ class Instantiator:
         self.training_only = False  # inside an instance that only runs in training (a side head)
         self.trace: tuple[Note, ...] = ()  # the calls and repeats that lead here, as lowering notes them
         self.marked = 0  # how many of a statement's marks (module.Mark) the trace holds already
+        self.faulted: set[tuple[int, tuple[Note, ...]]] = set()  # inline calls' faults reported (mark, trace)
         self.base = 0  # levels lowering's walk nests where the running definition's body starts
         self.nesting: dict[str, int] = ir.network.nesting  # the running definition's (Definition.nesting)
         self.steps = 0  # entries visited and repeats made, as the walk counts them (Limits.max_steps)
@@ -276,11 +277,12 @@ class Instantiator:
         elif self.limits is not None:
             # (a shared op of other attributes than its first use, `dropout(i * 0.1)` in a repeat: the walk
             # names each its own, `dropout_1`, which the IR does not write; declined)
-            if first is not None and not shared and self.reporter is not None:  # reported as the walk reports it
+            # (a module's: declined, its id may come from an error the walk handles otherwise)
+            if first is not None and not shared and not node.module and self.reporter is not None:
                 node_taken(self.reporter, node.id, node.span, first.span)
                 self._unknown()
                 node.id, node.module = f"{node.id}#{self.graph.next_seq()}", False
-            self.check(first is None or (not shared and self.reporter is not None),
+            self.check(first is None or (not shared and not node.module and self.reporter is not None),
                        f"the name '{node.id}' is used twice")
             self.check(not node.module or node.scope not in self.graph.scopes, f"the name '{node.id}' is used twice")
         if self.limits is not None:  # every node, a shared one's use too (as in the walk)
@@ -409,9 +411,14 @@ class Instantiator:
         for mark in stmt.marks[self.marked:]:
             if mark.kind == "inline":
                 faults = dict(mark.faults)
+                # reported once where the call runs (its statements each enter the mark: see self.marked)
+                first = (id(mark), self.trace) not in self.faulted
+                if faults and first:
+                    self.faulted.add((id(mark), self.trace))
                 for name, value, _, _ in mark.args:  # left out or mistyped: unknown here and wherever it is read
                     if name in faults:
-                        self._report(faults[name])
+                        if first:
+                            self._report(faults[name])
                         env[str(value)] = UNKNOWN
                 # (one found of the wrong type only here, which the walk takes as unknown, is read as it is
                 # by the statements define spliced: declined)

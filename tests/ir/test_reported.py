@@ -300,6 +300,16 @@ def test_a_named_entry_is_named_before_its_condition_is_asked(name: str) -> None
 # a `from:` that names no point before it: reported where it runs, with the names visible there
 # (the innermost list's first), or that the name is defined later; what reads it says nothing more
 FROM_NOTHING = {
+    # then a layer with parameters and no name, in each repeat of a list that names its layers: the walk
+    # makes no node of that name, instantiation one per repeat (declined; a random run of the fuzzed specs
+    # below found instantiation reporting the second E303)
+    "nothing_then_an_unnamed_layer_in_a_repeat": ("""
+        layers:
+          - adaptive_avgpool()
+          - from: a
+          - repeat: 2
+            each: [adaptive_avgpool(), batchnorm()]
+        """, ["E305", "E304"]),
     # several names merged, with branches after (E204): merged all the same, then the branches' merge
     # at the same path (E303, kept apart), as the walk goes on
     "several_names_with_parallel_branches": ("""
@@ -723,6 +733,19 @@ INLINE = {
           - Stage(true, false)
           - Stage(4, use=[1])
         """, ["E202", "E202", "E202"]),
+    # ... once where the call runs, though each statement spliced from it enters the call (a random run
+    # of the mistakes below found each reported again, a note "also" for each)
+    "an_argument_of_the_wrong_type_in_a_block_called_twice": ("""
+        blocks:
+          Stage:
+            params: {c: int, use: bool}
+            inline: true
+            layers: [conv(c, 1), relu, {when: use, layers: [relu]}]
+          B: {layers: [Stage(8, 2)]}
+        layers:
+          - b1: B()
+          - b2: B()
+        """, ["E202"]),
 }
 
 # a block passed as a parameter's value, called with arguments it does not take: bound where it runs,
@@ -750,7 +773,7 @@ PASSED = {
 HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
                "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
                "inline": INLINE, "passed": PASSED}
-DECLINED = {"a_name_read_where_it_is_refused",
+DECLINED = {"a_name_read_where_it_is_refused", "nothing_then_an_unnamed_layer_in_a_repeat",
             "a_reference_whose_name_is_taken", "a_merging_entry_whose_name_is_taken"}
 
 
