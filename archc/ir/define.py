@@ -81,6 +81,7 @@ from .report import (
     arg_spans,
     arg_twice,
     bind_error,
+    flat_in_sequential,
     from_with_parallel,
     head_misplaced,
     head_unnamed,
@@ -92,6 +93,7 @@ from .report import (
     not_a_condition,
     too_many_args,
     unknown_reference,
+    unnamed_container,
 )
 
 __all__ = ["Unsymbolic", "define"]
@@ -616,12 +618,13 @@ class Definer:
         def made(f: Frame) -> str:
             kind = c.kind
             if kind == "parallel" and c.flat:  # the branches' modules are this list's own
-                if namer.mode != "module":
-                    raise Decline("a `parallel:` list in a list that numbers its entries")
+                if refused:  # reported where it runs; the entry makes nothing
+                    self.reported([flat_in_sequential(c.span)], x, f.body)
+                    return x
                 return self.flat_parallel(c, self.inputs(c, x, f, ("peek",)), f, namer)
             if kind in ("parallel", "residual"):
-                if namer.mode == "module":
-                    raise Decline(f"an unnamed {kind} container in a list that names its layers")
+                if namer.mode == "module":  # reported where it runs; numbered all the same
+                    self.reported([unnamed_container(kind, c.span)], x, f.body)
                 namer.take()
                 cbody: list[Stmt] = []
                 inner_namer = body_namer(c)
@@ -644,9 +647,11 @@ class Definer:
                 f.names.update(sub.names)
             return out
 
+        refused = c.kind == "parallel" and c.flat and namer.mode != "module"
+
         def run(f: Frame) -> str:
             out = made(f)
-            if c.training_only:  # not a head: the network returns its heads by name
+            if c.training_only and not refused:  # not a head: the network returns its heads by name
                 self.reported([(self._misplaced(None, frame) or head_unnamed)(c.span)], out, f.body)
             return out
 

@@ -59,6 +59,7 @@ from .report import (
     budget_error,
     count_error,
     expr_error,
+    flat_in_sequential,
     foreseen_limit,
     from_with_parallel,
     head_misplaced,
@@ -80,6 +81,7 @@ from .report import (
     step_limit,
     unknown_callee,
     unknown_reference,
+    unnamed_container,
     uses_itself,
     when_error,
 )
@@ -564,20 +566,13 @@ class Lowerer:
         kind = c.kind
         if kind == "parallel" and c.flat:  # branches whose modules are this list's own
             if namer.mode != "module":
-                self.r.error("E204", "a `parallel:` list puts its branches' modules in the enclosing module, but "
-                                     "this list numbers its entries as an nn.Sequential", c.span,
-                             "give the branches a module of their own: name the parallel (`- mixed: {parallel: "
-                             "[...]}`) or write them as a mapping of named branches", frame.trace)
+                self.r.add(dataclasses.replace(flat_in_sequential(c.span), notes=frame.trace))
                 return x
             x_in = self._inputs(c, x, path + (str(namer.position),), frame)
             out = self.flat_parallel(c, x_in, path, frame, namer)
         elif kind in ("parallel", "residual"):
             if namer.mode == "module":
-                self.r.error("E304", f"this {kind} container has no name", c.span,
-                             "in a list that names its layers, name every container with layers, e.g. "
-                             f"`- block1: {{{kind}: ...}}` (its name becomes part of the state_dict keys)"
-                             + ("; or write the branches as a list (`parallel: [...]`) to make their modules this "
-                                "list's own" if kind == "parallel" else ""), frame.trace)
+                self.r.add(dataclasses.replace(unnamed_container(kind, c.span), notes=frame.trace))
             out = self._container_at(c, x, path + (namer.take(),), frame)  # one level, already counted
         elif kind == "ref":
             out = self._inputs(c, x, path + (namer.take(),), frame)

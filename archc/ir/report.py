@@ -31,6 +31,7 @@ __all__ = [
     "budget_error",
     "count_error",
     "expr_error",
+    "flat_in_sequential",
     "foreseen_limit",
     "from_with_parallel",
     "head_misplaced",
@@ -52,6 +53,7 @@ __all__ = [
     "step_limit",
     "unknown_callee",
     "unknown_reference",
+    "unnamed_container",
     "when_error",
 ]
 
@@ -228,6 +230,23 @@ def expr_error(err: ExprError, loc: m.Loc, undefined: Callable[[str], str | None
     if err.code == "E401":
         hint = hint or undefined(err.message.split("'")[1])
     return Diagnostic(err.code, err.message, loc.at(err.off, err.end), hint)
+
+
+def flat_in_sequential(span: Span) -> Diagnostic:
+    """E204: branches written as a list (their modules the list's own) in a list that numbers its entries."""
+    return Diagnostic("E204", "a `parallel:` list puts its branches' modules in the enclosing module, but this "
+                              "list numbers its entries as an nn.Sequential", span,
+                      "give the branches a module of their own: name the parallel (`- mixed: {parallel: [...]}`) "
+                      "or write them as a mapping of named branches")
+
+
+def unnamed_container(kind: str, span: Span) -> Diagnostic:
+    """E304: a parallel or residual container without a name in a list that names its layers."""
+    return Diagnostic("E304", f"this {kind} container has no name", span,
+                      "in a list that names its layers, name every container with layers, e.g. "
+                      f"`- block1: {{{kind}: ...}}` (its name becomes part of the state_dict keys)"
+                      + ("; or write the branches as a list (`parallel: [...]`) to make their modules this "
+                         "list's own" if kind == "parallel" else ""))
 
 
 def from_with_parallel(span: Span) -> Diagnostic:

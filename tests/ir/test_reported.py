@@ -300,6 +300,19 @@ def test_a_named_entry_is_named_before_its_condition_is_asked(name: str) -> None
 # a `from:` that names no point before it: reported where it runs, with the names visible there
 # (the innermost list's first), or that the name is defined later; what reads it says nothing more
 FROM_NOTHING = {
+    # containers of branches without a name where a list names its layers (E304): numbered all the same;
+    # branches written as a list where a list numbers its entries (E204): the entry makes nothing
+    "unnamed_branches_in_a_list_that_names_its_layers": ("""
+        layers:
+          - a: conv(8, 1)
+          - residual: {body: [conv(8, 3, padding=1)]}
+          - {parallel: {p: conv(8, 1), q: conv(8, 1)}, merge: add}
+          - b: relu
+        """, ["E304", "E304", "E304"]),
+    "branches_as_a_list_in_a_numbered_list": ("""
+        layers:
+          - s: {repeat: 2, each: [conv(8, 1), {parallel: [x: conv(4, 1), y: conv(4, 1)]}, relu]}
+        """, ["E204"]),
     # then a layer with parameters and no name, in each repeat of a list that names its layers: the walk
     # makes no node of that name, instantiation one per repeat (declined; a random run of the fuzzed specs
     # below found instantiation reporting the second E303)
