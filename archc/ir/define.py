@@ -174,6 +174,7 @@ class Definer:
         # the running definition's entries, per body (by id): the body, and each entry's position in
         # it and span, until _settle finds the statement each begins at (Stmt.visits)
         self._visits: dict[int, tuple[list[Stmt], list[tuple[int, Span]]]] = {}
+        self._candidates: dict[int, tuple[Mapping[str, Any], tuple[str, ...]]] = {}  # see _blocks_in
 
     # --- definitions -------------------------------------------------------------------
 
@@ -870,11 +871,19 @@ class Definer:
                                     training_only=frame.training_only, callee=found.name, diag_at=call.callee_span,
                                     param=True, value=found.value))
             return out
-        blocks = tuple(k for k, v in frame.env.items() if isinstance(v, BlockRef))
+        blocks = self._blocks_in(frame.env)
         frame.body.append(Fault(out=out, shape=shape, span=call.span, input=x, name=name, pos=pos,
                                 training_only=frame.training_only, callee=call.call.callee,
                                 candidates=(*self.ops.names, *blocks), diag_at=found.span))
         return out
+
+    def _blocks_in(self, env: Mapping[str, Any]) -> tuple[str, ...]:
+        """The names of the blocks ``env`` holds (a did-you-mean's candidates), found once per scope: a
+        list of 3,000 calls of misspelt names in a file of 3,000 blocks went over them 9 million times."""
+        found = self._candidates.get(id(env))
+        if found is None or found[0] is not env:
+            found = self._candidates[id(env)] = (env, tuple(k for k, v in env.items() if isinstance(v, BlockRef)))
+        return found[1]
 
     def call_in_list(self, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:
         target = self.resolve(call, frame)
