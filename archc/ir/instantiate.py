@@ -643,6 +643,14 @@ class Instantiator:
                  numbers: _Numbers, known: Mapping[str, Any]) -> None:
         x = vals[stmt.input]
         assert x is not None
+        if stmt.param is not None and env.get(stmt.param) is UNKNOWN:
+            # a block-typed parameter whose value an error left unknown (E202 where it was given): a
+            # stand-in of unknown size, as the walk stands one, with nothing more to report
+            child = (*path, self._name(stmt, numbers, env)) if stmt.name is not None or stmt.pos else path
+            node = Node(f"{path_str(child)}?{self.graph.next_seq()}", None, None, child, (x,), stmt.span, module=False)
+            vals[stmt.out] = self.add(node, False)
+            self._bind(stmt.shape, None, env)
+            return
         if self.limits is not None and self.base + self.nesting.get(stmt.out, 0) >= self.limits.max_nesting:
             # the walk enters one more level here, past the limit (E604, where the call is written); where
             # define spliced inline blocks on the way, the walk counts its levels otherwise: it reports

@@ -780,6 +780,17 @@ PASSED = {
           - s: A(S)
         """, ["E308", "E301", "E302", "E202", "E302", "E301", "E308", "E301", "E302", "E202", "E302", "E301",
               "E301"]),
+    # a block-typed parameter given a number (E202): unknown after, its calls stand-ins of unknown size
+    # (named and numbered), and what reads them reports nothing more
+    "a_number_passed_for_a_block": ("""
+        blocks:
+          A:
+            params: {b: block}
+            layers: [x: b(), b(), y: conv(8, 1)]
+        layers:
+          - a: A(3)
+          - c: conv(4, 1)
+        """, ["E202"]),
 }
 
 # the hand-written specs above, by kind of error; those instantiation declines (the walk reports them)
