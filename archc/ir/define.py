@@ -72,14 +72,22 @@ from .module import (
     walk,
 )
 from .naming import Namer, body_namer, list_mode, list_namer, made_name
-from .params import INT_OR_PAIR, check_type, default_type, defined_names, undefined_hint, value_type, with_names
+from .params import (
+    INT_OR_PAIR,
+    bind_given,
+    check_type,
+    default_type,
+    defined_names,
+    undefined_hint,
+    value_type,
+    with_names,
+)
 from .report import (
     NO_SHORTCUT,
     RESIDUAL_WHEN_HINT,
     SHORTCUT_OFF,
     WHEN_HINT,
     arg_spans,
-    arg_twice,
     bind_error,
     flat_in_sequential,
     from_with_parallel,
@@ -89,9 +97,7 @@ from .report import (
     joins_inputs,
     missing_arg,
     needs_name,
-    no_such_arg,
     not_a_condition,
-    too_many_args,
     unknown_reference,
     unnamed_container,
 )
@@ -987,23 +993,12 @@ class Definer:
             at.update(dict(spans.kwargs))
             return _Args(values, tuple(values), at=at)
         decls = block.defn.params
-        names = [d.name for d in decls]
         found = _Args({}, ())
-        if len(c.args) > len(decls):
-            found.faults.append(too_many_args(block.name, names, len(c.args), arg_spans(call).at(len(decls))))
-        values = found.values
-        for decl, arg in zip(decls, c.args):
-            values[decl.name] = self.evaluated(arg, call.loc, frame.env, decl.name, found.faults)
-            found.at[decl.name] = call.loc.at(arg.off, arg.end)
-        for kw in c.kwargs:
-            span = call.loc.at(kw.off, kw.end)
-            if kw.name not in names:
-                found.faults.append(no_such_arg(block.name, kw.name, names, span))
-            elif kw.name in values:
-                found.faults.append(arg_twice(block.name, kw.name, span))
-            else:
-                values[kw.name] = self.evaluated(kw.value, call.loc, frame.env, kw.name, found.faults)
-                found.at[kw.name] = span
+        spans = arg_spans(call)
+        values, found.at = bind_given(
+            block.name, [d.name for d in decls], list(zip(c.args, spans.args)),
+            [(k.name, k.value, span) for k, (_, span) in zip(c.kwargs, spans.kwargs)],
+            lambda arg, name: self.evaluated(arg, call.loc, frame.env, name, found.faults), found.faults.append)
         found.given = tuple(d.name for d in decls if d.name in values)
         scope = ChainMap(values, block.unit.blocks)
         for decl in decls:
@@ -1026,18 +1021,13 @@ class Definer:
                               or not self._well_typed(block, args)):
             # written for these values, a wrong one would be used as it is: the walk reports it
             raise Decline(f"{call.call.callee}() is called with arguments it does not take")
+        rank = len(self.shape(x))
+        busy = self._keys.get((id(block.defn), rank)) if isinstance(block, BlockRef) else None
+        if busy is not None and busy in self._busy:  # a block inside itself
+            return self.uses_itself(call, x, frame, block=busy, args=args, given=given, name=name, pos=pos)
         value = f"v{self._n + 1}"
         self._n += 1
         self._nested(value)
-        rank = len(self.shape(x))
-        busy = self._keys.get((id(block.defn), rank)) if isinstance(block, BlockRef) else None
-        if busy is not None and busy in self._busy:  # a block inside itself: reported where it runs
-            shape = self.fresh("output", value, rank)
-            self._shapes[value] = shape
-            frame.body.append(Instance(out=value, shape=shape, span=call.span, block=busy, param=None, args=args,
-                                       given=given, input=x, name=name, pos=pos, training_only=frame.training_only,
-                                       recursive=True, callee_at=call.callee_span))
-            return value
         if isinstance(block, BlockRef) and self.concrete:
             # every call written for its values, as the walk expands it (a block written once may be
             # what did not reproduce the walk's graph: a projection its shapes do not call for)
@@ -1071,6 +1061,18 @@ class Definer:
                                    only_inline=only_inline, checks=tuple(found.faults),
                                    missing=tuple(found.missing), args_at=tuple(found.at.items()),
                                    callee_at=call.callee_span))
+        return value
+
+    def uses_itself(self, call: m.Call, x: str, frame: Frame, **instance: Any) -> str:
+        """A block called inside itself: an instance that says so, an error reported where it runs
+        (E306, at the callee), of unknown size."""
+        value = f"v{self._n + 1}"
+        self._n += 1
+        self._nested(value)
+        shape = self._shapes[value] = self.fresh("output", value, len(self.shape(x)))
+        frame.body.append(Instance(out=value, shape=shape, span=call.span, input=x, param=None,
+                                   training_only=frame.training_only, recursive=True, callee_at=call.callee_span,
+                                   **instance))
         return value
 
     def specialized(self, block: BlockRef, rank: int, args: dict[str, Any], shape: Dims) -> Definition:
@@ -1140,15 +1142,8 @@ class Definer:
         defn = block.defn
         if defn.kind not in ("layers", "repeat"):
             raise Decline(f"inline block '{block.name}' must have a `layers:` or `repeat:` body")
-        if id(defn) in self._inlining:  # spliced inside itself: an error, reported where it runs (E306)
-            value = f"v{self._n + 1}"
-            self._n += 1
-            self._nested(value)
-            shape = self._shapes[value] = self.fresh("output", value, len(self.shape(x)))
-            frame.body.append(Instance(out=value, shape=shape, span=call.span, block=None, param=None, args={},
-                                       input=x, name=None, training_only=frame.training_only, recursive=True,
-                                       callee_at=call.callee_span, callee=block.name))
-            return value
+        if id(defn) in self._inlining:  # spliced inside itself
+            return self.uses_itself(call, x, frame, block=None, args={}, name=None, callee=block.name)
         found = self.args(block, call, frame)
         if self.concrete and found.missing:  # written for values, one left out would stand as a symbol
             raise Decline(f"{block.name}() is called without an argument it takes")

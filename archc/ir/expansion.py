@@ -187,7 +187,7 @@ class Estimator(Bound):
             raise GiveUp()  # recursion: an error that lowering reports, with its location
         if inline and defn.inline and defn.kind not in ("layers", "repeat"):
             return 0, 0
-        args = block_args(Reporter(limit=0), target, call, env, (), _quiet, lambda c, a: c.span)
+        args = block_args(Reporter(limit=0), target, call, env, (), _quiet)
         key = (id(defn), tuple(args.values()))
         try:
             hash(key)

@@ -57,9 +57,8 @@ from .module import (
 )
 from .module import Head as HeadStmt
 from .naming import made_name
-from .params import check_type, value_type
+from .params import bind_given, check_type, value_type
 from .report import (
-    arg_twice,
     bind_error,
     budget_error,
     count_error,
@@ -72,14 +71,12 @@ from .report import (
     name_taken,
     needs_name,
     nesting_error,
-    no_such_arg,
     node_limit,
     node_taken,
     not_a_layer,
     shape_note,
     size_error,
     step_limit,
-    too_many_args,
     unknown_callee,
     uses_itself,
 )
@@ -516,18 +513,24 @@ class Instantiator:
             elif stmt.callee is not None:
                 assert stmt.diag_at is not None
                 self._report(unknown_callee(stmt.callee, stmt.candidates, stmt.diag_at))
-            child = (*path, self._name(stmt, numbers, env)) if stmt.name is not None or stmt.pos else path
             x = vals[stmt.input]
             assert x is not None
-            node = Node(f"{path_str(child)}?{self.graph.next_seq()}", None, None, child, (x,), stmt.span, module=False)
-            vals[stmt.out] = self.add(node, False)
-            self._bind(stmt.shape, None, env)
+            self._stand_in(stmt, x, env, vals, path, numbers)
         elif isinstance(stmt, HeadStmt):
             value = vals[stmt.value]
             assert value is not None
             self.graph.heads.append(Head(stmt.name, value, stmt.span))
         else:  # pragma: no cover
             raise TypeError(f"unknown statement {type(stmt).__name__}")
+
+    def _stand_in(self, stmt: Fault | Instance, x: str, env: dict[str, Any], vals: dict[str, str | None], path: Path,
+                  numbers: _Numbers) -> None:
+        """A node of unknown size where an error leaves nothing to make (as the walk stands one): at the
+        statement's name or number, else at the list's path."""
+        child = (*path, self._name(stmt, numbers, env)) if stmt.name is not None or stmt.pos else path
+        node = Node(f"{path_str(child)}?{self.graph.next_seq()}", None, None, child, (x,), stmt.span, module=False)
+        vals[stmt.out] = self.add(node, False)
+        self._bind(stmt.shape, None, env)
 
     def _infer(self, stmt: Layer, ins: Any, attrs: Any, x: str) -> Any:
         """The layer's output shape; after an error in lowering, None (reported as the walk does)."""
@@ -646,10 +649,7 @@ class Instantiator:
         if stmt.param is not None and env.get(stmt.param) is UNKNOWN:
             # a block-typed parameter whose value an error left unknown (E202 where it was given): a
             # stand-in of unknown size, as the walk stands one, with nothing more to report
-            child = (*path, self._name(stmt, numbers, env)) if stmt.name is not None or stmt.pos else path
-            node = Node(f"{path_str(child)}?{self.graph.next_seq()}", None, None, child, (x,), stmt.span, module=False)
-            vals[stmt.out] = self.add(node, False)
-            self._bind(stmt.shape, None, env)
+            self._stand_in(stmt, x, env, vals, path, numbers)
             return
         if self.limits is not None and self.base + self.nesting.get(stmt.out, 0) >= self.limits.max_nesting:
             # the walk enters one more level here, past the limit (E604, where the call is written); where
@@ -742,24 +742,12 @@ class Instantiator:
         definition of the block it holds, defaults filled in, as the walk binds a call of that block
         (ir/params.block_args): the arguments it does not take reported (E308, E301), those it leaves
         out to be reported with the types (E302, of unknown value). The values, and where each is written."""
-        names = [p.name for p in d.params]
         written = dict(stmt.args_at)
         positional = sum(1 for k in given if k.startswith("#"))
-        if positional > len(names):
-            self._report(too_many_args(d.name, names, positional, written.get(f"#{len(names)}", stmt.span)))
-        values: dict[str, Any] = {}
-        at: dict[str, Span] = {}
-        for k, name in enumerate(names[:positional]):
-            values[name], at[name] = given[f"#{k}"], written.get(f"#{k}", stmt.span)
-        for key, value in given.items():
-            if key.startswith("#"):
-                continue
-            if key not in names:
-                self._report(no_such_arg(d.name, key, names, written.get(key, stmt.span)))
-            elif key in values:
-                self._report(arg_twice(d.name, key, written.get(key, stmt.span)))
-            else:
-                values[key], at[key] = value, written.get(key, stmt.span)
+        values, at = bind_given(d.name, [p.name for p in d.params],
+                                [(given[f"#{k}"], written.get(f"#{k}", stmt.span)) for k in range(positional)],
+                                [(k, v, written.get(k, stmt.span)) for k, v in given.items() if not k.startswith("#")],
+                                lambda value, _: value, self._report)
         missing: dict[str, Diagnostic] = {}
         for p in d.params:
             if p.name in values:

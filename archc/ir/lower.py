@@ -839,7 +839,7 @@ class Lowerer:
         if id(defn) in frame.blocks:
             uses_itself(self.r, block.name, len(frame.blocks), call.callee_span, frame.trace)
             raise _Abort()  # every later use would say the same, possibly 100,000 times over
-        args = block_args(self.r, block, call, frame.env, frame.trace, self.eval, lambda c, a: arg_spans(c).at(a))
+        args = block_args(self.r, block, call, frame.env, frame.trace, self.eval)
         where = f"as '{path_str(path)}'" if namer is None else f"inline in '{path_str(path) or self.program.name}'"
         trace = (*frame.trace, Note(f"in block '{block.name}' called {where}", call.span))
         env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)

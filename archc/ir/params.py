@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import numbers
 from collections import ChainMap
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..diagnostics import Note, Reporter, Span, suggest
+from ..diagnostics import Diagnostic, Note, Reporter, Span, suggest
 from ..ops import registry
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, Expr, ExprError, evaluate, parse_expr, show, type_of
 from ..spec.loader import BlockRef, Program
 from ..sym import SymBlock
-from .report import arg_twice, missing_arg, no_such_arg, too_many_args
+from .report import arg_spans, arg_twice, missing_arg, no_such_arg, too_many_args
 
 Eval = Callable[[Expr, m.Loc, Mapping[str, Any], tuple[Note, ...]], Any]
 
@@ -175,29 +175,41 @@ def _override(r: Reporter, name: str, value: Any, env: Mapping[str, Any], eval_:
     return value
 
 
+def bind_given(block: str, names: list[str], args: Sequence[tuple[Any, Span]],
+               kwargs: Sequence[tuple[str, Any, Span]], value: Callable[[Any, str], Any],
+               fault: Callable[[Diagnostic], None]) -> tuple[dict[str, Any], dict[str, Span]]:
+    """A call's arguments as written, each with where it is written (positional ones, then keywords),
+    bound to ``block``'s parameters ``names`` as Python binds them; ``value(arg, name)`` gives an
+    argument's value. What the call gives that the block does not take goes to ``fault``, in the
+    order written with whatever ``value`` reports: too many (E308), a name it has no parameter of or
+    one given twice (E301). The values bound and where each is written (the parameters left out are
+    the caller's to fill: defaults, E302). One binding for every path that binds a block call: the
+    walk's, the module IR's definition, and instantiation's of a block passed as a parameter."""
+    values: dict[str, Any] = {}
+    at: dict[str, Span] = {}
+    if len(args) > len(names):
+        fault(too_many_args(block, names, len(args), args[len(names)][1]))
+    for name, (arg, span) in zip(names, args):
+        values[name], at[name] = value(arg, name), span
+    for name, arg, span in kwargs:
+        if name not in names:
+            fault(no_such_arg(block, name, names, span))
+        elif name in values:
+            fault(arg_twice(block, name, span))
+        else:
+            values[name], at[name] = value(arg, name), span
+    return values, at
+
+
 def block_args(r: Reporter, block: BlockRef, call: m.Call, env: Mapping[str, Any], trace: tuple[Note, ...],
-               eval_: Eval, arg_span: Callable[[m.Call, int | str | None], Span]) -> dict[str, Any]:
+               eval_: Eval) -> dict[str, Any]:
     """Bind a block call's arguments to the block's parameters."""
     decls = block.defn.params
-    names = [d.name for d in decls]
-    c = call.call
-    values: dict[str, Any] = {}
-    spans: dict[str, Span] = {}
-    if len(c.args) > len(decls):
-        r.add(replace(too_many_args(block.name, names, len(c.args), arg_span(call, len(decls))), notes=trace))
-    for decl, arg in zip(decls, c.args):
-        values[decl.name] = eval_(arg, call.loc, env, trace)
-        spans[decl.name] = call.loc.at(arg.off, arg.end)
-    for kw in c.kwargs:
-        span = call.loc.at(kw.off, kw.end)
-        if kw.name not in names:
-            r.add(replace(no_such_arg(block.name, kw.name, names, span), notes=trace))
-            continue
-        if kw.name in values:
-            r.add(replace(arg_twice(block.name, kw.name, span), notes=trace))
-            continue
-        values[kw.name] = eval_(kw.value, call.loc, env, trace)
-        spans[kw.name] = span
+    spans_of = arg_spans(call)
+    values, spans = bind_given(block.name, [d.name for d in decls], list(zip(call.call.args, spans_of.args)),
+                               [(k.name, k.value, span) for k, (_, span) in zip(call.call.kwargs, spans_of.kwargs)],
+                               lambda arg, _: eval_(arg, call.loc, env, trace),
+                               lambda diag: r.add(replace(diag, notes=trace)))
     scope = ChainMap(values, block.unit.blocks)  # the values bound so far, then the blocks: never copied
     for decl in decls:
         if decl.name not in values:
