@@ -27,7 +27,8 @@ def compile_graph(graph: Graph, *, inference: bool = False) -> str:
         where = graph.derivation  # a Derived, or the NotDerivable that refused: both know the spec
         span = getattr(err, "span", None) or where.span  # the construct, where emission knows it
         raise ArchcError([Diagnostic("E720", f"archc cannot write PyTorch code for this spec yet: {err}",
-                                     span, "validate and table accept it; please report the spec")],
+                                     span, getattr(err, "hint", None)
+                                     or "validate and table accept it; please report the spec")],
                          where.sources) from None
     try:
         ast.parse(source)

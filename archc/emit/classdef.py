@@ -35,9 +35,9 @@ class Unsupported(Exception):
     """The body has no faithful Python form here (reported, never written wrong); ``span``: the
     spec text it comes from, where one is known (else the refusal points at the spec)."""
 
-    def __init__(self, message: str, span: Any = None):
+    def __init__(self, message: str, span: Any = None, hint: str | None = None):
         super().__init__(message)
-        self.span = span
+        self.span, self.hint = span, hint  # hint: how to say it in a form archc can write
 
 
 @dataclass

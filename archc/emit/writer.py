@@ -49,7 +49,7 @@ class ModuleWriter:
         try:
             derived_ir = derived(self.graph)  # the module IR, already checked against the graph
         except NotDerivable as err:
-            raise Unsupported(str(err), err.span) from None
+            raise Unsupported(str(err), err.span, err.hint) from None
         ir, again, spliced, passed = derived_ir.ir, derived_ir.plain, derived_ir.spliced, derived_ir.passed
         if self.inference:
             # the pass over the module IR, checked against the concrete pass (the IR verifier)

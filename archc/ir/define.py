@@ -108,11 +108,12 @@ INPUT_DIMS = {1: ("in_features",), 2: ("in_channels", "in_length"), 3: ("in_chan
 
 
 class Unsymbolic(Exception):
-    """A definition that cannot be written once for all its instances."""
+    """A definition that cannot be written once for all its instances; ``hint``: how the spec can
+    say it so that it can (E720's hint at compile)."""
 
-    def __init__(self, message: str, span: Span | None = None):
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None):
         super().__init__(message)
-        self.span = span
+        self.span, self.hint = span, hint
 
 
 @dataclass

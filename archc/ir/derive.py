@@ -29,9 +29,10 @@ __all__ = ["Derived", "NotDerivable", "derive", "derived", "differences"]
 class NotDerivable(Exception):
     """The spec has no module IR that reproduces its checked graph (the reason says why)."""
 
-    def __init__(self, reason: str, span: Span | None = None, sources: dict[str, str] | None = None):
+    def __init__(self, reason: str, span: Span | None = None, sources: dict[str, str] | None = None,
+                 hint: str | None = None):
         super().__init__(reason)
-        self.span, self.sources = span, sources or {}
+        self.span, self.sources, self.hint = span, sources or {}, hint
 
 
 @dataclass
@@ -108,7 +109,7 @@ def derive(program: Any, graph: Graph) -> Derived:
         inst = Instantiator(ir, definer.definition, graph.name)
         plain = inst.run(graph.params)
     except Unsymbolic as err:  # located where the spec says what cannot be written once
-        raise NotDerivable(str(err), err.span or span, sources) from None
+        raise NotDerivable(str(err), err.span or span, sources, err.hint) from None
     except Unsplicable as err:
         raise NotDerivable(str(err), span, sources) from None
     plain.class_name, plain.doc, plain.file = graph.class_name, graph.doc, graph.file

@@ -54,6 +54,7 @@ from .module import (
     Site,
     Stmt,
     Stop,
+    Varies,
 )
 from .module import Head as HeadStmt
 from .naming import made_name
@@ -272,8 +273,17 @@ class Instantiator:
             self.uses[node.id] = k + 1
             node.id = f"{node.id}#{k}"
         elif self.limits is not None:
-            # (a shared op of other attributes than its first use, `dropout(i * 0.1)` in a repeat: the walk
-            # names each its own, `dropout_1`, which the IR does not write; declined)
+            if first is not None and shared and first.op is node.op and node.op is not None:
+                # one statement's shared op with other attributes in this use than in its first,
+                # `dropout(i * 0.1)` in a repeat of a list that names its layers: one `self.dropout`
+                # cannot be both. Each use is a module of its own (`dropout`, `dropout_1`, ...), which
+                # only a definition written for these values holds (emission refuses it, E720)
+                raise Varies(
+                    f"the unnamed {node.op.name} has other arguments in this use ({node.op.label(node.attrs)}) "
+                    f"than in its first ({first.op.label(first.attrs)}): one shared "
+                    f"`self.{node.id.rsplit('.', 1)[-1]}` cannot be both", node.span,
+                    "name the repeat (`drops: {repeat: ..., each: ...}`): its layers are then numbered as "
+                    "nn.Sequential's children, each a module of its own")
             # (a module's: declined, its id may come from an error the walk handles otherwise)
             if first is not None and not shared and not node.module and self.reporter is not None:
                 node_taken(self.reporter, node.id, node.span, first.span)

@@ -46,7 +46,7 @@ from .expansion import Estimator
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .instantiate import Instantiator
-from .module import Disagrees, ModuleIR, Stop
+from .module import Disagrees, ModuleIR, Stop, Varies
 from .naming import Namer, body_namer, flat_branches, list_namer
 from .params import SetValue, block_args, defined_names, network_params, undefined_hint, value_type, with_names
 from .report import (
@@ -218,9 +218,9 @@ class Lowerer:
                 definer, ir, inst, g = attempt(False)
             except (Unsymbolic, Disagrees) as err:
                 # not once for all instances: written for these values instead (emission refuses it)
-                why = str(err) if isinstance(err, Unsymbolic) else \
+                why = str(err) if isinstance(err, (Unsymbolic, Varies)) else \
                     f"the module IR does not reproduce the checked graph: {err}"
-                refused = NotDerivable(why, err.span or program.leaf.span, dict(program.sources))
+                refused = NotDerivable(why, err.span or program.leaf.span, dict(program.sources), err.hint)
                 definer, ir, inst, g = attempt(True)
         except Stop:  # an error it reported, after which lowering goes no further (a limit passed)
             assert found is not None

@@ -335,15 +335,21 @@ class Decline(Exception):
     (:mod:`archc.ir.lower`) makes fails, or may. The walk then lowers the spec and reports
     what it finds; nothing of the declined attempt is kept."""
 
-    def __init__(self, why: str, span: Span | None = None):
+    def __init__(self, why: str, span: Span | None = None, hint: str | None = None):
         super().__init__(why)
-        self.span = span
+        self.span, self.hint = span, hint  # hint: E720's, where emission refuses the network
 
 
 class Disagrees(Decline):
     """A decision the module IR writes once (a residual's projection under ``stride != 1 or
     in_channels != planes * 4``) differs here from the walk's rule (the body changes the shape:
     not for a stride of 2 on a size of 1). The network is the walk's; emission refuses it."""
+
+
+class Varies(Disagrees):
+    """One statement written once stands here for modules that differ between its uses: a shared
+    parameter-free op whose arguments change in a repeat (`dropout(i * 0.1)` in a list that names
+    its layers). The network is written for its values (E720 at compile, with the way out)."""
 
 
 @dataclass(frozen=True)

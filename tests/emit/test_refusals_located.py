@@ -1,7 +1,9 @@
 """A spec that validates but that emission cannot write yet (E720) is refused where the spec says
 the thing that cannot be written, not at line 1: a str parameter choosing an activation (met by
 writers of specs from the docs alone), and an unnamed entry of a numbered list after a named entry
-under `when:`, whose number nn.Sequential's numbering cannot reproduce."""
+under `when:`, whose number nn.Sequential's numbering cannot reproduce, and an unnamed
+parameter-free op whose arguments change in a repeat of a list that names its layers, which one
+shared module cannot be (its hint says how to write it so that it can)."""
 
 from __future__ import annotations
 
@@ -38,10 +40,21 @@ layers:
       - relu
 """
 
+SHARED_DROPOUT_IN_A_REPEAT = """\
+archc: 1
+name: d
+input: [3, 8, 8]
+layers:
+  - a: conv(3, 1)
+  - {repeat: 3, each: relu}
+  - {repeat: 3, each: 'dropout(i * 0.1)'}
+"""
+
 
 @pytest.mark.parametrize(("text", "where", "says"), [
     (STR_PARAMETER, (6, 24), "choose with a bool parameter"),
     (NUMBER_AFTER_A_NAMED_WHEN, (9, 9), "name this entry"),
+    (SHARED_DROPOUT_IN_A_REPEAT, (7, 23), "one shared `self.dropout` cannot be both"),
 ])
 def test_the_refusal_points_at_the_construct(text: str, where: tuple[int, int], says: str) -> None:
     program = archc.load("spec.yaml", text=text)
@@ -51,3 +64,22 @@ def test_the_refusal_points_at_the_construct(text: str, where: tuple[int, int], 
     (d,) = err.value.diagnostics
     assert d.code == "E720" and says in d.message
     assert (d.span.line, d.span.col) == where, d.render(err.value.sources)
+
+
+def test_a_shared_op_that_varies_in_a_repeat_is_counted_as_the_module_ir_makes_it() -> None:
+    # each use of `dropout(i * 0.1)` is a module of its own (docs/language.md: two different
+    # parameter-free layers of the same op are `dropout` and `dropout_1`); the graph is the module
+    # IR's instantiation, written for the spec's values (it used to fall back on lowering's walk)
+    graph = archc.lower(archc.load("spec.yaml", text=SHARED_DROPOUT_IN_A_REPEAT))
+    assert graph.derivation is not None  # made by instantiating the module IR
+    assert [n for n in graph.nodes if n != "input"] == ["a", "relu", "relu#1", "relu#2",
+                                                         "dropout", "dropout_1", "dropout_2"]
+    assert [graph.nodes[f"dropout{s}"].attrs.p for s in ("", "_1", "_2")] == [0, 0.1, 0.2]
+    with pytest.raises(ArchcError) as err:
+        archc.compile_source(archc.load("spec.yaml", text=SHARED_DROPOUT_IN_A_REPEAT))
+    (d,) = err.value.diagnostics
+    assert "name the repeat" in (d.hint or "")
+    # the way the hint gives: a named repeat, numbered as nn.Sequential's children, compiles
+    named = SHARED_DROPOUT_IN_A_REPEAT.replace("- {repeat: 3, each: 'dropout", "- drops: {repeat: 3, each: 'dropout")
+    module = archc.build(archc.load("spec.yaml", text=named))
+    assert [m.p for m in module.drops] == pytest.approx([0, 0.1, 0.2])
