@@ -174,6 +174,9 @@ class Definer:
         self._busy: set[str] = set()
         self._inlining: set[int] = set()  # inline definitions being spliced (a cycle: see inline())
         self._nest = 0  # levels the walk nests here, from the definition's body (Definition.nesting)
+        self._nest_at: tuple[Span, ...] = ()  # where each of them is entered (Definition.nest_at)
+        self._deep: tuple[Span, ...] | None = None  # the levels to the deepest one since the last value,
+        # where that one made none (Definition.deeper: the next value's)
         self.d: Definition | None = None
         self._shapes: dict[str, Dims] = {}
         self._n = 0
@@ -294,15 +297,16 @@ class Definer:
         return d
 
     def _define(self, d: Definition, env: Mapping[str, Any], unit: Unit, run: Any, *, top: bool = False) -> None:
-        saved = self.d, self._shapes, self._n, self._nest, self._visits
+        saved = self.d, self._shapes, self._n, self._nest, self._visits, self._nest_at, self._deep
         self.d, self._shapes, self._n, self._nest, self._visits = d, {"x": d.input_shape}, 0, 0, {}
+        self._nest_at, self._deep = (), None
         try:
             frame = Frame(env, unit, "x", d.body, top=top, reads=d.reads)
             d.output = run(frame)
             d.out_shape = self._shapes[d.output]
             d.tail = self._settle(d.body)
         finally:
-            self.d, self._shapes, self._n, self._nest, self._visits = saved
+            self.d, self._shapes, self._n, self._nest, self._visits, self._nest_at, self._deep = saved
 
     def _visit(self, body: list[Stmt], span: Span) -> None:
         """An entry (or a repeat written out) that lowering visits, a step, where ``body`` stands now."""
@@ -336,18 +340,29 @@ class Definer:
         return out
 
     def _nested(self, value: str) -> None:
+        assert self.d is not None
         if self._nest:
-            assert self.d is not None
             self.d.nesting[value] = self._nest
+            self.d.nest_at[value] = self._nest_at
+        if self._deep is not None:
+            if len(self._deep) > self._nest:
+                self.d.deeper[value] = self._deep
+            self._deep = None
 
     @contextmanager
-    def nest(self) -> Iterator[None]:
-        """One more level where lowering's walk nests one (a block call, a list, a container)."""
+    def nest(self, span: Span) -> Iterator[None]:
+        """One more level where lowering's walk nests one (a block call, a list, a container),
+        entered at ``span``."""
         self._nest += 1
+        outer, made = self._nest_at, self._n
+        self._nest_at = (*outer, span)
         try:
             yield
         finally:
+            if self._n == made and (self._deep is None or len(self._deep) < len(self._nest_at)):
+                self._deep = self._nest_at  # a level with nothing in it: the next value stands for it
             self._nest -= 1
+            self._nest_at = outer
 
     def fresh(self, what: str, value: str, rank: int) -> Dims:
         assert self.d is not None
@@ -503,7 +518,7 @@ class Definer:
         namer = list_namer(items, named_list=True)
         body: list[Stmt] = []
         inner = frame.child(body=body)
-        with self.nest():
+        with self.nest(span):
             out = self.entries(items, x, inner, namer)
             return self._container("sequential", "Sequential", name, namer.mode, x, body, out, span, frame, pos)
 
@@ -545,7 +560,7 @@ class Definer:
         for ref in c.from_:
             found = frame.input_id if ref.name == "input" else frame.lookup(ref.name)
             if found is None:  # reported where it runs; a stand-in of unknown size reads on
-                return self.unknown_reference(ref, x, frame)
+                return self.unknown_reference(ref, x, frame, pos=site == ("take",))
             ids.append(found)
         assert self.d is not None
         # a point read by name (`input` is the block's argument, which its caller holds anyway)
@@ -572,7 +587,9 @@ class Definer:
                        else checks[0].loc.span, cond=False, input=x, body=[], output=x, absent=True,
                        checks=tuple(checks)))
 
-    def unknown_reference(self, ref: m.Ref, x: str, frame: Frame) -> str:
+    def unknown_reference(self, ref: m.Ref, x: str, frame: Frame, *, pos: bool = False) -> str:
+        """A stand-in of unknown size for a `from:` that names nothing (E305 where it runs);
+        ``pos``: it stands for an unnamed entry that takes its list's next number."""
         chain = []
         f: Frame | None = frame
         while f is not None:
@@ -584,7 +601,7 @@ class Definer:
         diag = unknown_reference(ref.name, any(ref.name in f.pending for f in chain), visible, ref.span)
         shape = self.fresh("fault", f"v{self._n + 1}", len(self.shape(x)))
         out = self.new(shape)
-        frame.body.append(Fault(out=out, shape=shape, span=ref.span, input=x, name=None,
+        frame.body.append(Fault(out=out, shape=shape, span=ref.span, input=x, name=None, pos=pos,
                                 training_only=frame.training_only, checks=(diag,)))
         return out
 
@@ -619,7 +636,7 @@ class Definer:
 
         checks: list[Diagnostic | Site] = []
         cond = self.when(c.when, frame.env, checks, (x, frame.body))
-        with self.nest():
+        with self.nest(c.span):
             return self.guarded(cond, x, frame, c.span, absent, run, checks)
 
     def container_in_list(self, c: m.Container, x: str, frame: Frame, namer: Namer) -> str:
@@ -665,7 +682,7 @@ class Definer:
 
         checks: list[Diagnostic | Site] = []
         cond = self.when(c.when, frame.env, checks, (x, frame.body))
-        with self.nest():
+        with self.nest(c.span):
             out = self.guarded(cond, x, frame, c.span, False, run, checks)
         return x if out is None or c.training_only else out
 
@@ -913,8 +930,9 @@ class Definer:
                 faults += (held_in_list(target.name, call.span),)
             return self.layer(target, call, attrs, x, frame, None, pos=True, faults=faults)
         name, ok = namer.unnamed(target.name, None if attrs is None else _hashable(attrs), target.stateful)
-        if not ok:
-            faults += (needs_name(target.name, call.span),)
+        if not ok:  # an error (E304), reported where it runs: named by its number there (Layer.numbered)
+            return self.layer(target, call, attrs, x, frame, name, numbered=True,
+                              faults=(*faults, needs_name(target.name, call.span)))
         return self.layer(target, call, attrs, x, frame, name, shared=not target.stateful, faults=faults)
 
     def call_at(self, call: m.Call, x: str, frame: Frame, name: str | None, *, pos: bool = False) -> str:
@@ -959,7 +977,8 @@ class Definer:
         return op.Attrs.model_construct(**data), tuple(checks)
 
     def layer(self, op: Op, call: m.Call, attrs: Any, x: str, frame: Frame, name: str | None, *,
-              shared: bool = False, pos: bool = False, faults: tuple[Diagnostic | Site, ...] = ()) -> str:
+              shared: bool = False, pos: bool = False, faults: tuple[Diagnostic | Site, ...] = (),
+              numbered: bool = False) -> str:
         """``faults``: errors reported where it runs (see Stmt.checks); with ``attrs`` None (an
         argument it does not take), or a merge op called as a layer, its sizes are unknown."""
         if op.arity is None:
@@ -978,7 +997,7 @@ class Definer:
             shape = self.fresh("fault", f"v{self._n + 1}", len(self.shape(x)))
         value = self.new(shape)
         frame.body.append(Layer(out=value, shape=tuple(shape), span=call.span, op=op, attrs=attrs, inputs=(x,),
-                                name=name, shared=shared, pos=pos, training_only=frame.training_only,
+                                name=name, shared=shared, pos=pos, numbered=numbered, training_only=frame.training_only,
                                 args_at=arg_spans(call), checks=faults))
         return value
 
@@ -1158,7 +1177,7 @@ class Definer:
         before = len(frame.body)
         self._inlining.add(id(defn))
         try:
-            with self.nest():
+            with self.nest(call.span):
                 out = self.body(defn, x, inner, namer, None)
         finally:
             self._inlining.discard(id(defn))

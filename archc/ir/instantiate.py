@@ -21,6 +21,7 @@ walk lowers the spec and reports the error with everything it knows.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
@@ -154,7 +155,7 @@ class Instantiator:
         self.marked = 0  # how many of a statement's marks (module.Mark) the trace holds already
         self.faulted: set[tuple[int, tuple[Note, ...]]] = set()  # inline calls' faults reported (mark, trace)
         self.base = 0  # levels lowering's walk nests where the running definition's body starts
-        self.nesting: dict[str, int] = ir.network.nesting  # the running definition's (Definition.nesting)
+        self.here: Definition = ir.network  # the running definition (its nesting: Definition.nesting)
         self.steps = 0  # entries visited and repeats made, as the walk counts them (Limits.max_steps)
         # lowering's: a lower bound of what is yet to be made, which refuses a network far past the
         # node or step limit before making it (archc/ir/estimate.py)
@@ -398,15 +399,14 @@ class Instantiator:
              numbers: _Numbers) -> None:
         for stmt in stmts:
             numbers.position += stmt.skip
-            if self.limits is not None and not isinstance(stmt, Instance):  # (a block call: see instance)
-                # one level short of the walk's limit: a container with nothing in it nests one more
-                self.check(self.base + self.nesting.get(stmt.out, 0) < self.limits.max_nesting, "the nesting limit")
             if len(stmt.marks) > self.marked:
                 with self._marks(stmt, env, path):
                     self._steps(stmt.visits)
+                    self._nested(stmt)
                     self.stmt(stmt, env, vals, path, numbers)
             else:
                 self._steps(stmt.visits)
+                self._nested(stmt)
                 self.stmt(stmt, env, vals, path, numbers)
 
     @contextmanager
@@ -440,7 +440,33 @@ class Instantiator:
         finally:
             self.trace, self.marked = saved
 
+    def _nested(self, stmt: Stmt) -> None:
+        if self.limits is not None and not isinstance(stmt, Instance):  # (a block call: see instance)
+            self._nesting(stmt)
+
+    def _nesting(self, stmt: Stmt, *, call: bool = False) -> None:
+        """E604 where the walk enters a level past the nesting limit on its way to ``stmt`` (the
+        lists, containers and inline blocks around it in its definition, Definition.nest_at; and a
+        block ``call``'s own), with the notes of what is around that level."""
+        assert self.limits is not None
+        levels = self.here.deeper.get(stmt.out) or self.here.nest_at.get(stmt.out, ())
+        limit = self.limits.max_nesting
+        if self.base + len(levels) > limit:
+            at = levels[limit - self.base]
+        elif call and self.base + len(levels) >= limit:
+            at = stmt.span
+        else:
+            return
+        self.check(self.reporter is not None, "the nesting limit")
+        assert self.reporter is not None
+        # the notes up to that level (a repeat or an inline block inside it is not entered yet)
+        trace = tuple(itertools.takewhile(lambda note: not _within(note.span, at), self.trace))
+        nesting_error(self.reporter, limit, at, trace)
+        raise Stop()
+
     def _name(self, stmt: Any, numbers: _Numbers, env: Mapping[str, Any]) -> str:
+        if getattr(stmt, "numbered", False):  # (an error where it runs, E304: see Layer.numbered)
+            return numbers.take()
         number = numbers.take() if stmt.pos else None
         if isinstance(stmt.name, GenName):  # this repeat's name
             parts = tuple(self.val(part, env) for part in stmt.name.parts)
@@ -623,7 +649,7 @@ class Instantiator:
             self.check(isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= self.limits.max_repeat,
                        "a repeat count that is not a whole number within the limit")
         if self.estimate is not None:  # before its first repeat: count × a lower bound of one
-            estimate, depth = self.estimate, self.base + self.nesting.get(stmt.out, 0)
+            estimate, depth = self.estimate, self.base + self.here.nesting.get(stmt.out, 0)
             self._foresee(lambda base: estimate.loop(stmt, count, env, base, depth))
         inner = ChainMap({}, env)
         where = path_str(path) or self.name
@@ -661,14 +687,8 @@ class Instantiator:
             # stand-in of unknown size, as the walk stands one, with nothing more to report
             self._stand_in(stmt, x, env, vals, path, numbers)
             return
-        if self.limits is not None and self.base + self.nesting.get(stmt.out, 0) >= self.limits.max_nesting:
-            # the walk enters one more level here, past the limit (E604, where the call is written); where
-            # define spliced inline blocks on the way, the walk counts its levels otherwise: it reports
-            self.check(self.reporter is not None and not any(" inline " in n.message for n in self._blocks()),
-                       "the nesting limit")
-            assert self.reporter is not None
-            nesting_error(self.reporter, self.limits.max_nesting, stmt.span, self.trace)
-            raise Stop()
+        if self.limits is not None:  # the walk enters one more level here, for the call
+            self._nesting(stmt, call=True)
         if stmt.recursive:  # reported as the walk reports it, once: every later use would say the same
             self.check(self.reporter is not None and stmt.callee_at is not None, "a block that uses itself")
             assert self.reporter is not None and stmt.callee_at is not None
@@ -708,17 +728,17 @@ class Instantiator:
         inner_vals: dict[str, str | None] = {"x": x}
         if stmt.block is None and d.inline and stmt.name is None:  # an inline block passed as a value: spliced
             where = path_str(path) or self.name
-            saved = self.key, self.trace, self.marked, self.base, self.nesting, self.expanding
-            self.key, self.marked, self.nesting = d.key, 0, d.nesting
+            saved = self.key, self.trace, self.marked, self.base, self.here, self.expanding
+            self.key, self.marked, self.here = d.key, 0, d
             self.expanding = (*self.expanding, (d.name, d.span))
-            self.base += saved[4].get(stmt.out, 0) + 1
+            self.base += saved[4].nesting.get(stmt.out, 0) + 1
             self.trace = (*self.trace, Note(f"in block '{d.name}' called inline in '{where}'", stmt.span))
             try:
                 self.body(d.body, inner, inner_vals, path, numbers)
                 self._steps(d.tail)
                 self._read(d.reads, inner_vals)
             finally:
-                self.key, self.trace, self.marked, self.base, self.nesting, self.expanding = saved
+                self.key, self.trace, self.marked, self.base, self.here, self.expanding = saved
             out = inner_vals[d.output]
             assert out is not None
             vals[stmt.out] = out
@@ -730,17 +750,17 @@ class Instantiator:
         scope = self.add_scope(Scope(child, "block", d.name, stmt.span, x, block=d.name, args=args,
                                      training_only=training_only, origin=d.key, call=(self.key, stmt.out),
                                      mode=d.mode))
-        saved_state = self.training_only, self.key, self.trace, self.marked, self.base, self.nesting, self.expanding
-        self.training_only, self.key, self.marked, self.nesting = training_only, d.key, 0, d.nesting
+        saved_state = self.training_only, self.key, self.trace, self.marked, self.base, self.here, self.expanding
+        self.training_only, self.key, self.marked, self.here = training_only, d.key, 0, d
         self.expanding = (*self.expanding, (d.name, d.span))
-        self.base += saved_state[5].get(stmt.out, 0) + 1
+        self.base += saved_state[5].nesting.get(stmt.out, 0) + 1
         self.trace = (*self.trace, Note(f"in block '{d.name}' called as '{path_str(child)}'", stmt.span))
         try:
             self.body(d.body, inner, inner_vals, child, _Numbers())
             self._steps(d.tail)
             self._read(d.reads, inner_vals)
         finally:
-            self.training_only, self.key, self.trace, self.marked, self.base, self.nesting, self.expanding = \
+            self.training_only, self.key, self.trace, self.marked, self.base, self.here, self.expanding = \
                 saved_state
         out = inner_vals[d.output]
         vals[stmt.out] = scope.output = out
@@ -830,3 +850,9 @@ def instantiate(ir: ModuleIR, resolve: Resolve, name: str, params: Mapping[str, 
     """The concrete graph of ``ir`` for the network parameters ``params``."""
     return Instantiator(ir, resolve, name).run(params)
 
+
+def _within(span: Span | None, region: Span) -> bool:
+    """Is ``span`` inside ``region`` of the same file?"""
+    return span is not None and span.file == region.file and \
+        (region.line, region.col) <= (span.line, span.col) and (span.end_line, span.end_col) <= \
+        (region.end_line, region.end_col)

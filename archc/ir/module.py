@@ -165,6 +165,10 @@ class Layer(Stmt):
     name: str | None  # its attribute name; None: numbered by position in an nn.Sequential
     shared: bool = False  # a parameter-free op named after itself and shared by identical uses
     args_at: ArgSpans | None = None  # where its arguments are written (an error points at one)
+    # an unnamed layer with parameters in a list that names its layers (E304 where it runs): named
+    # there by the list's next number, as the walk names it (in a repeat, each run the next one);
+    # ``name`` is the number of its first run, which emission writes
+    numbered: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -323,6 +327,11 @@ class Definition:
     # value -> how deeply lowering's walk nests blocks and containers where the statement making it
     # stands, counted from the definition's body (absent: 0); Limits.max_nesting
     nesting: dict[str, int] = field(default_factory=dict)
+    # value -> where each of those levels is entered (E604 points at the one past the limit)
+    nest_at: dict[str, tuple[Span, ...]] = field(default_factory=dict)
+    # value -> the levels the walk enters before the statement making it, deeper than the statement
+    # and with nothing in them (an entry that only names a point, `t: {from: a}`)
+    deeper: dict[str, tuple[Span, ...]] = field(default_factory=dict)
     tail: tuple[Span, ...] = ()  # entries at the end of its body that make no statement (see Stmt.visits)
 
 

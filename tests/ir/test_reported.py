@@ -685,13 +685,14 @@ AFTER_PARAMETERS = {
 }
 
 
-# blocks nested past the nesting limit (E604, here lowered to 6): where a block call enters the
-# level past it, instantiation reports it; past it in containers, it declines and the walk reports
+# blocks nested past the nesting limit (E604, here lowered to 6): instantiation reports it where
+# the walk enters the level past it, a block call, a container or list, or an inline block spliced
+# (Definition.nest_at)
 NESTING = {
     "blocks": ("".join(f"  B{k}: {{layers: [b: B{k - 1}()]}}\n" for k in range(1, 9)), True),
-    "inline_blocks": ("".join(f"  B{k}: {{inline: true, layers: [B{k - 1}()]}}\n" for k in range(1, 9)), False),
-    "blocks_in_containers": ("".join(f"  B{k}: {{layers: [s: [b: B{k - 1}()]]}}\n" for k in range(1, 9)), False),
-    "lists": ("", False),
+    "inline_blocks": ("".join(f"  B{k}: {{inline: true, layers: [B{k - 1}()]}}\n" for k in range(1, 9)), True),
+    "blocks_in_containers": ("".join(f"  B{k}: {{layers: [s: [b: B{k - 1}()]]}}\n" for k in range(1, 9)), True),
+    "lists": ("", True),
 }
 
 
@@ -704,6 +705,50 @@ def test_nesting_past_the_limit_is_reported_the_same_both_ways(name: str) -> Non
     low = same_reports(archc.load(f"{name}.yaml", text=text, limits=limits), limits=limits)
     assert low.instantiated == instantiated
     assert [d.code for d in low.r.diagnostics] == ["E604"]
+
+
+# specs nesting lists, containers, repeats, `when:` groups, blocks and inline blocks, lowered at
+# every nesting limit that cuts them somewhere: the level past the limit may be one with nothing in
+# it (an entry that only names a point, Definition.deeper), inside a repeat or an inline block
+# (whose notes the report keeps) or around them (whose notes it does not); with the levels each
+# spec nests
+NESTED = {
+    "a_point_named_deep": ("""
+        layers:
+          - a: conv(8, 1)
+          - s: [t: [u: {from: a}, v: [relu]]]
+        """, 3),
+    "repeats": ("""
+        layers:
+          - s:
+              - repeat: 2
+                each:
+                  - 't{i}': [relu, {repeat: 2, each: relu}, u: [relu]]
+        """, 4),
+    "inline_blocks_in_containers": ("""
+        blocks:
+          Stage: {inline: true, params: {c: int}, layers: [conv(c, 1), relu, r: {residual: {body: [conv(c, 1)]}}]}
+          Pair: {layers: [p: [Stage(8)], q: {parallel: {x: [Stage(8)], y: [relu]}, merge: add}]}
+        layers:
+          - s: {repeat: 2, each: Pair()}
+          - t: [Stage(8), u: [Pair()]]
+        """, 7),
+    "when_groups": ("""
+        params: {deep: true}
+        layers:
+          - s: [{when: deep, layers: [t: [relu, u: [relu]]]}, v: {when: not deep, layers: [relu]}]
+        """, 4),
+}
+
+
+@pytest.mark.parametrize("limit", range(1, 9))
+@pytest.mark.parametrize("name", NESTED)
+def test_nesting_at_every_limit_is_reported_the_same_both_ways(name: str, limit: int) -> None:
+    text, depth = NESTED[name]
+    limits = Limits(max_nesting=limit)
+    low = same_reports(archc.load(f"{name}.yaml", text=HEAD + textwrap.dedent(text), limits=limits), limits=limits)
+    assert low.instantiated
+    assert ("E604" in [d.code for d in low.r.diagnostics]) == (limit < depth)
 
 
 # an inline block's call with arguments it does not take, or whose expression is an error:
@@ -797,7 +842,7 @@ PASSED = {
 HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
                "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
                "inline": INLINE, "passed": PASSED}
-DECLINED = {"a_name_read_where_it_is_refused", "nothing_then_an_unnamed_layer_in_a_repeat",
+DECLINED = {"a_name_read_where_it_is_refused",
             "a_reference_whose_name_is_taken", "a_merging_entry_whose_name_is_taken"}
 
 
