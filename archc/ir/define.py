@@ -67,6 +67,7 @@ from .module import (
     Merge,
     ModuleIR,
     Param,
+    Read,
     Site,
     Stmt,
     walk,
@@ -131,7 +132,10 @@ class Frame:
     # or repeat, whose own list says what is read only where it runs)
     reads: list[str] = field(default_factory=list)
     pending: set[str] = field(default_factory=set)  # names its list defines later (E305 says so)
-    claims: dict[str, EntryName] = field(default_factory=dict)  # the named entries behind ``names``
+    # every binding of each name behind ``names``, in order: (value, the named entry that binds it,
+    # its number among the definition's bindings); where lowering refuses an entry's name, a `from:`
+    # finds the binding before (see Read)
+    bindings: dict[str, list[tuple[str, EntryName | None, int]]] = field(default_factory=dict)
 
     def child(self, env: Mapping[str, Any] | None = None, *, body: list[Stmt] | None = None,
               training_only: bool = False, top: bool = False, reads: list[str] | None = None) -> Frame:
@@ -144,11 +148,32 @@ class Frame:
         frame: Frame | None = self
         while frame is not None:
             if name in frame.names:
-                if name in frame.claims:
-                    frame.claims[name].read = True
                 return frame.names[name]
             frame = frame.parent
         return None
+
+    def chain(self) -> list[Frame]:
+        """This frame and those around it, innermost first."""
+        out = []
+        frame: Frame | None = self
+        while frame is not None:
+            out.append(frame)
+            frame = frame.parent
+        return out
+
+    def bind(self, name: str, value: str, entry: EntryName | None, number: int) -> None:
+        self.names[name] = value
+        self.bindings.setdefault(name, []).append((value, entry, number))
+
+    def absorb(self, inner: Frame) -> None:
+        """The names a list inside this one bound, visible after it."""
+        for name, found in inner.bindings.items():
+            self.names[name] = inner.names[name]
+            self.bindings.setdefault(name, []).extend(found)
+
+    def candidates(self, name: str) -> tuple[tuple[str, EntryName | None], ...]:
+        """Every binding of ``name`` seen here, the latest first (see Read)."""
+        return tuple((value, entry) for f in self.chain() for value, entry, _ in reversed(f.bindings.get(name, ())))
 
 
 class Definer:
@@ -174,6 +199,10 @@ class Definer:
         self._busy: set[str] = set()
         self._inlining: set[int] = set()  # inline definitions being spliced (a cycle: see inline())
         self._nest = 0  # levels the walk nests here, from the definition's body (Definition.nesting)
+        self._binds = 0  # names bound so far (Frame.bindings' numbers)
+        # write the reads by name that instantiation in lowering follows (Read); off once lowering is done
+        # (the definitions written after, for emission, hold none)
+        self.reads = True
         self._nest_at: tuple[Span, ...] = ()  # where each of them is entered (Definition.nest_at)
         self._deep: tuple[Span, ...] | None = None  # the levels to the deepest one since the last value,
         # where that one made none (Definition.deeper: the next value's)
@@ -444,51 +473,66 @@ class Definer:
 
     def entry(self, item: m.Entry, x: str, frame: Frame, namer: Namer) -> str:
         self._visit(frame.body, item.span)  # a step wherever this list runs (see Stmt.visits)
-        return self._entry(item, x, frame, namer)
-
-    def _entry(self, item: m.Entry, x: str, frame: Frame, namer: Namer) -> str:
+        # (one Python frame per entry, block and list: a block nested 64 deep is as many of each)
         if isinstance(item, m.Call):
             return self.call_in_list(item, x, frame, namer)
         if isinstance(item, m.Named):
             frame.pending.discard(item.name)
             namer.take()
             before = len(frame.body)
-            name = item.name if item.template is None else self.generated_name(item, frame)
-            out = self.value(item.value, x, frame, name, absent=False, entry=item.span)
-            # a named entry takes its list's number (nn.Sequential numbers every child), present or not
-            entry = EntryName(name, item.name_span, item.name if item.template is not None else None, x)
-            if out is None:
-                frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
-                                     output=x, absent=True, pos=True, entry=entry))
-                frame.names[name] = x  # absent, it passes its input on, and a `from:` reads that
-                frame.claims[name] = entry
-                return x
-            made = frame.body[-1] if len(frame.body) > before else None
-            if namer.mode == "sequential" and isinstance(item.value, m.Call) and isinstance(made, Layer) \
-                    and made.op.holds_parameter:
-                made.checks = (held_in_list(made.op.name, item.value.span), *made.checks)
-            # its top statement (a misplaced head's report may follow it, see container_at)
-            top = next((st for st in reversed(frame.body[before:]) if st.out == out), None)
-            if top is not None:
-                entry.outside = top is not frame.body[before]  # (a `from:` merge before its layers)
-                top.pos = True
-                top.entry = entry
-                if isinstance(top, If):  # its flag in the emitted class takes the entry's name
-                    top.label = name
-            else:  # no statement of its own (a `from:` that names a point): one that only claims its name
-                entry.outside = True
-                frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
-                                     output=x, absent=True, entry=entry))
-            frame.names[name] = out
-            frame.claims[name] = entry
-            if isinstance(item.value, m.Container) and item.value.training_only:
-                if self._misplaced(name, frame) is not None:  # reported where it runs (container_at)
-                    return x
-                frame.body.append(Head(out=self.new(self.shape(out)), shape=self.shape(out), span=item.span,
-                                       name=name, value=out, training_only=True))
-                return x
+            entry = EntryName(item.name, item.name_span, item.name if item.template is not None else None, x)
+            out = self.named(item, x, frame, namer, entry)
+            if len(frame.body) == before:  # (a point named, outside lowering: nothing to claim)
+                return out
+            # its name is claimed where the first of its statements runs, before anything of it (as the
+            # walk claims it); where it is refused, none of them runs (see EntryName)
+            first = frame.body[before]
+            first.entry = entry
+            entry.key = first.out
+            entry.rest = tuple(st.out for st in frame.body[before + 1:])
             return out
         return self.container_in_list(item, x, frame, namer)
+
+    def named(self, item: m.Named, x: str, frame: Frame, namer: Namer, entry: EntryName) -> str:
+        """A named entry's statements (one at least) and the running value after it."""
+        before = len(frame.body)
+        name = item.name if item.template is None else self.generated_name(item, frame)
+        entry.name = name
+        out = self.value(item.value, x, frame, name, absent=False, entry=item.span)
+        # a named entry takes its list's number (nn.Sequential numbers every child), present or not
+        if out is None:
+            frame.body.append(If(out=self.new(()), shape=(), span=item.span, cond=False, input=x, body=[],
+                                 output=x, absent=True, pos=True))
+            self.bind(frame, name, x, entry)  # absent, it passes its input on, and a `from:` reads that
+            return x
+        made = frame.body[-1] if len(frame.body) > before else None
+        if namer.mode == "sequential" and isinstance(item.value, m.Call) and isinstance(made, Layer) \
+                and made.op.holds_parameter:
+            made.checks = (held_in_list(made.op.name, item.value.span), *made.checks)
+        # its top statement (a misplaced head's report may follow it, see container_at)
+        top = next((st for st in reversed(frame.body[before:]) if st.out == out and not isinstance(st, Read)), None)
+        if top is not None:
+            top.pos = True
+            if isinstance(top, If):  # its flag in the emitted class takes the entry's name
+                top.label = name
+        elif self.reads:  # no statement of its own (a `from:` that names a point): the point passes through
+            # one that claims the name, which instantiation alone reads (where it is refused, the running value)
+            read = Read(out=self.new(self.shape(out)), shape=self.shape(out), span=item.span, input=out,
+                        name=str(name), candidates=((out, None),), training_only=frame.training_only)
+            frame.body.append(read)
+            out = read.out
+        self.bind(frame, name, out, entry)
+        if isinstance(item.value, m.Container) and item.value.training_only:
+            if self._misplaced(name, frame) is not None:  # reported where it runs (container_at)
+                return x
+            frame.body.append(Head(out=self.new(self.shape(out)), shape=self.shape(out), span=item.span,
+                                   name=name, value=out, training_only=True))
+            return x
+        return out
+
+    def bind(self, frame: Frame, name: str | GenName, value: str, entry: EntryName | None) -> None:
+        self._binds += 1
+        frame.bind(name, value, entry, self._binds)  # type: ignore[arg-type]
 
     def generated_name(self, item: m.Named, frame: Frame) -> str:
         """A name made from the repeat index: its text where every instance makes the same one, else a
@@ -545,7 +589,7 @@ class Definer:
         out = run(inner)
         if out is None:  # nothing inside (e.g. a `when:` inside that is false)
             return None if absent else x
-        frame.names.update(inner.names)  # names defined inside are visible where the condition holds
+        frame.absorb(inner)  # names defined inside are visible where the condition holds
         shape = self.shape(out) if absent else _choose(cond, self.shape(out), self.shape(x))
         value = self.new(shape)
         frame.body.append(If(out=value, shape=shape, span=span, cond=cond, input=x, body=body, output=out,
@@ -557,19 +601,47 @@ class Definer:
         if not c.from_:
             return x
         ids = []
+        points = []  # read by name (`input` is the block's argument, which its caller holds anyway)
+        start = len(frame.body)
         for ref in c.from_:
-            found = frame.input_id if ref.name == "input" else frame.lookup(ref.name)
+            if ref.name == "input":
+                ids.append(frame.input_id)
+                continue
+            found = frame.lookup(ref.name)
             if found is None:  # reported where it runs; a stand-in of unknown size reads on
-                return self.unknown_reference(ref, x, frame, pos=site == ("take",))
-            ids.append(found)
-        assert self.d is not None
-        # a point read by name (`input` is the block's argument, which its caller holds anyway)
-        frame.reads.extend(i for ref, i in zip(c.from_, ids) if ref.name != "input")
+                out = self.unknown_reference(ref, x, frame, pos=site == ("take",))
+                self._after_reads(frame.body, start)
+                return out
+            points.append(found)
+            candidates = frame.candidates(ref.name)
+            if not self.reads or all(entry is None for _, entry in candidates):
+                ids.append(found)
+                continue
+            # a name a named entry binds, which instantiation may refuse (see Read)
+            chain = frame.chain()
+            read = Read(out=self.new(self.shape(found)), shape=self.shape(found), span=ref.span, input=found,
+                        name=ref.name, candidates=candidates, visible=tuple(f.bindings for f in chain),
+                        seen=self._binds, pending=any(ref.name in f.pending for f in chain),
+                        training_only=frame.training_only)
+            frame.body.append(read)
+            ids.append(read.out)
+        frame.reads.extend(points)
         if len(ids) == 1:
             return ids[0]
         if c.parallel is not None:  # reported where it runs; the names are merged all the same
             self.reported([from_with_parallel(c.span)], x, frame.body)
-        return self.merge(c.merge or "concat", ids, [True] * len(ids), c.dim, "from", site, c.span, frame)
+        out = self.merge(c.merge or "concat", ids, [True] * len(ids), c.dim, "from", site, c.span, frame)
+        self._after_reads(frame.body, start)
+        return out
+
+    @staticmethod
+    def _after_reads(body: list[Stmt], start: int) -> None:
+        """Each read of a `from:` (from ``start``) passes over what the `from:` does after it where it
+        finds no point (Read.rest)."""
+        for k in range(start, len(body)):
+            stmt = body[k]
+            if isinstance(stmt, Read):
+                stmt.rest = tuple(later.out for later in body[k + 1:])
 
     def _misplaced(self, name: str | GenName | None, frame: Frame) -> Callable[[Span], Diagnostic] | None:
         """What is wrong with a training-only head named ``name`` (None: unnamed) in ``frame``, as
@@ -669,7 +741,7 @@ class Definer:
             else:
                 out = self.repeat(c, x_in, sub, namer, None)
             if sub is not f:
-                f.names.update(sub.names)
+                f.absorb(sub)
             return out
 
         refused = c.kind == "parallel" and c.flat and namer.mode != "module"

@@ -21,7 +21,7 @@ from ..diagnostics import Span
 from .define import Definer, Unsymbolic
 from .graph import Graph
 from .instantiate import Instantiator, Unsplicable
-from .module import Definition, ModuleIR
+from .module import Definition, ModuleIR, strip_reads
 
 __all__ = ["Derived", "NotDerivable", "derive", "derived", "differences"]
 
@@ -117,7 +117,8 @@ def derive(program: Any, graph: Graph) -> Derived:
     if found:  # never hand on a network other than the one checked and counted
         raise NotDerivable("the module IR does not reproduce the checked graph: " + "; ".join(found[:3]),
                            span, sources)
-    return Derived(ir, plain, inst.spliced, inst.passed, definer.definition, span, sources)
+    definer.reads = False  # what emission reads holds no reads by name (instantiation's alone)
+    return Derived(strip_reads(ir), plain, inst.spliced, inst.passed, definer.definition, span, sources)
 
 
 def derived(graph: Graph) -> Derived:

@@ -113,7 +113,8 @@ def _symbols(value: Any) -> Iterator[str]:
         yield from free_symbols(value)
 
 
-_PLAIN = frozenset({"out", "span", "body", "visits", "tail", "marks", "checks", "entry", "shape", "carried", "op"})
+_PLAIN = frozenset({"out", "span", "body", "visits", "tail", "marks", "checks", "entry", "shape", "carried", "op",
+                    "candidates", "visible", "rest"})
 
 
 def reads(body: list[Stmt], name: str) -> bool:

@@ -52,6 +52,7 @@ from .module import (
     Loop,
     Merge,
     ModuleIR,
+    Read,
     Site,
     Stmt,
     Stop,
@@ -80,6 +81,7 @@ from .report import (
     size_error,
     step_limit,
     unknown_callee,
+    unknown_reference,
     uses_itself,
 )
 
@@ -149,6 +151,9 @@ class Instantiator:
         self.uses: dict[str, int] = {}
         self.spliced: dict[tuple[str, str], set[bool]] = {}  # dynamic instances: spliced (inline) or not
         self.passed: dict[tuple[str, str], set[str]] = {}  # dynamic instances: the definitions they hold
+        # statements of a named entry whose name was refused, or of a `from:` that found no point,
+        # passed over where they stand: the value each gives instead (see EntryName.rest, Read.rest)
+        self.passed_over: dict[str, str] = {}
         self.key = ""  # the definition whose statements run now (nodes record it as their origin)
         self.training_only = False  # inside an instance that only runs in training (a side head)
         self.trace: tuple[Note, ...] = ()  # the calls and repeats that lead here, as lowering notes them
@@ -399,6 +404,11 @@ class Instantiator:
              numbers: _Numbers) -> None:
         for stmt in stmts:
             numbers.position += stmt.skip
+            if stmt.out in self.passed_over:
+                vals[stmt.out] = self.passed_over.pop(stmt.out)
+                if stmt.pos:
+                    numbers.take()
+                continue
             if len(stmt.marks) > self.marked:
                 with self._marks(stmt, env, path):
                     self._steps(stmt.visits)
@@ -486,11 +496,19 @@ class Instantiator:
 
     def stmt(self, stmt: Stmt, env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
-        if stmt.entry is not None and self.reporter is not None and not self._claim(stmt.entry, env, path):
-            if stmt.pos:  # refused, the entry still takes its number; the running value passes
-                numbers.take()
-            vals[stmt.out] = vals[stmt.entry.input]
-            return
+        if stmt.entry is not None and self.reporter is not None:
+            refused = "!" + stmt.entry.key  # (a Read finds the bindings of refused entries in ``vals``)
+            if not self._claim(stmt.entry, env, path):
+                # refused: none of the entry runs, its statements after this one are passed over, it
+                # still takes its number, and the running value passes
+                x = vals[stmt.entry.input]
+                vals[refused] = x
+                self.passed_over.update(dict.fromkeys(stmt.entry.rest, x))
+                if stmt.pos:
+                    numbers.take()
+                vals[stmt.out] = x
+                return
+            vals.pop(refused, None)
         # (outside lowering, the IR of a valid spec: nothing to report, the values are found below)
         known = self._checks(stmt, env) if stmt.checks and self.reporter is not None else {}
         if isinstance(stmt, Layer):
@@ -552,6 +570,8 @@ class Instantiator:
             x = vals[stmt.input]
             assert x is not None
             self._stand_in(stmt, x, env, vals, path, numbers)
+        elif isinstance(stmt, Read):
+            self.by_name(stmt, env, vals, path)
         elif isinstance(stmt, HeadStmt):
             value = vals[stmt.value]
             assert value is not None
@@ -588,13 +608,11 @@ class Instantiator:
         if isinstance(entry.name, GenName):
             parts = tuple(self.val(part, env) for part in entry.name.parts)
             if UNKNOWN in parts:
-                self._refused(entry)
                 return False
             assert entry.template is not None
             name = name_made(self.reporter, entry.template, parts, entry.span, self.trace)
             if name is None:
                 self._unknown()
-                self._refused(entry)
                 return False
         child = (*path, name)
         first = self.graph.scopes.get(child) or self.graph.nodes.get(path_str(child))
@@ -602,18 +620,37 @@ class Instantiator:
             return True
         name_taken(self.reporter, path_str(child), entry.template, entry.span, first.span, self.trace)
         self._unknown()
-        self._refused(entry)
         return False
+
+    def by_name(self, stmt: Read, env: Mapping[str, Any], vals: dict[str, str | None], path: Path) -> None:
+        """A point read by name: its latest binding whose entry ran here without its name refused,
+        else none (E305, as the walk reports it) and a stand-in of unknown size for the `from:`."""
+        for value, entry in stmt.candidates:
+            if entry is None or "!" + entry.key not in vals:
+                vals[stmt.out] = vals[value]
+                return
+        assert self.reporter is not None  # (a name is refused only in lowering)
+        visible = ["input"]
+        for bindings in stmt.visible:
+            for name, found in bindings.items():
+                if any(k <= stmt.seen and (e is None or "!" + e.key not in vals) for _, e, k in found):
+                    made = name if isinstance(name, str) else self._made(name, env)
+                    if made is not None:
+                        visible.append(made)
+        self._report(unknown_reference(stmt.name, stmt.pending, visible, stmt.span))
+        x = vals[stmt.input]
+        node = Node(f"{path_str(path)}?{self.graph.next_seq()}", None, None, path, (x,), stmt.span, module=False)
+        stand_in = vals[stmt.out] = self.add(node, False)
+        self.passed_over.update(dict.fromkeys(stmt.rest, stand_in))
+
+    def _made(self, name: GenName, env: Mapping[str, Any]) -> str | None:
+        """The name a repeat makes here, or None where it makes none."""
+        parts = tuple(self.val(part, env) for part in name.parts)
+        return None if UNKNOWN in parts else made_name(parts)
 
     def _blocks(self) -> list[Note]:
         """The notes of the block calls around the running statement (inline ones too), outermost first."""
         return [note for note in self.trace if note.message.startswith("in block")]
-
-    def _refused(self, entry: EntryName) -> None:
-        """A name refused here: the walk then finds no point of that name where a `from:` reads it,
-        and passes the running value on where the entry names a point (see EntryName)."""
-        self.check(not entry.read and not entry.outside,
-                   "a name refused here that a `from:` reads, or of an entry not all in one statement")
 
     def _report(self, diag: Diagnostic) -> None:
         """An error found before this instance (see Stmt.checks), reported with its notes; outside

@@ -46,7 +46,7 @@ from .expansion import Estimator
 from .freeze import resolve_freeze
 from .graph import Graph, Head, Node, Path, Scope, Shape, path_str
 from .instantiate import Instantiator
-from .module import Disagrees, ModuleIR, Stop, Varies
+from .module import Disagrees, ModuleIR, Stop, Varies, strip_reads
 from .naming import Namer, body_namer, flat_branches, list_namer
 from .params import SetValue, block_args, defined_names, network_params, undefined_hint, value_type, with_names
 from .report import (
@@ -238,7 +238,8 @@ class Lowerer:
         g.doc, g.class_name, g.file = self.graph.doc, self.graph.class_name, self.graph.file
         # emission's input: the module IR this graph is the instantiation of; or, for one written
         # per instance, why archc cannot write the network's classes (E720 at compile)
-        g.derivation = refused or Derived(ir, g, inst.spliced, inst.passed, definer.definition,
+        definer.reads = False  # what emission reads holds no reads by name (instantiation's alone)
+        g.derivation = refused or Derived(strip_reads(ir), g, inst.spliced, inst.passed, definer.definition,
                                           program.leaf.span, dict(program.sources))
         self.graph = g
         return g

@@ -102,13 +102,12 @@ class EntryName:
     span: Span  # where it is written
     template: str | None = None  # the name as written, where a repeat's index makes it (`layer{i + 1}`)
     input: str = ""  # the running value where the entry stands, which passes on where the name is refused
-    # a `from:` reads it by name: where the name is refused, the walk finds no such point there
-    # (E305, or a point of that name further out), which instantiation does not follow (it declines)
-    read: bool = False
-    # not all its statements are inside its top one (it names a point it does not make, or its
-    # `from:` merges names before its layers): where the name is refused, the walk runs none of it
-    # and passes the running value on, which instantiation does not follow (it declines)
-    outside: bool = False
+    # Where the name is refused, the walk runs none of the entry: the first of its statements claims
+    # the name (``key``, its value), and those after it in the same list (``rest``: a `from:`'s merge
+    # before the layers, a training-only head) are passed over too. A `from:` that reads the name
+    # (a :class:`Read`) then finds the binding before it, as the walk does.
+    key: str = ""
+    rest: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -290,6 +289,28 @@ class Head(Stmt):
     value: str
 
 
+@dataclass(slots=True, kw_only=True)
+class Read(Stmt):
+    """A point read by name (``from: a``) where a named entry binds the name: its value is the
+    latest binding of the name whose entry lowering did not refuse where it ran (E303: the walk
+    binds nothing then), from ``candidates`` ((value, entry), latest first; an entry of None cannot
+    be refused). Where none is left, the walk finds no such point: E305 here, with the names it
+    sees (``visible``), and a stand-in of unknown size for the whole `from:`, whose later
+    statements (``rest``: its other reads, its merge) are passed over. Only instantiation reads it:
+    the module IR that emission and the passes read holds none (:func:`strip_reads`)."""
+
+    input: str  # the latest binding's value
+    name: str
+    candidates: tuple[tuple[str, EntryName | None], ...]
+    # for E305's hint, the names bound where it reads: the bindings of the lists around it, innermost
+    # first (name -> [(value, entry, number)], which grow as their lists go on: those numbered up to
+    # ``seen`` were made before it)
+    visible: tuple[dict[str, list[tuple[str, EntryName | None, int]]], ...] = ()
+    seen: int = 0
+    pending: bool = False  # the list defines the name later (E305 says so)
+    rest: tuple[str, ...] = ()
+
+
 @dataclass
 class Param:
     name: str
@@ -391,3 +412,41 @@ def walk(body: list[Stmt]):  # type: ignore[no-untyped-def]
         yield stmt
         if isinstance(stmt, (Container, If, Loop)):
             yield from walk(stmt.body)
+
+
+def strip_reads(ir: ModuleIR) -> ModuleIR:
+    """``ir`` without its :class:`Read` statements (instantiation's alone), each read of one the
+    value it reads: what emission and the passes read. In place; returns ``ir``."""
+    for d in ir.definitions.values():
+        strip_definition(d)
+    strip_definition(ir.network)
+    return ir
+
+
+def strip_definition(d: Definition) -> None:
+    alias: dict[str, str] = {}
+
+    def of(value: str) -> str:
+        while value in alias:
+            value = alias[value]
+        return value
+
+    def body(stmts: list[Stmt]) -> list[Stmt]:
+        kept = []
+        for stmt in stmts:
+            if isinstance(stmt, Read):
+                alias[stmt.out] = stmt.input
+                continue
+            for name in ("input", "output", "value", "body_input", "shortcut_of", "identity"):
+                if hasattr(stmt, name) and isinstance(getattr(stmt, name), str):
+                    setattr(stmt, name, of(getattr(stmt, name)))
+            if isinstance(stmt, (Layer, Merge)):
+                stmt.inputs = tuple(of(v) for v in stmt.inputs)
+            if isinstance(stmt, (Container, If, Loop)):
+                stmt.body = body(stmt.body)
+                stmt.output = of(stmt.output)
+            kept.append(stmt)
+        return kept
+
+    d.body = body(d.body)
+    d.output = of(d.output)
