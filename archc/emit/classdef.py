@@ -153,6 +153,10 @@ class Writer:
         return f"{op.torch_class}({', '.join(parts)})"
 
     def instance_source(self, stmt: Instance, in_shape: Any) -> str:
+        if stmt.deferred is not None:  # never runs within the nesting limit (Instance.deferred)
+            raise Unsupported(f"{stmt.deferred.name}() is called past the nesting limit wherever this runs: "
+                              "blocks nest deeper than any network archc builds", stmt.span,
+                              "nest blocks less deeply, or raise the limit (`--limit max_nesting=...`)")
         if stmt.block is None:
             assert stmt.param is not None
             cls = self.p.names.get(stmt.param, stmt.param)

@@ -200,6 +200,12 @@ class Definer:
         self._inlining: set[int] = set()  # inline definitions being spliced (a cycle: see inline())
         self._nest = 0  # levels the walk nests here, from the definition's body (Definition.nesting)
         self._binds = 0  # names bound so far (Frame.bindings' numbers)
+        # the levels the definition being written may nest before the nesting limit, where it runs
+        # (None: no bound); the definitions written with a call deferred (see deferred), each with its
+        # room; and whether the one being written calls a block deferred, or written so
+        self._room: int | None = None if limits is None else limits.max_nesting
+        self._cut: dict[str, int] = {}
+        self._cutting = False
         # write the reads by name that instantiation in lowering follows (Read); off once lowering is done
         # (the definitions written after, for emission, hold none)
         self.reads = True
@@ -263,30 +269,54 @@ class Definer:
             scope[name] = _symbol(name, kind)
         return out
 
-    def definition(self, block: BlockRef, rank: int) -> Definition:
-        """The module IR of ``block`` for inputs of ``rank`` dimensions (lowered once)."""
+    def definition(self, block: BlockRef, rank: int, room: int | None = None) -> Definition:
+        """The module IR of ``block`` for inputs of ``rank`` dimensions (lowered once). ``room``: the
+        levels its body may nest before the nesting limit, where it runs (lowering's: see deferred)."""
         ident = (id(block.defn), rank)
         if ident in self._failed:
             raise self._failed[ident]
+        if room is None and self.limits is not None:
+            room = self.limits.max_nesting
         key = self._keys.get(ident)
         if key is not None:
             if key in self._busy:
                 raise Unsymbolic(f"block '{block.name}' uses itself", block.defn.name_span)
-            return self.definitions[key]
-        key = block.name if rank == 3 else f"{block.name}@{rank}"
-        while key in self.definitions or key in self._busy:
-            key += "_"
-        self._keys[ident] = key
-        saved = self.concrete
-        self.concrete = False
+            cut = self._cut.get(key)
+            if cut is None or room is None or room <= cut:
+                self._cutting = self._cutting or cut is not None
+                return self.definitions[key]
+            # written with calls deferred for less room than this call has: written again, with this room
+        else:
+            key = block.name if rank == 3 else f"{block.name}@{rank}"
+            while key in self.definitions or key in self._busy:
+                key += "_"
+            self._keys[ident] = key
+        saved = self.concrete, self._room, self._cutting
+        self.concrete, self._room, self._cutting = False, room, False
         try:
-            return self._definition(block, rank, key)
+            d = self._definition(block, rank, key)
+            if self._cutting and room is not None:
+                self._cut[key] = room
+            else:
+                self._cut.pop(key, None)
+            return d
         except Unsymbolic as err:
             del self._keys[ident]
             self._failed[ident] = err
             raise
         finally:
-            self.concrete = saved
+            cutting = self._cutting
+            self.concrete, self._room, self._cutting = saved
+            self._cutting = self._cutting or cutting  # (a definition that calls one deferred is cut too)
+
+    def deferred(self, block: BlockRef | SymBlock) -> int | None:
+        """The room a call of ``block`` here leaves its body (see definition); None where it has no
+        bound. Negative where the call itself nests past the nesting limit: instantiation reports
+        E604 there before it runs (so that a chain of blocks deeper than Python's stack allows is
+        never written out), and its definition is deferred to where it runs (Instance.deferred)."""
+        if self._room is None:
+            return None
+        return self._room - self._nest - 1
 
     def _definition(self, block: BlockRef, rank: int, key: str) -> Definition:
         defn = block.defn
@@ -1120,13 +1150,17 @@ class Definer:
         value = f"v{self._n + 1}"
         self._n += 1
         self._nested(value)
-        if isinstance(block, BlockRef) and self.concrete:
+        room = self.deferred(block)
+        deferred = isinstance(block, BlockRef) and room is not None and room < 0
+        if deferred:  # past the nesting limit: written where it runs (E604 there before it)
+            self._cutting = True
+        elif isinstance(block, BlockRef) and self.concrete:
             # every call written for its values, as the walk expands it (a block written once may be
             # what did not reproduce the walk's graph: a projection its shapes do not call for)
-            d = self.specialized(block, rank, args, self.shape(x))
+            d = self.specialized(block, rank, args, self.shape(x), room)
         elif isinstance(block, BlockRef):
-            d = self.definition(block, rank)
-        if isinstance(block, BlockRef):
+            d = self.definition(block, rank, room)
+        if isinstance(block, BlockRef) and not deferred:
             inputs = [str(s) for s in d.input_shape]
             mapping = {**args, **dict(zip(inputs, self.shape(x)))}
             own = {p.name for p in d.params} | set(inputs)
@@ -1146,13 +1180,13 @@ class Definer:
             key, param = d.key, None
         else:
             shape = self.fresh("output", value, rank)
-            key, param = None, block.name
+            key, param = None, None if deferred else block.name
         self._shapes[value] = shape
         frame.body.append(Instance(out=value, shape=shape, span=call.span, block=key, param=param, args=args,
                                    given=given, input=x, name=name, pos=pos, training_only=frame.training_only,
                                    only_inline=only_inline, checks=tuple(found.faults),
                                    missing=tuple(found.missing), args_at=tuple(found.at.items()),
-                                   callee_at=call.callee_span))
+                                   callee_at=call.callee_span, deferred=block if deferred else None))
         return value
 
     def uses_itself(self, call: m.Call, x: str, frame: Frame, **instance: Any) -> str:
@@ -1167,7 +1201,8 @@ class Definer:
                                    **instance))
         return value
 
-    def specialized(self, block: BlockRef, rank: int, args: dict[str, Any], shape: Dims) -> Definition:
+    def specialized(self, block: BlockRef, rank: int, args: dict[str, Any], shape: Dims,
+                    room: int | None = None) -> Definition:
         """``block`` written for one call's values (``args``, an input of ``shape``): for a block that
         cannot be written once for all its calls (a ``str`` parameter choosing a layer), so that the
         graph is still the module IR's instantiation. Emission refuses such a definition."""
@@ -1201,13 +1236,13 @@ class Definer:
         def body(frame: Frame) -> str:
             return self.body(defn, "x", frame, namer, None)
 
-        saved = self.concrete
-        self.concrete = True
+        saved, room_outside = self.concrete, self._room
+        self.concrete, self._room = True, room
         self._inlining.add(id(defn))  # a block that calls itself: E306, the walk's to report
         try:
             self._define(d, env, block.unit, body)
         finally:
-            self.concrete = saved
+            self.concrete, self._room = saved, room_outside
             self._inlining.discard(id(defn))
         self.definitions[key] = d
         if ident is not None:
@@ -1247,6 +1282,13 @@ class Definer:
         inner = Frame(env, block.unit, x, frame.body, training_only=frame.training_only, top=frame.top,
                       reads=frame.reads)
         before = len(frame.body)
+        if self._room is not None and self._nest >= self._room:
+            # its body nests past the nesting limit wherever it runs: instantiation reports E604 where this
+            # stands (Definition.nest_at), before it, so it is not spliced (as deep as Python's stack allows)
+            with self.nest(call.span):
+                frame.body.append(If(out=self.new(()), shape=(), span=call.span, cond=False, input=x, body=[],
+                                     output=x, absent=True))
+            return x
         self._inlining.add(id(defn))
         try:
             with self.nest(call.span):

@@ -112,6 +112,9 @@ def derive(program: Any, graph: Graph) -> Derived:
         raise NotDerivable(str(err), err.span or span, sources, err.hint) from None
     except Unsplicable as err:
         raise NotDerivable(str(err), span, sources) from None
+    except RecursionError:  # only with a raised max_nesting: blocks nested deeper than Python's stack allows
+        raise NotDerivable("blocks nest more deeply than Python's stack lets archc write them", span, sources,
+                           "nest blocks and containers less deeply") from None
     plain.class_name, plain.doc, plain.file = graph.class_name, graph.doc, graph.file
     found = differences(graph, plain)
     if found:  # never hand on a network other than the one checked and counted

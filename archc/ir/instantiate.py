@@ -91,7 +91,8 @@ __all__ = ["Unsplicable", "instantiate"]
 class Unsplicable(Exception):
     """An instance the module IR cannot stand for (a block-typed parameter holding an inline block)."""
 
-Resolve = Callable[[Any, int], Definition]  # a block value and an input rank -> its definition
+# a block value and an input rank (and in lowering, the levels its body may nest) -> its definition
+Resolve = Callable[..., Definition]
 
 
 def reads_unknown(value: Any, env: Mapping[str, Any]) -> bool:
@@ -735,7 +736,15 @@ class Instantiator:
         in_shape = self.shape(x)
         # (an input an error left unknown: of the rank define gave it, which a passed block keeps)
         rank = len(in_shape) if in_shape is not None else len(stmt.shape)
-        d = self.ir.definitions[stmt.block] if stmt.block is not None else self.resolve(env[stmt.param], rank)
+        if stmt.block is not None:
+            d = self.ir.definitions[stmt.block]
+        else:  # a block a parameter holds, or one written where it runs (Instance.deferred)
+            block = stmt.deferred if stmt.param is None else env[stmt.param]
+            if self.limits is None:
+                d = self.resolve(block, rank)
+            else:  # (the levels its body may nest, see Definer.definition)
+                room = self.limits.max_nesting - self.base - self.here.nesting.get(stmt.out, 0) - 1
+                d = self.resolve(block, rank, room)
         if (d.name, d.span) in self.expanding:  # through a block-typed parameter (the walk's check, by definition)
             # (an inline block spliced by ir/define.py on the way is not among them: the walk found the
             # cycle sooner, or elsewhere)

@@ -172,7 +172,7 @@ class Layer(Stmt):
 
 @dataclass(slots=True, kw_only=True)
 class Instance(Stmt):
-    block: str | None  # the definition's key, or None for a block-typed parameter
+    block: str | None  # the definition's key, or None for a block-typed parameter, or deferred
     param: str | None  # the parameter holding the block (``block`` in ResNet's Stage)
     args: dict[str, Any]  # parameter -> value (expressions of the caller's symbols)
     input: str
@@ -194,6 +194,9 @@ class Instance(Stmt):
     recursive: bool = False
     callee_at: Span | None = None
     callee: str = ""  # the block's name as called, where ``block`` names no definition (an inline block)
+    # a call past the nesting limit where the definitions around it run (an error there, E604, before
+    # it): the block (an archc.spec BlockRef), defined where it runs, if it does (Definer.deferred)
+    deferred: Any = None
 
 
 @dataclass(slots=True, kw_only=True)

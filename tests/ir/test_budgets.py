@@ -168,3 +168,54 @@ def test_block_instances_share_the_file_s_names_instead_of_copying_them() -> Non
     graph = archc.lower(program)
     assert graph.derivation is not None
     assert [s.env for s in graph.scopes.values() if s.block == "B0"] == [None] * 3
+
+
+def test_a_chain_far_past_the_limit_is_reported_by_instantiation() -> None:
+    # the module IR's definer wrote every block of a chain before instantiating it: 90 of them ran out
+    # of Python's stack under pytest and lowering fell back on the walk. A call past the limit wherever
+    # it runs is now deferred to where it runs (Instance.deferred), which instantiation never reaches
+    for n in (90, 150, 400):
+        low = Lowerer(archc.load("t.yaml", text=chain(n, "layers: [b: {prev}]")), Reporter())
+        with pytest.raises(ArchcError) as err:
+            low.run()
+        assert err.value.codes == ["E604"] and low.instantiated
+
+
+def never_called(n: int, also: str = "") -> str:
+    """A chain of n blocks behind a `when:` that is false by default, and ``also`` after it."""
+    blocks = "".join(f"  B{k}: {{layers: [b: B{k - 1}()]}}\n" for k in range(1, n))
+    return (HEAD + "params: {deep: false}\nblocks:\n  B0: {layers: [r: relu]}\n" + blocks
+            + f"layers:\n  - c: conv(3, 1)\n  - {{when: deep, layers: [s: B{n - 1}()]}}\n" + also)
+
+
+def test_compile_refuses_a_chain_past_the_limit_that_is_never_called_instead_of_crashing() -> None:
+    # valid as it stands (the chain is called only with deep=true, E604 then); compiling it ran the
+    # definer out of Python's stack: "internal error: RecursionError"
+    program = archc.load("t.yaml", text=never_called(200))
+    assert archc.analyze(program).totals.params == 12
+    with pytest.raises(ArchcError) as err:
+        archc.compile_source(program)
+    (d,) = err.value.diagnostics
+    assert d.code == "E720" and "past the nesting limit" in d.message and d.span.line > 60
+    assert "max_nesting" in (d.hint or "")
+    with pytest.raises(ArchcError) as err:  # raised past what Python's stack allows: refused all the same
+        archc.compile_source(program, limits=Limits(max_nesting=1000))
+    assert err.value.codes == ["E720"] and "Python's stack" in str(err.value)
+    with pytest.raises(ArchcError) as err:
+        archc.lower(program, deep=True)
+    assert err.value.codes == ["E604"]
+
+
+def test_a_block_written_with_a_call_deferred_is_written_again_where_it_runs_with_more_room() -> None:
+    # B60 is first written deep inside the chain that is never called, with its calls past the limit
+    # deferred; called from the network itself it fits (61 levels), and is written again there
+    import torch
+
+    program = archc.load("t.yaml", text=never_called(115, "  - t: B60()\n"))
+    module = archc.build(program)
+    depth, m = 0, module.t
+    while hasattr(m, "b"):
+        depth, m = depth + 1, m.b
+    assert depth == 60 and isinstance(m.r, torch.nn.ReLU)
+    x = torch.randn(1, 3, 8, 8)
+    assert torch.equal(module(x), torch.relu(module.c(x)))
