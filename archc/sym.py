@@ -1003,29 +1003,51 @@ def free_symbols(e: Any) -> frozenset[str]:
         return frozenset((e.name,))
     if not isinstance(e, Sym):
         return frozenset()
+    return frozenset().union(*(free_symbols(p) for p in parts(e)))
+
+
+def holds(e: Any, found: tuple[Any, ...]) -> bool:
+    """Is one of the expressions ``found`` (symbols or not) ``e`` or a part of it?"""
+    if isinstance(e, (tuple, list)):
+        return any(holds(v, found) for v in e)
+    if not isinstance(e, (Sym, SymList, SymBlock, SymIntPair)):
+        return False
+    if any(type(f) is type(e) and hash(f) == hash(e) and _same(f, e) for f in found):
+        return True
+    return isinstance(e, Sym) and any(holds(p, found) for p in parts(e))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a.same(b) if isinstance(a, Sym) else a == b
+
+
+def parts(e: Sym) -> Iterable[Any]:
+    """The operands of an expression (none for a symbol)."""
+    if isinstance(e, Symbol):
+        return ()
     if isinstance(e, Sum):
-        parts: Iterable[Any] = (t for t, _, _ in e.terms)
+        found: Iterable[Any] = tuple(t for t, _, _ in e.terms)
     elif isinstance(e, Mul):
-        parts = e.factors
+        found = e.factors
     elif isinstance(e, Binary):
-        parts = (e.a, e.b)
+        found = (e.a, e.b)
     elif isinstance(e, Call):
-        parts = e.args
+        found = e.args
     elif isinstance(e, Not):
-        parts = (e.x,)
+        found = (e.x,)
     elif isinstance(e, Item):
-        parts = (e.seq, e.index) if isinstance(e.seq, SymList) else (*e.seq, e.index)
+        found = (e.seq, e.index) if isinstance(e.seq, SymList) else (*e.seq, e.index)
     elif isinstance(e, Len):
-        parts = (e.seq,)
+        found = (e.seq,)
     elif isinstance(e, Axis):
-        parts = (e.of,)
+        found = (e.of,)
     elif isinstance(e, Real):
-        parts = (e.a, e.b)
+        found = (e.a, e.b)
     elif isinstance(e, Fn):
-        parts = e.args
+        found = e.args
     else:
-        parts = (e.c, e.a, e.b)  # type: ignore[attr-defined]
-    return frozenset().union(*(free_symbols(p) for p in parts))
+        found = (e.c, e.a, e.b)  # type: ignore[attr-defined]
+    return found
 
 
 def to_python(e: Any) -> str:

@@ -1091,8 +1091,10 @@ class Definer:
                 shape = op.output_shape((self.shape(x),), attrs)
             except (NotSymbolic, SymbolicBranch) as err:
                 raise Unsymbolic(f"{op.name}: {err}", call.span) from None
-            except ShapeError:
-                pass  # refused whatever the sizes (a negative padding): reported where the layer runs
+            except (ShapeError, TypeError, ValueError, ArithmeticError):
+                # refused whatever the sizes (a negative padding, an upsample of neither size nor factor,
+                # which the op's check refuses before its rule sizes anything): reported where it runs
+                pass
         if shape is None:
             # no size to follow (an input of a rank the op does not take, arguments its shape rule
             # refuses: the rule reports that where the layer runs, as it reports any other input)
@@ -1300,7 +1302,7 @@ class Definer:
         # (and the parameters it leaves out, or gives a value of the wrong type, of unknown value where
         # it runs: reported there, E302, E202)
         _mark(frame.body[before:], Mark("inline", block.name, call.span, self.typed(block, args),
-                                        faults=tuple(faults.items())))
+                                        faults=tuple(faults.items()), at=tuple(found.at.items())))
         return out
 
     def _mistyped(self, block: BlockRef, args: dict[str, Any], found: _Args, call: m.Call) -> dict[str, Diagnostic]:

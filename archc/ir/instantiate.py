@@ -34,7 +34,7 @@ from ..limits import Limits
 from ..ops import BindError, ShapeError, bind
 from ..spec.expr import INT_LIMIT, UNKNOWN, ExprError, ShapeView
 from ..spec.expr import evaluate as evaluate_expr
-from ..sym import Sym, SymBlock, evaluate, free_symbols, is_symbolic
+from ..sym import Sym, SymBlock, evaluate, free_symbols, holds, is_symbolic
 from .estimate import Estimate, TooBig
 from .graph import Graph, Head, Node, Path, Scope, path_str
 from .module import (
@@ -50,6 +50,7 @@ from .module import (
     Instance,
     Layer,
     Loop,
+    Mark,
     Merge,
     ModuleIR,
     Read,
@@ -145,6 +146,9 @@ class Instantiator:
         # reads one is false, a repeat whose count reads one is left out)
         self.reporter = reporter
         self.unknown = False  # has an error left a size unknown?
+        # the values of inline calls' arguments of the wrong type where they run: unknown in the
+        # statements spliced from those calls, as the walk takes them (see _inline_args)
+        self.poisoned: tuple[Any, ...] = ()
         self.resolve = resolve
         self.name = name
         self.limits = limits
@@ -190,10 +194,13 @@ class Instantiator:
         return g
 
     def val(self, value: Any, env: Mapping[str, Any]) -> Any:
-        """``value`` in ``env``: UNKNOWN where it reads a size an error left unknown. In lowering,
-        an integer on the way past the language's bound raises archc.sym.Overflow: the walk
-        reports it (E405), at the expression."""
+        """``value`` in ``env``: UNKNOWN where it reads a size an error left unknown, or an inline
+        block's argument of the wrong type here (``poisoned``). In lowering, an integer on the way
+        past the language's bound raises archc.sym.Overflow: the walk reports it (E405), at the
+        expression."""
         if self.unknown and reads_unknown(value, env):
+            return UNKNOWN
+        if self.poisoned and holds(value, self.poisoned):
             return UNKNOWN
         return concrete(value, env, INT_LIMIT if self.limits is not None else None)
 
@@ -426,21 +433,10 @@ class Instantiator:
         its trace, the inline calls' argument types checked."""
         saved = self.trace, self.marked
         where = path_str(path) or self.name
+        poisoned = self.poisoned
         for mark in stmt.marks[self.marked:]:
             if mark.kind == "inline":
-                faults = dict(mark.faults)
-                # reported once where the call runs (its statements each enter the mark: see self.marked)
-                first = (id(mark), self.trace) not in self.faulted
-                if faults and first:
-                    self.faulted.add((id(mark), self.trace))
-                for name, value, _, _ in mark.args:  # left out or mistyped: unknown here and wherever it is read
-                    if name in faults:
-                        if first:
-                            self._report(faults[name])
-                        env[str(value)] = UNKNOWN
-                # (one found of the wrong type only here, which the walk takes as unknown, is read as it is
-                # by the statements define spliced: declined)
-                self._types(((n, self.val(v, env), t, d) for n, v, t, d in mark.args if n not in faults), env)
+                self.poisoned = (*self.poisoned, *self._inline_args(mark, env))
                 note = Note(f"in block '{mark.name}' called inline in '{where}'", mark.span)
             else:
                 note = Note(f"in repeat {mark.name}={mark.index} of '{where}'", mark.span)
@@ -449,7 +445,43 @@ class Instantiator:
         try:
             yield
         finally:
-            self.trace, self.marked = saved
+            self.trace, self.marked, self.poisoned = *saved, poisoned
+
+    def _inline_args(self, mark: Mark, env: dict[str, Any]) -> tuple[Any, ...]:
+        """An inline call's arguments checked where it runs, in the parameters' order, as the walk
+        checks them: those it leaves out (E302) or gives of a type known wrong (E202, found by
+        ir/define.py: fresh symbols, unknown here), and those of the wrong type here (E202), each
+        reported once where the call runs (each statement spliced from it enters the mark). The
+        latter are unknown in the statements spliced from it, as the walk takes them: their values
+        (expressions of the caller's) are returned, to be read as unknown there (``poisoned``)."""
+        faults = dict(mark.faults)
+        first = (id(mark), self.trace) not in self.faulted
+        self.faulted.add((id(mark), self.trace))
+        at = dict(mark.at)
+        scratch = self.reporter if first and self.reporter is not None else Reporter()
+        wrong, right = [], []
+        for name, value, declared, default in mark.args:
+            if name in faults:
+                if first:
+                    self._report(faults[name])
+                env[str(value)] = UNKNOWN  # unknown here and wherever it is read
+                continue
+            found = self.val(value, env)
+            want = declared
+            if want is None and default is not None:
+                seen = self.val(default, env)
+                want = None if seen is None or seen is UNKNOWN else value_type(seen)
+            if found is UNKNOWN or check_type(scratch, found, want, name, at.get(name, mark.span),
+                                              f"{mark.name}() argument", self.trace) is not UNKNOWN:
+                right.append(value)
+                continue
+            self.check(self.reporter is not None and is_symbolic(value), "an argument of the wrong type")
+            if first:
+                self._unknown()
+            wrong.append(value)
+        # (one that holds another's value cannot be unknown alone: declined)
+        self.check(not wrong or not any(holds(v, tuple(wrong)) for v in right), "an argument of the wrong type")
+        return tuple(wrong)
 
     def _nested(self, stmt: Stmt) -> None:
         if self.limits is not None and not isinstance(stmt, Instance):  # (a block call: see instance)

@@ -71,6 +71,7 @@ class Mark:
     args: tuple[tuple[str, Any, str | None, Any], ...] = ()
     index: int = 0  # repeat: the index's value
     faults: tuple[tuple[str, Diagnostic], ...] = ()
+    at: tuple[tuple[str, Span], ...] = ()  # inline: where each argument is written
 
 
 @dataclass(frozen=True)

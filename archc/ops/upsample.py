@@ -109,6 +109,8 @@ class Upsample(Op):
 
     def output_shape(self, ins: tuple[Shape, ...], a: UpsampleAttrs) -> tuple[Any, ...]:
         c, h, w = ins[0]
+        if a.size is None and a.scale_factor is None:  # (check says so; the module IR sizes it before)
+            raise ShapeError("upsample needs exactly one of size and scale_factor", code="E505")
         factors = _pair(a.scale_factor) if a.scale_factor is not None else ()
         if any(isinstance(f, Sym) for f in factors):  # refused whatever else is given (see scaled)
             scaled(h, next(f for f in factors if isinstance(f, Sym)))

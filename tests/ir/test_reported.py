@@ -182,6 +182,16 @@ SPECS = {
         layers:
           - w: {residual: {body: [c: conv(32, 1)], shortcut: [conv(32, 1)], when: use}}
         """, ["E501"]),
+    # arguments a shape rule refuses whatever the sizes, on sizes written once (after a repeat): the
+    # module IR's definer sized an upsample of neither size nor factor and crashed (TypeError; the
+    # walk reported it; found by a random run of the fuzzer)
+    "an_upsample_of_neither_size_nor_factor": ("""
+        params: {n: 2}
+        layers:
+          - {repeat: n, each: relu}
+          - s: [interpolate]
+          - upsample()
+        """, ["E505"]),  # (the second's input is of unknown size after the first)
 }
 
 
@@ -836,6 +846,26 @@ INLINE = {
           - b1: B()
           - b2: B()
         """, ["E202"]),
+    # ... of the wrong type only in some calls of the block that calls it (a list's items): reported
+    # there, and unknown in what is spliced from it, there only; another argument read from the same
+    # list stays known (instantiation had declined)
+    "an_argument_of_the_wrong_type_in_some_calls": ("""
+        blocks:
+          Stage:
+            params: {c: int, use: bool, k: 1}
+            inline: true
+            layers: [conv(c, k), relu, {when: use, layers: [relu]}, conv(c * 2, 1), {repeat: c, each: relu},
+                     'conv(k * 2, 1)']
+          B:
+            params: {ws: list, u: bool = true}
+            layers: [Stage(ws[0], u, k=ws[1]), conv(4, 1), 'conv(ws[0] // 3, 1)']
+        layers:
+          - b1: B([8, 1])
+          - b2: B([2.5, 1])
+          - b3: B([4, 1.5])
+          - b4: B([2.5, 2.5], false)
+          - b5: B([4, 1])
+        """, ["E202", "E202", "E202", "E202"]),
 }
 
 # a block passed as a parameter's value, called with arguments it does not take: bound where it runs,
