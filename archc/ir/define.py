@@ -187,7 +187,8 @@ class Definer:
                  limits: Limits | None = None):
         self.program = program
         self.limits = limits  # per instance: how far repeats may be unrolled (see unrolled)
-        self._unrolled = 0
+        self._unrolled = 0  # statements written in repeats written out, and the entries they visit
+        self._entries = 0
         self.graph = graph
         self.ops = ops or registry()
         self.per_instance = per_instance
@@ -842,16 +843,21 @@ class Definer:
             raise Decline("a repeat count that is not a whole number within the limit")
         if count == 0:  # its entries still claim the names they would take (see left_out)
             self.left_out(lambda f: self.entries(items, x, f, namer), frame, {b.index: Sym(b.index)})
-        # written out, each entry is at least a statement: more than the graph may hold nodes, and
-        # the walk judges (it refuses a network too big before expanding it, archc/ir/expansion.py)
-        self._unrolled += count * max(len(items), 1)
-        if self.limits is not None and self._unrolled > self.limits.max_nodes:
-            raise Decline("repeats unrolled beyond the node limit")
+        # written out, each entry is a step of the walk's, and each statement at least one: more steps
+        # than lowering takes, or statements than the graph may hold nodes, and the walk judges (it
+        # refuses a network too big before expanding it, archc/ir/expansion.py). Entries that write
+        # nothing (`when: false`) cost no statement: such a repeat of 60,000 is a valid network
+        self._entries += count * max(len(items), 1)
+        if self.limits is not None and self._entries > self.limits.max_steps:
+            raise Decline("repeats unrolled beyond the step limit")
         for i in range(count):
             before = len(frame.body)
             self._visit(frame.body, b.repeat.loc.span)  # each repeat is a step of its own
             x = self.entries(items, x, frame.child(with_names(frame.env, {b.index: i})), namer)
             _mark(frame.body[before:], Mark("repeat", b.index, b.repeat.loc.span, index=i))
+            self._unrolled += len(frame.body) - before
+            if self.limits is not None and self._unrolled > self.limits.max_nodes:
+                raise Decline("repeats unrolled beyond the node limit")
         return x
 
     def left_out(self, run: Any, frame: Frame, names: dict[str, Any] | None = None) -> None:

@@ -219,3 +219,22 @@ def test_a_block_written_with_a_call_deferred_is_written_again_where_it_runs_wit
     assert depth == 60 and isinstance(m.r, torch.nn.ReLU)
     x = torch.randn(1, 3, 8, 8)
     assert torch.equal(module(x), torch.relu(module.c(x)))
+
+
+def test_a_repeat_written_out_for_its_values_is_bounded_by_what_it_writes() -> None:
+    # a network written for its values (a str parameter chooses a layer) writes every repeat out; one
+    # of 60,000 entries that write nothing (`when: false`) was refused as past the node limit, and
+    # lowering fell back on the walk
+    text = HEAD + """params: {n: 60000, act: "'RE'"}
+blocks:
+  ConvAct:
+    params: {act: str = 'RE'}
+    layers: [conv: conv(4, 1), {when: act == 'RE', layers: relu}]
+layers:
+  - a: ConvAct(act)
+  - {repeat: n, each: {when: false, layers: [relu]}}
+"""
+    program = archc.load("t.yaml", text=text)
+    low = Lowerer(program, Reporter())
+    graph = low.run()
+    assert low.instantiated and list(graph.nodes) == ["input", "a.conv", "a.relu"]
