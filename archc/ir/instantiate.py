@@ -287,7 +287,7 @@ class Instantiator:
             self.uses[node.id] = k + 1
             node.id = f"{node.id}#{k}"
         elif self.limits is not None:
-            if first is not None and shared and first.op is node.op and node.op is not None:
+            if first is not None and shared and first.origin == node.origin and node.op is not None:
                 # one statement's shared op with other attributes in this use than in its first,
                 # `dropout(i * 0.1)` in a repeat of a list that names its layers: one `self.dropout`
                 # cannot be both. Each use is a module of its own (`dropout`, `dropout_1`, ...), which
@@ -298,14 +298,15 @@ class Instantiator:
                     f"`self.{node.id.rsplit('.', 1)[-1]}` cannot be both", node.span,
                     "name the repeat (`drops: {repeat: ..., each: ...}`): its layers are then numbered as "
                     "nn.Sequential's children, each a module of its own")
-            # (a module's: declined, its id may come from an error the walk handles otherwise)
-            if first is not None and not shared and not node.module and self.reporter is not None:
-                node_taken(self.reporter, node.id, node.span, first.span)
+            # a name taken already (an inline block's layer of that name, spliced before an unnamed one
+            # named after its op): reported, and the node made under another id, as no module
+            taken = first if first is not None else self.graph.scopes.get(node.scope) if node.module else None
+            if taken is not None:
+                self.check(self.reporter is not None, f"the name '{node.id}' is used twice")
+                assert self.reporter is not None
+                node_taken(self.reporter, node.id, node.span, taken.span)
                 self._unknown()
                 node.id, node.module = f"{node.id}#{self.graph.next_seq()}", False
-            self.check(first is None or (not shared and not node.module and self.reporter is not None),
-                       f"the name '{node.id}' is used twice")
-            self.check(not node.module or node.scope not in self.graph.scopes, f"the name '{node.id}' is used twice")
         if self.limits is not None:  # every node, a shared one's use too (as in the walk)
             lim = self.limits
             if len(self.graph.nodes) >= lim.max_nodes:

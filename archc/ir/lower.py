@@ -333,9 +333,11 @@ class Lowerer:
         return node.shape if node is not None else None
 
     def add(self, node: Node, frame: Frame, *, shared: bool = False) -> str:
-        if node.id in self.graph.nodes:
-            first = self.graph.nodes[node.id]
-            if shared and first.op is node.op and first.attrs == node.attrs:
+        # (a module's path taken by a scope, an inline block's list of that name: taken too)
+        first: Node | Scope | None = self.graph.nodes.get(node.id) or (self.graph.scopes.get(node.scope)
+                                                                      if node.module else None)
+        if first is not None:
+            if shared and isinstance(first, Node) and first.op is node.op and first.attrs == node.attrs:
                 # the next free use number, remembered: counting from 1 each time was quadratic
                 # (40,000 uses of a shared relu took minutes)
                 k = self.uses.get(node.id, 1)

@@ -900,10 +900,34 @@ PASSED = {
         """, ["E202"]),
 }
 
+# a layer named after its op whose name an inline block's layer took (spliced into the same list):
+# E303, and the layer made under another name, as no module (instantiation had declined; a list of
+# that name, a scope, was not seen by the walk either: "internal error: scope 'relu' is also a node")
+TAKEN = {
+    "by_a_layer": ("""
+        blocks:
+          Stage: {inline: true, layers: [relu: conv(4, 1)]}
+        layers:
+          - a: conv(3, 1)
+          - Stage()
+          - relu
+          - c: conv(2, 1)
+        """, ["E303"]),
+    "by_a_list": ("""
+        blocks:
+          Stage: {inline: true, layers: [relu: [conv(4, 1)]]}
+        layers:
+          - a: conv(3, 1)
+          - Stage()
+          - relu
+          - c: conv(2, 1)
+        """, ["E303"]),
+}
+
 # the hand-written specs above, by kind of error: instantiation reports each of them
 HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
                "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
-               "inline": INLINE, "passed": PASSED}
+               "inline": INLINE, "passed": PASSED, "taken": TAKEN}
 
 
 @pytest.mark.parametrize(("kind", "name"), [(kind, name) for kind, specs in HANDWRITTEN.items() for name in specs])
