@@ -326,7 +326,7 @@ class Definer:
         for decl in defn.params:
             kind = decl.type or default_type(decl, scope) or "int"
             # a default may read the parameters before it: an expression of their symbols
-            default = None if decl.default is None else self.eval(decl.default.expr, scope, decl.default.loc.span)
+            default = None if decl.default is None else self._default(decl.default, scope)
             params.append(Param(decl.name, kind, default, decl.default is None, decl.type,
                                 None if decl.default is None else decl.default.loc.span))
             try:
@@ -441,6 +441,18 @@ class Definer:
             return evaluate(expr, env)
         except (ExprError, SymbolicBranch, NotSymbolic) as err:
             raise _once(err, span) from None
+
+    def _default(self, code: m.Code, scope: Mapping[str, Any]) -> Any:
+        """A parameter's default in its definition: UNKNOWN for a name defined nowhere (an op passed
+        as a value, `act: block = relu`), an error reported where a call takes it (see args)."""
+        try:
+            return evaluate(code.expr, scope)
+        except ExprError as err:
+            if err.code != "E401":
+                raise _once(err, code.loc.span) from None
+            return UNKNOWN
+        except (SymbolicBranch, NotSymbolic) as err:
+            raise _once(err, code.loc.span) from None
 
     def evaluated(self, expr: Any, loc: m.Loc, env: Mapping[str, Any], key: str, checks: list[Diagnostic | Site],
                   *, boolean: bool = False) -> Any:
@@ -1137,8 +1149,9 @@ class Definer:
                     required = [d.name for d in decls if d.default is None]
                     found.missing.append((decl.name, missing_arg(block.name, decl.name, required, call.span)))
                     values[decl.name] = Sym(f"_fault_{call.span.line}_{call.span.col}_{decl.name}")
-                else:
-                    values[decl.name] = self.eval(decl.default.expr, scope, decl.default.loc.span)
+                else:  # (an error of it, an undefined name, is reported where the call runs)
+                    values[decl.name] = self.evaluated(decl.default.expr, decl.default.loc, scope, decl.name,
+                                                       found.faults)
                     found.at[decl.name] = decl.default.loc.span
         found.values = {d.name: values[d.name] for d in decls}
         return found

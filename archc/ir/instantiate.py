@@ -392,7 +392,7 @@ class Instantiator:
                 continue
             if want is None and default is not None:
                 found = self.val(default, env)
-                want = None if found is None else value_type(found)
+                want = None if found is None or found is UNKNOWN else value_type(found)
             checked[name] = check_type(scratch, value, want, name, at.get(name, call.span if call else None),
                                        f"{block}() argument", self.trace)
             if checked[name] is UNKNOWN:
@@ -866,7 +866,8 @@ class Instantiator:
                 values[p.name] = UNKNOWN
                 self.check(self.reporter is not None, f"{d.name}() is missing its argument '{p.name}'")
                 self.unknown = True
-            else:
+            else:  # (a default in error, a name defined nowhere: the walk reports it there; declined)
+                self.check(p.default is not UNKNOWN, f"{d.name}()'s default of '{p.name}' is an error")
                 values[p.name] = self.val(p.default, values)
                 if p.default_at is not None:
                     at[p.name] = p.default_at

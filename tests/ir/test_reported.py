@@ -655,6 +655,21 @@ HEADS = {
 # values an op does not take, known only where its layer runs (E203), and a `when:` that is not
 # true or false (E202, taken as false)
 VALUES = {
+    # a default that is an error (an op passed as a value, a name defined nowhere): E401 where a call
+    # takes the default, not where it gives the parameter (the module IR's definer could not write
+    # the block and lowering fell back on the walk; tests/emit/test_op_as_block.py has the hints)
+    "an_op_as_a_block_parameter_s_default": ("""
+        blocks:
+          ConvAct:
+            params: {out: int, act: block = relu}
+            layers:
+              - conv: conv(out, 3, padding=1)
+              - act
+        layers:
+          - c1: ConvAct(8)
+          - c2: ConvAct(8, act=hardswish)
+          - c3: ConvAct(4)
+        """, ["E401", "E401"]),
     "an_op_argument_from_a_block_parameter": ("""
         blocks:
           B:
