@@ -99,7 +99,6 @@ from .report import (
     missing_arg,
     needs_name,
     not_a_condition,
-    unknown_reference,
     unnamed_container,
 )
 
@@ -705,19 +704,13 @@ class Definer:
     def unknown_reference(self, ref: m.Ref, x: str, frame: Frame, *, pos: bool = False) -> str:
         """A stand-in of unknown size for a `from:` that names nothing (E305 where it runs);
         ``pos``: it stands for an unnamed entry that takes its list's next number."""
-        chain = []
-        f: Frame | None = frame
-        while f is not None:
-            chain.append(f)
-            f = f.parent
-        visible = ["input", *(n for f in chain for n in f.names)]
-        if not all(isinstance(n, str) for n in visible):
-            raise Decline("a `from:` that names nothing where names are made by a repeat")
-        diag = unknown_reference(ref.name, any(ref.name in f.pending for f in chain), visible, ref.span)
+        chain = frame.chain()
         shape = self.fresh("fault", f"v{self._n + 1}", len(self.shape(x)))
         out = self.new(shape)
         frame.body.append(Fault(out=out, shape=shape, span=ref.span, input=x, name=None, pos=pos,
-                                training_only=frame.training_only, checks=(diag,)))
+                                training_only=frame.training_only, reference=ref.name,
+                                visible=tuple(f.bindings for f in chain), seen=self._binds,
+                                pending=any(ref.name in f.pending for f in chain)))
         return out
 
     def container_at(self, c: m.Container, x: str, frame: Frame, name: str | None, *,

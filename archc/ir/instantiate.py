@@ -601,6 +601,9 @@ class Instantiator:
             elif stmt.callee is not None:
                 assert stmt.diag_at is not None
                 self._report(unknown_callee(stmt.callee, stmt.candidates, stmt.diag_at))
+            elif stmt.reference is not None:
+                self._report(unknown_reference(stmt.reference, stmt.pending, self._visible(stmt, env, vals),
+                                               stmt.span))
             x = vals[stmt.input]
             assert x is not None
             self._stand_in(stmt, x, env, vals, path, numbers)
@@ -664,18 +667,23 @@ class Instantiator:
                 vals[stmt.out] = vals[value]
                 return
         assert self.reporter is not None  # (a name is refused only in lowering)
-        visible = ["input"]
-        for bindings in stmt.visible:
-            for name, found in bindings.items():
-                if any(k <= stmt.seen and (e is None or "!" + e.key not in vals) for _, e, k in found):
-                    made = name if isinstance(name, str) else self._made(name, env)
-                    if made is not None:
-                        visible.append(made)
-        self._report(unknown_reference(stmt.name, stmt.pending, visible, stmt.span))
+        self._report(unknown_reference(stmt.name, stmt.pending, self._visible(stmt, env, vals), stmt.span))
         x = vals[stmt.input]
         node = Node(f"{path_str(path)}?{self.graph.next_seq()}", None, None, path, (x,), stmt.span, module=False)
         stand_in = vals[stmt.out] = self.add(node, False)
         self.passed_over.update(dict.fromkeys(stmt.rest, stand_in))
+
+    def _visible(self, stmt: Read | Fault, env: Mapping[str, Any], vals: Mapping[str, str | None]) -> list[str]:
+        """The names a `from:` sees here, as the walk lists them (E305's hint): those bound before it
+        by entries whose names were not refused, as each repeat makes them."""
+        visible = ["input"]
+        for bindings in stmt.visible:
+            for name, found in bindings.items():
+                if any(k <= stmt.seen and (e is None or "!" + e.key not in vals) for _, e, k in found):
+                    made = name if not isinstance(name, GenName) else self._made(name, env)
+                    if made is not None:
+                        visible.append(made)
+        return visible
 
     def _made(self, name: GenName, env: Mapping[str, Any]) -> str | None:
         """The name a repeat makes here, or None where it makes none."""

@@ -284,6 +284,12 @@ class Fault(Stmt):
     diag_at: Span | None = None
     # a parameter called as a layer (E300, naming the type of ``value``, where it runs)
     param: bool = False
+    # a `from:` that names nothing here (E305, where it runs): the name, and the names seen there for
+    # the hint, found where it runs (see Read: names a repeat makes, names refused there)
+    reference: str | None = None
+    visible: tuple[dict[str, list[tuple[str, EntryName | None, int]]], ...] = ()
+    seen: int = 0
+    pending: bool = False
     value: Any = None
 
 

@@ -915,6 +915,19 @@ PASSED = {
         """, ["E202"]),
 }
 
+# a `from:` that names nothing, in a repeat that makes the names seen there: E305 in each repeat,
+# each hint with the names that repeat made (instantiation listed `b{i}` once, for all repeats)
+NAMES_MADE = {
+    "a_reference_to_nothing_among_made_names": ("""
+        layers:
+          - s:
+              - repeat: 2
+                each:
+                  - 'b{i}': conv(8, 1)
+                  - {from: zz}
+        """, ["E305", "E305"]),
+}
+
 # a layer named after its op whose name an inline block's layer took (spliced into the same list):
 # E303, and the layer made under another name, as no module (instantiation had declined; a list of
 # that name, a scope, was not seen by the walk either: "internal error: scope 'relu' is also a node")
@@ -942,7 +955,7 @@ TAKEN = {
 # the hand-written specs above, by kind of error: instantiation reports each of them
 HANDWRITTEN = {"expressions": EXPRESSIONS, "after_parameters": AFTER_PARAMETERS, "values": VALUES, "heads": HEADS,
                "recursion": RECURSION, "parameter_as_layer": PARAM_AS_LAYER, "from_nothing": FROM_NOTHING,
-               "inline": INLINE, "passed": PASSED, "taken": TAKEN}
+               "inline": INLINE, "passed": PASSED, "taken": TAKEN, "names_made": NAMES_MADE}
 
 
 @pytest.mark.parametrize(("kind", "name"), [(kind, name) for kind, specs in HANDWRITTEN.items() for name in specs])
