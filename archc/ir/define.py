@@ -95,6 +95,7 @@ from .report import (
     head_misplaced,
     head_unnamed,
     held_in_list,
+    inline_body,
     joins_inputs,
     missing_arg,
     needs_name,
@@ -1275,14 +1276,11 @@ class Definer:
         """A call's arguments as (name, value, declared type, default's value or None): the type a
         value must have is the declared one, else its default's (ir/params.py)."""
         scope = ChainMap(dict(args), block.unit.blocks)
-        return tuple((d.name, args[d.name], d.type,
-                      None if d.default is None else self.eval(d.default.expr, scope, d.default.loc.span))
+        return tuple((d.name, args[d.name], d.type, None if d.default is None else self._default(d.default, scope))
                      for d in block.defn.params)
 
     def inline(self, block: BlockRef, call: m.Call, x: str, frame: Frame, namer: Namer) -> str:
         defn = block.defn
-        if defn.kind not in ("layers", "repeat"):
-            raise Decline(f"inline block '{block.name}' must have a `layers:` or `repeat:` body")
         if id(defn) in self._inlining:  # spliced inside itself
             return self.uses_itself(call, x, frame, block=None, args={}, name=None, callee=block.name)
         found = self.args(block, call, frame)
@@ -1292,10 +1290,16 @@ class Definer:
             self.reported(found.faults, x, frame.body)
         args = found.values
         faults = self._mistyped(block, args, found, call)
+        before = len(frame.body)
+        if defn.kind not in ("layers", "repeat"):  # nothing to splice: an error where the call runs, in
+            # the block (its notes say so), after its arguments'; the running value passes
+            self.reported([inline_body(block.name, defn.name_span)], x, frame.body)
+            _mark(frame.body[before:], Mark("inline", block.name, call.span, self.typed(block, args),
+                                            faults=tuple(faults.items()), at=tuple(found.at.items())))
+            return x
         env = ChainMap({**args, "input": ShapeView(self.shape(x))}, block.unit.blocks)
         inner = Frame(env, block.unit, x, frame.body, training_only=frame.training_only, top=frame.top,
                       reads=frame.reads)
-        before = len(frame.body)
         if self._room is not None and self._nest >= self._room:
             # its body nests past the nesting limit wherever it runs: instantiation reports E604 where this
             # stands (Definition.nest_at), before it, so it is not spliced (as deep as Python's stack allows)

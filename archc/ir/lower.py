@@ -65,6 +65,7 @@ from .report import (
     head_misplaced,
     head_unnamed,
     held_in_list,
+    inline_body,
     joins_inputs,
     layer_shape_error,
     merge_shape_error,
@@ -850,8 +851,7 @@ class Lowerer:
                       training_only=frame.training_only)
         if namer is not None:
             if defn.kind not in ("layers", "repeat"):
-                self.r.error("E204", f"inline block '{block.name}' must have a `layers:` or `repeat:` body",
-                             defn.name_span, "remove `inline: true`, or wrap the body in `layers:`", trace)
+                self.r.add(dataclasses.replace(inline_body(block.name, defn.name_span), notes=trace))
                 return x
             return self.body(defn, x, path, inner, namer)
         namer = body_namer(defn)

@@ -262,6 +262,12 @@ def head_misplaced(span: Span) -> Diagnostic:
                       "move the head to the top level and point it at its input with `from:`")
 
 
+def inline_body(block: str, span: Span) -> Diagnostic:
+    """E204: an inline block whose body cannot be spliced into its caller's list."""
+    return Diagnostic("E204", f"inline block '{block}' must have a `layers:` or `repeat:` body", span,
+                      "remove `inline: true`, or wrap the body in `layers:`")
+
+
 def head_unnamed(span: Span) -> Diagnostic:
     """E204: a training-only head without a name (the network returns its heads by name)."""
     return Diagnostic("E204", "a training-only head needs a name", span,

@@ -861,6 +861,19 @@ INLINE = {
           - b1: B()
           - b2: B()
         """, ["E202"]),
+    # an inline block whose body cannot be spliced (branches): E204 where each call runs, in the block,
+    # after the call's own errors (instantiation had declined)
+    "an_inline_block_of_branches": ("""
+        blocks:
+          P: {inline: true, params: {c: int, k: 1}, parallel: {a: 'conv(c, k)', b: conv(4, 1)}}
+        layers:
+          - c: conv(8, 1)
+          - P(true)
+          - P()
+          - P(4, 5, 6)
+          - P(4, kk=1)
+          - d: conv(2, 1)
+        """, ["E202", "E204", "E302", "E308", "E301"]),
     # ... of the wrong type only in some calls of the block that calls it (a list's items): reported
     # there, and unknown in what is spliced from it, there only; another argument read from the same
     # list stays known (instantiation had declined)
