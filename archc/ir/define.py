@@ -39,7 +39,6 @@ from ..sym import (
     NotSymbolic,
     Sym,
     SymBlock,
-    Symbol,
     SymbolicBranch,
     SymIntPair,
     SymList,
@@ -59,6 +58,7 @@ from .module import (
     GenName,
     Head,
     If,
+    IfKnown,
     InitScheme,
     Instance,
     Layer,
@@ -1080,11 +1080,9 @@ class Definer:
         try:  # what it takes, whatever the values (they are validated where the layer runs)
             bind(op, [None] * len(args), dict.fromkeys(kwargs))
         except BindError as err:
-            if err.code in ("E301", "E308"):
-                if not all(isinstance(c, Site) and isinstance(c.value, Symbol) for c in checks):
-                    # an expression's error where it runs would come first, and no binding after
-                    raise Decline(f"{op.name}() is called with arguments it does not take") from None
-                return None, (bind_error(err, arg_spans(call)),)
+            if err.code in ("E301", "E308"):  # reported where every argument is known (the walk binds
+                # nothing after an expression's error, or a value an earlier error left unknown)
+                return None, (*checks, IfKnown(bind_error(err, arg_spans(call))))
         # (bind took them as written: each argument names a field once)
         data = {**dict(zip(fields, args)), **{op.arg_aliases.get(k, k): v for k, v in kwargs.items()}}
         # validated with the values (instantiation): a wrong value is lowering's walk's to report

@@ -47,6 +47,7 @@ from .module import (
     Fault,
     GenName,
     If,
+    IfKnown,
     Instance,
     Layer,
     Loop,
@@ -225,13 +226,18 @@ class Instantiator:
         the walk reports it where its value is an error here (see module.Site). The values of those
         of symbolic value, by what they give (UNKNOWN after an error)."""
         known: dict[str, Any] = {}
+        unknown = False  # is one of its expressions an error here, or of unknown value (see IfKnown)?
         for check in stmt.checks:
-            if not isinstance(check, Site):
+            if isinstance(check, IfKnown):
+                if not unknown:
+                    self._report(check.diag)
+            elif not isinstance(check, Site):
                 self._report(check)
             elif check.symbol is not None:
                 # an expression define could not evaluate: of unknown value here, after its error,
                 # or of the value it has here (`use and widht` where `use` is false)
                 env[check.symbol] = self._replay(check, env)
+                unknown = unknown or env[check.symbol] is UNKNOWN
             else:
                 try:
                     value = self.val(check.value, env)
@@ -241,6 +247,7 @@ class Instantiator:
                 if not ok:
                     value = self._replay(check, env)
                 known[check.key] = value
+                unknown = unknown or value is UNKNOWN
         return known
 
     def _replay(self, site: Site, env: Mapping[str, Any]) -> Any:

@@ -112,6 +112,19 @@ class EntryName:
 
 
 @dataclass(frozen=True)
+class IfKnown:
+    """An error reported where the statement runs only where every expression it evaluates before
+    (its Sites) is known there: an op called with arguments it does not take, which the walk binds,
+    and refuses, only after evaluating them, and not after one is an error or of unknown value."""
+
+    diag: Diagnostic
+
+    @property
+    def span(self) -> Span | None:
+        return self.diag.span
+
+
+@dataclass(frozen=True)
 class Site:
     """An expression as written, which a statement evaluates: where its value is an error (an
     undefined name, a division by zero, a number past the language's bounds), lowering evaluates
@@ -149,7 +162,7 @@ class Stmt:
     # names its layers, arguments an op does not take; see archc/ir/report.py), none where it never
     # runs; and the expressions it evaluates (Site), of symbolic value or that define could not
     # evaluate, reported where their values are errors. After an error its sizes are unknown.
-    checks: tuple[Diagnostic | Site, ...] = ()
+    checks: tuple[Diagnostic | Site | IfKnown, ...] = ()
     entry: EntryName | None = None  # the top statement of a named entry: its name, claimed first
     # the entries of a list that lowering visits where this statement runs, each one step
     # (Limits.max_steps): the entry that makes it, if it begins one, after those before it that

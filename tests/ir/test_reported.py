@@ -655,6 +655,21 @@ HEADS = {
 # values an op does not take, known only where its layer runs (E203), and a `when:` that is not
 # true or false (E202, taken as false)
 VALUES = {
+    # an op called with arguments it does not take, some of them of the block's parameters: refused
+    # (E301) where every argument is known, not after an expression's error (b2's division by 0) or
+    # an argument an error left unknown (b3's), as the walk binds them (module.IfKnown; instantiation
+    # had declined)
+    "an_op_given_too_many_arguments_of_parameters": ("""
+        blocks:
+          B:
+            params: {c: int, d: int}
+            layers: ['conv(c, 1, 8 // d, padding=0, stride=1, dilation=1, groups=1, bias=true, zz=1)']
+        layers:
+          - b1: B(8, 2)
+          - b2: B(8, 0)
+          - b3: B(widht, 1)
+          - c: conv(2, 1)
+        """, ["E301", "E403", "E401"]),
     # a default that is an error (an op passed as a value, a name defined nowhere): E401 where a call
     # takes the default, not where it gives the parameter (the module IR's definer could not write
     # the block and lowering fell back on the walk; tests/emit/test_op_as_block.py has the hints)
