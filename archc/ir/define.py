@@ -814,8 +814,9 @@ class Definer:
         count = self.evaluated(b.repeat.expr, b.repeat.loc, frame.env, "count", checks)
         items = (b.each,) if isinstance(b.each, m.Call) else b.each.items
         if self.concrete:
-            if any(_error(c) for c in checks):
-                raise Decline("a repeat count that cannot be evaluated")
+            if any(_error(c) for c in checks) or isinstance(count, bool) or not isinstance(count, int) \
+                    or count < 0 or (self.limits is not None and count > self.limits.max_repeat):
+                return self.left_out_loop(b, count, x, frame, checks)
             return self.unrolled(b, count, items, x, frame, namer)
         rank = len(self.shape(x))
         loop_out = f"v{self._n + 1}"  # the value the loop will produce: its fresh symbols' owner
@@ -837,6 +838,25 @@ class Definer:
                                reads=tuple(sub.reads), checks=tuple(checks)))
         return loop_out
 
+    def left_out_loop(self, b: m.BodyFields, count: Any, x: str, frame: Frame, checks: list[Diagnostic | Site]) -> str:
+        """Written for values, a repeat whose count is an error (an expression's, or not a whole
+        number within the limit): a loop of nothing, which reports it where it runs and is left out
+        there, as the walk leaves it."""
+        assert b.repeat is not None
+        if count is UNKNOWN:  # after an error (a parameter's): left out, as the walk leaves it
+            return x
+        rank = len(self.shape(x))
+        loop_out = f"v{self._n + 1}"
+        carried = self.fresh("carried", loop_out, rank)
+        self._n += 1
+        self._nested(loop_out)
+        body_in = self.new(carried)
+        shape = self._shapes[loop_out] = self.fresh("output", loop_out, rank)
+        frame.body.append(Loop(out=loop_out, shape=shape, span=b.repeat.loc.span, index=b.index, count=count,
+                               input=x, carried=carried, body_input=body_in, body=[], output=body_in,
+                               training_only=frame.training_only, checks=tuple(checks)))
+        return loop_out
+
     def unrolled(self, b: m.BodyFields, count: Any, items: tuple[m.Entry, ...], x: str, frame: Frame,
                  namer: Namer) -> str:
         """A repeat written out, one copy of its entries per index value (a definition written for
@@ -844,9 +864,6 @@ class Definer:
         assert b.repeat is not None
         if count is UNKNOWN:  # after an error (a parameter's): left out, as the walk leaves it
             return x
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0 \
-                or (self.limits is not None and count > self.limits.max_repeat):
-            raise Decline("a repeat count that is not a whole number within the limit")
         if count == 0:  # its entries still claim the names they would take (see left_out)
             self.left_out(lambda f: self.entries(items, x, f, namer), frame, {b.index: Sym(b.index)})
         # written out, each entry is a step of the walk's, and each statement at least one: more steps
@@ -1152,10 +1169,6 @@ class Definer:
                  pos: bool = False, only_inline: bool = False) -> str:
         found = self.args(block, call, frame)
         args, given = found.values, found.given
-        if self.concrete and (any(_error(f) for f in found.faults) or found.missing
-                              or not self._well_typed(block, args)):
-            # written for these values, a wrong one would be used as it is: the walk reports it
-            raise Decline(f"{call.call.callee}() is called with arguments it does not take")
         rank = len(self.shape(x))
         busy = self._keys.get((id(block.defn), rank)) if isinstance(block, BlockRef) else None
         if busy is not None and busy in self._busy:  # a block inside itself
@@ -1169,8 +1182,10 @@ class Definer:
             self._cutting = True
         elif isinstance(block, BlockRef) and self.concrete:
             # every call written for its values, as the walk expands it (a block written once may be
-            # what did not reproduce the walk's graph: a projection its shapes do not call for)
-            d = self.specialized(block, rank, args, self.shape(x), room)
+            # what did not reproduce the walk's graph: a projection its shapes do not call for), and
+            # as the walk binds them: unknown where one is left out, of the wrong type, or an error
+            # (reported where the call runs, see Instance.checks and instantiate._types)
+            d = self.specialized(block, rank, self._as_bound(block, args), self.shape(x), room)
         elif isinstance(block, BlockRef):
             d = self.definition(block, rank, room)
         if isinstance(block, BlockRef) and not deferred:
@@ -1262,6 +1277,17 @@ class Definer:
             self._specials[ident] = key
         return d
 
+    def _as_bound(self, block: BlockRef, args: dict[str, Any]) -> dict[str, Any]:
+        """A call's values written for, as the walk binds them (ir/params.py): each of its parameter's
+        type (an int where a float is wanted made one), else unknown, as is one left out or an error
+        (a fault's symbol)."""
+        scope, scratch, out = ChainMap(dict(args), block.unit.blocks), Reporter(), {}
+        for decl in block.defn.params:
+            value = args[decl.name]
+            out[decl.name] = UNKNOWN if is_symbolic(value) else check_type(
+                scratch, value, decl.type or default_type(decl, scope), decl.name, None, "argument")
+        return out
+
     def _well_typed(self, block: BlockRef | SymBlock, args: dict[str, Any]) -> bool:
         if not isinstance(block, BlockRef):
             return True
@@ -1282,8 +1308,6 @@ class Definer:
         if id(defn) in self._inlining:  # spliced inside itself
             return self.uses_itself(call, x, frame, block=None, args={}, name=None, callee=block.name)
         found = self.args(block, call, frame)
-        if self.concrete and found.missing:  # written for values, one left out would stand as a symbol
-            raise Decline(f"{block.name}() is called without an argument it takes")
         if any(_error(f) for f in found.faults):  # reported where the call runs, before its body
             self.reported(found.faults, x, frame.body)
         args = found.values

@@ -655,6 +655,35 @@ HEADS = {
 # values an op does not take, known only where its layer runs (E203), and a `when:` that is not
 # true or false (E202, taken as false)
 VALUES = {
+    # errors in a network written for its values (a str parameter chooses a layer): block calls with
+    # arguments of the wrong type, one they do not take, one left out (inline), repeats whose counts
+    # are errors; each as the walk reports it (instantiation had declined each of them)
+    "errors_where_the_network_is_written_for_its_values": ("""
+        params: {act: "'RE'"}
+        blocks:
+          ConvAct:
+            params: {c: int, act: str = 'RE', p: 0.5}
+            layers:
+              - conv: conv(c, 1)
+              - {when: act == 'RE', layers: relu}
+              - d: dropout(p)
+          Stage:
+            params: {c: int, k: int}
+            inline: true
+            layers: ['conv(c, k)', relu, {repeat: k, each: relu}]
+        layers:
+          - a: ConvAct(8, act)
+          - b: ConvAct(8.5, act)
+          - e: ConvAct(8, act, p=1)
+          - f: ConvAct(8, act, q=1)
+          - Stage(k=1)
+          - Stage(4, 1)
+          - {repeat: 2.5, each: relu}
+          - {repeat: widht, each: relu}
+          - {repeat: -1, each: relu}
+          - g: ConvAct(widht, act)
+          - h: conv(2, 1)
+        """, ["E202", "E301", "E302", "E304", "E202", "E401", "E202", "E401"]),
     # an op called with arguments it does not take, some of them of the block's parameters: refused
     # (E301) where every argument is known, not after an expression's error (b2's division by 0) or
     # an argument an error left unknown (b3's), as the walk binds them (module.IfKnown; instantiation
