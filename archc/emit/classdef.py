@@ -153,7 +153,10 @@ class Writer:
         return f"{op.torch_class}({', '.join(parts)})"
 
     def instance_source(self, stmt: Instance, in_shape: Any) -> str:
-        if stmt.deferred is not None:  # never runs within the nesting limit (Instance.deferred)
+        if stmt.deferred is not None and stmt.stack:  # (Instance.deferred)
+            raise Unsupported(f"{stmt.deferred.name}() nests blocks more deeply than Python's stack lets archc "
+                              "write them", stmt.span, "nest blocks and containers less deeply")
+        if stmt.deferred is not None:  # never runs within the nesting limit
             raise Unsupported(f"{stmt.deferred.name}() is called past the nesting limit wherever this runs: "
                               "blocks nest deeper than any network archc builds", stmt.span,
                               "nest blocks less deeply, or raise the limit (`--limit max_nesting=...`)")

@@ -305,6 +305,9 @@ class Definer:
             del self._keys[ident]
             self._failed[ident] = err
             raise
+        except RecursionError:  # (see instance: deferred, written again where it runs)
+            self._keys.pop(ident, None)
+            raise
         finally:
             cutting = self._cutting
             self.concrete, self._room, self._cutting = saved
@@ -1178,16 +1181,20 @@ class Definer:
         self._nested(value)
         room = self.deferred(block)
         deferred = isinstance(block, BlockRef) and room is not None and room < 0
+        stack = False
+        try:
+            if isinstance(block, BlockRef) and not deferred and self.concrete:
+                # every call written for its values, as the walk expands it (a block written once may be
+                # what did not reproduce the walk's graph: a projection its shapes do not call for), and
+                # as the walk binds them: unknown where one is left out, of the wrong type, or an error
+                # (reported where the call runs, see Instance.checks and instantiate._types)
+                d = self.specialized(block, rank, self._as_bound(block, args), self.shape(x), room)
+            elif isinstance(block, BlockRef) and not deferred:
+                d = self.definition(block, rank, room)
+        except RecursionError:  # (a raised nesting limit, past what Python's stack allows): written
+            deferred = stack = True  # where it runs, if it does (a chain never called is a valid network)
         if deferred:  # past the nesting limit: written where it runs (E604 there before it)
             self._cutting = True
-        elif isinstance(block, BlockRef) and self.concrete:
-            # every call written for its values, as the walk expands it (a block written once may be
-            # what did not reproduce the walk's graph: a projection its shapes do not call for), and
-            # as the walk binds them: unknown where one is left out, of the wrong type, or an error
-            # (reported where the call runs, see Instance.checks and instantiate._types)
-            d = self.specialized(block, rank, self._as_bound(block, args), self.shape(x), room)
-        elif isinstance(block, BlockRef):
-            d = self.definition(block, rank, room)
         if isinstance(block, BlockRef) and not deferred:
             inputs = [str(s) for s in d.input_shape]
             mapping = {**args, **dict(zip(inputs, self.shape(x)))}
@@ -1214,7 +1221,7 @@ class Definer:
                                    given=given, input=x, name=name, pos=pos, training_only=frame.training_only,
                                    only_inline=only_inline, checks=tuple(found.faults),
                                    missing=tuple(found.missing), args_at=tuple(found.at.items()),
-                                   callee_at=call.callee_span, deferred=block if deferred else None))
+                                   callee_at=call.callee_span, deferred=block if deferred else None, stack=stack))
         return value
 
     def uses_itself(self, call: m.Call, x: str, frame: Frame, **instance: Any) -> str:

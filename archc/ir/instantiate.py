@@ -160,6 +160,7 @@ class Instantiator:
         # statements of a named entry whose name was refused, or of a `from:` that found no point,
         # passed over where they stand: the value each gives instead (see EntryName.rest, Read.rest)
         self.passed_over: dict[str, str] = {}
+        self.at: tuple[Span, tuple[Note, ...]] | None = None
         self.key = ""  # the definition whose statements run now (nodes record it as their origin)
         self.training_only = False  # inside an instance that only runs in training (a side head)
         self.trace: tuple[Note, ...] = ()  # the calls and repeats that lead here, as lowering notes them
@@ -419,6 +420,7 @@ class Instantiator:
     def body(self, stmts: list[Stmt], env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
         for stmt in stmts:
+            self.at = (stmt.span, self.trace)  # the last statement entered (E604 where Python's stack runs out)
             numbers.position += stmt.skip
             if stmt.out in self.passed_over:
                 vals[stmt.out] = self.passed_over.pop(stmt.out)

@@ -77,8 +77,8 @@ from .report import (
     node_taken,
     not_a_layer,
     shape_note,
-    short_trace,
     size_error,
+    stack_exhausted,
     step_limit,
     unknown_callee,
     unknown_reference,
@@ -182,9 +182,7 @@ class Lowerer:
         except RecursionError:
             # only with a raised max_nesting: Python's stack ran out before the limit was reached
             span, trace = self.at or (spec.span, ())
-            self.r.error("E604", "the network nests too deeply for archc to expand", span,
-                         f"nest blocks and containers less deeply (max_nesting is {self.limits.max_nesting:,}, "
-                         "more than Python's stack allows)", short_trace(trace))
+            stack_exhausted(self.r, self.limits.max_nesting, span, trace)
             self.r.check()
             raise
         except _Abort:
@@ -210,10 +208,11 @@ class Lowerer:
             # it declines after all, the walk reports them with the rest
             nonlocal found
             found = Reporter(sources=self.r.sources, limit=self.r.limit)
-            inst = Instantiator(ir, definer.definition, program.name, self.limits, found)
+            inst = running[0] = Instantiator(ir, definer.definition, program.name, self.limits, found)
             return definer, ir, inst, inst.run(params)
 
         found: Reporter | None = None
+        running: list[Instantiator | None] = [None]  # (where it was when Python's stack ran out)
         try:
             try:
                 definer, ir, inst, g = attempt(False)
@@ -227,6 +226,17 @@ class Lowerer:
             assert found is not None
             for diag in found.diagnostics:
                 self.r.add(diag)
+            self.instantiated = True
+            self.r.check()
+            raise
+        except RecursionError:  # only with a raised max_nesting: Python's stack ran out before the limit
+            inst = running[0]
+            if inst is None or found is None:  # (in writing the definitions: the walk judges)
+                return None
+            for diag in found.diagnostics:
+                self.r.add(diag)
+            span, trace = inst.at or (self.program.leaf.span, ())
+            stack_exhausted(self.r, self.limits.max_nesting, span, trace)
             self.instantiated = True
             self.r.check()
             raise

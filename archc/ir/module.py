@@ -211,6 +211,7 @@ class Instance(Stmt):
     # a call past the nesting limit where the definitions around it run (an error there, E604, before
     # it): the block (an archc.spec BlockRef), defined where it runs, if it does (Definer.deferred)
     deferred: Any = None
+    stack: bool = False  # deferred where writing it ran out of Python's stack (a raised nesting limit)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -332,6 +332,14 @@ def nesting_error(r: Reporter, limit: int, span: Span, trace: tuple[Note, ...]) 
             "flatten the structure; a block that calls itself through parameters cannot end", short_trace(trace))
 
 
+def stack_exhausted(r: Reporter, limit: int, span: Span, trace: tuple[Note, ...]) -> None:
+    """E604: Python's stack ran out before the nesting limit (only a raised one) was reached, at
+    ``span``, the entry being expanded."""
+    r.error("E604", "the network nests too deeply for archc to expand", span,
+            f"nest blocks and containers less deeply (max_nesting is {limit:,}, more than Python's stack allows)",
+            short_trace(trace))
+
+
 def node_limit(r: Reporter, limit: int, span: Span, trace: tuple[Note, ...]) -> None:
     """E600: the node at ``span`` is one past ``limit`` (Limits.max_nodes)."""
     r.error("E600", f"the network expands to more than {limit:,} nodes", span,

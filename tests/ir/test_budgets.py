@@ -71,6 +71,19 @@ def test_raised_limits_still_give_a_diagnostic_not_a_crash(form: str) -> None:
     assert codes(make(400), limits) in (["E604"], ["E103"])
 
 
+@pytest.mark.parametrize("form", [form for form in FORMS if form.startswith("block")])
+def test_python_s_stack_running_out_is_reported_by_instantiation(form: str) -> None:
+    # with a raised limit, the definer defers a block it runs out of stack writing (Instance.stack), and
+    # instantiation reports where the stack runs out (E604), as the walk it fell back on did
+    make, _ = FORMS[form]
+    limits = Limits(max_depth=10**6, max_nesting=10**6)
+    low = Lowerer(archc.load("t.yaml", text=make(400), limits=limits), Reporter(), limits=limits)
+    with pytest.raises(ArchcError) as err:
+        low.run()
+    (d,) = err.value.diagnostics
+    assert low.instantiated and d.code == "E604" and "Python's stack" in (d.hint or "")
+
+
 def test_the_e604_diagnostic_points_into_the_chain() -> None:
     with pytest.raises(ArchcError) as err:
         archc.lower(archc.load("t.yaml", text=chain(100, "layers: [b: {prev}]")))
