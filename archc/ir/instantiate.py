@@ -69,6 +69,7 @@ from .report import (
     count_error,
     expr_error,
     foreseen_limit,
+    inline_body,
     layer_shape_error,
     merge_shape_error,
     missing_arg,
@@ -814,12 +815,21 @@ class Instantiator:
             spliced = d.inline and stmt.name is None
             if not spliced and stmt.only_inline:  # the block passed cannot stand unnamed here
                 self._report(needs_name(f"block {d.name}", stmt.span))
-            self.check(not spliced or d.kind in ("layers", "repeat"),
-                       f"inline block '{d.name}' must have a `layers:` or `repeat:` body")
             self.spliced.setdefault((self.key, stmt.out), set()).add(spliced)
             self.passed.setdefault((self.key, stmt.out), set()).add(d.key)
         args.update(self._types(((p.name, args[p.name], p.declared, p.default) for p in d.params), args, call,
                                 d.name))
+        if stmt.block is None and d.inline and stmt.name is None and d.kind not in ("layers", "repeat"):
+            # an inline block passed whose body cannot be spliced (branches): an error in it, after its
+            # arguments', where the call runs; the running value passes, as the walk passes it
+            assert self.reporter is not None  # (only a spec with errors holds one)
+            note = Note(f"in block '{d.name}' called inline in '{path_str(path) or self.name}'", stmt.span)
+            self.reporter.add(dataclasses.replace(inline_body(d.name, d.span or stmt.span),
+                                                  notes=(*self.trace, note)))
+            self._unknown()
+            vals[stmt.out] = x
+            self._bind(stmt.shape, self.shape(x), env)
+            return
         inner: dict[str, Any] = {**args, **self._sizes(d.input_shape, in_shape)}
         inner_vals: dict[str, str | None] = {"x": x}
         if stmt.block is None and d.inline and stmt.name is None:  # an inline block passed as a value: spliced

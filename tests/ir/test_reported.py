@@ -943,6 +943,19 @@ INLINE = {
 # a block passed as a parameter's value, called with arguments it does not take: bound where it runs,
 # to the block it holds there (the same call is right for one block and wrong for another)
 PASSED = {
+    # an inline block passed whose body cannot be spliced (branches): E204 where each call runs, after
+    # its arguments' errors, with the inline note (instantiation had declined)
+    "an_inline_block_of_branches_passed": ("""
+        blocks:
+          P: {inline: true, params: {c: 4}, parallel: {a: 'conv(c, 1)', b: conv(4, 1)}}
+          Q: {inline: true, params: {c: 4}, layers: [q: 'conv(c, 1)']}
+          S:
+            params: {blk: block = Q}
+            layers: [c: conv(8, 1), blk(c=4), 'blk(5, 6)', e: conv(8, 1)]
+        layers:
+          - s2: S(P)
+          - s3: S(Q)
+        """, ["E204", "E308", "E308", "E303"]),
     "arguments_a_passed_block_does_not_take": ("""
         blocks:
           R:
