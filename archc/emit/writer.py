@@ -58,8 +58,8 @@ class ModuleWriter:
                 ir, self.graph, self.folding = fold(ir, again)
                 folded = ir.definitions
 
-                def resolve(block: Any, rank: int) -> Any:
-                    return self.folded_definition(derived_ir.definition(block, rank).key)
+                def resolve(block: Any, rank: int, *more: Any) -> Any:  # (more: see Definer.definition)
+                    return self.folded_definition(derived_ir.definition(block, rank, *more).key)
 
                 def folded_definition(key: str) -> Any:
                     if key not in folded:  # a block only named as a default: defined after the pass

@@ -270,10 +270,12 @@ class Definer:
             scope[name] = _symbol(name, kind)
         return out
 
-    def definition(self, block: BlockRef, rank: int, room: int | None = None) -> Definition:
+    def definition(self, block: BlockRef, rank: int, room: int | None = None, mode: str | None = None) -> Definition:
         """The module IR of ``block`` for inputs of ``rank`` dimensions (lowered once). ``room``: the
-        levels its body may nest before the nesting limit, where it runs (lowering's: see deferred)."""
-        ident = (id(block.defn), rank)
+        levels its body may nest before the nesting limit, where it runs (lowering's: see deferred).
+        ``mode``: for an inline block passed as a value, how the list it is spliced into names its
+        unnamed entries (in one that names its layers, after their ops, as a direct call is)."""
+        ident: tuple[Any, ...] = (id(block.defn), rank) if mode is None else (id(block.defn), rank, mode)
         if ident in self._failed:
             raise self._failed[ident]
         if room is None and self.limits is not None:
@@ -288,14 +290,14 @@ class Definer:
                 return self.definitions[key]
             # written with calls deferred for less room than this call has: written again, with this room
         else:
-            key = block.name if rank == 3 else f"{block.name}@{rank}"
+            key = (block.name if rank == 3 else f"{block.name}@{rank}") + (f"@{mode}" if mode else "")
             while key in self.definitions or key in self._busy:
                 key += "_"
             self._keys[ident] = key
         saved = self.concrete, self._room, self._cutting
         self.concrete, self._room, self._cutting = False, room, False
         try:
-            d = self._definition(block, rank, key)
+            d = self._definition(block, rank, key, mode)
             if self._cutting and room is not None:
                 self._cut[key] = room
             else:
@@ -322,7 +324,7 @@ class Definer:
             return None
         return self._room - self._nest - 1
 
-    def _definition(self, block: BlockRef, rank: int, key: str) -> Definition:
+    def _definition(self, block: BlockRef, rank: int, key: str, mode: str | None = None) -> Definition:
         defn = block.defn
         params = []
         scope: ChainMap[str, Any] = ChainMap({}, block.unit.blocks)
@@ -345,7 +347,13 @@ class Definer:
         d = Definition(key, block.name, params, rank, shape, defn.kind, "module", span=defn.name_span, doc=defn.doc,
                        inline=defn.inline)
         env = ChainMap({**scope.maps[0], "input": ShapeView(shape)}, block.unit.blocks)
-        namer = body_namer(defn)
+        if mode is None:
+            namer = body_namer(defn)
+        elif defn.kind == "layers":
+            assert defn.layers is not None
+            namer = list_namer((defn.layers,) if isinstance(defn.layers, m.Call) else defn.layers.items, mode=mode)
+        else:
+            namer = Namer(mode)
         d.mode = namer.mode
 
         def body(frame: Frame) -> str:

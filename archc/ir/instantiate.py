@@ -791,11 +791,13 @@ class Instantiator:
             d = self.ir.definitions[stmt.block]
         else:  # a block a parameter holds, or one written where it runs (Instance.deferred)
             block = stmt.deferred if stmt.param is None else env[stmt.param]
-            if self.limits is None:
-                d = self.resolve(block, rank)
-            else:  # (the levels its body may nest, see Definer.definition)
-                room = self.limits.max_nesting - self.base - self.here.nesting.get(stmt.out, 0) - 1
-                d = self.resolve(block, rank, room)
+            # (in lowering, the levels its body may nest: see Definer.definition)
+            room = None if self.limits is None else \
+                self.limits.max_nesting - self.base - self.here.nesting.get(stmt.out, 0) - 1
+            d = self.resolve(block, rank) if room is None else self.resolve(block, rank, room)
+            if d.inline and stmt.name is None and stmt.only_inline and d.mode != "module":
+                # spliced into a list that names its layers: its unnamed entries named as there
+                d = self.resolve(block, rank, room, "module")
         if (d.name, d.span) in self.expanding:  # through a block-typed parameter (the walk's check, by definition)
             # (an inline block spliced by ir/define.py on the way is not among them: the walk found the
             # cycle sooner, or elsewhere)

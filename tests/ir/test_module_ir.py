@@ -190,3 +190,25 @@ def test_a_spec_that_cannot_be_written_once_is_still_the_instantiation_of_its_mo
         archc.compile_source(program)
     (d,) = err.value.diagnostics
     assert d.code == "E720" and (d.span.line, d.span.col) == where, d.render(err.value.sources)
+
+
+PASSED_INLINE = """\
+archc: 1
+name: t
+input: [8, 8, 8]
+blocks:
+  Q: {inline: true, params: {c: 4}, layers: [relu, 'dropout(0.1)']}
+  S:
+    params: {blk: block = Q}
+    layers: [c: conv(8, 1), blk(c=4), e: conv(8, 1)]
+layers:
+  - s1: S()
+"""
+
+
+def test_an_inline_block_passed_into_a_list_that_names_its_layers_names_them_after_their_ops() -> None:
+    # as a direct call of Q would: the module IR wrote the block passed in its own list's mode and
+    # numbered them (s1.1, s1.2), where the walk named them s1.relu, s1.dropout
+    program = archc.load("t.yaml", text=PASSED_INLINE)
+    check(program)
+    assert list(archc.lower(program).nodes) == ["input", "s1.c", "s1.relu", "s1.dropout", "s1.e"]
