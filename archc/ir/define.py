@@ -550,7 +550,7 @@ class Definer:
     def named(self, item: m.Named, x: str, frame: Frame, namer: Namer, entry: EntryName) -> str:
         """A named entry's statements (one at least) and the running value after it."""
         before = len(frame.body)
-        name = item.name if item.template is None else self.generated_name(item, frame)
+        name = item.name if item.template is None else self.generated_name(item, frame, entry)
         entry.name = name
         out = self.value(item.value, x, frame, name, absent=False, entry=item.span)
         # a named entry takes its list's number (nn.Sequential numbers every child), present or not
@@ -588,12 +588,17 @@ class Definer:
         self._binds += 1
         frame.bind(name, value, entry, self._binds)  # type: ignore[arg-type]
 
-    def generated_name(self, item: m.Named, frame: Frame) -> str:
+    def generated_name(self, item: m.Named, frame: Frame, entry: EntryName | None = None) -> str:
         """A name made from the repeat index: its text where every instance makes the same one, else a
-        :class:`GenName` whose parts are expressions of the index and the parameters."""
+        :class:`GenName` whose parts are expressions of the index and the parameters. A part that is
+        an error (a name defined nowhere) stands as a fresh symbol, reported where the name is made
+        (``entry.sites``, see instantiate._claim)."""
         assert item.template is not None
-        made = tuple(part if isinstance(part, str) else self.eval(part.expr, frame.env, part.loc.span)
+        checks: list[Diagnostic | Site] = []
+        made = tuple(part if isinstance(part, str) else self.evaluated(part.expr, part.loc, frame.env, "name", checks)
                      for part in item.template)
+        if entry is not None:
+            entry.sites = tuple(c for c in checks if isinstance(c, Site) and c.symbol is not None)
         if any(is_symbolic(part) for part in made):
             return GenName(item.name, made)  # checked as each instance makes it (instantiate._name)
         name = made_name(made)

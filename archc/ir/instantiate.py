@@ -652,6 +652,8 @@ class Instantiator:
         an error (reported), or where its name reads a size an error left unknown."""
         assert self.reporter is not None
         name: str | None = entry.name
+        for site in entry.sites:  # a part that is an error, reported as the walk reports it
+            env[site.symbol] = self._replay(site, env)  # type: ignore[index]
         if isinstance(entry.name, GenName):
             parts = tuple(self.val(part, env) for part in entry.name.parts)
             if UNKNOWN in parts:

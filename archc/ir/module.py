@@ -109,6 +109,9 @@ class EntryName:
     # (a :class:`Read`) then finds the binding before it, as the walk does.
     key: str = ""
     rest: tuple[str, ...] = ()
+    # the parts of a made name that are errors (a name defined nowhere): reported where the name is
+    # made, before it is claimed (the entry is then passed over, as the walk passes it)
+    sites: tuple[Site, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -996,6 +996,17 @@ NAMES_MADE = {
                   - 'b{i}': conv(8, 1)
                   - {from: zz}
         """, ["E305", "E305"]),
+    # a made name whose part is an error: reported where the name is made, each repeat, and the entry
+    # passed over (instantiation had declined: the module IR's definer could not write the name)
+    "a_made_name_of_a_name_defined_nowhere": ("""
+        layers:
+          - s:
+              - repeat: 2
+                each:
+                  - 'b{k}': conv(8, 1)
+                  - 'c{i // 0}': conv(8, 1)
+                  - 'd{i}': conv(4, 1)
+        """, ["E401", "E403"]),
 }
 
 # a layer named after its op whose name an inline block's layer took (spliced into the same list):
