@@ -704,15 +704,15 @@ VALUES = {
     # the block and lowering fell back on the walk; tests/emit/test_op_as_block.py has the hints)
     "an_op_as_a_block_parameter_s_default": ("""
         blocks:
-          ConvAct:
-            params: {out: int, act: block = relu}
-            layers:
-              - conv: conv(out, 3, padding=1)
-              - act
+          Act: {layers: relu}
+          NormAct:
+            params: {norm: block = bn, act: block = Act}
+            layers: [n: norm(), a: act()]
         layers:
-          - c1: ConvAct(8)
-          - c2: ConvAct(8, act=hardswish)
-          - c3: ConvAct(4)
+          - c: conv(8, 1)
+          - a: NormAct()
+          - b: NormAct(norm=batchnorm)
+          - d: NormAct(act=Act)
         """, ["E401", "E401"]),
     "an_op_argument_from_a_block_parameter": ("""
         blocks:
