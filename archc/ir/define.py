@@ -332,8 +332,14 @@ class Definer:
             kind = decl.type or default_type(decl, scope) or "int"
             # a default may read the parameters before it: an expression of their symbols
             default = None if decl.default is None else self._default(decl.default, scope)
+            error = None
+            if default is UNKNOWN:  # (kept to be reported where a block passed as a value takes it)
+                assert decl.default is not None
+                found: list[Diagnostic | Site] = []
+                self.evaluated(decl.default.expr, decl.default.loc, scope, decl.name, found)
+                error = next((c for c in found if isinstance(c, Site)), None)
             params.append(Param(decl.name, kind, default, decl.default is None, decl.type,
-                                None if decl.default is None else decl.default.loc.span))
+                                None if decl.default is None else decl.default.loc.span, error))
             try:
                 scope.maps[0][decl.name] = _symbol(decl.name, kind)
             except Unsymbolic as err:  # at the declaration, which is what to change

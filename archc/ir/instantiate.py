@@ -897,8 +897,13 @@ class Instantiator:
                 values[p.name] = UNKNOWN
                 self.check(self.reporter is not None, f"{d.name}() is missing its argument '{p.name}'")
                 self.unknown = True
-            else:  # (a default in error, a name defined nowhere: the walk reports it there; declined)
-                self.check(p.default is not UNKNOWN, f"{d.name}()'s default of '{p.name}' is an error")
+            elif p.default is UNKNOWN:  # a default in error (a name defined nowhere): reported here, as
+                # the walk reports it where it binds the call
+                self.check(p.default_error is not None and self.reporter is not None,
+                           f"{d.name}()'s default of '{p.name}' is an error")
+                assert p.default_error is not None
+                values[p.name] = self._replay(p.default_error, values)
+            else:
                 values[p.name] = self.val(p.default, values)
                 if p.default_at is not None:
                     at[p.name] = p.default_at

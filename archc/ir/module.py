@@ -347,6 +347,9 @@ class Param:
     # the type it declares (``planes: int``); None: its default's type, or any (ir/params.py)
     declared: str | None = None
     default_at: Span | None = None  # where its default is written (an error of that value points there)
+    # a default that is an error (a name defined nowhere; ``default`` is UNKNOWN): the expression,
+    # reported where a call of a block passed as a value takes it (see instantiate._bind_args)
+    default_error: Site | None = None
 
 
 @dataclass

@@ -943,6 +943,21 @@ INLINE = {
 # a block passed as a parameter's value, called with arguments it does not take: bound where it runs,
 # to the block it holds there (the same call is right for one block and wrong for another)
 PASSED = {
+    # a block passed as a value whose default is an error (an op passed as a value): E401 where a
+    # call of it takes the default (Param.default_error; instantiation had declined)
+    "a_passed_block_s_default_in_error": ("""
+        blocks:
+          Act: {layers: relu}
+          P:
+            params: {c: 4, act: block = relu}
+            layers: [x: 'conv(c, 1)', a: act()]
+          S:
+            params: {blk: block = P}
+            layers: [c: conv(8, 1), b: blk(), d: blk(act=Act), e: conv(8, 1)]
+        layers:
+          - s1: S()
+          - s2: S(P)
+        """, ["E401"]),
     # an inline block passed whose body cannot be spliced (branches): E204 where each call runs, after
     # its arguments' errors, with the inline note (instantiation had declined)
     "an_inline_block_of_branches_passed": ("""
