@@ -527,7 +527,8 @@ class Writer:
         running = []
         for k, (carried, start) in enumerate(zip(stmt.carried, in_shape)):
             name = str(carried)
-            if k and not self.wanted(name, str(stmt.shape[k])):
+            # (the channels too, where nothing reads them: a repeat of shared parameter-free modules)
+            if (k or seq_list is None) and not self.wanted(name, str(stmt.shape[k])):
                 self.p.names[name] = self.p.names[str(stmt.shape[k])] = f"__unused_{name}"
                 running.append("")
                 continue
@@ -578,15 +579,19 @@ class Writer:
             if index_var is not None:
                 self.fwd[header_at] = f"{indent}for {index_var} in range({repeats}):"
             self.var[stmt.out] = var
-            if len(self.init) == before:
-                self.init.append(f"{indent}    pass")
+            if len(self.init) == before:  # nothing to make in each repeat (its modules are shared)
+                if not any(v for v in running) and header == len(self.init) - 1:
+                    del self.init[header]  # no loop at all in the constructor
+                    header = -1
+                else:
+                    self.init.append(f"{indent}    pass")
         else:
             saved_tail, self.loop_tail = self.loop_tail, stmt.output  # read right after, by the update
             self.body(stmt.body, indent + "    ", seq_list)
             self.loop_tail = saved_tail
             if len(self.init) == header + 1:  # a repeat of dropout only, in the inference variant
                 self.init.append(f"{indent}    pass")
-        if stmt.index not in self.p.used:  # the body does not read the index
+        if header >= 0 and stmt.index not in self.p.used:  # the body does not read the index
             self.init[header] = f"{indent}for _ in range({count}):"
         if was_used:
             self.p.used.add(stmt.index)

@@ -401,4 +401,17 @@ CONSTRUCTS: dict[str, str] = {
         layers:
           - conv: conv(6, 3)
     """,
+    # shared parameter-free modules repeated in a module body: forward loops, the constructor makes
+    # them once (it wrote an empty `for _ in range(n): pass` and an unused `in_channels = 3`, F841)
+    "repeats of shared modules in a module body": """
+        archc: 1
+        name: shared_repeats
+        input: [3, 8, 8]
+        params: {n: 3}
+        layers:
+          - a: conv(3, 1)
+          - {repeat: n, each: relu}
+          - {repeat: 2, each: 'dropout(0.1)'}
+          - b: conv(4, 1)
+    """,
 }
