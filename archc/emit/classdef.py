@@ -105,6 +105,7 @@ class Writer:
         self.vars = Namespace()  # forward's variables
         self.var: dict[str, str] = {}  # value -> variable in forward
         self.uses: dict[str, int] = {}
+        self.dropped: set[str] = set()  # modules whose value nothing reads (see _write_body)
         self.defined: set[str] = set()  # attributes assigned (shared modules are defined once)
         self.children: list[ClassCode] = []
         self.exposed: dict[str, dict[str, str]] = {}  # container statement -> ClassCode.exposed
@@ -527,8 +528,9 @@ class Writer:
         running = []
         for k, (carried, start) in enumerate(zip(stmt.carried, in_shape)):
             name = str(carried)
-            # (the channels too, where nothing reads them: a repeat of shared parameter-free modules)
-            if (k or seq_list is None) and not self.wanted(name, str(stmt.shape[k])):
+            # (the channels too, where nothing reads them: a repeat of shared parameter-free modules, of
+            # modules whose arguments are no sizes)
+            if not self.wanted(name, str(stmt.shape[k])):
                 self.p.names[name] = self.p.names[str(stmt.shape[k])] = f"__unused_{name}"
                 running.append("")
                 continue
@@ -573,10 +575,14 @@ class Writer:
             if self.var[stmt.output] != var:
                 self.fwd.append(f"{indent}    {var} = {self.var[stmt.output]}")
             self.holder[var] = stmt.out
-            if self.fwd[-1] == header_line:  # a repeat of dropout only, in the inference variant
-                self.fwd.append(f"{indent}    pass")
             index_var = self.fwd_index.pop(stmt.index)
-            if index_var is not None:
+            if len(self.fwd) - 1 == header_at and self.fwd[-1] == header_line:
+                # a repeat of dropout only, in the inference variant: no loop at all, and the value
+                # passes in its variable (copied only where something reads it after)
+                del self.fwd[header_at]
+                if var != x and not self.uses.get(stmt.out):
+                    del self.fwd[header_at - 1]
+            elif index_var is not None:
                 self.fwd[header_at] = f"{indent}for {index_var} in range({repeats}):"
             self.var[stmt.out] = var
             if len(self.init) == before:  # nothing to make in each repeat (its modules are shared)
@@ -688,6 +694,9 @@ class Writer:
         if stmt.training_only:
             out = self.new_var(stmt.out, stmt.name or "head")
             self.fwd += wrap(f"{indent}{out} = {_call(stmt, attr, x)} if self.training else None")
+            return
+        if stmt.out in self.dropped:  # nothing reads it
+            self.fwd += wrap(f"{indent}{_call(stmt, attr, x)}")
             return
         if stmt.name and not getattr(stmt, "shared", False) and (
                 self.uses.get(stmt.out, 0) > 1 or stmt.out in self.merged):
@@ -1062,6 +1071,11 @@ def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape
     w.shapes = _shapes(in_shape, stmts, {input_id: in_shape, **{v: shape for v, _, shape in extra}})  # type: ignore[attr-defined]
     heads = [s for s in walk(stmts) if isinstance(s, Head)]
     w.uses = count_uses(stmts, output, [h.value for h in heads])
+    # modules whose value nothing reads (a layer the spec names but no `from:` reads): called, as
+    # the network runs them, and their value dropped (no variable nothing reads, ruff's F841)
+    ends = {output, *(s.output for s in walk(stmts) if isinstance(s, (If, Loop, Container)))}
+    w.dropped = {s.out for s in _flow(stmts) if isinstance(s, (Layer, Instance, Container))
+                 and not w.uses.get(s.out) and s.out not in ends}
     w.seen = {}  # type: ignore[attr-defined]
     w.read_symbols = _read_symbols(stmts)  # type: ignore[attr-defined]
     w.residual_shortcuts = {s.inputs[1] for s in walk(stmts) if isinstance(s, Merge) and s.role == "residual"}  # type: ignore[attr-defined]

@@ -73,9 +73,12 @@ def init_method(spec: InitScheme | None, codes: Sequence[object], network: str, 
             # a norm without affine parameters (bn(affine=false)) has no weight to set
             some_lack = any(n.op is not None and n.op.init_role == "norm" and n.attrs is not None
                             and not n.op.has_affine(n.attrs) for n in graph.nodes.values())
-            guard = " and module.weight is not None" if some_lack else ""
-            lines += [f"    {keyword} isinstance(module, {_isinstance(role_classes('norm'))}){guard}:",
-                      "        nn.init.ones_(module.weight)", "        nn.init.zeros_(module.bias)"]
+            test = f"isinstance(module, {_isinstance(role_classes('norm'))})"
+            if some_lack:  # (the condition on a line of its own: with the test, it passed 120 characters)
+                lines += [f"    {keyword} (", f"        {test}", "        and module.weight is not None", "    ):"]
+            else:
+                lines.append(f"    {keyword} {test}:")
+            lines += ["        nn.init.ones_(module.weight)", "        nn.init.zeros_(module.bias)"]
     if spec.zero_init_residual:
         targets = [(c.name, c.last_norms) for c in codes if getattr(c, "last_norms", None)]
         if targets:

@@ -401,6 +401,34 @@ CONSTRUCTS: dict[str, str] = {
         layers:
           - conv: conv(6, 3)
     """,
+    # `init:` on norms some of which have no affine parameters: the test of each module's weight on
+    # a line of its own (with the class test it passed 120 characters, E501)
+    "init of norms, some without affine parameters": """
+        archc: 1
+        name: init_norms
+        input: [4, 8, 8]
+        init: {conv: kaiming_normal_fan_out, linear: xavier_uniform, norm: ones_zeros}
+        layers:
+          - conv: conv(6, 3, padding=1)
+          - bn: bn(affine=false)
+          - gn: groupnorm(2, 6)
+          - pool: adaptive_avgpool(1)
+          - flatten: flatten
+          - fc: linear(4)
+          - bn1: bn1d()
+    """,
+    # a repeat of dropouts only, which the inference variant drops: no loop is left (it wrote
+    # `x_ = x` and `for _ in range(3): pass`, F841), and a `from:` reads past it
+    "repeats of dropouts only, read past": """
+        archc: 1
+        name: dropped_repeats
+        input: [2, 8, 8]
+        layers:
+          - {repeat: 3, each: 'dropout(0.2)'}
+          - n4: {from: [input, input], merge: mul, layers: ['conv(4, 1)']}
+          - {repeat: 2, each: 'dropout(0.1)'}
+          - n5: conv(4, 1)
+    """,
     # shared parameter-free modules repeated in a module body: forward loops, the constructor makes
     # them once (it wrote an empty `for _ in range(n): pass` and an unused `in_channels = 3`, F841)
     "repeats of shared modules in a module body": """
