@@ -471,11 +471,30 @@ class Writer:
             self.bind_fresh(inner, f"self.{flag}")
             x = self.read(stmt.input)
             self.consume(stmt.input)
+            if stmt.out in self.dropped:  # nothing reads what it gives: called where it exists
+                self.var[stmt.out] = x
+                self.fwd.append(f"{indent}if self.{flag} is not None:")
+                self.fwd += wrap(f"{indent}    {_call(inner, f'self.{flag}', x)}")
+                return
             if self.feeds_residual(stmt.out):
                 out = self.new_var(stmt.out, "identity")
             else:  # where the input is still read later, the result is named after the module
                 out = self.assign(stmt.out, flag, stmt.input)
             self.fwd += wrap(f"{indent}{out} = {x} if self.{flag} is None else {_call(inner, f'self.{flag}', x)}")
+            return
+        if stmt.out in self.dropped and not stmt.absent:  # nothing reads what it gives: run where it holds
+            if not any(stmt.input in _reads(b) for b in walk(stmt.body)):
+                self.consume(stmt.input)
+            self.fwd.append(f"{indent}if {test}:")
+            init_before = len(self.init)
+            self.body(stmt.body, indent + "    ", None)
+            if _passed(stmt) is not None:
+                self.consume(stmt.output)
+            if len(self.init) == init_before:  # nothing to build: forward reads only the flag
+                del self.init[-len(opening):]
+            if self.fwd[-1] == f"{indent}if {test}:":
+                self.fwd.append(f"{indent}    pass")
+            self.var[stmt.out] = self.var[stmt.input]
             return
         fwd_before = len(self.fwd)
         self.fwd.append(f"{indent}if {test}:")
@@ -1073,9 +1092,13 @@ def _write_body(ctx: Context, key: str, stmts: list[Stmt], output: str, in_shape
     w.uses = count_uses(stmts, output, [h.value for h in heads])
     # modules whose value nothing reads (a layer the spec names but no `from:` reads): called, as
     # the network runs them, and their value dropped (no variable nothing reads, ruff's F841)
-    ends = {output, *(s.output for s in walk(stmts) if isinstance(s, (If, Loop, Container)))}
-    w.dropped = {s.out for s in _flow(stmts) if isinstance(s, (Layer, Instance, Container))
-                 and not w.uses.get(s.out) and s.out not in ends}
+    # (and a `when:` group's whose value nothing reads, its last module's too)
+    ends = {output, *(s.output for s in walk(stmts) if isinstance(s, (Loop, Container)))}
+    dead_ifs = {s.out for s in _flow(stmts) if isinstance(s, If) and not s.absent and not w.uses.get(s.out)
+                and s.out not in ends}
+    ends |= {s.output for s in walk(stmts) if isinstance(s, If) and s.out not in dead_ifs}
+    w.dropped = dead_ifs | {s.out for s in _flow(stmts) if isinstance(s, (Layer, Instance, Container))
+                            and not w.uses.get(s.out) and s.out not in ends}
     w.seen = {}  # type: ignore[attr-defined]
     w.read_symbols = _read_symbols(stmts)  # type: ignore[attr-defined]
     w.residual_shortcuts = {s.inputs[1] for s in walk(stmts) if isinstance(s, Merge) and s.role == "residual"}  # type: ignore[attr-defined]

@@ -429,6 +429,20 @@ CONSTRUCTS: dict[str, str] = {
           - {repeat: 2, each: 'dropout(0.1)'}
           - n5: conv(4, 1)
     """,
+    # `when:` groups whose value nothing reads (a `from:` after them reads past them): the last one's
+    # modules are called where it holds, without a variable nothing reads (F841)
+    "when groups whose value nothing reads": """
+        archc: 1
+        name: unread_groups
+        input: [4, 8, 8]
+        params: {use: true}
+        layers:
+          - c1: conv(4, 1)
+          - {when: use, layers: [tanh]}
+          - g: {when: use, layers: 'conv(4, 1)'}
+          - {when: use, layers: [d1: 'conv(4, 1)', d2: 'conv(4, 1)']}
+          - j: {from: [input, c1], merge: concat, layers: [tanh]}
+    """,
     # shared parameter-free modules repeated in a module body: forward loops, the constructor makes
     # them once (it wrote an empty `for _ in range(n): pass` and an unused `in_channels = 3`, F841)
     "repeats of shared modules in a module body": """
