@@ -683,11 +683,9 @@ class Definer:
                 ids.append(found)
                 continue
             # a name a named entry binds, which instantiation may refuse (see Read)
-            chain = frame.chain()
             read = Read(out=self.new(self.shape(found)), shape=self.shape(found), span=ref.span, input=found,
-                        name=ref.name, candidates=candidates, visible=tuple(f.bindings for f in chain),
-                        seen=self._binds, pending=any(ref.name in f.pending for f in chain),
-                        training_only=frame.training_only)
+                        name=ref.name, candidates=candidates, training_only=frame.training_only,
+                        **self._seen_from(ref.name, frame))
             frame.body.append(read)
             ids.append(read.out)
         frame.reads.extend(points)
@@ -727,14 +725,19 @@ class Definer:
     def unknown_reference(self, ref: m.Ref, x: str, frame: Frame, *, pos: bool = False) -> str:
         """A stand-in of unknown size for a `from:` that names nothing (E305 where it runs);
         ``pos``: it stands for an unnamed entry that takes its list's next number."""
-        chain = frame.chain()
         shape = self.fresh("fault", f"v{self._n + 1}", len(self.shape(x)))
         out = self.new(shape)
         frame.body.append(Fault(out=out, shape=shape, span=ref.span, input=x, name=None, pos=pos,
                                 training_only=frame.training_only, reference=ref.name,
-                                visible=tuple(f.bindings for f in chain), seen=self._binds,
-                                pending=any(ref.name in f.pending for f in chain)))
+                                **self._seen_from(ref.name, frame)))
         return out
+
+    def _seen_from(self, name: str, frame: Frame) -> dict[str, Any]:
+        """What E305's hint says a `from:` of ``name`` sees here (Read.visible, Read.seen, Read.pending):
+        the bindings of the lists around it, as they stand now, and whether its list defines it later."""
+        chain = frame.chain()
+        return {"visible": tuple(f.bindings for f in chain), "seen": self._binds,
+                "pending": any(name in f.pending for f in chain)}
 
     def container_at(self, c: m.Container, x: str, frame: Frame, name: str | None, *,
                      absent: bool = True, entry: Span | None = None) -> str | None:
@@ -836,10 +839,19 @@ class Definer:
         count = self.evaluated(b.repeat.expr, b.repeat.loc, frame.env, "count", checks)
         items = (b.each,) if isinstance(b.each, m.Call) else b.each.items
         if self.concrete:
+            if count is UNKNOWN:  # after an error (a parameter's): left out, as the walk leaves it
+                return x
             if any(_error(c) for c in checks) or isinstance(count, bool) or not isinstance(count, int) \
                     or count < 0 or (self.limits is not None and count > self.limits.max_repeat):
-                return self.left_out_loop(b, count, x, frame, checks)
+                # its count an error: a loop of nothing, which reports it where it runs and is left out
+                return self.loop(b, count, (), x, frame, namer, name, checks)
             return self.unrolled(b, count, items, x, frame, namer)
+        return self.loop(b, count, items, x, frame, namer, name, checks)
+
+    def loop(self, b: m.BodyFields, count: Any, items: tuple[m.Entry, ...], x: str, frame: Frame, namer: Namer,
+             name: str | None, checks: list[Diagnostic | Site]) -> str:
+        """A repeat written once, its index a symbol."""
+        assert b.repeat is not None
         rank = len(self.shape(x))
         loop_out = f"v{self._n + 1}"  # the value the loop will produce: its fresh symbols' owner
         carried = self.fresh("carried", loop_out, rank)
@@ -860,32 +872,12 @@ class Definer:
                                reads=tuple(sub.reads), checks=tuple(checks)))
         return loop_out
 
-    def left_out_loop(self, b: m.BodyFields, count: Any, x: str, frame: Frame, checks: list[Diagnostic | Site]) -> str:
-        """Written for values, a repeat whose count is an error (an expression's, or not a whole
-        number within the limit): a loop of nothing, which reports it where it runs and is left out
-        there, as the walk leaves it."""
-        assert b.repeat is not None
-        if count is UNKNOWN:  # after an error (a parameter's): left out, as the walk leaves it
-            return x
-        rank = len(self.shape(x))
-        loop_out = f"v{self._n + 1}"
-        carried = self.fresh("carried", loop_out, rank)
-        self._n += 1
-        self._nested(loop_out)
-        body_in = self.new(carried)
-        shape = self._shapes[loop_out] = self.fresh("output", loop_out, rank)
-        frame.body.append(Loop(out=loop_out, shape=shape, span=b.repeat.loc.span, index=b.index, count=count,
-                               input=x, carried=carried, body_input=body_in, body=[], output=body_in,
-                               training_only=frame.training_only, checks=tuple(checks)))
-        return loop_out
-
     def unrolled(self, b: m.BodyFields, count: Any, items: tuple[m.Entry, ...], x: str, frame: Frame,
                  namer: Namer) -> str:
         """A repeat written out, one copy of its entries per index value (a definition written for
-        values); each copy's statements marked with its repeat, for the notes."""
+        values); each copy's statements marked with its repeat, for the notes. ``count``: a whole
+        number within the limit (see repeat)."""
         assert b.repeat is not None
-        if count is UNKNOWN:  # after an error (a parameter's): left out, as the walk leaves it
-            return x
         if count == 0:  # its entries still claim the names they would take (see left_out)
             self.left_out(lambda f: self.entries(items, x, f, namer), frame, {b.index: Sym(b.index)})
         # written out, each entry is a step of the walk's, and each statement at least one: more steps
@@ -1303,24 +1295,22 @@ class Definer:
             self._specials[ident] = key
         return d
 
+    @staticmethod
+    def _checked(block: BlockRef, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """A call's values as the walk binds them (ir/params.py): each of its parameter's type (an
+        int where a float is wanted made one), else unknown; and whether all of them are."""
+        scope, scratch = ChainMap(dict(args), block.unit.blocks), Reporter()
+        out = {decl.name: check_type(scratch, args[decl.name], decl.type or default_type(decl, scope), decl.name,
+                                     None, "argument") for decl in block.defn.params}
+        return out, not scratch.errors
+
     def _as_bound(self, block: BlockRef, args: dict[str, Any]) -> dict[str, Any]:
-        """A call's values written for, as the walk binds them (ir/params.py): each of its parameter's
-        type (an int where a float is wanted made one), else unknown, as is one left out or an error
-        (a fault's symbol)."""
-        scope, scratch, out = ChainMap(dict(args), block.unit.blocks), Reporter(), {}
-        for decl in block.defn.params:
-            value = args[decl.name]
-            out[decl.name] = UNKNOWN if is_symbolic(value) else check_type(
-                scratch, value, decl.type or default_type(decl, scope), decl.name, None, "argument")
-        return out
+        """A call's values written for: as the walk binds them, unknown where one is left out or an
+        error (a fault's symbol)."""
+        return self._checked(block, {k: UNKNOWN if is_symbolic(v) else v for k, v in args.items()})[0]
 
     def _well_typed(self, block: BlockRef | SymBlock, args: dict[str, Any]) -> bool:
-        if not isinstance(block, BlockRef):
-            return True
-        scope, scratch = ChainMap(dict(args), block.unit.blocks), Reporter()
-        for decl in block.defn.params:
-            check_type(scratch, args[decl.name], decl.type or default_type(decl, scope), decl.name, None, "argument")
-        return not scratch.errors
+        return not isinstance(block, BlockRef) or self._checked(block, args)[1]
 
     def typed(self, block: BlockRef, args: dict[str, Any]) -> tuple[tuple[str, Any, str | None, Any], ...]:
         """A call's arguments as (name, value, declared type, default's value or None): the type a

@@ -523,10 +523,9 @@ class Instantiator:
             return numbers.take()
         number = numbers.take() if stmt.pos else None
         if isinstance(stmt.name, GenName):  # this repeat's name
-            parts = tuple(self.val(part, env) for part in stmt.name.parts)
-            self.check(UNKNOWN not in parts, "a made name that reads a size an error left unknown")
-            made = made_name(parts)
-            self.check(made is not None, f"the name '{stmt.name}' makes no name a layer can have here")
+            made = self._made(stmt.name, env)
+            self.check(made is not None, f"the name '{stmt.name}' makes no name a layer can have here, or reads "
+                                         "a size an error left unknown")
             return made  # type: ignore[return-value]
         return stmt.name if stmt.name is not None else number  # type: ignore[return-value]
 
@@ -541,7 +540,7 @@ class Instantiator:
     def stmt(self, stmt: Stmt, env: dict[str, Any], vals: dict[str, str | None], path: Path,
              numbers: _Numbers) -> None:
         if stmt.entry is not None and self.reporter is not None:
-            refused = "!" + stmt.entry.key  # (a Read finds the bindings of refused entries in ``vals``)
+            refused = _refused(stmt.entry)
             if not self._claim(stmt.entry, env, path):
                 # refused: none of the entry runs, its statements after this one are passed over, it
                 # still takes its number, and the running value passes
@@ -675,7 +674,7 @@ class Instantiator:
         """A point read by name: its latest binding whose entry ran here without its name refused,
         else none (E305, as the walk reports it) and a stand-in of unknown size for the `from:`."""
         for value, entry in stmt.candidates:
-            if entry is None or "!" + entry.key not in vals:
+            if entry is None or _refused(entry) not in vals:
                 vals[stmt.out] = vals[value]
                 return
         assert self.reporter is not None  # (a name is refused only in lowering)
@@ -691,7 +690,7 @@ class Instantiator:
         visible = ["input"]
         for bindings in stmt.visible:
             for name, found in bindings.items():
-                if any(k <= stmt.seen and (e is None or "!" + e.key not in vals) for _, e, k in found):
+                if any(k <= stmt.seen and (e is None or _refused(e) not in vals) for _, e, k in found):
                     made = name if not isinstance(name, GenName) else self._made(name, env)
                     if made is not None:
                         visible.append(made)
@@ -972,3 +971,9 @@ def _within(span: Span | None, region: Span) -> bool:
     return span is not None and span.file == region.file and \
         (region.line, region.col) <= (span.line, span.col) and (span.end_line, span.end_col) <= \
         (region.end_line, region.end_col)
+
+
+def _refused(entry: EntryName) -> str:
+    """Where ``vals`` marks an entry whose name was refused where it last ran (a Read, and E305's hint,
+    then pass over its binding)."""
+    return "!" + entry.key

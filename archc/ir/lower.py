@@ -206,13 +206,13 @@ class Lowerer:
             ir = definer.run()
             # the errors it reports (an op's shape rule that fails), kept apart until it is done: where
             # it declines after all, the walk reports them with the rest
-            nonlocal found
+            nonlocal found, running
             found = Reporter(sources=self.r.sources, limit=self.r.limit)
-            inst = running[0] = Instantiator(ir, definer.definition, program.name, self.limits, found)
+            inst = running = Instantiator(ir, definer.definition, program.name, self.limits, found)
             return definer, ir, inst, inst.run(params)
 
         found: Reporter | None = None
-        running: list[Instantiator | None] = [None]  # (where it was when Python's stack ran out)
+        running: Instantiator | None = None  # (where it was when Python's stack ran out)
         try:
             try:
                 definer, ir, inst, g = attempt(False)
@@ -230,12 +230,11 @@ class Lowerer:
             self.r.check()
             raise
         except RecursionError:  # only with a raised max_nesting: Python's stack ran out before the limit
-            inst = running[0]
-            if inst is None or found is None:  # (in writing the definitions: the walk judges)
+            if running is None or found is None:  # (in writing the definitions: the walk judges)
                 return None
             for diag in found.diagnostics:
                 self.r.add(diag)
-            span, trace = inst.at or (self.program.leaf.span, ())
+            span, trace = running.at or (self.program.leaf.span, ())
             stack_exhausted(self.r, self.limits.max_nesting, span, trace)
             self.instantiated = True
             self.r.check()

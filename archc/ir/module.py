@@ -166,7 +166,7 @@ class Stmt:
     # runs; and the expressions it evaluates (Site), of symbolic value or that define could not
     # evaluate, reported where their values are errors. After an error its sizes are unknown.
     checks: tuple[Diagnostic | Site | IfKnown, ...] = ()
-    entry: EntryName | None = None  # the top statement of a named entry: its name, claimed first
+    entry: EntryName | None = None  # the first statement of a named entry: its name, claimed first
     # the entries of a list that lowering visits where this statement runs, each one step
     # (Limits.max_steps): the entry that makes it, if it begins one, after those before it that
     # made no statement (a `when: false` group), each by its span, in order

@@ -76,6 +76,14 @@ def scaled(size: Any, factor: Any) -> Any:
                       "give the sizes as numbers, or use size=")
 
 
+def _one_of(a: UpsampleAttrs) -> None:
+    """Exactly one of size and scale_factor, whatever the input."""
+    if (a.size is None) == (a.scale_factor is None):
+        raise ShapeError("upsample needs exactly one of size and scale_factor",
+                         "write upsample(scale_factor=2) or upsample(size=[h, w])", code="E505",
+                         arg="size" if a.size is not None else None)
+
+
 class Upsample(Op):
     example = ("upsample(scale_factor=2, mode='bilinear', align_corners=true)", (64, 28, 28))
     name = "upsample"
@@ -90,10 +98,7 @@ class Upsample(Op):
 
     def check(self, ins: tuple[Shape, ...], a: UpsampleAttrs) -> None:
         self.check_rank(ins)
-        if (a.size is None) == (a.scale_factor is None):
-            raise ShapeError("upsample needs exactly one of size and scale_factor",
-                             "write upsample(scale_factor=2) or upsample(size=[h, w])", code="E505",
-                             arg="size" if a.size is not None else None)
+        _one_of(a)
         if a.align_corners is not None and a.mode != "bilinear":
             raise ShapeError(f"align_corners is only for mode='bilinear' (PyTorch refuses it with '{a.mode}')",
                              "leave align_corners out, or use mode='bilinear'", code="E505", arg="align_corners")
@@ -109,11 +114,10 @@ class Upsample(Op):
 
     def output_shape(self, ins: tuple[Shape, ...], a: UpsampleAttrs) -> tuple[Any, ...]:
         c, h, w = ins[0]
-        if a.size is None and a.scale_factor is None:  # (check says so; the module IR sizes it before)
-            raise ShapeError("upsample needs exactly one of size and scale_factor", code="E505")
         factors = _pair(a.scale_factor) if a.scale_factor is not None else ()
         if any(isinstance(f, Sym) for f in factors):  # refused whatever else is given (see scaled)
             scaled(h, next(f for f in factors if isinstance(f, Sym)))
+        _one_of(a)  # (check says so first; the module IR sizes it before any check)
         if a.size is not None:
             return (c, *pair(a.size))
         return (c, *(scaled(n, f) for n, f in zip((h, w), _pair(a.scale_factor))))
