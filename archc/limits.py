@@ -2,7 +2,7 @@
 
 Every limit is checked before the work it guards is done: the file size before
 parsing, the YAML nesting depth before composing, the expanded size of the network
-(a lower bound computed from the spec, see :mod:`archc.ir.expansion`) before any
+(a lower bound computed from the module IR, see :mod:`archc.ir.estimate`) before any
 node is created, a repeat count before unrolling, and nodes, steps and nesting
 again, exactly, as lowering proceeds. The defaults are generous for real networks
 (ResNet-1202 has ~4,000 nodes; the largest shipped spec ~150M parameters) and keep

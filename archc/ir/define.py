@@ -50,7 +50,6 @@ from ..sym import (
 from .graph import Graph
 from .module import (
     Container,
-    Decline,
     Definition,
     Dims,
     EntryName,
@@ -70,6 +69,7 @@ from .module import (
     Read,
     Site,
     Stmt,
+    TooLong,
     walk,
 )
 from .naming import Namer, body_namer, list_mode, list_namer, made_name
@@ -187,8 +187,9 @@ class Definer:
                  limits: Limits | None = None):
         self.program = program
         self.limits = limits  # per instance: how far repeats may be unrolled (see unrolled)
-        self._unrolled = 0  # statements written in repeats written out, and the entries they visit
-        self._entries = 0
+        # the repeats being written out (their spans, outermost first), and the entries they have written
+        self._unrolling: list[Span] = []
+        self._written = 0
         self.graph = graph
         self.ops = ops or registry()
         self.per_instance = per_instance
@@ -397,11 +398,14 @@ class Definer:
         written after it (Stmt.visits); those after the last statement: the body's tail."""
         found = self._visits.pop(id(body), None)
         tail: list[Span] = []
+        on: dict[int, list[Span]] = {}  # (gathered first: many entries may begin at one statement)
         for at, span in found[1] if found is not None else ():
             if at < len(body):
-                body[at].visits = (*body[at].visits, span)
+                on.setdefault(at, []).append(span)
             else:
                 tail.append(span)
+        for at, spans in on.items():
+            body[at].visits = (*body[at].visits, *spans)
         for stmt in body:
             if isinstance(stmt, (Container, If, Loop)):
                 stmt.tail = self._settle(stmt.body)
@@ -533,6 +537,10 @@ class Definer:
 
     def entry(self, item: m.Entry, x: str, frame: Frame, namer: Namer) -> str:
         self._visit(frame.body, item.span)  # a step wherever this list runs (see Stmt.visits)
+        if self._unrolling and self.limits is not None:  # written out, in a repeat (see unrolled)
+            self._written += 1
+            if self._written > self.limits.max_nodes:  # (the outermost repeat written out is written once)
+                raise TooLong(self.limits.max_nodes, self._unrolling[0])
         # (one Python frame per entry, block and list: a block nested 64 deep is as many of each)
         if isinstance(item, m.Call):
             return self.call_in_list(item, x, frame, namer)
@@ -845,7 +853,7 @@ class Definer:
                     or count < 0 or (self.limits is not None and count > self.limits.max_repeat):
                 # its count an error: a loop of nothing, which reports it where it runs and is left out
                 return self.loop(b, count, (), x, frame, namer, name, checks)
-            return self.unrolled(b, count, items, x, frame, namer)
+            return self.unrolled(b, count, items, x, frame, namer, name)
         return self.loop(b, count, items, x, frame, namer, name, checks)
 
     def loop(self, b: m.BodyFields, count: Any, items: tuple[m.Entry, ...], x: str, frame: Frame, namer: Namer,
@@ -873,37 +881,59 @@ class Definer:
         return loop_out
 
     def unrolled(self, b: m.BodyFields, count: Any, items: tuple[m.Entry, ...], x: str, frame: Frame,
-                 namer: Namer) -> str:
+                 namer: Namer, name: str | None) -> str:
         """A repeat written out, one copy of its entries per index value (a definition written for
         values); each copy's statements marked with its repeat, for the notes. ``count``: a whole
-        number within the limit (see repeat)."""
+        number within the limit (see repeat). One whose copies would write more entries than the graph
+        may hold nodes (a repeat of 60,000 empty blocks is a valid network, but costs as much to write)
+        is written once instead, its index a symbol: instantiation counts what it makes exactly, and
+        refuses it at once where a limit is certainly passed (archc/ir/estimate.py). Where its entries
+        cannot be written so, the network is refused (TooLong, E600)."""
         assert b.repeat is not None
         if count == 0:  # its entries still claim the names they would take (see left_out)
             self.left_out(lambda f: self.entries(items, x, f, namer), frame, {b.index: Sym(b.index)})
-        # written out, each entry is a step of the walk's, and each statement at least one: more steps
-        # than lowering takes, or statements than the graph may hold nodes, and the walk judges (it
-        # refuses a network too big before expanding it, archc/ir/expansion.py). Entries that write
-        # nothing (`when: false`) cost no statement: such a repeat of 60,000 is a valid network
-        self._entries += count * max(len(items), 1)
-        if self.limits is not None and self._entries > self.limits.max_steps:
-            raise Decline("repeats unrolled beyond the step limit")
-        for i in range(count):
-            before = len(frame.body)
-            self._visit(frame.body, b.repeat.loc.span)  # each repeat is a step of its own
-            x = self.entries(items, x, frame.child(with_names(frame.env, {b.index: i})), namer)
-            _mark(frame.body[before:], Mark("repeat", b.index, b.repeat.loc.span, index=i))
-            self._unrolled += len(frame.body) - before
-            if self.limits is not None and self._unrolled > self.limits.max_nodes:
-                raise Decline("repeats unrolled beyond the node limit")
-        return x
+            return x
+        start, written = len(frame.body), self._written
+        visits = self._visits.setdefault(id(frame.body), (frame.body, []))[1]
+        visited = len(visits)
+        self._unrolling.append(b.repeat.loc.span)
+        try:
+            out = x
+            for i in range(count):
+                before = len(frame.body)
+                self._visit(frame.body, b.repeat.loc.span)  # each repeat is a step of its own
+                out = self.entries(items, out, frame.child(with_names(frame.env, {b.index: i})), namer)
+                _mark(frame.body[before:], Mark("repeat", b.index, b.repeat.loc.span, index=i))
+            return out
+        except TooLong as long:
+            if long.span != b.repeat.loc.span:  # (a repeat around this one passed the limit: it is written once)
+                raise
+            del frame.body[start:], visits[visited:]  # (what it wrote, and the steps it marked there)
+            self._written = written
+            saved = self.concrete
+            self.concrete = False  # (its block calls written once, not for values no copy has)
+            try:
+                out = self.loop(b, count, items, x, frame, namer, name, [])
+                loop = frame.body[-1]
+                assert isinstance(loop, Loop) and loop.out == out
+                loop.once = True
+                return out
+            except Unsymbolic:
+                raise long from None
+            finally:
+                self.concrete = saved
+        finally:
+            self._unrolling.pop()
 
     def left_out(self, run: Any, frame: Frame, names: dict[str, Any] | None = None) -> None:
         """Entries that a false condition or a repeat of 0 leaves out, written and thrown away: a
         definition written once writes them, and names its ops in the order they are written (a
         later dropout with other attributes is `dropout_1` whether they run or not)."""
         env = with_names(frame.env, names) if names else frame.env
+        written = self._written  # (none of it is kept: see unrolled)
         with contextlib.suppress(Exception):  # what it cannot write claims nothing (the walk claims what it can)
             run(frame.child(env, body=[], reads=[]))
+        self._written = written
 
     def parallel(self, b: m.BodyFields, x: str, frame: Frame) -> str:
         assert b.parallel is not None
@@ -1284,7 +1314,7 @@ class Definer:
 
         saved, room_outside = self.concrete, self._room
         self.concrete, self._room = True, room
-        self._inlining.add(id(defn))  # a block that calls itself: E306, the walk's to report
+        self._inlining.add(id(defn))  # a block that calls itself: E306, where it runs
         try:
             self._define(d, env, block.unit, body)
         finally:
@@ -1359,31 +1389,46 @@ class Definer:
                                         faults=tuple(faults.items()), at=tuple(found.at.items())))
         return out
 
-    def _mistyped(self, block: BlockRef, args: dict[str, Any], found: _Args, call: m.Call) -> dict[str, Diagnostic]:
+    def _mistyped(self, block: BlockRef, args: dict[str, Any], found: _Args,
+                  call: m.Call) -> dict[str, Diagnostic | None]:
         """An inline call's arguments that are errors where it runs, in the parameters' order: those it
         leaves out (E302), and those whose values, known here, are not of their parameters' types
-        (E202, a fresh symbol in ``args`` instead, unknown there as the walk takes it). One whose type
-        depends on the caller's parameters is checked where it runs (instantiation declines there)."""
+        (E202, a fresh symbol in ``args`` instead, unknown there as the walk takes it). A default that
+        reads one is written again from that symbol (unknown there too, as the walk binds a call,
+        ir/params.block_args), or, where it cannot be, is a fresh symbol with nothing to report (None).
+        One whose type depends on the caller's parameters is checked where it runs (instantiate._inline_args)."""
         missing = dict(found.missing)
-        faults: dict[str, Diagnostic] = {}
-        scope = ChainMap(dict(args), block.unit.blocks)
+        faults: dict[str, Diagnostic | None] = {}
+        scope = ChainMap(args, block.unit.blocks)
         for decl in block.defn.params:
             if decl.name in missing:
                 faults[decl.name] = missing[decl.name]
                 continue
+            if decl.name not in found.given and decl.default is not None \
+                    and names_in(decl.default.expr) & faults.keys():
+                try:
+                    args[decl.name] = self.eval(decl.default.expr, scope, decl.default.loc.span)
+                except Unsymbolic:  # (of unknown value, with nothing more to report)
+                    args[decl.name] = self._unknown_arg(call, decl.name, decl.type or "int")
+                    faults[decl.name] = None
+                continue
             value = args[decl.name]
-            if is_symbolic(value) or any(decl.name in names_in(d.default.expr)
-                                         for d in block.defn.params if d.default is not None):
-                continue  # (a default that reads it would take its value as it is: the walk's unknown)
+            if is_symbolic(value):
+                continue
             scratch, want = Reporter(), decl.type or default_type(decl, scope)
             check_type(scratch, value, want, decl.name, found.at.get(decl.name, call.span), f"{block.name}() argument")
             if scratch.errors:
-                try:  # a symbol of the parameter's kind (a condition reads a bool one)
-                    args[decl.name] = _symbol(f"_fault_{call.span.line}_{call.span.col}_{decl.name}", want or "int")
-                except Unsymbolic:  # (a str: instantiation declines where it runs)
-                    continue
+                args[decl.name] = self._unknown_arg(call, decl.name, want or "int")
                 faults[decl.name] = scratch.errors[0]
         return faults
+
+    def _unknown_arg(self, call: m.Call, name: str, kind: str) -> Any:
+        """An inline call's argument of unknown value where it runs (an error): a symbol of the
+        parameter's kind (a condition reads a bool one); written for values, unknown itself (a str has
+        no symbol)."""
+        if self.concrete:
+            return UNKNOWN
+        return _symbol(f"_fault_{call.span.line}_{call.span.col}_{name}", kind)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The module IR of a lowered spec, and the proof that it is the network that was checked.
 
 Emission prints the module IR (:mod:`archc.ir.define`); the analyses count the concrete
-graph. Lowering (:mod:`archc.ir.lower`) makes that graph as the IR's instantiation wherever it
-can, and then hands the IR on with it (:attr:`Graph.derivation`). Where lowering's walk made
-the graph instead, the IR is derived on first use (:attr:`Graph.deriver`; only
+graph. Lowering (:mod:`archc.ir.lower`) makes that graph as the IR's instantiation, and hands
+the IR on with it (:attr:`Graph.derivation`). Where a graph was made otherwise (the tests'
+reference walk, tests/ir/walk.py), the IR is derived on first use (:attr:`Graph.deriver`; only
 ``compile``/``build`` need it), instantiated and compared with that graph, node for node: op,
 attributes, module path, inputs, shape, training-only, notes, points read by name. Only an
 IR that reproduces the checked graph leaves this stage; any difference is refused (E720 at

@@ -60,8 +60,8 @@ class TooBig(Exception):
 
 
 class GiveUp(Exception):
-    """The estimate would cost too much (or nest too deep) to be worth finishing (the walk's
-    estimate, archc/ir/expansion.py, gives up the same way)."""
+    """The estimate would cost too much (or nest too deep) to be worth finishing (the tests'
+    reference walk's estimate, tests/ir/expansion.py, gives up the same way)."""
 
 
 class _Known(Mapping[str, Any]):
@@ -131,8 +131,8 @@ def reads(body: list[Stmt], name: str) -> bool:
 
 class Bound:
     """Lower bounds on (nodes, steps), checked against ``limits`` as they are summed: what the
-    estimate over the module IR (:class:`Estimate`) and the walk's over the spec
-    (archc/ir/expansion.py) share.
+    estimate over the module IR (:class:`Estimate`) and the tests' reference walk's over the spec
+    (tests/ir/expansion.py) share.
 
     ``base`` is what exists already (nodes made and steps taken before the estimate); a bound is
     checked as ``base + bound``. What a block makes is kept between runs (``memo``: it is found

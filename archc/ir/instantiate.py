@@ -4,18 +4,20 @@ expressions evaluated, shapes inferred by each op's rule.
 
 This is how lowering makes the graph that every later stage reads (:mod:`archc.ir.lower`
 runs it with ``limits``): node ids, module paths, scopes, shapes, and the notes that say
-which call and which repeat made a node, exactly as the walk of :mod:`archc.ir.lower`
-gives them for the same spec (tests/ir/test_module_ir.py checks this on every spec the
-suite holds). Run for lowering, it also makes each check of the walk that depends on the
-values: argument types, conditions that are true or false, repeat counts, the names a
-repeat makes, every op's shape rule, and the limits (nodes and steps counted as the walk counts
-them, and foreseen before they are made: archc/ir/estimate.py). Most errors it reports as the walk does
-(:mod:`archc.ir.report` words them): an op's shape rule that fails, a size or budget limit
-passed, a wrong repeat count, an argument of the wrong type, a name taken or made wrong, and
-the errors :mod:`archc.ir.define` marks on a statement (``Stmt.checks``, a ``Fault``), each
-with the instance's notes; it then goes on with the sizes that depend on the error unknown, as
-the walk does. Where another check fails it raises :class:`~archc.ir.module.Decline`, and the
-walk lowers the spec and reports the error with everything it knows.
+which call and which repeat made a node, exactly as the walk gives them for the same spec
+(the walk: lowering as archc did it before the module IR, walking the spec itself, kept as
+the tests' reference in tests/ir/walk.py; tests/ir/test_module_ir.py and
+tests/ir/test_reported.py compare the two on every spec the suite holds). Run for lowering,
+it also makes each check that depends on the values: argument types, conditions that are
+true or false, repeat counts, the names a repeat makes, every op's shape rule, and the
+limits (nodes and steps counted as the walk counts them, and foreseen before they are made:
+archc/ir/estimate.py). It reports the errors as the walk does (:mod:`archc.ir.report` words
+them): an op's shape rule that fails, a size or budget limit passed, a wrong repeat count,
+an argument of the wrong type, a name taken or made wrong, and the errors
+:mod:`archc.ir.define` marks on a statement (``Stmt.checks``, a ``Fault``), each with the
+instance's notes; it then goes on with the sizes that depend on the error unknown, as the
+walk does. A check that cannot fail in lowering (each says why) raises
+:class:`~archc.ir.module.Decline` if it does: a fault of archc's, never a spec's.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from .module import (
     Site,
     Stmt,
     Stop,
+    TooLong,
     Varies,
 )
 from .module import Head as HeadStmt
@@ -118,11 +121,13 @@ def concrete(value: Any, env: Mapping[str, Any], limit: int | None = None) -> An
 @dataclass(frozen=True)
 class _Call:
     """A block call's arguments as lowering checks them: the parameters it leaves out that have no
-    default (each with its error, E302), where each value is written, and the call."""
+    default (each with its error, E302), where each value is written, the call, and the parameters
+    whose values it writes (the others take their defaults)."""
 
     missing: Mapping[str, Diagnostic]
     at: Mapping[str, Span]
     span: Span
+    given: frozenset[str]
 
 
 class _Numbers:
@@ -151,6 +156,10 @@ class Instantiator:
         # the values of inline calls' arguments of the wrong type where they run: unknown in the
         # statements spliced from those calls, as the walk takes them (see _inline_args)
         self.poisoned: tuple[Any, ...] = ()
+        self.once: list[Span] = []  # the repeats written once in a network written for values (Loop.once)
+        # the inline blocks whose spliced statements are running (ir/define.py's splices): one passed as
+        # a value and called inside itself is found here (E306)
+        self.splicing: tuple[str, ...] = ()
         self.resolve = resolve
         self.name = name
         self.limits = limits
@@ -300,7 +309,11 @@ class Instantiator:
                 # one statement's shared op with other attributes in this use than in its first,
                 # `dropout(i * 0.1)` in a repeat of a list that names its layers: one `self.dropout`
                 # cannot be both. Each use is a module of its own (`dropout`, `dropout_1`, ...), which
-                # only a definition written for these values holds (emission refuses it, E720)
+                # only a definition written for these values holds (emission refuses it, E720); in a
+                # repeat of one that is written once, too long to write out (Loop.once): refused
+                if self.once:
+                    assert self.limits is not None
+                    raise TooLong(self.limits.max_nodes, self.once[0])
                 raise Varies(
                     f"the unnamed {node.op.name} has other arguments in this use ({node.op.label(node.attrs)}) "
                     f"than in its first ({first.op.label(first.attrs)}): one shared "
@@ -383,7 +396,7 @@ class Instantiator:
         or its default's. ``named`` holds (name, value, declared type, default's value). For a call
         of a block of the spec (``call``, of ``block``), an error is reported as the walk reports it,
         with the parameters the call leaves out (E302), in the parameters' order, and the value is
-        unknown after; elsewhere it declines. The values, as checked."""
+        unknown after. The values, as checked."""
         checked: dict[str, Any] = {}
         if self.limits is None:
             return checked
@@ -391,7 +404,14 @@ class Instantiator:
         missing = call.missing if call is not None else {}
         at = call.at if call is not None else {}
         scratch = self.reporter if report and self.reporter is not None else Reporter()
+        # the values checked so far: a default reads them, as the walk binds a call (ir/params.block_args),
+        # so that one of the wrong type leaves unknown the defaults that read it (`b: a` after `a` of the
+        # wrong type), and one mistake is reported once
+        scope = ChainMap(checked, env)
+        failed = False
         for name, value, declared, default in named:
+            if failed and call is not None and name not in call.given and default is not None:
+                value = self.val(default, scope)
             checked[name] = value
             if name in missing:
                 self._report(missing[name])
@@ -400,11 +420,12 @@ class Instantiator:
             if value is UNKNOWN:  # after an error: nothing to check
                 continue
             if want is None and default is not None:
-                found = self.val(default, env)
+                found = self.val(default, scope)
                 want = None if found is None or found is UNKNOWN else value_type(found)
             checked[name] = check_type(scratch, value, want, name, at.get(name, call.span if call else None),
                                        f"{block}() argument", self.trace)
             if checked[name] is UNKNOWN:
+                failed = True
                 self._unknown()
         self.check(report or not scratch.errors, "an argument of the wrong type")
         return checked
@@ -444,10 +465,11 @@ class Instantiator:
         its trace, the inline calls' argument types checked."""
         saved = self.trace, self.marked
         where = path_str(path) or self.name
-        poisoned = self.poisoned
+        poisoned, splicing = self.poisoned, self.splicing
         for mark in stmt.marks[self.marked:]:
             if mark.kind == "inline":
                 self.poisoned = (*self.poisoned, *self._inline_args(mark, env))
+                self.splicing = (*self.splicing, mark.name)
                 note = Note(f"in block '{mark.name}' called inline in '{where}'", mark.span)
             else:
                 note = Note(f"in repeat {mark.name}={mark.index} of '{where}'", mark.span)
@@ -456,7 +478,7 @@ class Instantiator:
         try:
             yield
         finally:
-            self.trace, self.marked, self.poisoned = *saved, poisoned
+            self.trace, self.marked, self.poisoned, self.splicing = *saved, poisoned, splicing
 
     def _inline_args(self, mark: Mark, env: dict[str, Any]) -> tuple[Any, ...]:
         """An inline call's arguments checked where it runs, in the parameters' order, as the walk
@@ -464,18 +486,22 @@ class Instantiator:
         ir/define.py: fresh symbols, unknown here), and those of the wrong type here (E202), each
         reported once where the call runs (each statement spliced from it enters the mark). The
         latter are unknown in the statements spliced from it, as the walk takes them: their values
-        (expressions of the caller's) are returned, to be read as unknown there (``poisoned``)."""
+        (expressions of the caller's) are returned, to be read as unknown there (``poisoned``), and so
+        is any value that holds one (`ws[0] // 2` where `ws[0]` is wrong: the follow-on errors it would
+        cause are not reported). One whose value is no expression (a constant wrong only where the
+        caller's values give its parameter another type) is read as written."""
         faults = dict(mark.faults)
         first = (id(mark), self.trace) not in self.faulted
         self.faulted.add((id(mark), self.trace))
         at = dict(mark.at)
         scratch = self.reporter if first and self.reporter is not None else Reporter()
-        wrong, right = [], []
+        wrong = []
         for name, value, declared, default in mark.args:
             if name in faults:
-                if first:
+                if first and faults[name] is not None:
                     self._report(faults[name])
-                env[str(value)] = UNKNOWN  # unknown here and wherever it is read
+                if is_symbolic(value):  # (written for values: unknown already)
+                    env[str(value)] = UNKNOWN  # unknown here and wherever it is read
                 continue
             found = self.val(value, env)
             want = declared
@@ -484,14 +510,12 @@ class Instantiator:
                 want = None if seen is None or seen is UNKNOWN else value_type(seen)
             if found is UNKNOWN or check_type(scratch, found, want, name, at.get(name, mark.span),
                                               f"{mark.name}() argument", self.trace) is not UNKNOWN:
-                right.append(value)
                 continue
-            self.check(self.reporter is not None and is_symbolic(value), "an argument of the wrong type")
+            self.check(self.reporter is not None, "an argument of the wrong type")
             if first:
                 self._unknown()
-            wrong.append(value)
-        # (one that holds another's value cannot be unknown alone: declined)
-        self.check(not wrong or not any(holds(v, tuple(wrong)) for v in right), "an argument of the wrong type")
+            if is_symbolic(value):
+                wrong.append(value)
         return tuple(wrong)
 
     def _nested(self, stmt: Stmt) -> None:
@@ -706,8 +730,8 @@ class Instantiator:
         return [note for note in self.trace if note.message.startswith("in block")]
 
     def _report(self, diag: Diagnostic) -> None:
-        """An error found before this instance (see Stmt.checks), reported with its notes; outside
-        lowering, where nothing reports, the statement is declined as before."""
+        """An error found before this instance (see Stmt.checks), reported with its notes (only in
+        lowering: elsewhere the spec has none)."""
         self.check(self.reporter is not None, diag.message)
         if self.reporter is not None:
             self.reporter.add(dataclasses.replace(diag, notes=self.trace))
@@ -744,6 +768,8 @@ class Instantiator:
         inner = ChainMap({}, env)
         where = path_str(path) or self.name
         trace = self.trace
+        if stmt.once:
+            self.once.append(stmt.span)
         try:
             for i in range(count):
                 self.trace = trace
@@ -759,6 +785,8 @@ class Instantiator:
                 assert x is not None
         finally:
             self.trace = trace
+            if stmt.once:
+                self.once.pop()
         vals[stmt.out] = x
         self._bind(stmt.shape, self.shape(x), env)
 
@@ -799,20 +827,18 @@ class Instantiator:
             if d.inline and stmt.name is None and stmt.only_inline and d.mode != "module":
                 # spliced into a list that names its layers: its unnamed entries named as there
                 d = self.resolve(block, rank, room, "module")
-        if (d.name, d.span) in self.expanding:  # through a block-typed parameter (the walk's check, by definition)
-            # (an inline block spliced by ir/define.py on the way is not among them: the walk found the
-            # cycle sooner, or elsewhere)
-            depth = len(self._blocks())
-            self.check(self.reporter is not None and stmt.callee_at is not None and depth == len(self.expanding),
-                       "a block that uses itself through an inline block")
+        if (d.name, d.span) in self.expanding or (d.inline and d.name in self.splicing):
+            # through a block-typed parameter (the walk's check, by definition), or an inline block passed
+            # as a value inside its own splice (ir/define.py's, whose note is on the trace: `I → A → I`)
+            self.check(self.reporter is not None and stmt.callee_at is not None, "a block that uses itself")
             assert self.reporter is not None and stmt.callee_at is not None
-            uses_itself(self.reporter, d.name, depth, stmt.callee_at, self.trace)
+            uses_itself(self.reporter, d.name, len(self._blocks()), stmt.callee_at, self.trace)
             raise Stop()
         for name, _ in stmt.missing:  # no value: unknown here and wherever its symbol is read
             env[str(stmt.args[name])] = UNKNOWN
             self.unknown = True
         args = {k: known[k] if k in known else self.val(v, env) for k, v in stmt.args.items()}
-        call = _Call(dict(stmt.missing), dict(stmt.args_at), stmt.span)
+        call = _Call(dict(stmt.missing), dict(stmt.args_at), stmt.span, frozenset(stmt.given))
         if stmt.block is None:
             args, call = self._bind_args(d, args, stmt)
             spliced = d.inline and stmt.name is None
@@ -887,6 +913,7 @@ class Instantiator:
                                 [(given[f"#{k}"], written.get(f"#{k}", stmt.span)) for k in range(positional)],
                                 [(k, v, written.get(k, stmt.span)) for k, v in given.items() if not k.startswith("#")],
                                 lambda value, _: value, self._report)
+        given = frozenset(values)
         missing: dict[str, Diagnostic] = {}
         for p in d.params:
             if p.name in values:
@@ -906,7 +933,7 @@ class Instantiator:
                 values[p.name] = self.val(p.default, values)
                 if p.default_at is not None:
                     at[p.name] = p.default_at
-        return values, _Call(missing, at, stmt.span)
+        return values, _Call(missing, at, stmt.span, given)
 
     def merge(self, stmt: Merge, env: dict[str, Any], vals: dict[str, str | None], path: Path,
               numbers: _Numbers) -> None:

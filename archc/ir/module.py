@@ -283,6 +283,10 @@ class Loop(Stmt):
     tail: tuple[Span, ...] = ()
     reads: tuple[str, ...] = ()  # values read by name in each repeat (see Definition.reads)
     tail_skip: int = 0  # numbers passed over after each repeat of its body (see Stmt.skip)
+    # a repeat of a network written for its values, written once instead of once per index (its
+    # copies would write too much: Definer.unrolled), where a shared module must be one per use
+    # (Varies) is refused instead (TooLong)
+    once: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -391,13 +395,26 @@ class Stop(Exception):
 
 
 class Decline(Exception):
-    """The module IR cannot vouch for this spec's graph: a check that lowering's walk
-    (:mod:`archc.ir.lower`) makes fails, or may. The walk then lowers the spec and reports
-    what it finds; nothing of the declined attempt is kept."""
+    """The module IR cannot vouch for this spec's graph. Lowering reports every error a spec can
+    hold (archc/ir/instantiate.py): a check that declines there is a fault of archc's (an internal
+    error, never a network other than the one checked). Its kinds that lowering meets by design:
+    :class:`Disagrees` and :class:`Varies` (the network is then written for its values), and
+    :class:`TooLong` (E600)."""
 
     def __init__(self, why: str, span: Span | None = None, hint: str | None = None):
         super().__init__(why)
         self.span, self.hint = span, hint  # hint: E720's, where emission refuses the network
+
+
+class TooLong(Decline):
+    """A repeat written out for values (a definition written per instance) whose copies would write
+    more than ``limit`` entries (the node limit), and that cannot be written once, or, written once
+    (:attr:`Loop.once`), makes a shared module with other arguments in each repeat (:class:`Varies`):
+    lowering refuses the network (E600 at the repeat, archc.ir.define.Definer.unrolled)."""
+
+    def __init__(self, limit: int, span: Span):
+        super().__init__("a repeat written out beyond the node limit", span)
+        self.limit = limit
 
 
 class Disagrees(Decline):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
 from ..diagnostics import Diagnostic, Note, Reporter, Span, suggest
@@ -54,7 +53,6 @@ __all__ = [
     "unknown_callee",
     "unknown_reference",
     "unnamed_container",
-    "when_error",
 ]
 
 # a residual's add that fails: why, where the spec can say more than the op's rule
@@ -123,11 +121,6 @@ def budget_error(r: Reporter, node: Node, params: int, macs: int, limits: Limits
                     "check the sizes, or raise the limit", trace)
             return True
     return False
-
-
-def when_error(r: Reporter, value: Any, span: Span, hint: str | None, trace: Iterable[Note]) -> None:
-    """E202: a `when:` that is neither true nor false (taken as false)."""
-    r.add(replace(not_a_condition(value, span, hint), notes=tuple(trace)))
 
 
 def not_a_condition(value: Any, span: Span, hint: str | None) -> Diagnostic:
@@ -363,6 +356,16 @@ def foreseen_limit(r: Reporter, limits: Limits, what: str, span: Span, detail: s
     else:
         r.error("E605", f"expanding the network takes more than {limits.max_steps:,} steps", span,
                 "check repeat counts, or raise the limit with --limit max_steps=N", notes)
+
+
+def written_out_limit(r: Reporter, limit: int, span: Span) -> None:
+    """E600: a repeat in a network written for its values (not once for all instances) whose copies
+    would write more entries than the node limit, and whose entries cannot be written once with the
+    index a symbol (archc/ir/define.py, Definer.unrolled)."""
+    r.error("E600", f"this repeat, written out once per index, writes more than {limit:,} entries", span,
+            "its entries vary with the index in a way one loop cannot say (a str parameter's value, or an "
+            "unnamed op's arguments in a list that names its layers), so each index is written out: name or "
+            "shorten the repeat, or raise the limit with --limit max_nodes=N")
 
 
 def uses_itself(r: Reporter, block: str, depth: int, span: Span, trace: tuple[Note, ...]) -> None:

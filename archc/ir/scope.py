@@ -124,7 +124,7 @@ class _Checker:
 
     def defaults(self, defn: m.BlockDef, unit: Unit) -> None:
         """The blocks the parameters' defaults name are emitted too (a block-typed parameter's
-        default); the defaults' own names are the walk's to check."""
+        default); the defaults' own names are lowering's to check."""
         for decl in defn.params:
             if decl.default is not None:
                 for n in walk(decl.default.expr):

@@ -15,6 +15,8 @@ from archc.ir.lower import Lowerer
 from archc.limits import Limits
 from tests.test_fuzz import hang_guard
 
+from .walk import Walker
+
 EXPR = "-" * 190 + "1"  # an expression near the default limit of parts, evaluated at the innermost level
 HEAD = "archc: 1\nname: t\ninput: [3, 8, 8]\n"
 
@@ -81,7 +83,7 @@ def test_python_s_stack_running_out_is_reported_by_instantiation(form: str) -> N
     with pytest.raises(ArchcError) as err:
         low.run()
     (d,) = err.value.diagnostics
-    assert low.instantiated and d.code == "E604" and "Python's stack" in (d.hint or "")
+    assert d.code == "E604" and "Python's stack" in (d.hint or "")
 
 
 def test_the_e604_diagnostic_points_into_the_chain() -> None:
@@ -172,7 +174,7 @@ def test_block_instances_share_the_file_s_names_instead_of_copying_them() -> Non
         "layers:\n  - s: {repeat: 3, each: B0()}\n")
     program = archc.load("t.yaml", text=text)
     # the walk (archc/ir/lower.py), which lowering falls back on where the module IR cannot vouch
-    graph = Lowerer(program, Reporter(), direct=False).run()
+    graph = Walker(program, Reporter()).run()
     instances = [s for s in graph.scopes.values() if s.block == "B0"]
     assert len(instances) == 3
     for scope in instances:
@@ -191,7 +193,7 @@ def test_a_chain_far_past_the_limit_is_reported_by_instantiation() -> None:
         low = Lowerer(archc.load("t.yaml", text=chain(n, "layers: [b: {prev}]")), Reporter())
         with pytest.raises(ArchcError) as err:
             low.run()
-        assert err.value.codes == ["E604"] and low.instantiated
+        assert err.value.codes == ["E604"]
 
 
 def never_called(n: int, also: str = "") -> str:
@@ -250,4 +252,72 @@ layers:
     program = archc.load("t.yaml", text=text)
     low = Lowerer(program, Reporter())
     graph = low.run()
-    assert low.instantiated and list(graph.nodes) == ["input", "a.conv", "a.relu"]
+    assert list(graph.nodes) == ["input", "a.conv", "a.relu"]
+
+
+UNROLLED = """blocks:
+  B:
+    params: {mode: str}
+    layers: [{when: mode == 'a', layers: relu}]
+  E:
+    layers: [{when: false, layers: relu}]
+layers:
+  - conv(4, 1)
+  - B('a')
+  - B('b')
+"""
+
+
+def test_a_repeat_written_out_past_the_node_limit_is_written_once_where_it_can_be() -> None:
+    # a network written for its values (a str parameter varies between calls) writes its repeats out;
+    # one whose copies would write more entries than the node limit is written once, its index a
+    # symbol, and instantiated as the walk expands it (the walk had lowered it alone)
+    program = archc.load("t.yaml", text=HEAD + UNROLLED + "  - {repeat: 150, each: [E(), relu]}\n")
+    limits = Limits(max_nodes=200)
+    low = Lowerer(program, Reporter(), limits=limits)
+    graph = low.run()
+    walked = Walker(program, Reporter(), limits=limits).run()
+    assert list(graph.nodes) == list(walked.nodes)
+    assert [n.shape for n in graph.nodes.values()] == [n.shape for n in walked.nodes.values()]
+    assert len(graph.nodes) == 2 + 1 + 150  # input, conv, B('a')'s relu, a relu per repeat (shared: #k)
+    # past the node limit, as the walk foresees it: before anything is made
+    reporter = Reporter()
+    with pytest.raises(ArchcError):
+        Lowerer(program, reporter, limits=Limits(max_nodes=100)).run()
+    assert [d.code for d in reporter.diagnostics] == ["E600"]
+    assert reporter.diagnostics[0].span.line == HEAD.count("\n") + UNROLLED.count("\n") + 1
+
+
+def test_a_repeat_that_must_be_written_out_past_the_node_limit_is_refused() -> None:
+    # each copy calls the str block with another value: it cannot be written once, and written out it
+    # passes the node limit's worth of entries: E600 at the repeat, which says why and what to raise
+    program = archc.load("t.yaml", text=HEAD + UNROLLED + "  - {repeat: 150, index: i, each: B(['a', 'b'][i % 2])}\n")
+    reporter = Reporter()
+    low = Lowerer(program, reporter, limits=Limits(max_nodes=100))
+    with pytest.raises(ArchcError):
+        low.run()
+    (diag,) = reporter.diagnostics
+    assert diag.code == "E600"
+    assert diag.message == "this repeat, written out once per index, writes more than 100 entries"
+    assert "--limit max_nodes=N" in (diag.hint or "")
+    # within the limit, the same network is lowered: a B per copy, whose relu is there in every other one
+    graph = Lowerer(program, Reporter(), limits=Limits(max_nodes=1000)).run()
+    walked = Walker(program, Reporter(), limits=Limits(max_nodes=1000)).run()
+    assert list(graph.nodes) == list(walked.nodes) == ["input", "0", "1.0", *(f"{k}.0" for k in range(3, 153, 2))]
+
+
+def test_a_repeat_written_once_whose_shared_module_varies_is_refused() -> None:
+    # written once (its copies would write too much), a repeat whose unnamed dropout has other
+    # arguments in each repeat cannot share one `self.dropout`: E600 at the repeat, not a crash
+    text = HEAD + UNROLLED + "  - {repeat: 150, index: i, each: [dropout(i * 0.001), {when: false, layers: relu}]}\n"
+    program = archc.load("t.yaml", text=text.replace("  - conv(4, 1)\n", "  - a: conv(4, 1)\n")
+                         .replace("  - B('a')\n  - B('b')\n", "  - b1: B('a')\n  - b2: B('b')\n"))
+    reporter = Reporter()
+    with pytest.raises(ArchcError):
+        Lowerer(program, reporter, limits=Limits(max_nodes=200)).run()
+    (diag,) = reporter.diagnostics
+    assert diag.code == "E600" and diag.message.endswith("writes more than 200 entries")
+    # written out (within the limit), each use is a module of its own, as the walk makes them
+    graph = Lowerer(program, Reporter(), limits=Limits(max_nodes=1000)).run()
+    walked = Walker(program, Reporter(), limits=Limits(max_nodes=1000)).run()
+    assert list(graph.nodes) == list(walked.nodes) and list(graph.nodes)[-1] == "dropout_149"

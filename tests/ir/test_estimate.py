@@ -30,6 +30,7 @@ from archc.limits import Limits
 from ..specgen import Case, cases
 from ..test_fuzz import specs as fuzzed_specs
 from .test_expansion import EXPONENTIAL, WIDE
+from .walk import Walker
 
 EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
 HEAD = "archc: 1\nname: t\ninput: [3, 8, 8]\n"
@@ -58,7 +59,7 @@ class Seen:
 
 
 def both(program_text: str | None = None, *, path: Any = None, overrides: Any = None,
-         monkeypatch: pytest.MonkeyPatch) -> tuple[Lowerer, Lowerer, Seen] | None:
+         monkeypatch: pytest.MonkeyPatch) -> tuple[Lowerer, Walker, Seen] | None:
     """Lower a valid spec both ways (None where it has an error); what instantiation counted."""
     seen = Seen(monkeypatch)
     load = (lambda: archc.load(path, limits=BIG)) if path is not None else \
@@ -72,9 +73,8 @@ def both(program_text: str | None = None, *, path: Any = None, overrides: Any = 
         graph = direct.run()
     except ArchcError:
         return None
-    walked = Lowerer(load(), Reporter(), limits=BIG, overrides=overrides, direct=False)
+    walked = Walker(load(), Reporter(), limits=BIG, overrides=overrides)
     walked.run()
-    assert direct.instantiated
     assert seen.bound is not None and seen.steps is not None
     # the bound holds: never more nodes (the input node aside) or steps than instantiation takes
     assert seen.bound[0] + 1 <= len(graph.nodes) and seen.bound[1] <= seen.steps, (seen.bound, seen.steps)
@@ -126,7 +126,7 @@ def refused(text: str, limits: Limits | None = None) -> tuple[Lowerer, float]:
 
 def test_a_network_far_past_the_node_limit_is_refused_by_instantiation_before_any_node() -> None:
     low, seconds = refused(EXPONENTIAL)
-    assert low.instantiated and seconds < 0.5
+    assert seconds < 0.5
     (diag,) = low.r.diagnostics
     assert diag.code == "E600" and diag.span.line == 8  # L3's repeat: 100 × 100 × 100 nodes
     assert [n.message for n in diag.notes] == [
@@ -138,7 +138,7 @@ def test_a_network_far_past_the_node_limit_is_refused_by_instantiation_before_an
 def test_a_repeat_of_nothing_is_refused_by_its_steps() -> None:
     low, seconds = refused(HEAD + "layers:\n  - s: {repeat: 100000, each: [{repeat: 100000, "
                                   "each: [{when: false, layers: relu}]}]}\n")
-    assert low.instantiated and seconds < 0.5
+    assert seconds < 0.5
     (diag,) = low.r.diagnostics
     assert diag.code == "E605"
     assert diag.notes[-1].message == ("counted before expanding: this repeat makes at least 0 nodes "
@@ -147,7 +147,7 @@ def test_a_repeat_of_nothing_is_refused_by_its_steps() -> None:
 
 def test_a_count_read_from_a_shape_is_refused_at_its_loop() -> None:
     low, _ = refused(WIDE)
-    assert low.instantiated and len(low.graph.nodes) < 10
+    assert len(low.graph.nodes) < 10
     (diag,) = low.r.diagnostics
     assert diag.code == "E600" and "in block 'Wide' called as 'w'" in diag.notes[0].message
 
@@ -168,18 +168,17 @@ layers:
     program = archc.load("t.yaml", text=text)
     assert len(archc.lower(program, limits=Limits(max_nodes=61)).nodes) == 61  # the input and 60 relus
     low, _ = refused(text, Limits(max_nodes=60))
-    assert low.instantiated
     (diag,) = low.r.diagnostics
     assert diag.code == "E600" and diag.span.line == 5 and "counted before" not in diag.notes[-1].message
     # steps: the network's entry, and 30 repeats of a step, the entry `b()` and R's two: 121 in all,
     # which the walk counts too (it refuses 120 before expanding: its estimate looks into the block passed)
-    for direct in (True, False):
-        assert Lowerer(archc.load("t.yaml", text=text), Reporter(), limits=Limits(max_steps=121), direct=direct).run()
+    for lowerer in (Lowerer, Walker):
+        assert lowerer(archc.load("t.yaml", text=text), Reporter(), limits=Limits(max_steps=121)).run()
         with pytest.raises(ArchcError) as err:
-            Lowerer(archc.load("t.yaml", text=text), Reporter(), limits=Limits(max_steps=120), direct=direct).run()
+            lowerer(archc.load("t.yaml", text=text), Reporter(), limits=Limits(max_steps=120)).run()
         assert err.value.codes == ["E605"]
     low, _ = refused(text, Limits(max_steps=120))
-    assert low.instantiated and "counted before" not in low.r.diagnostics[0].notes[-1].message
+    assert "counted before" not in low.r.diagnostics[0].notes[-1].message
 
 
 def test_an_index_read_anywhere_is_found() -> None:

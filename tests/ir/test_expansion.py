@@ -11,11 +11,13 @@ from hypothesis import HealthCheck, given, settings
 
 import archc
 from archc.diagnostics import ArchcError, Reporter
-from archc.ir.expansion import Estimator
 from archc.ir.lower import Lowerer
 from archc.limits import Limits
 from archc.spec.expr import ShapeView
 from tests.test_fuzz import specs  # the fuzzer's generator of random specs
+
+from .expansion import Estimator
+from .walk import Walker
 
 HEAD = "archc: 1\nname: t\ninput: [3, 8, 8]\n"
 ABORTS = {"E306", "E600", "E602", "E603", "E604", "E605"}  # errors that stop lowering at once
@@ -23,7 +25,7 @@ ABORTS = {"E306", "E600", "E602", "E603", "E604", "E605"}  # errors that stop lo
 
 def lowerer(text: str, limits: Limits | None = None, *, direct: bool = True) -> Lowerer:
     program = archc.load("t.yaml", text=textwrap.dedent(text), limits=limits)
-    return Lowerer(program, Reporter(sources=dict(program.sources)), limits=limits, direct=direct)
+    return (Lowerer if direct else Walker)(program, Reporter(sources=dict(program.sources)), limits=limits)
 
 
 def refuse(text: str, limits: Limits | None = None) -> tuple[list[str], Lowerer, float]:
@@ -102,7 +104,7 @@ def test_limits_are_exact_at_the_boundary() -> None:
 @pytest.mark.parametrize("name", archc.spec.loader.shipped_names())
 def test_estimate_is_a_lower_bound_on_shipped_specs(name: str) -> None:
     # the walk's own counts (the module IR's instantiation does not take steps the same way)
-    low = Lowerer(archc.load(name), Reporter(), direct=False)
+    low = Walker(archc.load(name), Reporter())
     graph = low.run()
     est = Estimator(Limits())
     unit = low.program.unit

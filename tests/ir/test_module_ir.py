@@ -4,8 +4,9 @@ For every spec the repository holds (shipped specs, docs, the suite's own specs,
 per op sample, the issue-13 reproducers) and for generated specs covering every construct
 (tests/specgen.py), the module IR (archc/ir/define.py: each block definition lowered once
 with symbols) is instantiated for the spec's parameter values (archc/ir/instantiate.py) and
-compared, node by node, with the graph :mod:`archc.ir.lower` gives: same ids in the same
-order, ops, attributes, module paths, inputs, shapes, scopes and heads.
+compared, node by node, with the graph the reference walk gives (tests/ir/walk.py, lowering as
+it was before the module IR): same ids in the same order, ops, attributes, module paths, inputs,
+shapes, scopes and heads.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from archc.diagnostics import ArchcError, Reporter
 from archc.ir.define import Definer
 from archc.ir.derive import NotDerivable, derived, differences
 from archc.ir.instantiate import instantiate
-from archc.ir.lower import Lowerer
 from archc.ir.module import Instance, Loop, walk
 from archc.spec.loader import shipped_names
 from archc.sym import to_python
@@ -32,13 +32,14 @@ from ..conftest import ROOT
 from ..emit.test_oracle import DOC_BLOCKS, DOC_FILES, OP_CASES, SUITE, op_spec
 from ..specgen import Case, cases
 from ..test_differential import REPRODUCERS
+from .walk import Walker
 
 EXAMPLES = int(os.environ.get("ARCHC_DIFFERENTIAL_EXAMPLES", "300"))
 
 
 def walked(program: Any, **overrides: Any) -> Any:
-    """The graph of lowering's walk of the spec (archc/ir/lower.py), never the module IR's."""
-    return Lowerer(program, Reporter(sources=dict(program.sources)), overrides=overrides, direct=False).run()
+    """The graph of the reference walk of the spec (tests/ir/walk.py), never the module IR's."""
+    return Walker(program, Reporter(sources=dict(program.sources)), overrides=overrides).run()
 
 
 def check(program: Any, **overrides: Any) -> Any:

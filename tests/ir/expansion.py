@@ -1,4 +1,6 @@
-"""How big a spec's expansion will be, found before expanding it.
+"""How big a spec's expansion will be, found before expanding it: the walk's estimate
+(tests/ir/walk.py, the reference lowering the tests compare archc's with; archc's own is
+archc/ir/estimate.py, from the module IR).
 
 A spec can describe far more than it takes to write: ``repeat: 100000`` of a block
 that repeats another 100,000 times, or ten blocks that each repeat the previous one a
@@ -31,12 +33,12 @@ from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
-from ..diagnostics import Note, Reporter
-from ..spec import model as m
-from ..spec.expr import UNKNOWN, ExprError, ShapeView, evaluate, names_in
-from ..spec.loader import BlockRef
-from .estimate import Bound, GiveUp, Size
-from .params import block_args, with_names
+from archc.diagnostics import Note, Reporter
+from archc.ir.estimate import Bound, GiveUp, Size
+from archc.ir.params import block_args, with_names
+from archc.spec import model as m
+from archc.spec.expr import UNKNOWN, ExprError, ShapeView, evaluate, names_in
+from archc.spec.loader import BlockRef
 
 
 def _quiet(expr: Any, loc: m.Loc, env: Mapping[str, Any], trace: tuple[Note, ...]) -> Any:
