@@ -31,6 +31,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Reporter, Span
 from ..limits import Limits
 from ..ops import BindError, Op, Registry, ShapeError, bind, registry
+from ..ops.base import REFUSED
 from ..spec import model as m
 from ..spec.expr import UNKNOWN, BoolOp, ExprError, IfExp, ShapeView, evaluate, names_in
 from ..spec.expr import walk as walk_expr
@@ -1162,9 +1163,10 @@ class Definer:
                 shape = op.output_shape((self.shape(x),), attrs)
             except (NotSymbolic, SymbolicBranch) as err:
                 raise Unsymbolic(f"{op.name}: {err}", call.span) from None
-            except (ShapeError, TypeError, ValueError, ArithmeticError):
+            except REFUSED:
                 # refused whatever the sizes (a negative padding, an upsample of neither size nor factor,
-                # which the op's check refuses before its rule sizes anything): reported where it runs
+                # a permute of more dims than its input has, which the op's check refuses before its
+                # rule sizes anything): reported where it runs
                 pass
         if shape is None:
             # no size to follow (an input of a rank the op does not take, arguments its shape rule

@@ -96,6 +96,13 @@ class ShapeError(Exception):
         self.message, self.hint, self.code, self.arg = message, hint, code, arg
 
 
+# What an op's shape rule (``output_shape``) may raise where it is run without its check (on sizes
+# written once, archc/ir/define.py): arguments the check refuses whatever the sizes (a negative
+# padding, a permute of more dims than the input has). The check reports them where the layer runs;
+# anything else a rule raises is a fault of the op's (tests/ops/test_op_shape_rules.py).
+REFUSED = (ShapeError, TypeError, ValueError, ArithmeticError, LookupError)
+
+
 class Attrs(BaseModel):
     """An op's attributes. Field order is the order of positional arguments."""
 

@@ -77,6 +77,7 @@ class Permute(Op):
                              "keep 0 first: shapes are per sample", code="E505", arg="dims")
 
     def output_shape(self, ins: tuple[Shape, ...], a: PermuteAttrs) -> tuple[Any, ...]:
+        self.check(ins, a)  # (dims that do not fit the rank: ShapeError, wherever the rule is run from)
         full = (1, *ins[0])
         return tuple(full[d] for d in self._dims(ins, a))[1:]
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from archc.ops import registry
-from archc.ops.base import Op
+from archc.ops.base import REFUSED, Op
 from archc.ops.chunk import ChunkAttrs
 from archc.ops.conv import ConvAttrs
 from archc.ops.permute import PermuteAttrs
@@ -32,7 +32,7 @@ from archc.ops.pool import AdaptiveAttrs, AvgPoolAttrs, MaxPoolAttrs
 from archc.ops.reshape import PadAttrs
 from archc.ops.transpose import ConvTransposeAttrs
 from archc.ops.upsample import UpsampleAttrs
-from archc.sym import NotSymbolic, Sym, evaluate, to_python
+from archc.sym import NotSymbolic, Sym, SymbolicBranch, evaluate, to_python
 
 from .test_ops_vs_torch import CASES, _attrs
 
@@ -216,3 +216,19 @@ def test_every_op_has_one_shape_rule_that_works_on_symbols() -> None:
     assert not missing, f"ops without a printed symbolic shape: {missing}"
     covered = {name for name, *_ in CASES}
     assert {op.name for op in registry()} <= covered
+
+
+@pytest.mark.parametrize(("name", "call", "shapes", "oracle"), CASES, ids=IDS)
+def test_rule_on_inputs_of_any_rank_sizes_or_refuses(name: str, call: str, shapes: list[tuple[int, ...]],
+                                                     oracle: Any) -> None:
+    """Run without its check (on sizes written once, archc/ir/define.py), a rule given an input of
+    another rank than it takes either sizes it or raises what ops.base.REFUSED names: a permute of
+    four dims on a rank-1 input raised IndexError, an internal error once no walk lowered such a
+    spec instead."""
+    op, attrs = _attrs(call)
+    for rank in range(1, 6):
+        for sizes in ((1,) * rank, (3,) * rank, tuple(Sym(f"s{k}") for k in range(rank))):
+            try:
+                op.output_shape((sizes,) * len(shapes), attrs)
+            except (*REFUSED, NotSymbolic, SymbolicBranch):
+                pass
