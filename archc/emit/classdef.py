@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..diagnostics import Diagnostic
 from ..ir.module import Container, Definition, GenName, Head, If, Instance, Layer, Loop, Merge, Stmt, walk
 from ..sym import Sym, free_symbols
 from .format import if_lines, wrap
@@ -1042,6 +1043,7 @@ def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], o
     the enclosing bodies' entries (value -> name), for arguments of containers inside; ``after``:
     sizes printed after the body (:attr:`Writer.after`, None where no variable holds one), which
     the first writing counts as read."""
+    _refuse_errors(stmts)
     ctx.printers.append((key, printer))
     base = dict(printer.names)
     needed: set[str] = set()
@@ -1059,6 +1061,20 @@ def write_body(ctx: Context, key: str, name: str, doc: str, stmts: list[Stmt], o
         printer.used.clear()
         printer.last.clear()
     return w, fwd
+
+
+def _refuse_errors(stmts: list[Stmt]) -> None:
+    """A layer that is an error whatever the values (a merge op called as a layer, an argument the
+    op does not take: no attributes) stands only where these values do not run it, or lowering
+    would have reported it (a repeat of 0, a `when:` that is false): the class would still hold it,
+    and it has no Python form. Refused at the layer, with the error it is (E720)."""
+    for s in walk(stmts):
+        if isinstance(s, Layer) and s.attrs is None:
+            diag = next((c for c in s.checks if isinstance(c, Diagnostic)), None)
+            why = diag.message if diag is not None else f"{s.op.name} cannot be called so"
+            raise Unsupported(f"{why}, in code these values leave out (the class holds it for the values "
+                              "that run it)", diag.span if diag is not None else s.span,
+                              (diag.hint if diag is not None else None) or "remove it, or correct it")
 
 
 def _print_after(w: Writer, values: tuple[Any, ...]) -> None:

@@ -3,7 +3,8 @@ the thing that cannot be written, not at line 1: a str parameter choosing an act
 writers of specs from the docs alone), and an unnamed entry of a numbered list after a named entry
 under `when:`, whose number nn.Sequential's numbering cannot reproduce, and an unnamed
 parameter-free op whose arguments change in a repeat of a list that names its layers, which one
-shared module cannot be (its hint says how to write it so that it can)."""
+shared module cannot be (its hint says how to write it so that it can), and a layer that is an
+error whatever the values where these values do not run it."""
 
 from __future__ import annotations
 
@@ -50,11 +51,27 @@ layers:
   - {repeat: 3, each: 'dropout(i * 0.1)'}
 """
 
+# a merge op called as a layer is an error whatever the values, reported where it runs; where these
+# values do not run it (a repeat of 0, a `when:` that is false) the class would still hold it: E720
+# at it (it was an internal error; found by the fuzzer)
+NEVER_RUN_ERRORS = """\
+archc: 1
+name: z
+input: [3, 8, 8]
+params: {n: 0, use: false}
+layers:
+  - conv(4, 1)
+  - {repeat: n, each: 'add()'}
+  - {when: use, layers: 'concat()'}
+"""
+
 
 @pytest.mark.parametrize(("text", "where", "says"), [
     (STR_PARAMETER, (6, 24), "choose with a bool parameter"),
     (NUMBER_AFTER_A_NAMED_WHEN, (9, 9), "name this entry"),
     (SHARED_DROPOUT_IN_A_REPEAT, (7, 23), "one shared `self.dropout` cannot be both"),
+    (NEVER_RUN_ERRORS, (7, 24), "add joins two or more inputs"),
+    (NEVER_RUN_ERRORS.replace("'add()'", "relu"), (8, 26), "concat joins two or more inputs"),
 ])
 def test_the_refusal_points_at_the_construct(text: str, where: tuple[int, int], says: str) -> None:
     program = archc.load("spec.yaml", text=text)
