@@ -1044,57 +1044,33 @@ LAST = {
     # (instantiation had reported the default's value as an error of its own as well)
     "a_default_reading_an_argument_of_the_wrong_type": ("""
         blocks:
-          X:
-            params: {a: 4, b: a}
-            layers: [conv(a, 1), conv(b, 1)]
+          X: {params: {a: 4, b: a}, layers: [conv(a, 1), conv(b, 1)]}
         layers:
           - x: X(2.5)
         """, ["E202"]),
     "a_default_reading_an_argument_of_the_wrong_type_in_some_calls": ("""
         blocks:
-          X:
-            params: {a: 4, b: a}
-            layers: [conv(a, 1), conv(b, 1)]
-          Outer:
-            params: {c}
-            layers: [x: X(c)]
-        layers:
-          - o1: Outer(4)
-          - o2: Outer(2.5)
+          X: {params: {a: 4, b: a}, layers: [conv(a, 1), conv(b, 1)]}
+          Outer: {params: {c}, layers: [x: X(c)]}
+        layers: [o1: Outer(4), o2: Outer(2.5)]
         """, ["E202"]),
+    # the same of an inline block: called with a constant, in some calls, and passed as a value
     "an_inline_blocks_default_reading_a_constant_of_the_wrong_type": ("""
         blocks:
-          Inner:
-            inline: true
-            params: {a: 4, b: a}
-            layers: [conv(a, 1), conv(b, 1)]
-        layers:
-          - Inner(2.5)
+          Inner: {inline: true, params: {a: 4, b: a}, layers: [conv(a, 1), conv(b, 1)]}
+        layers: [Inner(2.5)]
         """, ["E202"]),
     "an_inline_blocks_default_reading_an_argument_of_the_wrong_type_in_some_calls": ("""
         blocks:
-          Inner:
-            inline: true
-            params: {a: 4, b: a}
-            layers: [conv(a, 1), conv(b, 1)]
-          Outer:
-            params: {c}
-            layers: [Inner(c)]
-        layers:
-          - o1: Outer(4)
-          - o2: Outer(2.5)
+          Inner: {inline: true, params: {a: 4, b: a}, layers: [conv(a, 1), conv(b, 1)]}
+          Outer: {params: {c}, layers: [Inner(c)]}
+        layers: [o1: Outer(4), o2: Outer(2.5)]
         """, ["E202"]),
     "a_passed_inline_blocks_default_reading_a_constant_of_the_wrong_type": ("""
         blocks:
-          Inner:
-            inline: true
-            params: {a: 4, b: a}
-            layers: [conv(a, 1), conv(b, 1)]
-          Outer:
-            params: {f: block}
-            layers: [f(2.5)]
-        layers:
-          - o1: Outer(Inner)
+          Inner: {inline: true, params: {a: 4, b: a}, layers: [conv(a, 1), conv(b, 1)]}
+          Outer: {params: {f: block}, layers: [f(2.5)]}
+        layers: [o1: Outer(Inner)]
         """, ["E202"]),
     # a shape rule run on sizes written once, given an input of another rank than its arguments
     # fit: the definer took the rule's IndexError for a fault of archc's (a generated spec on a
