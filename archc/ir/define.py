@@ -911,8 +911,9 @@ class Definer:
                 raise
             del frame.body[start:], visits[visited:]  # (what it wrote, and the steps it marked there)
             self._written = written
-            saved = self.concrete
-            self.concrete = False  # (its block calls written once, not for values no copy has)
+            # its block calls written once, not for values no copy has; nothing of it written out
+            saved = self.concrete, self._unrolling
+            self.concrete, self._unrolling = False, []
             try:
                 out = self.loop(b, count, items, x, frame, namer, name, [])
                 loop = frame.body[-1]
@@ -922,7 +923,7 @@ class Definer:
             except Unsymbolic:
                 raise long from None
             finally:
-                self.concrete = saved
+                self.concrete, self._unrolling = saved
         finally:
             self._unrolling.pop()
 

@@ -16,8 +16,9 @@ them): an op's shape rule that fails, a size or budget limit passed, a wrong rep
 an argument of the wrong type, a name taken or made wrong, and the errors
 :mod:`archc.ir.define` marks on a statement (``Stmt.checks``, a ``Fault``), each with the
 instance's notes; it then goes on with the sizes that depend on the error unknown, as the
-walk does. A check that cannot fail in lowering (each says why) raises
-:class:`~archc.ir.module.Decline` if it does: a fault of archc's, never a spec's.
+walk does. The checks left (``Instantiator.check``) cannot fail in lowering, where every
+error is reported; one that does raises :class:`~archc.ir.module.Decline`: a fault of
+archc's (an internal error), never a network other than the one checked.
 """
 
 from __future__ import annotations
