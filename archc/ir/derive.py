@@ -3,9 +3,10 @@
 Emission prints the module IR (:mod:`archc.ir.define`); the analyses count the concrete
 graph. Lowering (:mod:`archc.ir.lower`) makes that graph as the IR's instantiation, and hands
 the IR on with it (:attr:`Graph.derivation`). Where a graph was made otherwise (the tests'
-reference walk, tests/ir/walk.py), the IR is derived on first use (:attr:`Graph.deriver`; only
-``compile``/``build`` need it), instantiated and compared with that graph, node for node: op,
-attributes, module path, inputs, shape, training-only, notes, points read by name. Only an
+reference walk, tests/ir/walk.py), its maker hands a deriver (:attr:`Graph.deriver`), run on first
+use (only ``compile``/``build`` need it), that instantiates the IR and compares it with that graph,
+node for node (:func:`differences`): op, attributes, module path, inputs, shape, training-only,
+notes, points read by name. Only an
 IR that reproduces the checked graph leaves this stage; any difference is refused (E720 at
 ``archc compile``), never written. Emission calls :func:`derived` and reads the IR and the
 graph only, never the spec.
@@ -18,12 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..diagnostics import Span
-from .define import Definer, Unsymbolic
 from .graph import Graph
-from .instantiate import Instantiator, Unsplicable
-from .module import Definition, ModuleIR, strip_reads
+from .module import Definition, ModuleIR
 
-__all__ = ["Derived", "NotDerivable", "derive", "derived", "differences"]
+__all__ = ["Derived", "NotDerivable", "derived", "differences"]
 
 
 class NotDerivable(Exception):
@@ -97,31 +96,6 @@ def differences(a: Graph, b: Graph, *, notes: bool = True) -> list[str]:
     if sorted((h.name, h.node) for h in a.heads) != sorted((h.name, h.node) for h in b.heads):
         out.append(f"heads {a.heads} vs {b.heads}")
     return out
-
-
-def derive(program: Any, graph: Graph) -> Derived:
-    """The module IR of ``program``, which lowered to ``graph`` without error, checked against
-    ``graph``; :class:`NotDerivable` if it cannot be written once or does not reproduce it."""
-    span, sources = program.leaf.span, dict(program.sources)
-    definer = Definer(program, graph)
-    try:
-        ir = definer.run()
-        inst = Instantiator(ir, definer.definition, graph.name)
-        plain = inst.run(graph.params)
-    except Unsymbolic as err:  # located where the spec says what cannot be written once
-        raise NotDerivable(str(err), err.span or span, sources, err.hint) from None
-    except Unsplicable as err:
-        raise NotDerivable(str(err), span, sources) from None
-    except RecursionError:  # only with a raised max_nesting: blocks nested deeper than Python's stack allows
-        raise NotDerivable("blocks nest more deeply than Python's stack lets archc write them", span, sources,
-                           "nest blocks and containers less deeply") from None
-    plain.class_name, plain.doc, plain.file = graph.class_name, graph.doc, graph.file
-    found = differences(graph, plain)
-    if found:  # never hand on a network other than the one checked and counted
-        raise NotDerivable("the module IR does not reproduce the checked graph: " + "; ".join(found[:3]),
-                           span, sources)
-    definer.reads = False  # what emission reads holds no reads by name (instantiation's alone)
-    return Derived(strip_reads(ir), plain, inst.spliced, inst.passed, definer.definition, span, sources)
 
 
 def derived(graph: Graph) -> Derived:

@@ -77,18 +77,24 @@ class Lowerer:
         refused: NotDerivable | None = None
 
         def attempt(per_instance: bool) -> tuple[Definer, ModuleIR, Instantiator, Graph]:
+            nonlocal found, running
+            found = running = None  # (an attempt that stops in writing its definitions has reported nothing)
             definer = Definer(program, Graph(program.name, shape, params=params), self.ops,
                               per_instance=per_instance, limits=self.limits)
             ir = definer.run()
             # the errors it reports (an op's shape rule that fails), kept apart until it is done: where
             # the network is written for its values after all, that attempt's are reported
-            nonlocal found, running
             found = Reporter(sources=self.r.sources, limit=self.r.limit)
             inst = running = Instantiator(ir, definer.definition, program.name, self.limits, found)
             return definer, ir, inst, inst.run(params)
 
         found: Reporter | None = None
         running: Instantiator | None = None  # (where it was when Python's stack ran out)
+
+        def report() -> None:  # what the last attempt's instantiation reported
+            for diag in found.diagnostics if found is not None else ():
+                self.r.add(diag)
+
         try:
             try:
                 definer, ir, inst, g = attempt(False)
@@ -99,15 +105,13 @@ class Lowerer:
                 refused = NotDerivable(why, err.span or program.leaf.span, dict(program.sources), err.hint)
                 definer, ir, inst, g = attempt(True)
         except Stop:  # an error it reported, after which lowering goes no further (a limit passed)
-            assert found is not None and running is not None
-            for diag in found.diagnostics:
-                self.r.add(diag)
+            assert running is not None
+            report()
             self.graph = running.graph  # (what was made when it stopped)
             self.r.check()
             raise
         except RecursionError:  # only with a raised max_nesting: Python's stack ran out before the limit
-            for diag in found.diagnostics if found is not None else ():
-                self.r.add(diag)
+            report()
             # (where it ran out; in writing the definitions, which defer a call past it, the spec)
             span, trace = (running.at if running is not None else None) or (self.program.leaf.span, ())
             stack_exhausted(self.r, self.limits.max_nesting, span, trace)
@@ -115,12 +119,11 @@ class Lowerer:
             raise
         except TooLong as long:  # a repeat written out for values that passes a limit, and cannot be written once
             assert long.span is not None
+            report()  # (those before it, where it runs)
             written_out_limit(self.r, long.limit, long.span)
             self.r.check()
             raise
-        assert found is not None
-        for diag in found.diagnostics:
-            self.r.add(diag)
+        report()
         g.doc, g.class_name, g.file = self.graph.doc, self.graph.class_name, self.graph.file
         # emission's input: the module IR this graph is the instantiation of; or, for one written
         # per instance, why archc cannot write the network's classes (E720 at compile)

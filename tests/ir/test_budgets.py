@@ -321,3 +321,15 @@ def test_a_repeat_written_once_whose_shared_module_varies_is_refused() -> None:
     graph = Lowerer(program, Reporter(), limits=Limits(max_nodes=1000)).run()
     walked = Walker(program, Reporter(), limits=Limits(max_nodes=1000)).run()
     assert list(graph.nodes) == list(walked.nodes) and list(graph.nodes)[-1] == "dropout_149"
+
+
+def test_the_errors_before_a_repeat_refused_so_are_reported_with_it() -> None:
+    # an error instantiation met before it reached the repeat is kept, and reported first
+    text = HEAD + UNROLLED + "  - {repeat: 150, index: i, each: [dropout(i * 0.001), {when: false, layers: relu}]}\n"
+    program = archc.load("t.yaml", text=text.replace(
+        "  - conv(4, 1)\n", "  - a: conv(4, 1)\n  - bad: {from: a, layers: conv(4, 99)}\n  - back: {from: a}\n")
+        .replace("  - B('a')\n  - B('b')\n", "  - b1: B('a')\n  - b2: B('b')\n"))
+    reporter = Reporter()
+    with pytest.raises(ArchcError):
+        Lowerer(program, reporter, limits=Limits(max_nodes=200)).run()
+    assert [d.code for d in reporter.diagnostics] == ["E503", "E600"]

@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archc.diagnostics import Note, Reporter, Span
-from archc.ir.derive import derive
+from archc.ir.define import Definer, Unsymbolic
+from archc.ir.derive import Derived, NotDerivable, differences
 from archc.ir.estimate import TooBig
 from archc.ir.graph import Graph, Head, Node, Path, Scope, Shape, path_str
+from archc.ir.instantiate import Instantiator, Unsplicable
 from archc.ir.lower import Lowerer
+from archc.ir.module import strip_reads
 from archc.ir.naming import Namer, body_namer, flat_branches, list_namer
 from archc.ir.params import block_args, network_params, value_type, with_names
 from archc.ir.report import (
@@ -152,7 +155,7 @@ class Walker(Lowerer):
             raise
         g.output = top.output = out
         program = self.program
-        g.deriver = lambda: derive(program, g)  # emission's input: the module IR, checked against g
+        g.deriver = lambda: derive(program, g)  # emission's input: the module IR, checked against g (below)
         return self._finish(g)
 
     def estimate(self, run: Any, trace: tuple[Note, ...]) -> None:
@@ -713,3 +716,28 @@ class Walker(Lowerer):
         scope.output = self.body(defn, x, path, inner, namer)
         return scope.output
 
+
+def derive(program: Any, graph: Graph) -> Derived:
+    """The module IR of ``program``, which the walk lowered to ``graph`` without error, checked
+    against ``graph`` node for node; NotDerivable if it cannot be written once or does not reproduce
+    it (what emission is handed from a walked graph: Graph.deriver)."""
+    span, sources = program.leaf.span, dict(program.sources)
+    definer = Definer(program, graph)
+    try:
+        ir = definer.run()
+        inst = Instantiator(ir, definer.definition, graph.name)
+        plain = inst.run(graph.params)
+    except Unsymbolic as err:  # located where the spec says what cannot be written once
+        raise NotDerivable(str(err), err.span or span, sources, err.hint) from None
+    except Unsplicable as err:
+        raise NotDerivable(str(err), span, sources) from None
+    except RecursionError:  # only with a raised max_nesting: blocks nested deeper than Python's stack allows
+        raise NotDerivable("blocks nest more deeply than Python's stack lets archc write them", span, sources,
+                           "nest blocks and containers less deeply") from None
+    plain.class_name, plain.doc, plain.file = graph.class_name, graph.doc, graph.file
+    found = differences(graph, plain)
+    if found:  # never hand on a network other than the one checked and counted
+        raise NotDerivable("the module IR does not reproduce the checked graph: " + "; ".join(found[:3]),
+                           span, sources)
+    definer.reads = False  # what emission reads holds no reads by name (instantiation's alone)
+    return Derived(strip_reads(ir), plain, inst.spliced, inst.passed, definer.definition, span, sources)
